@@ -1,0 +1,23 @@
+#!/bin/sh
+# Install crib's Debian 12 dependencies: what building and running cribd needs, and with --test
+# also what the test suite needs. Run as root.
+set -eu
+BUILD="build-essential autoconf automake libtool pkg-config curl
+    libuv1-dev libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev node-llhttp libcjson-dev
+    libssl-dev zlib1g-dev runc"
+TEST="libcmocka-dev clang libclang-rt-14-dev clang-format protobuf-compiler
+    python3 python3-pytest python3-grpcio python3-protobuf python3-h2"
+PKGS="$BUILD"
+if [ "${1:-}" = "--test" ]; then
+    PKGS="$BUILD $TEST"
+fi
+missing=""
+for p in $PKGS; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    # shellcheck disable=SC2086
+    apt-get install -y -qq --no-install-recommends $missing
+fi

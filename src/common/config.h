@@ -1,0 +1,61 @@
+/* The daemon's configuration: built-in defaults, crib.conf (TOML) and crib.conf.d drop-ins.
+ * Option names follow crio.conf(5) where the concept is the same. */
+#ifndef CRIB_COMMON_CONFIG_H
+#define CRIB_COMMON_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+struct config_runtime {
+    char *name;
+    char *runtime_path; /* "" = look the name up in $PATH */
+    char *runtime_root; /* the runtime's --root */
+    char *runtime_type; /* "oci" */
+};
+
+struct config {
+    /* [crib] */
+    char *root;
+    char *runroot;
+    char *storage_driver;
+    char *log_dir;
+    /* [crib.api] */
+    char *listen;
+    int64_t grpc_max_recv_msg_size;
+    int64_t grpc_max_send_msg_size;
+    int64_t shutdown_timeout; /* seconds to let in-flight calls finish on SIGTERM */
+    /* [crib.runtime] */
+    char *log_level;
+    char *default_runtime;
+    char *cgroup_manager;
+    int64_t log_size_max;
+    bool log_to_journald;
+    struct config_runtime *runtimes;
+    size_t n_runtimes;
+    /* [crib.network] */
+    char *network_dir;
+    char **plugin_dirs;
+    size_t n_plugin_dirs;
+    char *cni_default_network;
+};
+
+#define CONFIG_DEFAULT_PATH SYSCONFDIR "/crib/crib.conf"
+
+void config_init(struct config *cfg);
+void config_done(struct config *cfg);
+/* Apply one TOML document over cfg; name is used in error messages ("file:line:col: ..."). */
+int config_apply_toml(struct config *cfg, const char *name, const char *text, size_t len,
+                      struct err *err);
+/* Read path (missing is fine unless required) and then path.d/ *.conf in name order. */
+int config_load(struct config *cfg, const char *path, bool required, struct err *err);
+/* Check values that cross options (default_runtime exists, ...). */
+int config_validate(const struct config *cfg, struct err *err);
+const struct config_runtime *config_runtime_find(const struct config *cfg, const char *name);
+/* The effective configuration as a TOML document. */
+void config_write_toml(const struct config *cfg, struct buf *out);
+
+#endif

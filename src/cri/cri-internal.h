@@ -1,0 +1,51 @@
+/* Shared between cri/'s files: the service state, handlers and reply helpers. */
+#ifndef CRIB_CRI_INTERNAL_H
+#define CRIB_CRI_INTERNAL_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#include "common/err.h"
+#include "cri/cri.h"
+#include "proto/runtime.pb-c.h"
+
+struct status_waiter;
+struct event_sub;
+
+struct cri {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    struct reactor_server *srv;
+    /* Status: one runtime probe at a time; calls wait for it. */
+    struct status_waiter *status_waiters;
+    struct reactor_child *status_probe;
+    struct event_sub *event_subs;
+    char *pod_cidr;
+    bool shutting_down;
+};
+
+typedef void (*cri_handler_fn)(struct cri *cri, struct grpc_call *call,
+                               const ProtobufCMessage *req);
+
+/* Pack and send resp, then finish the call with OK. */
+void cri_reply(struct grpc_call *call, const ProtobufCMessage *resp);
+/* Finish the call with the gRPC status for err's errno and its message. */
+void cri_reply_err(struct grpc_call *call, const struct err *err);
+enum grpc_status cri_status_from_errno(int code);
+
+/* runtime-info.c */
+void cri_version(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_runtime_config(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_update_runtime_config(struct cri *cri, struct grpc_call *call,
+                               const ProtobufCMessage *req);
+
+/* events.c */
+void cri_get_container_events(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+/* Send one event to every subscriber. */
+void cri_events_publish(struct cri *cri, const Runtime__V1__ContainerEventResponse *ev);
+void cri_events_shutdown(struct cri *cri);
+
+/* http.c */
+void cri_http_request(void *data, const struct http1_request *req, struct http1_response *resp);
+
+#endif

@@ -1,0 +1,21 @@
+/* The CRI services: decode requests, validate, call the modules, encode replies and statuses. */
+#ifndef CRIB_CRI_H
+#define CRIB_CRI_H
+
+#include <uv.h>
+
+#include "common/config.h"
+#include "reactor/reactor.h"
+
+struct cri;
+
+struct cri *cri_new(uv_loop_t *loop, const struct config *cfg);
+/* End long-lived calls (event streams) and stop work in flight; the loop can then drain. */
+void cri_shutdown(struct cri *cri);
+void cri_free(struct cri *cri);
+/* The server whose counters /info reports (optional). */
+void cri_set_server(struct cri *cri, struct reactor_server *srv);
+/* The reactor_server_ops for the CRI socket; data is the struct cri. */
+extern const struct reactor_server_ops cri_server_ops;
+
+#endif

@@ -1,0 +1,67 @@
+/* GetContainerEvents: a server-streaming call per subscriber, open until the client leaves. */
+#include <stdlib.h>
+
+#include "common/macro.h"
+#include "cri/cri-internal.h"
+
+struct event_sub {
+    struct cri *cri;
+    struct grpc_call *call;
+    struct event_sub *prev, *next;
+};
+
+static void sub_remove(struct event_sub *sub)
+{
+    struct cri *cri = sub->cri;
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else
+        cri->event_subs = sub->next;
+    if (sub->next)
+        sub->next->prev = sub->prev;
+    grpc_call_on_cancel(sub->call, NULL, NULL);
+    grpc_call_unref(sub->call);
+    free(sub);
+}
+
+static void on_cancel(struct grpc_call *call, void *data)
+{
+    sub_remove(data);
+}
+
+void cri_get_container_events(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
+{
+    if (cri->shutting_down) {
+        grpc_call_finish(call, GRPC_UNAVAILABLE, "crib is shutting down");
+        return;
+    }
+    struct event_sub *sub = xcalloc(1, sizeof(*sub));
+    sub->cri = cri;
+    sub->call = grpc_call_ref(call);
+    sub->next = cri->event_subs;
+    if (cri->event_subs)
+        cri->event_subs->prev = sub;
+    cri->event_subs = sub;
+    grpc_call_on_cancel(call, on_cancel, sub);
+}
+
+void cri_events_publish(struct cri *cri, const Runtime__V1__ContainerEventResponse *ev)
+{
+    size_t len = protobuf_c_message_get_packed_size(&ev->base);
+    cleanup_free uint8_t *bytes = xmalloc(len);
+    protobuf_c_message_pack(&ev->base, bytes);
+    for (struct event_sub *sub = cri->event_subs, *next; sub; sub = next) {
+        next = sub->next;
+        if (grpc_call_send(sub->call, bytes, len) < 0)
+            sub_remove(sub);
+    }
+}
+
+void cri_events_shutdown(struct cri *cri)
+{
+    while (cri->event_subs) {
+        struct event_sub *sub = cri->event_subs;
+        grpc_call_finish(sub->call, GRPC_UNAVAILABLE, "crib is shutting down");
+        sub_remove(sub);
+    }
+}

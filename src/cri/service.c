@@ -1,0 +1,153 @@
+/* Routing of gRPC calls to the CRI handlers, request decoding and the errno → gRPC status map. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/macro.h"
+#include "cri/cri-internal.h"
+
+static const struct {
+    const char *path;
+    cri_handler_fn fn;
+} handlers[] = {
+    {"/runtime.v1.RuntimeService/Version", cri_version},
+    {"/runtime.v1.RuntimeService/Status", cri_status},
+    {"/runtime.v1.RuntimeService/RuntimeConfig", cri_runtime_config},
+    {"/runtime.v1.RuntimeService/UpdateRuntimeConfig", cri_update_runtime_config},
+    {"/runtime.v1.RuntimeService/GetContainerEvents", cri_get_container_events},
+};
+
+static const ProtobufCServiceDescriptor *const services[] = {
+    &runtime__v1__runtime_service__descriptor,
+    &runtime__v1__image_service__descriptor,
+};
+
+/* Find the method of "/package.Service/Method". */
+static const ProtobufCMethodDescriptor *find_method(const char *path)
+{
+    if (path[0] != '/')
+        return NULL;
+    const char *slash = strchr(path + 1, '/');
+    if (!slash)
+        return NULL;
+    size_t svc_len = (size_t)(slash - path - 1);
+    for (size_t i = 0; i < ARRAY_SIZE(services); i++) {
+        const ProtobufCServiceDescriptor *s = services[i];
+        if (strlen(s->name) != svc_len || memcmp(s->name, path + 1, svc_len) != 0)
+            continue;
+        for (unsigned m = 0; m < s->n_methods; m++)
+            if (strcmp(s->methods[m].name, slash + 1) == 0)
+                return &s->methods[m];
+    }
+    return NULL;
+}
+
+enum grpc_status cri_status_from_errno(int code)
+{
+    switch (code) {
+    case 0:
+        return GRPC_OK;
+    case -ENOENT:
+        return GRPC_NOT_FOUND;
+    case -EINVAL:
+        return GRPC_INVALID_ARGUMENT;
+    case -EEXIST:
+        return GRPC_ALREADY_EXISTS;
+    case -ECANCELED:
+        return GRPC_CANCELLED;
+    case -ETIMEDOUT:
+        return GRPC_DEADLINE_EXCEEDED;
+    case -ENOSYS:
+        return GRPC_UNIMPLEMENTED;
+    case -EMSGSIZE:
+        return GRPC_RESOURCE_EXHAUSTED;
+    case -EBUSY:
+        return GRPC_FAILED_PRECONDITION;
+    default:
+        return GRPC_INTERNAL;
+    }
+}
+
+void cri_reply(struct grpc_call *call, const ProtobufCMessage *resp)
+{
+    size_t len = protobuf_c_message_get_packed_size(resp);
+    cleanup_free uint8_t *bytes = xmalloc(len);
+    protobuf_c_message_pack(resp, bytes);
+    if (grpc_call_send(call, bytes, len) == 0)
+        grpc_call_finish(call, GRPC_OK, NULL);
+}
+
+void cri_reply_err(struct grpc_call *call, const struct err *err)
+{
+    enum grpc_status st = cri_status_from_errno(err->code);
+    if (st == GRPC_INTERNAL)
+        log_error("%s: %s", grpc_call_path(call), err_msg(err));
+    else
+        log_debug("%s: %s", grpc_call_path(call), err_msg(err));
+    grpc_call_finish(call, st, err_msg(err));
+}
+
+static void on_grpc_call(void *data, struct grpc_call *call, const char *path, const uint8_t *msg,
+                         size_t len)
+{
+    struct cri *cri = data;
+    const ProtobufCMethodDescriptor *method = find_method(path);
+    char m[1200];
+    if (!method) {
+        snprintf(m, sizeof(m), "unknown method %s", path);
+        grpc_call_finish(call, GRPC_UNIMPLEMENTED, m);
+        return;
+    }
+    cri_handler_fn fn = NULL;
+    for (size_t i = 0; i < ARRAY_SIZE(handlers); i++)
+        if (strcmp(handlers[i].path, path) == 0)
+            fn = handlers[i].fn;
+    if (!fn) {
+        snprintf(m, sizeof(m), "method %s is not implemented by crib", path);
+        grpc_call_finish(call, GRPC_UNIMPLEMENTED, m);
+        return;
+    }
+    ProtobufCMessage *req = protobuf_c_message_unpack(method->input, NULL, len, msg);
+    if (!req) {
+        snprintf(m, sizeof(m), "malformed request: cannot decode %s", method->input->name);
+        grpc_call_finish(call, GRPC_INVALID_ARGUMENT, m);
+        return;
+    }
+    log_trace("call %s", path);
+    fn(cri, call, req);
+    protobuf_c_message_free_unpacked(req, NULL);
+}
+
+const struct reactor_server_ops cri_server_ops = {
+    .grpc_call = on_grpc_call,
+    .http_request = cri_http_request,
+};
+
+struct cri *cri_new(uv_loop_t *loop, const struct config *cfg)
+{
+    struct cri *cri = xcalloc(1, sizeof(*cri));
+    cri->loop = loop;
+    cri->cfg = cfg;
+    return cri;
+}
+
+void cri_set_server(struct cri *cri, struct reactor_server *srv)
+{
+    cri->srv = srv;
+}
+
+void cri_shutdown(struct cri *cri)
+{
+    cri->shutting_down = true;
+    cri_events_shutdown(cri);
+}
+
+void cri_free(struct cri *cri)
+{
+    if (!cri)
+        return;
+    free(cri->pod_cidr);
+    free(cri);
+}

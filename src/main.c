@@ -1,0 +1,197 @@
+/* cribd: arguments, configuration, the loop. Only wiring lives here. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "cri/cri.h"
+#include "reactor/reactor.h"
+
+struct daemon {
+    uv_loop_t loop;
+    uv_signal_t sigterm, sigint;
+    struct config cfg;
+    struct cri *cri;
+    struct reactor_server *srv;
+    bool stopping;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "Usage: cribd [OPTIONS] [COMMAND]\n"
+               "\n"
+               "The crib container runtime daemon (Kubernetes CRI).\n"
+               "\n"
+               "Commands:\n"
+               "  (none)             run the daemon\n"
+               "  config             print the effective configuration as TOML\n"
+               "  version            print the version\n"
+               "\n"
+               "Options:\n"
+               "  -c, --config FILE  configuration file (default " CONFIG_DEFAULT_PATH ",\n"
+               "                     with drop-ins from FILE.d/*.conf)\n"
+               "  -l, --log-level L  error, warn, info, debug or trace\n"
+               "      --listen PATH  CRI socket (overrides crib.api.listen)\n"
+               "      --root DIR     state root (overrides crib.root)\n"
+               "      --runroot DIR  run state root (overrides crib.runroot)\n"
+               "  -h, --help         this help\n");
+}
+
+static void on_server_done(void *data)
+{
+    struct daemon *d = data;
+    d->srv = NULL;
+    uv_close((uv_handle_t *)&d->sigterm, NULL);
+    uv_close((uv_handle_t *)&d->sigint, NULL);
+    log_info("stopped");
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct daemon *d = s->data;
+    if (d->stopping)
+        return;
+    d->stopping = true;
+    log_info("%s: stopping (in-flight calls get %llds)", strsignal(signum),
+             (long long)d->cfg.shutdown_timeout);
+    cri_shutdown(d->cri);
+    reactor_server_shutdown(d->srv, (uint64_t)d->cfg.shutdown_timeout * 1000, on_server_done, d);
+}
+
+static int run(struct daemon *d)
+{
+    struct err err = ERR_INIT;
+    uv_loop_init(&d->loop);
+    d->cri = cri_new(&d->loop, &d->cfg);
+    struct reactor_server_config sc = {
+        .path = d->cfg.listen,
+        .mode = 0660,
+        .max_recv_msg_size = (size_t)d->cfg.grpc_max_recv_msg_size,
+        .max_send_msg_size = (size_t)d->cfg.grpc_max_send_msg_size,
+    };
+    int r = reactor_server_start(&d->loop, &sc, &cri_server_ops, d->cri, &d->srv, &err);
+    if (r < 0) {
+        log_error("%s", err_msg(&err));
+        err_done(&err);
+    } else {
+        cri_set_server(d->cri, d->srv);
+        uv_signal_init(&d->loop, &d->sigterm);
+        uv_signal_init(&d->loop, &d->sigint);
+        d->sigterm.data = d->sigint.data = d;
+        uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+        uv_signal_start(&d->sigint, on_signal, SIGINT);
+        log_info("crib %s listening on %s (runtime %s, cgroup manager %s)", PACKAGE_VERSION,
+                 d->cfg.listen, d->cfg.default_runtime, d->cfg.cgroup_manager);
+    }
+    uv_run(&d->loop, UV_RUN_DEFAULT);
+    cri_free(d->cri);
+    int c = uv_loop_close(&d->loop);
+    if (c != 0)
+        log_error("handles left open at exit: %s", uv_strerror(c));
+    return r < 0 || c != 0 ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"listen", required_argument, NULL, 'L'},
+        {"root", required_argument, NULL, 'R'},
+        {"runroot", required_argument, NULL, 'U'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL, *log_level = NULL, *listen = NULL, *root = NULL,
+               *runroot = NULL;
+    int opt;
+    uv_disable_stdio_inheritance();
+    signal(SIGPIPE, SIG_IGN);
+    while ((opt = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            config_path = optarg;
+            break;
+        case 'l':
+            log_level = optarg;
+            break;
+        case 'L':
+            listen = optarg;
+            break;
+        case 'R':
+            root = optarg;
+            break;
+        case 'U':
+            runroot = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    const char *command = optind < argc ? argv[optind] : NULL;
+    if (optind + 1 < argc ||
+        (command && strcmp(command, "config") != 0 && strcmp(command, "version") != 0)) {
+        fprintf(stderr, "cribd: unknown command `%s`\n", command ? command : argv[optind + 1]);
+        usage(stderr);
+        return 2;
+    }
+    if (command && strcmp(command, "version") == 0) {
+        printf("crib version %s\nCRI API v1 (runtime.v1)\n", PACKAGE_VERSION);
+        return 0;
+    }
+
+    struct daemon d = {0};
+    struct err err = ERR_INIT;
+    config_init(&d.cfg);
+    int r = config_load(&d.cfg, config_path ? config_path : CONFIG_DEFAULT_PATH,
+                        config_path != NULL, &err);
+    struct {
+        const char *value;
+        char **field;
+    } overrides[] = {
+        {log_level, &d.cfg.log_level},
+        {listen, &d.cfg.listen},
+        {root, &d.cfg.root},
+        {runroot, &d.cfg.runroot},
+    };
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(overrides); i++) {
+        if (overrides[i].value) {
+            free(*overrides[i].field);
+            *overrides[i].field = xstrdup(overrides[i].value);
+        }
+    }
+    if (r == 0)
+        r = config_validate(&d.cfg, &err);
+    if (r < 0) {
+        fprintf(stderr, "cribd: configuration: %s\n", err_msg(&err));
+        err_done(&err);
+        config_done(&d.cfg);
+        return 1;
+    }
+    enum log_level level;
+    log_level_parse(d.cfg.log_level, &level);
+    log_max_level = level;
+
+    if (command && strcmp(command, "config") == 0) {
+        struct buf out = {0};
+        config_write_toml(&d.cfg, &out);
+        fwrite(out.data, 1, out.len, stdout);
+        buf_done(&out);
+        config_done(&d.cfg);
+        return 0;
+    }
+    r = run(&d);
+    config_done(&d.cfg);
+    return r;
+}

@@ -1,0 +1,184 @@
+/* Child processes with captured output and a timeout: uv_spawn, two pipes, a timer. The caller's
+ * callback runs once every handle is closed. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/macro.h"
+#include "reactor/reactor.h"
+
+#define CHILD_OUT_MAX (64u * 1024)
+#define CHILD_KILL_GRACE_MS 2000
+
+struct child_stream {
+    uv_pipe_t pipe;
+    struct buf data;
+    struct reactor_child *child;
+};
+
+struct reactor_child {
+    uv_process_t proc;
+    struct child_stream out, err;
+    uv_timer_t timer;
+    int open_handles;
+    bool exited;
+    bool timed_out;
+    bool cancelled;
+    bool term_sent;
+    int64_t exit_status;
+    int term_signal;
+    int spawn_error;
+    reactor_child_cb cb;
+    void *data;
+};
+
+static void finish(struct reactor_child *c)
+{
+    struct reactor_child_result res = {
+        .exit_status = c->term_signal ? -1 : c->exit_status,
+        .term_signal = c->term_signal,
+        .timed_out = c->timed_out,
+    };
+    buf_append(&c->out.data, "", 0);
+    buf_append(&c->err.data, "", 0);
+    res.out = (const char *)c->out.data.data;
+    res.out_len = c->out.data.len;
+    res.err_out = (const char *)c->err.data.data;
+    res.err_len = c->err.data.len;
+    if (!c->spawn_error)
+        c->cb(c->cancelled ? -ECANCELED : 0, c->cancelled ? NULL : &res, c->data);
+    buf_done(&c->out.data);
+    buf_done(&c->err.data);
+    free(c);
+}
+
+static void on_handle_close(uv_handle_t *h)
+{
+    struct reactor_child *c = h->data;
+    if (--c->open_handles == 0)
+        finish(c);
+}
+
+static void close_handle(struct reactor_child *c, uv_handle_t *h)
+{
+    if (!uv_is_closing(h)) {
+        h->data = c;
+        uv_close(h, on_handle_close);
+    }
+}
+
+static void maybe_close_timer(struct reactor_child *c)
+{
+    if (c->exited && uv_is_closing((uv_handle_t *)&c->out.pipe) &&
+        uv_is_closing((uv_handle_t *)&c->err.pipe))
+        close_handle(c, (uv_handle_t *)&c->timer);
+}
+
+static void on_timer(uv_timer_t *t);
+
+static void on_child_exit(uv_process_t *p, int64_t status, int sig)
+{
+    struct reactor_child *c = container_of(p, struct reactor_child, proc);
+    c->exited = true;
+    c->exit_status = status;
+    c->term_signal = sig;
+    close_handle(c, (uv_handle_t *)&c->proc);
+    /* The pipes close at EOF, so output written just before exit is not lost; a grandchild that
+     * keeps them open gets a second before they are closed anyway. */
+    uv_timer_start(&c->timer, on_timer, 1000, 0);
+    maybe_close_timer(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    static char buffer[16384];
+    b->base = buffer;
+    b->len = sizeof(buffer);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    struct child_stream *cs = container_of((uv_pipe_t *)s, struct child_stream, pipe);
+    if (n < 0) {
+        close_handle(cs->child, (uv_handle_t *)&cs->pipe);
+        maybe_close_timer(cs->child);
+        return;
+    }
+    size_t room = CHILD_OUT_MAX - cs->data.len;
+    buf_append(&cs->data, b->base, (size_t)n < room ? (size_t)n : room);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct reactor_child *c = container_of(t, struct reactor_child, timer);
+    if (c->exited) {
+        close_handle(c, (uv_handle_t *)&c->out.pipe);
+        close_handle(c, (uv_handle_t *)&c->err.pipe);
+        close_handle(c, (uv_handle_t *)&c->timer);
+        return;
+    }
+    if (!c->term_sent) {
+        c->term_sent = true;
+        uv_process_kill(&c->proc, SIGTERM);
+        uv_timer_start(&c->timer, on_timer, CHILD_KILL_GRACE_MS, 0);
+    } else {
+        uv_process_kill(&c->proc, SIGKILL);
+    }
+}
+
+int reactor_child_spawn(uv_loop_t *loop, char *const *argv, uint64_t timeout_ms,
+                        reactor_child_cb cb, void *data, struct reactor_child **ret_child)
+{
+    struct reactor_child *c = xcalloc(1, sizeof(*c));
+    c->cb = cb;
+    c->data = data;
+    c->out.child = c->err.child = c;
+    uv_pipe_init(loop, &c->out.pipe, 0);
+    uv_pipe_init(loop, &c->err.pipe, 0);
+    uv_timer_init(loop, &c->timer);
+    c->open_handles = 3;
+    uv_stdio_container_t stdio[3] = {
+        {.flags = UV_IGNORE},
+        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->out.pipe},
+        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->err.pipe},
+    };
+    uv_process_options_t opts = {
+        .exit_cb = on_child_exit,
+        .file = argv[0],
+        .args = (char **)argv,
+        .stdio_count = 3,
+        .stdio = stdio,
+    };
+    int r = uv_spawn(loop, &c->proc, &opts);
+    if (r < 0) {
+        /* The process handle must still be closed after a failed spawn. */
+        c->spawn_error = r;
+        c->open_handles = 4;
+        close_handle(c, (uv_handle_t *)&c->proc);
+        close_handle(c, (uv_handle_t *)&c->out.pipe);
+        close_handle(c, (uv_handle_t *)&c->err.pipe);
+        close_handle(c, (uv_handle_t *)&c->timer);
+        return r;
+    }
+    c->open_handles = 4;
+    uv_read_start((uv_stream_t *)&c->out.pipe, on_alloc, on_read);
+    uv_read_start((uv_stream_t *)&c->err.pipe, on_alloc, on_read);
+    if (timeout_ms)
+        uv_timer_start(&c->timer, on_timer, timeout_ms, 0);
+    if (ret_child)
+        *ret_child = c;
+    return 0;
+}
+
+void reactor_child_cancel(struct reactor_child *c)
+{
+    if (c->cancelled)
+        return;
+    c->cancelled = true;
+    if (!c->exited) {
+        c->term_sent = true;
+        uv_process_kill(&c->proc, SIGTERM);
+        uv_timer_start(&c->timer, on_timer, CHILD_KILL_GRACE_MS, 0);
+    }
+}

@@ -1,0 +1,118 @@
+/* The loop's services: the CRI socket (gRPC over HTTP/2 and HTTP/1.1, told apart by the HTTP/2
+ * preface), gRPC calls, and child processes with timeouts. Knows nothing of CRI. */
+#ifndef CRIB_REACTOR_H
+#define CRIB_REACTOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "common/err.h"
+
+enum grpc_status {
+    GRPC_OK = 0,
+    GRPC_CANCELLED = 1,
+    GRPC_UNKNOWN = 2,
+    GRPC_INVALID_ARGUMENT = 3,
+    GRPC_DEADLINE_EXCEEDED = 4,
+    GRPC_NOT_FOUND = 5,
+    GRPC_ALREADY_EXISTS = 6,
+    GRPC_PERMISSION_DENIED = 7,
+    GRPC_RESOURCE_EXHAUSTED = 8,
+    GRPC_FAILED_PRECONDITION = 9,
+    GRPC_ABORTED = 10,
+    GRPC_OUT_OF_RANGE = 11,
+    GRPC_UNIMPLEMENTED = 12,
+    GRPC_INTERNAL = 13,
+    GRPC_UNAVAILABLE = 14,
+    GRPC_DATA_LOSS = 15,
+    GRPC_UNAUTHENTICATED = 16,
+};
+
+/* One gRPC call (an HTTP/2 stream). The server holds a reference until the stream closes; a
+ * handler that answers later takes its own with grpc_call_ref. */
+struct grpc_call;
+typedef void (*grpc_cancel_fn)(struct grpc_call *call, void *data);
+
+struct grpc_call *grpc_call_ref(struct grpc_call *call);
+void grpc_call_unref(struct grpc_call *call);
+/* Queue one response message (unary: once; server-streaming: any number). -ECANCELED when the
+ * call is gone, -EMSGSIZE over the send limit (the call is then finished with RESOURCE_EXHAUSTED).
+ */
+int grpc_call_send(struct grpc_call *call, const uint8_t *msg, size_t len);
+/* End the call with a status and message (trailers). Only the first finish counts. */
+void grpc_call_finish(struct grpc_call *call, enum grpc_status status, const char *msg);
+/* Called once if the client goes away or the deadline passes before the call is finished. */
+void grpc_call_on_cancel(struct grpc_call *call, grpc_cancel_fn fn, void *data);
+bool grpc_call_is_done(const struct grpc_call *call);
+const char *grpc_call_path(const struct grpc_call *call);
+
+/* An HTTP/1.1 request as the router sees it, and the response it fills in. */
+struct http1_request {
+    const char *method;
+    const char *path;  /* the request target without the query */
+    const char *query; /* after '?', or "" */
+};
+
+struct http1_response {
+    int status;
+    const char *content_type;
+    struct buf body;
+};
+
+struct reactor_server_ops {
+    /* A complete request message arrived for path. */
+    void (*grpc_call)(void *data, struct grpc_call *call, const char *path, const uint8_t *msg,
+                      size_t len);
+    void (*http_request)(void *data, const struct http1_request *req, struct http1_response *resp);
+};
+
+struct reactor_server_config {
+    const char *path; /* unix socket */
+    unsigned mode;    /* socket file mode, e.g. 0660 */
+    size_t max_recv_msg_size;
+    size_t max_send_msg_size;
+};
+
+struct reactor_stats {
+    uint64_t connections; /* open now */
+    uint64_t calls;       /* gRPC calls alive now (streams or handler references) */
+    uint64_t calls_total;
+};
+
+struct reactor_server;
+
+int reactor_server_start(uv_loop_t *loop, const struct reactor_server_config *cfg,
+                         const struct reactor_server_ops *ops, void *data,
+                         struct reactor_server **ret_server, struct err *err);
+/* Stop accepting, let connections finish their calls for up to timeout_ms, then close them all,
+ * remove the socket and call done. The server frees itself after done. */
+void reactor_server_shutdown(struct reactor_server *srv, uint64_t timeout_ms,
+                             void (*done)(void *data), void *data);
+void reactor_server_stats(const struct reactor_server *srv, struct reactor_stats *ret_stats);
+
+/* A child process with captured output and a timeout (SIGTERM, then SIGKILL after a grace). */
+struct reactor_child_result {
+    int64_t exit_status; /* -1 if killed by a signal */
+    int term_signal;
+    bool timed_out;
+    const char *out; /* captured stdout, NUL-terminated, capped */
+    size_t out_len;
+    const char *err_out; /* captured stderr */
+    size_t err_len;
+};
+
+typedef void (*reactor_child_cb)(int status, const struct reactor_child_result *res, void *data);
+
+struct reactor_child;
+/* Spawn argv[0] (a path, or a name looked up in PATH) with a timeout. Returns a negative errno
+ * if the process could not start (cb is then never called); otherwise cb runs once, with 0 and
+ * the result, or -ECANCELED after reactor_child_cancel. */
+int reactor_child_spawn(uv_loop_t *loop, char *const *argv, uint64_t timeout_ms,
+                        reactor_child_cb cb, void *data, struct reactor_child **ret_child);
+/* Stop waiting: the child is killed, cb is called with -ECANCELED. */
+void reactor_child_cancel(struct reactor_child *child);
+
+#endif

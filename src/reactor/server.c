@@ -1,0 +1,357 @@
+/* The CRI socket: a unix listener whose connections speak gRPC (HTTP/2) or HTTP/1.1, told apart
+ * by the HTTP/2 client preface; writes, backpressure and graceful shutdown. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "common/macro.h"
+#include "reactor/http1.h"
+#include "reactor/reactor-internal.h"
+
+static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define PREFACE_LEN (sizeof(preface) - 1)
+#define READ_BUF (64u * 1024)
+
+struct write_req {
+    uv_write_t req;
+    struct conn *conn;
+    size_t len;
+    uint8_t data[];
+};
+
+static void server_maybe_done(struct reactor_server *srv);
+
+static void on_write(uv_write_t *req, int status)
+{
+    struct write_req *w = container_of(req, struct write_req, req);
+    struct conn *c = w->conn;
+    c->write_pending -= w->len;
+    free(w);
+    if (c->closing)
+        return;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->h2)
+        grpc_session_flush(c->h2);
+    if (c->closing)
+        return;
+    if (c->write_pending < CONN_WRITE_HIGH / 2)
+        conn_read_resume(c);
+    if (c->write_pending == 0 && c->close_after_write)
+        conn_close(c);
+    else
+        server_conn_idle_check(c);
+}
+
+void conn_write(struct conn *c, const uint8_t *data, size_t len)
+{
+    if (c->closing || len == 0)
+        return;
+    struct write_req *w = xmalloc(sizeof(*w) + len);
+    memcpy(w->data, data, len);
+    w->conn = c;
+    w->len = len;
+    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
+    int r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_write);
+    if (r < 0) {
+        free(w);
+        conn_close(c);
+        return;
+    }
+    c->write_pending += len;
+}
+
+static void on_conn_close(uv_handle_t *h)
+{
+    struct conn *c = container_of((uv_pipe_t *)h, struct conn, pipe);
+    struct reactor_server *srv = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    srv->stats.connections--;
+    buf_done(&c->sniff);
+    free(c);
+    server_maybe_done(srv);
+}
+
+void conn_close(struct conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    /* Cancelling calls can run handler code; the conn stays valid until its close callback. */
+    grpc_session_free(c->h2);
+    c->h2 = NULL;
+    http1_session_free(c->http1);
+    c->http1 = NULL;
+    uv_close((uv_handle_t *)&c->pipe, on_conn_close);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    /* One buffer for every connection: read callbacks consume it before returning. */
+    static char buffer[READ_BUF];
+    b->base = buffer;
+    b->len = sizeof(buffer);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
+void conn_read_pause(struct conn *c)
+{
+    if (c->reading && !c->closing) {
+        uv_read_stop((uv_stream_t *)&c->pipe);
+        c->reading = false;
+    }
+}
+
+void conn_read_resume(struct conn *c)
+{
+    if (!c->reading && !c->closing) {
+        if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) == 0)
+            c->reading = true;
+    }
+}
+
+static void http1_feed(struct conn *c, const uint8_t *data, size_t len)
+{
+    struct buf out = {0};
+    int r = http1_session_feed(c->http1, data, len, &out);
+    conn_write(c, out.data, out.len);
+    buf_done(&out);
+    if (r == 1) {
+        c->close_after_write = true;
+        conn_read_pause(c);
+        if (c->write_pending == 0)
+            conn_close(c);
+    }
+}
+
+static void http1_route(void *data, const struct http1_request *req, struct http1_response *resp)
+{
+    struct conn *c = data;
+    c->srv->ops.http_request(c->srv->data, req, resp);
+}
+
+static void feed(struct conn *c, const uint8_t *data, size_t len)
+{
+    if (c->proto == CONN_SNIFF) {
+        size_t take = PREFACE_LEN - c->sniff.len;
+        if (take > len)
+            take = len;
+        buf_append(&c->sniff, data, take);
+        data += take;
+        len -= take;
+        bool prefix = memcmp(c->sniff.data, preface, c->sniff.len) == 0;
+        if (prefix && c->sniff.len < PREFACE_LEN)
+            return;
+        if (prefix) {
+            c->proto = CONN_H2;
+            c->h2 = grpc_session_new(c);
+        } else {
+            c->proto = CONN_HTTP1;
+            c->http1 = http1_session_new(http1_route, c);
+        }
+        struct buf first = c->sniff;
+        memset(&c->sniff, 0, sizeof(c->sniff));
+        feed(c, first.data, first.len);
+        buf_done(&first);
+        if (c->closing || len == 0)
+            return;
+    }
+    if (c->proto == CONN_H2) {
+        if (grpc_session_feed(c->h2, data, len) < 0)
+            conn_close(c);
+    } else if (!c->close_after_write) {
+        http1_feed(c, data, len);
+    }
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    struct conn *c = container_of((uv_pipe_t *)s, struct conn, pipe);
+    if (n < 0) {
+        conn_close(c);
+        return;
+    }
+    feed(c, (const uint8_t *)b->base, (size_t)n);
+    if (c->closing)
+        return;
+    if (c->write_pending > CONN_WRITE_HIGH)
+        conn_read_pause(c);
+    server_conn_idle_check(c);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    struct reactor_server *srv = container_of((uv_pipe_t *)l, struct reactor_server, listener);
+    if (status < 0 || srv->draining)
+        return;
+    struct conn *c = xcalloc(1, sizeof(*c));
+    c->srv = srv;
+    uv_pipe_init(srv->loop, &c->pipe, 0);
+    if (uv_accept(l, (uv_stream_t *)&c->pipe) < 0) {
+        uv_close((uv_handle_t *)&c->pipe, (uv_close_cb)free);
+        return;
+    }
+    c->next = srv->conns;
+    if (srv->conns)
+        srv->conns->prev = c;
+    srv->conns = c;
+    srv->stats.connections++;
+    conn_read_resume(c);
+}
+
+/* A socket file left by a crash is replaced; one with a live listener is refused. */
+static int check_stale(const char *path, struct err *err)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : err_set(err, -errno, "stat %s: %s", path, strerror(errno));
+    if (!S_ISSOCK(st.st_mode))
+        return err_set(err, -EEXIST, "%s exists and is not a socket", path);
+    cleanup_close int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return err_set(err, -errno, "socket: %s", strerror(errno));
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path));
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+        return err_set(err, -EADDRINUSE, "%s: another daemon is listening on this socket", path);
+    if (errno != ECONNREFUSED && errno != ENOENT)
+        return err_set(err, -errno, "probe %s: %s", path, strerror(errno));
+    if (unlink(path) < 0 && errno != ENOENT)
+        return err_set(err, -errno, "remove stale socket %s: %s", path, strerror(errno));
+    return 0;
+}
+
+static int mkdir_parents(const char *path)
+{
+    cleanup_free char *p = xstrdup(path);
+    for (char *s = strchr(p + 1, '/'); s; s = strchr(s + 1, '/')) {
+        *s = '\0';
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -errno;
+        *s = '/';
+    }
+    return 0;
+}
+
+int reactor_server_start(uv_loop_t *loop, const struct reactor_server_config *cfg,
+                         const struct reactor_server_ops *ops, void *data,
+                         struct reactor_server **ret_server, struct err *err)
+{
+    struct sockaddr_un sa;
+    if (strlen(cfg->path) >= sizeof(sa.sun_path))
+        return err_set(err, -ENAMETOOLONG, "socket path %s is longer than %zu bytes", cfg->path,
+                       sizeof(sa.sun_path) - 1);
+    int r = mkdir_parents(cfg->path);
+    if (r < 0)
+        return err_set(err, r, "create the directory of %s: %s", cfg->path, strerror(-r));
+    r = check_stale(cfg->path, err);
+    if (r < 0)
+        return r;
+    struct reactor_server *srv = xcalloc(1, sizeof(*srv));
+    srv->loop = loop;
+    srv->cfg = *cfg;
+    srv->path = xstrdup(cfg->path);
+    srv->cfg.path = srv->path;
+    srv->ops = *ops;
+    srv->data = data;
+    uv_pipe_init(loop, &srv->listener, 0);
+    uv_timer_init(loop, &srv->shutdown_timer);
+    r = uv_pipe_bind(&srv->listener, cfg->path);
+    if (r == 0 && chmod(cfg->path, cfg->mode) < 0)
+        r = -errno;
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+    if (r < 0) {
+        err_set(err, r, "listen on %s: %s", cfg->path, uv_strerror(r));
+        unlink(cfg->path);
+        srv->draining = true;
+        reactor_server_shutdown(srv, 0, NULL, NULL);
+        return r;
+    }
+    *ret_server = srv;
+    return 0;
+}
+
+void server_conn_idle_check(struct conn *c)
+{
+    if (!c->srv->draining || c->closing)
+        return;
+    if (c->proto == CONN_H2 && grpc_session_idle(c->h2) && c->write_pending == 0)
+        conn_close(c);
+}
+
+static void on_timer_close(uv_handle_t *h)
+{
+    struct reactor_server *srv =
+        container_of((uv_timer_t *)h, struct reactor_server, shutdown_timer);
+    if (srv->done)
+        srv->done(srv->done_data);
+    free(srv->path);
+    free(srv);
+}
+
+/* The server frees itself once the listener is closed and every connection is gone. */
+static void server_maybe_done(struct reactor_server *srv)
+{
+    if (!srv->draining || srv->conns || !srv->listener_closed || srv->timer_closing)
+        return;
+    srv->timer_closing = true;
+    uv_close((uv_handle_t *)&srv->shutdown_timer, on_timer_close);
+}
+
+static void on_listener_close(uv_handle_t *h)
+{
+    struct reactor_server *srv = container_of((uv_pipe_t *)h, struct reactor_server, listener);
+    srv->listener_closed = true;
+    server_maybe_done(srv);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+    struct reactor_server *srv = container_of(t, struct reactor_server, shutdown_timer);
+    for (struct conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        conn_close(c);
+    }
+}
+
+void reactor_server_shutdown(struct reactor_server *srv, uint64_t timeout_ms,
+                             void (*done)(void *data), void *data)
+{
+    srv->draining = true;
+    srv->done = done;
+    srv->done_data = data;
+    if (!uv_is_closing((uv_handle_t *)&srv->listener)) {
+        uv_close((uv_handle_t *)&srv->listener, on_listener_close);
+        unlink(srv->path);
+    }
+    for (struct conn *c = srv->conns, *next; c; c = next) {
+        next = c->next;
+        if (c->proto == CONN_H2) {
+            grpc_session_drain(c->h2);
+            server_conn_idle_check(c);
+        } else if (c->proto == CONN_HTTP1 && c->write_pending) {
+            c->close_after_write = true;
+        } else {
+            conn_close(c);
+        }
+    }
+    uv_timer_start(&srv->shutdown_timer, on_shutdown_timeout, timeout_ms, 0);
+}
+
+void reactor_server_stats(const struct reactor_server *srv, struct reactor_stats *ret_stats)
+{
+    *ret_stats = srv->stats;
+}
