@@ -37,9 +37,9 @@ step "gcc -Werror build, unit tests, corpus replay"
 configure_in "$BUILD/gcc" CC=gcc
 make -C "$BUILD/gcc" -j"$JOBS" check || { cat "$BUILD"/gcc/tests/*/*.log "$BUILD"/gcc/*.log 2>/dev/null | tail -100; exit 1; }
 
-step "clang -Werror build"
+step "clang -Werror build, unit tests"
 configure_in "$BUILD/clang" CC=clang
-make -C "$BUILD/clang" -j"$JOBS"
+make -C "$BUILD/clang" -j"$JOBS" check
 
 step "ASan+UBSan: unit tests and integration tests"
 configure_in "$BUILD/asan" CC=gcc --enable-asan --enable-ubsan
