@@ -1,6 +1,7 @@
 /* GetContainerEvents: a server-streaming call per subscriber, open until the client leaves. */
 #include <stdlib.h>
 
+#include "common/list.h"
 #include "common/macro.h"
 #include "cri/cri-internal.h"
 
@@ -13,12 +14,7 @@ struct event_sub {
 static void sub_remove(struct event_sub *sub)
 {
     struct cri *cri = sub->cri;
-    if (sub->prev)
-        sub->prev->next = sub->next;
-    else
-        cri->event_subs = sub->next;
-    if (sub->next)
-        sub->next->prev = sub->prev;
+    LIST_REMOVE(cri->event_subs, sub);
     grpc_call_on_cancel(sub->call, NULL, NULL);
     grpc_call_unref(sub->call);
     free(sub);
@@ -38,10 +34,7 @@ void cri_get_container_events(struct cri *cri, struct grpc_call *call, const Pro
     struct event_sub *sub = xcalloc(1, sizeof(*sub));
     sub->cri = cri;
     sub->call = grpc_call_ref(call);
-    sub->next = cri->event_subs;
-    if (cri->event_subs)
-        cri->event_subs->prev = sub;
-    cri->event_subs = sub;
+    LIST_PREPEND(cri->event_subs, sub);
     grpc_call_on_cancel(call, on_cancel, sub);
 }
 

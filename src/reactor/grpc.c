@@ -8,6 +8,7 @@
 
 #include <nghttp2/nghttp2.h>
 
+#include "common/list.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "reactor/grpc-frame.h"
@@ -251,13 +252,7 @@ static void call_detach(struct grpc_call *call)
     struct grpc_session *s = call->sess;
     if (!s)
         return;
-    if (call->prev)
-        call->prev->next = call->next;
-    else
-        s->calls = call->next;
-    if (call->next)
-        call->next->prev = call->prev;
-    call->prev = call->next = NULL;
+    LIST_REMOVE(s->calls, call);
     call->sess = NULL;
     call_stop_timer(call);
     if (!call->finished)
@@ -310,10 +305,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     call->stream_id = frame->hd.stream_id;
     grpc_frame_reader_init(&call->reader, call->srv->cfg.max_recv_msg_size);
     uv_timer_init(call->srv->loop, &call->timer);
-    call->next = s->calls;
-    if (s->calls)
-        s->calls->prev = call;
-    s->calls = call;
+    LIST_PREPEND(s->calls, call);
     call->srv->stats.calls++;
     call->srv->stats.calls_total++;
     nghttp2_session_set_stream_user_data(ng, frame->hd.stream_id, call);

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/list.h"
 #include "common/macro.h"
 #include "reactor/http1.h"
 #include "reactor/reactor-internal.h"
@@ -71,12 +72,7 @@ static void on_conn_close(uv_handle_t *h)
 {
     struct conn *c = container_of((uv_pipe_t *)h, struct conn, pipe);
     struct reactor_server *srv = c->srv;
-    if (c->prev)
-        c->prev->next = c->next;
-    else
-        srv->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
+    LIST_REMOVE(srv->conns, c);
     srv->stats.connections--;
     buf_done(&c->sniff);
     free(c);
@@ -203,10 +199,7 @@ static void on_connection(uv_stream_t *l, int status)
         uv_close((uv_handle_t *)&c->pipe, (uv_close_cb)free);
         return;
     }
-    c->next = srv->conns;
-    if (srv->conns)
-        srv->conns->prev = c;
-    srv->conns = c;
+    LIST_PREPEND(srv->conns, c);
     srv->stats.connections++;
     conn_read_resume(c);
 }
