@@ -332,6 +332,8 @@ void reactor_server_shutdown(struct reactor_server *srv, uint64_t timeout_ms,
     }
     for (struct conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
+        if (c->closing)
+            continue; /* its close callback is pending */
         if (c->proto == CONN_H2) {
             grpc_session_drain(c->h2);
             server_conn_idle_check(c);

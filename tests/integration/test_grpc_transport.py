@@ -173,3 +173,18 @@ def test_non_grpc_content_type_refused(cribd):
     h = headers_dict([e for e in seen if isinstance(e, h2.events.ResponseReceived)][0])
     assert h[":status"] == "415"
     c.close()
+
+
+def test_socket_path_as_authority_is_accepted(cribd):
+    # grpc-go (crictl, the kubelet) sends the unix socket path as :authority.
+    c = H2(cribd.sock)
+    sid = c.conn.get_next_available_stream_id()
+    c.conn.send_headers(sid, [(":method", "POST"), (":scheme", "http"),
+                              (":authority", cribd.sock), (":path", VERSION),
+                              ("content-type", "application/grpc"), ("te", "trailers")])
+    c.send_message(sid, b"")
+    ev, seen = c.wait_for(h2.events.StreamEnded, sid)
+    assert not [e for e in seen if isinstance(e, h2.events.StreamReset)], seen
+    trailers = [e for e in seen if isinstance(e, h2.events.TrailersReceived)]
+    assert headers_dict(trailers[0])["grpc-status"] == "0"
+    c.close()
