@@ -69,17 +69,24 @@ static int run(struct daemon *d)
 {
     struct err err = ERR_INIT;
     uv_loop_init(&d->loop);
-    d->cri = cri_new(&d->loop, &d->cfg);
+    int r = cri_new(&d->loop, &d->cfg, &d->cri, &err);
+    if (r < 0) {
+        log_error("%s", err_msg(&err));
+        err_done(&err);
+        uv_loop_close(&d->loop);
+        return 1;
+    }
     struct reactor_server_config sc = {
         .path = d->cfg.listen,
         .mode = 0660,
         .max_recv_msg_size = (size_t)d->cfg.grpc_max_recv_msg_size,
         .max_send_msg_size = (size_t)d->cfg.grpc_max_send_msg_size,
     };
-    int r = reactor_server_start(&d->loop, &sc, &cri_server_ops, d->cri, &d->srv, &err);
+    r = reactor_server_start(&d->loop, &sc, &cri_server_ops, d->cri, &d->srv, &err);
     if (r < 0) {
         log_error("%s", err_msg(&err));
         err_done(&err);
+        cri_shutdown(d->cri);
     } else {
         cri_set_server(d->cri, d->srv);
         uv_signal_init(&d->loop, &d->sigterm);

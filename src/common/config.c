@@ -43,6 +43,11 @@ static const struct opt opts[] = {
     O("crib.runtime", cgroup_manager, OPT_STRING, cgroup_manager),
     O("crib.runtime", log_size_max, OPT_INT, log_size_max),
     O("crib.runtime", log_to_journald, OPT_BOOL, log_to_journald),
+    O("crib.image", registries_conf, OPT_STRING, registries_conf),
+    O("crib.image", certs_dir, OPT_STRING, certs_dir),
+    O("crib.image", pull_progress_timeout, OPT_INT, pull_progress_timeout),
+    O("crib.image", max_parallel_downloads, OPT_INT, max_parallel_downloads),
+    O("crib.image", allow_device_nodes, OPT_BOOL, allow_device_nodes),
     {"crib.network", "plugin_dirs", OPT_STRINGS, offsetof(struct config, plugin_dirs),
      offsetof(struct config, n_plugin_dirs)},
     O("crib.network", network_dir, OPT_STRING, network_dir),
@@ -101,6 +106,11 @@ void config_init(struct config *cfg)
     cfg->log_size_max = -1;
     cfg->log_to_journald = false;
     set_strings(&cfg->plugin_dirs, &cfg->n_plugin_dirs, plugin_dirs, ARRAY_SIZE(plugin_dirs));
+    cfg->registries_conf = xstrdup("/etc/containers/registries.conf");
+    cfg->certs_dir = xstrdup("/etc/containers/certs.d");
+    cfg->pull_progress_timeout = 60;
+    cfg->max_parallel_downloads = 3;
+    cfg->allow_device_nodes = true;
     cfg->network_dir = xstrdup("/etc/cni/net.d/");
     cfg->cni_default_network = xstrdup("");
     runtime_get(cfg, "runc");
@@ -222,7 +232,8 @@ static int apply_kv(struct config *cfg, const char *name, const char *path,
         }
         return 0;
     }
-    static const char *const tables[] = {"crib", "crib.api", "crib.runtime", "crib.network"};
+    static const char *const tables[] = {"crib", "crib.api", "crib.runtime", "crib.image",
+                                         "crib.network"};
     for (size_t i = 0; i < ARRAY_SIZE(tables); i++)
         if (strcmp(tables[i], sub) == 0 && kv->val->type == TOML_TABLE)
             return apply_table(cfg, name, sub, kv->val, err);
@@ -354,6 +365,11 @@ int config_validate(const struct config *cfg, struct err *err)
     if (cfg->grpc_max_recv_msg_size < 1024 || cfg->grpc_max_recv_msg_size > (1 << 30) ||
         cfg->grpc_max_send_msg_size < 1024 || cfg->grpc_max_send_msg_size > (1 << 30))
         return err_set(err, -EINVAL, "grpc message size limits must be between 1 KiB and 1 GiB");
+    if (cfg->pull_progress_timeout < 0 || cfg->max_parallel_downloads < 1 ||
+        cfg->max_parallel_downloads > 64)
+        return err_set(err, -EINVAL,
+                       "`pull_progress_timeout` must be >= 0 and "
+                       "`max_parallel_downloads` between 1 and 64");
     if (cfg->shutdown_timeout < 0 || cfg->shutdown_timeout > 3600)
         return err_set(err, -EINVAL, "`shutdown_timeout` must be between 0 and 3600 seconds");
     const char *paths[][2] = {{"root", cfg->root},

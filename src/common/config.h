@@ -36,6 +36,12 @@ struct config {
     bool log_to_journald;
     struct config_runtime *runtimes;
     size_t n_runtimes;
+    /* [crib.image] */
+    char *registries_conf;
+    char *certs_dir;
+    int64_t pull_progress_timeout; /* seconds without a byte before a download fails; 0 off */
+    int64_t max_parallel_downloads;
+    bool allow_device_nodes;
     /* [crib.network] */
     char *network_dir;
     char **plugin_dirs;

@@ -21,6 +21,8 @@ struct cri {
     struct event_sub *event_subs;
     char *pod_cidr;
     bool shutting_down;
+    struct storage *storage;
+    struct image_service *images;
 };
 
 typedef void (*cri_handler_fn)(struct cri *cri, struct grpc_call *call,
@@ -44,6 +46,13 @@ void cri_get_container_events(struct cri *cri, struct grpc_call *call, const Pro
 /* Send one event to every subscriber. */
 void cri_events_publish(struct cri *cri, const Runtime__V1__ContainerEventResponse *ev);
 void cri_events_shutdown(struct cri *cri);
+
+/* image.c */
+void cri_image_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_list_images(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_remove_image(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_pull_image(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_image_fs_info(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 
 /* http.c */
 void cri_http_request(void *data, const struct http1_request *req, struct http1_response *resp);

@@ -9,8 +9,10 @@
 
 struct cri;
 
-struct cri *cri_new(uv_loop_t *loop, const struct config *cfg);
-/* End long-lived calls (event streams) and stop work in flight; the loop can then drain. */
+/* Open the stores under the configured root; fails with a message in err. */
+int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct err *err);
+/* End long-lived calls (event streams), cancel pulls, close outgoing connections; the loop can
+ * then drain. Must run (on the loop) before cri_free. */
 void cri_shutdown(struct cri *cri);
 void cri_free(struct cri *cri);
 /* The server whose counters /info reports (optional). */

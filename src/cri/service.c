@@ -7,6 +7,8 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "cri/cri-internal.h"
+#include "image/image.h"
+#include "storage/storage.h"
 
 static const struct {
     const char *path;
@@ -17,6 +19,11 @@ static const struct {
     {"/runtime.v1.RuntimeService/RuntimeConfig", cri_runtime_config},
     {"/runtime.v1.RuntimeService/UpdateRuntimeConfig", cri_update_runtime_config},
     {"/runtime.v1.RuntimeService/GetContainerEvents", cri_get_container_events},
+    {"/runtime.v1.ImageService/ImageStatus", cri_image_status},
+    {"/runtime.v1.ImageService/ListImages", cri_list_images},
+    {"/runtime.v1.ImageService/RemoveImage", cri_remove_image},
+    {"/runtime.v1.ImageService/PullImage", cri_pull_image},
+    {"/runtime.v1.ImageService/ImageFsInfo", cri_image_fs_info},
 };
 
 static const ProtobufCServiceDescriptor *const services[] = {
@@ -125,12 +132,29 @@ const struct reactor_server_ops cri_server_ops = {
     .http_request = cri_http_request,
 };
 
-struct cri *cri_new(uv_loop_t *loop, const struct config *cfg)
+int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct err *err)
 {
     struct cri *cri = xcalloc(1, sizeof(*cri));
     cri->loop = loop;
     cri->cfg = cfg;
-    return cri;
+    struct storage_opts so = {.allow_devices = cfg->allow_device_nodes};
+    int r = storage_new(loop, cfg->root, &so, &cri->storage, err);
+    if (r == 0) {
+        struct image_service_opts io = {
+            .root = cfg->root,
+            .registries_conf = cfg->registries_conf,
+            .certs_dir = cfg->certs_dir,
+            .pull_progress_timeout = (long)cfg->pull_progress_timeout,
+            .max_parallel_downloads = (unsigned)cfg->max_parallel_downloads,
+        };
+        r = image_service_new(loop, cri->storage, &io, &cri->images, err);
+    }
+    if (r < 0) {
+        cri_free(cri);
+        return r;
+    }
+    *ret = cri;
+    return 0;
 }
 
 void cri_set_server(struct cri *cri, struct reactor_server *srv)
@@ -142,12 +166,15 @@ void cri_shutdown(struct cri *cri)
 {
     cri->shutting_down = true;
     cri_events_shutdown(cri);
+    image_service_shutdown(cri->images);
 }
 
 void cri_free(struct cri *cri)
 {
     if (!cri)
         return;
+    image_service_free(cri->images);
+    storage_free(cri->storage);
     free(cri->pod_cidr);
     free(cri);
 }

@@ -115,4 +115,47 @@ int reactor_child_spawn(uv_loop_t *loop, char *const *argv, uint64_t timeout_ms,
 /* Stop waiting: the child is killed, cb is called with -ECANCELED. */
 void reactor_child_cancel(struct reactor_child *child);
 
+/* Outgoing HTTP(S) through libcurl on the loop. */
+struct reactor_http;
+struct reactor_http_req;
+
+struct reactor_http_opts {
+    const char *method; /* "GET" (default) or "HEAD"; a post_body makes it a POST */
+    const char *url;
+    const char *post_body;      /* application/x-www-form-urlencoded body, copied */
+    const char *const *headers; /* NULL-terminated "Name: value" lines */
+    bool insecure_tls;          /* do not verify the server's certificate */
+    const char *ca_file, *ca_dir, *cert_file, *key_file;
+    size_t max_body; /* in-memory body cap (without on_data); over it the request fails -EFBIG */
+    /* Body of a 2xx response, chunk by chunk; a negative return fails the request with it. Other
+     * responses' bodies go to the result's body (capped at 64 KiB). */
+    int (*on_data)(const uint8_t *data, size_t len, void *data_arg);
+    long low_speed_seconds; /* fail with -ETIMEDOUT when no byte arrives for this long; 0 off */
+    long connect_timeout_ms;
+    long timeout_ms; /* the whole transfer; 0 none */
+    bool follow_redirects;
+};
+
+struct reactor_http_result {
+    long status; /* HTTP status of the last response */
+    int curl_code;
+    const char *error; /* transport error text, when the callback's status is -EIO/-ETIMEDOUT */
+    struct buf body;
+    char *content_type, *www_authenticate, *docker_content_digest, *location, *effective_url;
+    uint64_t bytes;
+};
+
+/* status: 0 when a response arrived (any HTTP status), -EIO/-ETIMEDOUT for transport failures,
+ * -ECANCELED after reactor_http_cancel, or what on_data returned. */
+typedef void (*reactor_http_cb)(int status, struct reactor_http_result *res, void *data);
+
+struct reactor_http *reactor_http_new(uv_loop_t *loop);
+/* Cancel every request (their callbacks run with -ECANCELED) and close the handles. */
+void reactor_http_free(struct reactor_http *h);
+struct reactor_http_req *reactor_http_start(struct reactor_http *h,
+                                            const struct reactor_http_opts *opts,
+                                            reactor_http_cb cb, void *data);
+/* The callback runs later (not from inside this call) with -ECANCELED. */
+void reactor_http_cancel(struct reactor_http_req *req);
+
 #endif

@@ -1,0 +1,141 @@
+/* Blocking file helpers: atomic writes, reads, mkdir -p, rm -rf, disk usage. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/macro.h"
+
+static int write_all(int fd, const void *data, size_t len)
+{
+    const char *p = data;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        p += n;
+        len -= (size_t)n;
+    }
+    return 0;
+}
+
+static int fsync_dir_of(const char *path)
+{
+    cleanup_free char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        return 0;
+    *slash = '\0';
+    cleanup_close int fd = open(*dir ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    return fsync(fd) < 0 ? -errno : 0;
+}
+
+int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode)
+{
+    static unsigned seq;
+    cleanup_free char *tmp = xasprintf("%s.tmp-%ld-%u", path, (long)getpid(),
+                                       __atomic_add_fetch(&seq, 1, __ATOMIC_RELAXED));
+    cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    int r = write_all(fd, data, len);
+    if (r == 0 && fsync(fd) < 0)
+        r = -errno;
+    if (r == 0 && rename(tmp, path) < 0)
+        r = -errno;
+    if (r < 0) {
+        unlink(tmp);
+        return r;
+    }
+    return fsync_dir_of(path);
+}
+
+int fs_read_file(const char *path, size_t max, struct buf *out)
+{
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    for (;;) {
+        buf_reserve(out, 65536);
+        ssize_t n = read(fd, out->data + out->len, 65536);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return -errno;
+        if (n == 0)
+            break;
+        out->len += (size_t)n;
+        if (out->len > max)
+            return -EFBIG;
+    }
+    buf_append(out, "", 0);
+    return 0;
+}
+
+int fs_mkdir_p(const char *path, unsigned mode)
+{
+    cleanup_free char *p = xstrdup(path);
+    for (char *s = strchr(p + 1, '/');; s = strchr(s + 1, '/')) {
+        if (s)
+            *s = '\0';
+        if (mkdir(p, mode) < 0 && errno != EEXIST)
+            return -errno;
+        if (!s)
+            break;
+        *s = '/';
+    }
+    return 0;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    if (type == FTW_DP)
+        return rmdir(path) < 0 && errno != ENOENT ? -1 : 0;
+    return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+int fs_remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : -errno;
+    if (!S_ISDIR(st.st_mode))
+        return unlink(path) < 0 ? -errno : 0;
+    if (nftw(path, remove_entry, 64, FTW_DEPTH | FTW_PHYS | FTW_MOUNT) != 0)
+        return -(errno ? errno : EIO);
+    return 0;
+}
+
+/* nftw offers no user pointer: the walk runs on one thread at a time per process. */
+static __thread uint64_t usage_bytes, usage_inodes;
+
+static int count_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+    if (type == FTW_NS)
+        return 0;
+    /* Hard links: count the blocks of a multiply linked file once per link (approximation). */
+    usage_bytes += (uint64_t)st->st_blocks * 512 /
+                   (st->st_nlink > 1 && !S_ISDIR(st->st_mode) ? (uint64_t)st->st_nlink : 1);
+    usage_inodes++;
+    return 0;
+}
+
+int fs_usage(const char *path, uint64_t *ret_bytes, uint64_t *ret_inodes)
+{
+    usage_bytes = usage_inodes = 0;
+    if (nftw(path, count_entry, 64, FTW_PHYS | FTW_MOUNT) != 0 && errno != ENOENT)
+        return -(errno ? errno : EIO);
+    *ret_bytes = usage_bytes;
+    *ret_inodes = usage_inodes;
+    return 0;
+}

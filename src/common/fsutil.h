@@ -1,0 +1,23 @@
+/* Blocking file helpers for pool threads and start-up: atomic writes, whole-file reads,
+ * recursive removal, directory creation, disk usage. */
+#ifndef CRIB_COMMON_FSUTIL_H
+#define CRIB_COMMON_FSUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+/* Write data to path atomically: a temporary file in the same directory, fsync, rename, fsync
+ * of the directory. */
+int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* Read a whole file of at most max bytes into out (NUL-terminated). -EFBIG when larger. */
+int fs_read_file(const char *path, size_t max, struct buf *out);
+/* mkdir -p with mode for the directories it creates. */
+int fs_mkdir_p(const char *path, unsigned mode);
+/* rm -rf that never follows symlinks and stays on one file system. Missing is fine. */
+int fs_remove_tree(const char *path);
+/* Bytes (allocated blocks) and inodes used below path, counting hard links once. */
+int fs_usage(const char *path, uint64_t *ret_bytes, uint64_t *ret_inodes);
+
+#endif

@@ -1,0 +1,43 @@
+/* Shared between image/'s files: the service state, layer fetches, the store's internals. */
+#ifndef CRIB_IMAGE_INTERNAL_H
+#define CRIB_IMAGE_INTERNAL_H
+
+#include "image/image.h"
+#include "image/registries.h"
+#include "image/registry.h"
+#include "reactor/reactor.h"
+
+struct layer_fetch;
+struct store_job;
+
+struct image_service {
+    uv_loop_t *loop;
+    struct storage *storage;
+    char *images_dir;
+    struct registries_conf reg;
+    struct reactor_http *http;
+    struct registry_client *client;
+    struct image_record *images;
+    struct image_pull *pulls;
+    struct layer_fetch *fetches;
+    unsigned downloads_active, max_downloads;
+    struct store_job *jobs_head, *jobs_tail; /* record writes, one at a time, in order */
+    bool job_running;
+    uv_work_t job_work;
+};
+
+/* store.c */
+int store_load(struct image_service *s, struct err *err);
+typedef void (*store_done_cb)(int status, void *data);
+/* Add a pulled image (taking rec): names move to it from other images; an image already stored
+ * under the same ID gains the names and digests. The record is durable when cb runs. */
+void store_add(struct image_service *s, struct image_record *rec, store_done_cb cb, void *data,
+               const struct image_record **ret_stored);
+void store_record_free(struct image_record *rec);
+void store_free_all(struct image_service *s);
+void store_jobs_wait_done(struct image_service *s);
+
+/* pull.c */
+void pulls_cancel_all(struct image_service *s);
+
+#endif

@@ -1,0 +1,50 @@
+/* The layer store: each image layer unpacked once into a directory keyed by its chain ID, in
+ * overlayfs form; reference counts; disk usage. */
+#ifndef CRIB_STORAGE_H
+#define CRIB_STORAGE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/err.h"
+
+struct storage;
+
+struct storage_opts {
+    bool allow_devices; /* device nodes in layers */
+};
+
+/* Open the store under root (root/layers, root/tmp); removes leftovers of interrupted unpacks. */
+int storage_new(uv_loop_t *loop, const char *root, const struct storage_opts *opts,
+                struct storage **ret, struct err *err);
+void storage_free(struct storage *s);
+
+/* "sha256:<hex>" chain ID of diff_id on top of parent (NULL for the first layer). */
+char *storage_chain_id(const char *parent_chain_id, const char *diff_id);
+bool storage_layer_exists(struct storage *s, const char *chain_id);
+/* The layer's directory (root/layers/<hex>/diff); the caller frees it. */
+char *storage_layer_dir(struct storage *s, const char *chain_id);
+
+typedef void (*storage_unpack_cb)(int status, const char *msg, void *data);
+/* Unpack the layer blob at blob_path (tar, gzip or zstd) as chain_id, on the thread pool; the
+ * uncompressed content must hash to diff_id. Concurrent unpacks of one chain ID share the work.
+ * The callback gets 0, or a negative errno and a message. */
+void storage_layer_unpack(struct storage *s, const char *blob_path, const char *diff_id,
+                          const char *chain_id, storage_unpack_cb cb, void *data);
+
+/* Layers are kept while referenced (by images, later by containers); the last unref removes
+ * the directory on the thread pool. References are counted in memory: the image store
+ * re-establishes them at start. */
+void storage_layer_ref(struct storage *s, const char *chain_id);
+void storage_layer_unref(struct storage *s, const char *chain_id);
+/* Remove layer directories that nothing references (after the image store has loaded). */
+void storage_prune(struct storage *s);
+
+typedef void (*storage_usage_cb)(int status, uint64_t bytes, uint64_t inodes, void *data);
+/* Bytes and inodes used by the layers, walked on the thread pool. */
+void storage_usage(struct storage *s, storage_usage_cb cb, void *data);
+const char *storage_tmp_dir(struct storage *s);
+const char *storage_layers_dir(struct storage *s);
+
+#endif

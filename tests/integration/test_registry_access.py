@@ -1,0 +1,158 @@
+"""Reaching registries: TLS with a CA made at test time (certs.d), Basic auth with htpasswd,
+mirrors tried in order (a dead one falls through), blocked registries."""
+import os
+import subprocess
+
+import grpc
+import pytest
+
+from conftest import Cri
+from registry import Registry, busybox_layer, free_port, push_image, tar_layer
+
+
+def make_ca_and_cert(d):
+    """A CA and a server certificate for 127.0.0.1 signed by it."""
+    ca_key, ca_crt = f"{d}/ca.key", f"{d}/ca.crt"
+    key, csr, crt, ext = f"{d}/server.key", f"{d}/server.csr", f"{d}/server.crt", f"{d}/ext"
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+    run("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key,
+        "-out", ca_crt, "-days", "2", "-subj", "/CN=crib test CA")
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+        "-subj", "/CN=127.0.0.1")
+    with open(ext, "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1\n")
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
+        "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext)
+    return crt, key, ca_crt
+
+
+@pytest.fixture(scope="module")
+def tls_registry(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("tls"))
+    crt, key, ca = make_ca_and_cert(d)
+    htpasswd = f"{d}/htpasswd"
+    with open(htpasswd, "w") as f:
+        f.write(subprocess.run(["htpasswd", "-Bbn", "alice", "s3cret"], check=True,
+                               capture_output=True, text=True).stdout)
+    r = Registry(d, tls=(crt, key, ca), htpasswd=htpasswd)
+    r.ca = ca
+    yield r
+    r.stop()
+
+
+def start(cribd_factory, pb, tmp_path, registries, certs=None, subdir=None):
+    conf = tmp_path / f"registries-{subdir or 'x'}.conf"
+    conf.write_text(registries)
+    extra = f'[crib.image]\nregistries_conf = "{conf}"\n'
+    if certs:
+        extra += f'certs_dir = "{certs}"\n'
+    c = cribd_factory(extra, subdir=subdir)
+    cli = Cri(c.channel(), pb)
+    return cli
+
+
+def pull(cli, name, auth=None):
+    kw = {"auth": auth} if auth else {}
+    return cli.unary("PullImage", service="ImageService", image=cli.pb.ImageSpec(image=name),
+                     timeout=60, **kw).image_ref
+
+
+def certs_dir_for(tmp_path, reg):
+    d = tmp_path / "certs.d" / reg.host
+    d.mkdir(parents=True)
+    with open(reg.ca) as src:
+        (d / "ca.crt").write_text(src.read())
+    return tmp_path / "certs.d"
+
+
+def test_tls_with_ca_from_certs_d_and_basic_auth(cribd_factory, pb, tmp_path, tls_registry):
+    reg = tls_registry
+    img = push_image(reg, "secure/busybox", "v1", [busybox_layer()], auth=("alice", "s3cret"))
+    name = f"{reg.host}/secure/busybox:v1"
+    cli = start(cribd_factory, pb, tmp_path, "", certs=certs_dir_for(tmp_path, reg), subdir="ok")
+    assert pull(cli, name, pb.AuthConfig(username="alice", password="s3cret")) == img.id
+    # The same credentials as docker's base64 "auth" field.
+    import base64
+    enc = base64.b64encode(b"alice:s3cret").decode()
+    cli.unary("RemoveImage", service="ImageService", image=pb.ImageSpec(image=img.id))
+    assert pull(cli, name, pb.AuthConfig(auth=enc)) == img.id
+    for auth in (None, pb.AuthConfig(username="alice", password="wrong")):
+        with pytest.raises(grpc.RpcError) as e:
+            pull(cli, f"{reg.host}/secure/busybox:v1", auth)
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED, auth
+        assert reg.host in e.value.details()
+
+
+def test_tls_without_the_ca_is_refused(cribd_factory, pb, tmp_path, tls_registry):
+    reg = tls_registry
+    push_image(reg, "secure/other", "v1", [tar_layer([{"name": "o", "data": b"o"}])],
+               auth=("alice", "s3cret"))
+    cli = start(cribd_factory, pb, tmp_path, "", subdir="noca")
+    with pytest.raises(grpc.RpcError) as e:
+        pull(cli, f"{reg.host}/secure/other:v1", pb.AuthConfig(username="alice", password="s3cret"))
+    assert "certificate" in e.value.details().lower()
+
+
+@pytest.fixture(scope="module")
+def plain_registry(tmp_path_factory):
+    r = Registry(str(tmp_path_factory.mktemp("plain")))
+    yield r
+    r.stop()
+
+
+def test_dead_mirror_falls_through_to_the_next(cribd_factory, pb, tmp_path, plain_registry):
+    reg = plain_registry
+    img = push_image(reg, "mirrored/busybox", "v1", [busybox_layer()])
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+    conf = f"""[[registry]]
+prefix = "registry.example.com"
+location = "{reg.host}"
+insecure = true
+[[registry.mirror]]
+location = "{dead}"
+insecure = true
+[[registry.mirror]]
+location = "{reg.host}"
+insecure = true
+"""
+    cli = start(cribd_factory, pb, tmp_path, conf, subdir="mirror")
+    assert pull(cli, "registry.example.com/mirrored/busybox:v1") == img.id
+    st = cli.unary("ImageStatus", service="ImageService",
+                   image=pb.ImageSpec(image="registry.example.com/mirrored/busybox:v1")).image
+    assert st.id == img.id
+    assert list(st.repo_tags) == ["registry.example.com/mirrored/busybox:v1"]
+
+
+def test_all_endpoints_down_names_each(cribd_factory, pb, tmp_path):
+    dead1, dead2 = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+    conf = f"""[[registry]]
+location = "{dead2}"
+insecure = true
+[[registry.mirror]]
+location = "{dead1}"
+insecure = true
+"""
+    cli = start(cribd_factory, pb, tmp_path, conf, subdir="down")
+    with pytest.raises(grpc.RpcError) as e:
+        pull(cli, f"{dead2}/x/y:v1")
+    assert dead1 in e.value.details() and dead2 in e.value.details()
+
+
+def test_blocked_registry_is_permission_denied(cribd_factory, pb, tmp_path, plain_registry):
+    reg = plain_registry
+    conf = f'[[registry]]\nlocation = "{reg.host}"\nblocked = true\n'
+    cli = start(cribd_factory, pb, tmp_path, conf, subdir="blocked")
+    with pytest.raises(grpc.RpcError) as e:
+        pull(cli, f"{reg.host}/any/thing:v1")
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "blocked" in e.value.details()
+
+
+def test_bad_registries_conf_fails_start_with_position(cribd_factory, pb, tmp_path):
+    conf = tmp_path / "bad-registries.conf"
+    conf.write_text('[[registry]]\nlocation = "x.io"\nmirrors = 3\n')
+    c = cribd_factory(f'[crib.image]\nregistries_conf = "{conf}"\n', start=False, subdir="badconf")
+    c.expected_rc = 1
+    c.start(wait=False)
+    assert c.proc.wait(timeout=10) == 1
+    assert f"{conf}:3:1" in c.output()
