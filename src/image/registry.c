@@ -30,8 +30,10 @@ struct host {
     struct host *prev, *next;
 };
 
+/* Tokens are cached per registry, scope and credentials: a token fetched with one pod's pull
+ * secret must never serve a pull made with other (or no) credentials. */
 struct token {
-    char *domain, *scope, *token;
+    char *domain, *scope, *who, *token;
     uint64_t expires; /* uv_now() ms */
     struct token *prev, *next;
 };
@@ -52,6 +54,7 @@ struct registry_req {
     char *domain, *path, *what, *accept, *scope;
     bool insecure;
     const struct registry_auth *auth;
+    char *who; /* auth_fingerprint(auth): the token cache key's third part */
     struct registry_get_opts opts;
     registry_cb cb;
     void *data;
@@ -219,32 +222,59 @@ static struct host *get_host(struct registry_client *c, const char *domain)
     return h;
 }
 
-static const char *cached_token(struct registry_client *c, const char *domain, const char *scope)
+/* A digest of the credentials, "" for anonymous pulls. */
+static char *auth_fingerprint(const struct registry_auth *a)
+{
+    if (!a || (!a->username && !a->identity_token && !a->registry_token))
+        return xstrdup("");
+    cleanup_free char *all = xasprintf("%s\n%s\n%s\n%s", a->username ? a->username : "",
+                                       a->password ? a->password : "",
+                                       a->identity_token ? a->identity_token : "",
+                                       a->registry_token ? a->registry_token : "");
+    unsigned char md[32];
+    EVP_Digest(all, strlen(all), md, NULL, EVP_sha256(), NULL);
+    char *hex = xmalloc(65);
+    for (int i = 0; i < 32; i++)
+        snprintf(hex + 2 * i, 3, "%02x", md[i]);
+    return hex;
+}
+
+static void token_free(struct token *t)
+{
+    free(t->domain);
+    free(t->scope);
+    free(t->who);
+    free(t->token);
+    free(t);
+}
+
+static const char *cached_token(struct registry_client *c, const char *domain, const char *scope,
+                                const char *who)
 {
     uint64_t now = uv_now(c->loop);
     for (struct token *t = c->tokens; t; t = t->next)
-        if (strcmp(t->domain, domain) == 0 && strcmp(t->scope, scope) == 0 && t->expires > now)
+        if (strcmp(t->domain, domain) == 0 && strcmp(t->scope, scope) == 0 &&
+            strcmp(t->who, who) == 0 && t->expires > now)
             return t->token;
     return NULL;
 }
 
 static void cache_token(struct registry_client *c, const char *domain, const char *scope,
-                        const char *token, uint64_t ttl_ms)
+                        const char *who, const char *token, uint64_t ttl_ms)
 {
     for (struct token *t = c->tokens, *next; t; t = next) {
         next = t->next;
-        if ((strcmp(t->domain, domain) == 0 && strcmp(t->scope, scope) == 0) ||
+        if ((strcmp(t->domain, domain) == 0 && strcmp(t->scope, scope) == 0 &&
+             strcmp(t->who, who) == 0) ||
             t->expires <= uv_now(c->loop)) {
             LIST_REMOVE(c->tokens, t);
-            free(t->domain);
-            free(t->scope);
-            free(t->token);
-            free(t);
+            token_free(t);
         }
     }
     struct token *t = xcalloc(1, sizeof(*t));
     t->domain = xstrdup(domain);
     t->scope = xstrdup(scope);
+    t->who = xstrdup(who);
     t->token = xstrdup(token);
     t->expires = uv_now(c->loop) + ttl_ms;
     LIST_PREPEND(c->tokens, t);
@@ -277,10 +307,7 @@ void registry_client_free(struct registry_client *c)
     while (c->tokens) {
         struct token *t = c->tokens;
         LIST_REMOVE(c->tokens, t);
-        free(t->domain);
-        free(t->scope);
-        free(t->token);
-        free(t);
+        token_free(t);
     }
     free(c->certs_dir);
     free(c);
@@ -299,6 +326,7 @@ static void on_timer_closed(uv_handle_t *h)
     free(r->what);
     free(r->accept);
     free(r->scope);
+    free(r->who);
     free(r->bearer);
     free(r);
 }
@@ -395,7 +423,7 @@ static void req_send(struct registry_req *r)
     cleanup_free char *url = xasprintf("%s://%s/v2/%s/%s", scheme, r->domain, r->path, r->what);
     cleanup_free char *accept = r->accept ? xasprintf("Accept: %s", r->accept) : NULL;
     cleanup_free char *authz = NULL;
-    const char *token = r->bearer ? r->bearer : cached_token(r->c, r->domain, r->scope);
+    const char *token = r->bearer ? r->bearer : cached_token(r->c, r->domain, r->scope, r->who);
     if (token) {
         authz = xasprintf("Authorization: Bearer %s", token);
     } else if (r->basic && r->auth && r->auth->username) {
@@ -481,7 +509,8 @@ static void on_token(int status, struct reactor_http_result *res, void *data)
         return;
     }
     double ttl = cJSON_IsNumber(exp) && exp->valuedouble > 0 ? exp->valuedouble : 60;
-    cache_token(r->c, r->domain, r->scope, tok->valuestring, (uint64_t)(ttl * 1000 * 0.9));
+    cache_token(r->c, r->domain, r->scope, r->who, tok->valuestring,
+                (uint64_t)(ttl * 1000 * 0.9));
     free(r->bearer);
     r->bearer = xstrdup(tok->valuestring);
     cJSON_Delete(j);
@@ -579,6 +608,7 @@ struct registry_req *registry_get(struct registry_client *c, const struct regist
     r->what = xstrdup(what);
     r->insecure = t->insecure;
     r->auth = t->auth;
+    r->who = auth_fingerprint(t->auth);
     r->opts = *o;
     r->accept = o->accept ? xstrdup(o->accept) : NULL;
     r->scope = xasprintf("repository:%s:pull", t->path);

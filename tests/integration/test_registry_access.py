@@ -156,3 +156,67 @@ def test_bad_registries_conf_fails_start_with_position(cribd_factory, pb, tmp_pa
     c.start(wait=False)
     assert c.proc.wait(timeout=10) == 1
     assert f"{conf}:3:1" in c.output()
+
+
+@pytest.fixture(scope="module")
+def token_registry(tmp_path_factory):
+    from tokenserver import TokenServer
+    d = str(tmp_path_factory.mktemp("token"))
+    ts = TokenServer(d, {"alice": "s3cret"})
+    r = Registry(d, token=ts.registry_config())
+    r.tokens = ts
+    yield r
+    r.stop()
+    ts.stop()
+
+
+def push_with_token(reg, repo, tag, layers):
+    """Push through the token flow, as a client with alice's credentials."""
+    scope = f"repository:{repo}:pull,push"
+    tok = reg.tokens.token([{"type": "repository", "name": repo, "actions": ["pull", "push"]}])
+    orig = reg._req
+
+    def req(method, url, data=None, headers=None, auth=None):
+        headers = dict(headers or {})
+        headers["Authorization"] = f"Bearer {tok}"
+        return orig(method, url, data=data, headers=headers)
+
+    reg._req = req
+    try:
+        return push_image(reg, repo, tag, layers)
+    finally:
+        reg._req = orig
+        assert scope
+
+
+def test_bearer_token_auth_anonymous_and_with_credentials(cribd_factory, pb, tmp_path,
+                                                          token_registry):
+    reg = token_registry
+    pub = push_with_token(reg, "public/busybox", "v1", [busybox_layer()])
+    priv = push_with_token(reg, "private/busybox", "v1",
+                           [tar_layer([{"name": "secret", "data": b"s"}])])
+    conf = f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n'
+    cli = start(cribd_factory, pb, tmp_path, conf, subdir="token")
+    # Anonymous token for a public repository.
+    assert pull(cli, f"{reg.host}/public/busybox:v1") == pub.id
+    anon = [r for r in reg.tokens.requests if r["scope"] == "repository:public/busybox:pull"]
+    assert anon and anon[-1]["user"] is None and anon[-1]["service"] == "crib-test-registry"
+    # A private one needs credentials, sent to the token server as Basic auth.
+    with pytest.raises(grpc.RpcError) as e:
+        pull(cli, f"{reg.host}/private/busybox:v1")
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert pull(cli, f"{reg.host}/private/busybox:v1",
+                pb.AuthConfig(username="alice", password="s3cret")) == priv.id
+    assert any(r["user"] == "alice" and r["scope"] == "repository:private/busybox:pull"
+               for r in reg.tokens.requests)
+    # alice's token is not reused for a pull without credentials.
+    cli.unary("RemoveImage", service="ImageService", image=pb.ImageSpec(image=priv.id))
+    with pytest.raises(grpc.RpcError) as e:
+        pull(cli, f"{reg.host}/private/busybox:v1")
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    # A registry token from the kubelet is used as is.
+    tok = reg.tokens.token([{"type": "repository", "name": "private/busybox",
+                             "actions": ["pull"]}])
+    n = len(reg.tokens.requests)
+    assert pull(cli, f"{reg.host}/private/busybox:v1", pb.AuthConfig(registry_token=tok)) == priv.id
+    assert len(reg.tokens.requests) == n
