@@ -8,6 +8,7 @@
 
 #include <uv.h>
 
+#include "cli.h"
 #include "common/config.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -32,6 +33,8 @@ static void usage(FILE *f)
                "Commands:\n"
                "  (none)             run the daemon\n"
                "  config             print the effective configuration as TOML\n"
+               "  load PATH [NAME]   load an image into the running daemon from an OCI image\n"
+               "                     layout (directory or tar) or a docker save archive\n"
                "  version            print the version\n"
                "\n"
                "Options:\n"
@@ -147,9 +150,14 @@ int main(int argc, char **argv)
         }
     }
     const char *command = optind < argc ? argv[optind] : NULL;
-    if (optind + 1 < argc ||
-        (command && strcmp(command, "config") != 0 && strcmp(command, "version") != 0)) {
-        fprintf(stderr, "cribd: unknown command `%s`\n", command ? command : argv[optind + 1]);
+    int n_args = argc - optind - (command ? 1 : 0);
+    bool is_load = command && strcmp(command, "load") == 0;
+    bool known =
+        !command || is_load || strcmp(command, "config") == 0 || strcmp(command, "version") == 0;
+    if (!known || (is_load ? n_args < 1 || n_args > 2 : n_args > 0)) {
+        fprintf(stderr,
+                known ? "cribd: wrong arguments for `%s`\n" : "cribd: unknown command `%s`\n",
+                command);
         usage(stderr);
         return 2;
     }
@@ -190,6 +198,11 @@ int main(int argc, char **argv)
     log_level_parse(d.cfg.log_level, &level);
     log_max_level = level;
 
+    if (is_load) {
+        r = cli_load(d.cfg.listen, argv[optind + 1], n_args == 2 ? argv[optind + 2] : NULL);
+        config_done(&d.cfg);
+        return r;
+    }
     if (command && strcmp(command, "config") == 0) {
         struct buf out = {0};
         config_write_toml(&d.cfg, &out);

@@ -1,4 +1,7 @@
 /* HTTP/1.1 endpoints on the CRI socket: GET /info (JSON) and GET /config (TOML). */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -7,8 +10,10 @@
 #include <openssl/opensslv.h>
 #include <protobuf-c/protobuf-c.h>
 
+#include "common/log.h"
 #include "common/macro.h"
 #include "cri/cri-internal.h"
+#include "image/image.h"
 
 static void info_json(struct cri *cri, struct buf *out)
 {
@@ -42,9 +47,87 @@ static void info_json(struct cri *cri, struct buf *out)
     cJSON_Delete(j);
 }
 
+/* The value of key in a query string, percent-decoded; NULL if absent. */
+static char *query_get(const char *query, const char *key)
+{
+    size_t klen = strlen(key);
+    for (const char *p = query; p && *p; p = strchr(p, '&') ? strchr(p, '&') + 1 : NULL) {
+        if (strncmp(p, key, klen) != 0 || p[klen] != '=')
+            continue;
+        struct buf out = {0};
+        for (const char *v = p + klen + 1; *v && *v != '&'; v++) {
+            if (*v == '%' && isxdigit((unsigned char)v[1]) && isxdigit((unsigned char)v[2])) {
+                char hex[3] = {v[1], v[2], 0};
+                char c = (char)strtol(hex, NULL, 16);
+                buf_append(&out, &c, 1);
+                v += 2;
+            } else {
+                buf_append(&out, *v == '+' ? " " : v, 1);
+            }
+        }
+        return buf_steal(&out);
+    }
+    return NULL;
+}
+
+static void on_loaded(int status, const struct image_record *const *imgs, size_t n, struct err *err,
+                      void *data)
+{
+    struct http1_reply *reply = data;
+    struct buf body = {0};
+    cJSON *j = cJSON_CreateObject();
+    if (status < 0) {
+        cJSON_AddStringToObject(j, "error", err_msg(err));
+    } else {
+        cJSON *list = cJSON_AddArrayToObject(j, "images");
+        for (size_t i = 0; i < n; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "id", imgs[i]->id);
+            cJSON *names = cJSON_AddArrayToObject(o, "names");
+            for (size_t k = 0; k < imgs[i]->n_names; k++)
+                cJSON_AddItemToArray(names, cJSON_CreateString(imgs[i]->names[k]));
+            cJSON_AddItemToArray(list, o);
+        }
+    }
+    char *s = cJSON_Print(j);
+    buf_puts(&body, s);
+    buf_puts(&body, "\n");
+    cJSON_free(s);
+    cJSON_Delete(j);
+    int code = status == 0 ? 200 : status == -ENOENT ? 404 : status == -EINVAL ? 400 : 500;
+    if (status < 0)
+        log_warn("%s", err_msg(err));
+    http1_reply_send(reply, code, "application/json", &body);
+    buf_done(&body);
+}
+
+/* POST /images/load?path=/abs/archive-or-dir[&name=ref]: offline load (see README). */
+static void load_request(struct cri *cri, const struct http1_request *req,
+                         struct http1_response *resp)
+{
+    cleanup_free char *path = query_get(req->query, "path");
+    cleanup_free char *name = query_get(req->query, "name");
+    if (!path || path[0] != '/') {
+        resp->status = 400;
+        buf_puts(&resp->body, "{\"error\": \"path= must be an absolute path\"}\n");
+        resp->content_type = "application/json";
+        return;
+    }
+    resp->status = 0; /* answered by on_loaded */
+    image_load_start(cri->images, path, name, on_loaded, http1_reply_keep(req->reply));
+}
+
 void cri_http_request(void *data, const struct http1_request *req, struct http1_response *resp)
 {
     struct cri *cri = data;
+    if (strcmp(req->path, "/images/load") == 0) {
+        if (strcmp(req->method, "POST") != 0) {
+            resp->status = 405;
+            return;
+        }
+        load_request(cri, req, resp);
+        return;
+    }
     bool info = strcmp(req->path, "/info") == 0;
     bool config = strcmp(req->path, "/config") == 0;
     if (!info && !config) {

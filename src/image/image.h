@@ -68,6 +68,14 @@ struct image_pull *image_pull_start(struct image_service *s, const char *ref,
                                     const struct image_auth *auth, image_pull_cb cb, void *data);
 void image_pull_cancel(struct image_pull *p);
 
+/* Load images from an OCI image layout (a directory or a tar of one) or a `docker save`
+ * archive at path, verified as a pull is. name (optional) names an image the archive leaves
+ * unnamed. The callback runs once, later, with the stored images. */
+typedef void (*image_load_cb)(int status, const struct image_record *const *imgs, size_t n,
+                              struct err *err, void *data);
+void image_load_start(struct image_service *s, const char *path, const char *name, image_load_cb cb,
+                      void *data);
+
 typedef void (*image_usage_cb)(int status, uint64_t bytes, uint64_t inodes, void *data);
 void image_store_usage(struct image_service *s, image_usage_cb cb, void *data);
 const char *image_store_root(struct image_service *s);

@@ -227,10 +227,9 @@ static char *auth_fingerprint(const struct registry_auth *a)
 {
     if (!a || (!a->username && !a->identity_token && !a->registry_token))
         return xstrdup("");
-    cleanup_free char *all = xasprintf("%s\n%s\n%s\n%s", a->username ? a->username : "",
-                                       a->password ? a->password : "",
-                                       a->identity_token ? a->identity_token : "",
-                                       a->registry_token ? a->registry_token : "");
+    cleanup_free char *all = xasprintf(
+        "%s\n%s\n%s\n%s", a->username ? a->username : "", a->password ? a->password : "",
+        a->identity_token ? a->identity_token : "", a->registry_token ? a->registry_token : "");
     unsigned char md[32];
     EVP_Digest(all, strlen(all), md, NULL, EVP_sha256(), NULL);
     char *hex = xmalloc(65);
@@ -509,8 +508,7 @@ static void on_token(int status, struct reactor_http_result *res, void *data)
         return;
     }
     double ttl = cJSON_IsNumber(exp) && exp->valuedouble > 0 ? exp->valuedouble : 60;
-    cache_token(r->c, r->domain, r->scope, r->who, tok->valuestring,
-                (uint64_t)(ttl * 1000 * 0.9));
+    cache_token(r->c, r->domain, r->scope, r->who, tok->valuestring, (uint64_t)(ttl * 1000 * 0.9));
     free(r->bearer);
     r->bearer = xstrdup(tok->valuestring);
     cJSON_Delete(j);

@@ -43,14 +43,20 @@ static const char *reason(int status)
     }
 }
 
+void http1_write_response(struct buf *out, int status, const char *type, const struct buf *body,
+                          bool head, bool close)
+{
+    size_t len = body ? body->len : 0;
+    buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", status,
+               reason(status), type, len, close ? "Connection: close\r\n" : "");
+    if (len && !head)
+        buf_append(out, body->data, len);
+}
+
 static void put_response(struct http1_session *s, int status, const char *type,
                          const struct buf *body, bool head)
 {
-    size_t len = body ? body->len : 0;
-    buf_printf(s->out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n",
-               status, reason(status), type, len, s->close ? "Connection: close\r\n" : "");
-    if (len && !head)
-        buf_append(s->out, body->data, len);
+    http1_write_response(s->out, status, type, body, head, s->close);
 }
 
 static void put_error(struct http1_session *s, int status)
@@ -122,6 +128,12 @@ static void route(struct http1_session *s, const char *method, bool head)
     struct http1_request req = {.method = method, .path = target, .query = q ? q : ""};
     struct http1_response resp = {.status = 404, .content_type = "text/plain; charset=utf-8"};
     s->fn(s->data, &req, &resp);
+    if (resp.status == 0) {
+        /* Answered later by the server (http1_reply_send): read no further requests. */
+        s->close = true;
+        buf_done(&resp.body);
+        return;
+    }
     if (resp.status >= 400 && resp.body.len == 0)
         buf_printf(&resp.body, "%d %s\n", resp.status, reason(resp.status));
     put_response(s, resp.status, resp.content_type, &resp.body, head);

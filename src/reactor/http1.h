@@ -3,6 +3,7 @@
 #ifndef CRIB_REACTOR_HTTP1_H
 #define CRIB_REACTOR_HTTP1_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,5 +24,8 @@ void http1_session_free(struct http1_session *s);
 /* Parse request bytes and append the responses to out. Returns 0 to go on reading, 1 when the
  * connection must be closed once out is written (Connection: close, or a bad request). */
 int http1_session_feed(struct http1_session *s, const uint8_t *data, size_t len, struct buf *out);
+/* Format one response (status line, Content-Type, Content-Length, body). */
+void http1_write_response(struct buf *out, int status, const char *type, const struct buf *body,
+                          bool head, bool close);
 
 #endif

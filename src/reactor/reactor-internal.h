@@ -24,8 +24,9 @@ struct conn {
     size_t write_pending; /* bytes handed to uv_write and not yet written */
     bool reading;
     bool closing;
-    bool close_after_write;   /* HTTP/1.1 "Connection: close" */
-    struct conn *prev, *next; /* the server's list */
+    bool close_after_write;       /* HTTP/1.1 "Connection: close" */
+    struct http1_reply *awaiting; /* a response the router sends later */
+    struct conn *prev, *next;     /* the server's list */
 };
 
 struct reactor_server {

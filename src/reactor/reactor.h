@@ -49,11 +49,16 @@ void grpc_call_on_cancel(struct grpc_call *call, grpc_cancel_fn fn, void *data);
 bool grpc_call_is_done(const struct grpc_call *call);
 const char *grpc_call_path(const struct grpc_call *call);
 
-/* An HTTP/1.1 request as the router sees it, and the response it fills in. */
+struct http1_reply;
+
+/* An HTTP/1.1 request as the router sees it, and the response it fills in. A router that answers
+ * later sets resp->status to 0, keeps req->reply with http1_reply_keep and calls
+ * http1_reply_send once; the connection then serves no further request. */
 struct http1_request {
     const char *method;
     const char *path;  /* the request target without the query */
     const char *query; /* after '?', or "" */
+    struct http1_reply *reply;
 };
 
 struct http1_response {
@@ -61,6 +66,11 @@ struct http1_response {
     const char *content_type;
     struct buf body;
 };
+
+struct http1_reply *http1_reply_keep(struct http1_reply *r);
+/* Send the response (if the client is still there) and drop the kept reference. */
+void http1_reply_send(struct http1_reply *r, int status, const char *content_type,
+                      const struct buf *body);
 
 struct reactor_server_ops {
     /* A complete request message arrived for path. */

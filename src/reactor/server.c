@@ -26,6 +26,17 @@ struct write_req {
 
 static void server_maybe_done(struct reactor_server *srv);
 
+struct http1_reply {
+    struct conn *conn; /* NULL once the connection is gone */
+    int refs;
+};
+
+static void reply_unref(struct http1_reply *r)
+{
+    if (--r->refs == 0)
+        free(r);
+}
+
 static void on_write(uv_write_t *req, int status)
 {
     struct write_req *w = container_of(req, struct write_req, req);
@@ -84,6 +95,10 @@ void conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    if (c->awaiting) {
+        c->awaiting->conn = NULL;
+        reply_unref(TAKE_PTR(c->awaiting));
+    }
     /* Cancelling calls can run handler code; the conn stays valid until its close callback. */
     grpc_session_free(c->h2);
     c->h2 = NULL;
@@ -125,17 +140,56 @@ static void http1_feed(struct conn *c, const uint8_t *data, size_t len)
     conn_write(c, out.data, out.len);
     buf_done(&out);
     if (r == 1) {
-        c->close_after_write = true;
         conn_read_pause(c);
+        if (c->awaiting)
+            return; /* closed after the deferred response */
+        c->close_after_write = true;
         if (c->write_pending == 0)
             conn_close(c);
     }
 }
 
+struct http1_reply *http1_reply_keep(struct http1_reply *r)
+{
+    r->refs++;
+    return r;
+}
+
+void http1_reply_send(struct http1_reply *r, int status, const char *content_type,
+                      const struct buf *body)
+{
+    struct conn *c = r->conn;
+    if (c && c->awaiting == r) {
+        struct buf out = {0};
+        http1_write_response(&out, status, content_type, body, false, true);
+        conn_write(c, out.data, out.len);
+        buf_done(&out);
+        c->awaiting = NULL;
+        r->conn = NULL;
+        reply_unref(r); /* the connection's link */
+        c->close_after_write = true;
+        if (c->write_pending == 0)
+            conn_close(c);
+    }
+    reply_unref(r);
+}
+
 static void http1_route(void *data, const struct http1_request *req, struct http1_response *resp)
 {
     struct conn *c = data;
-    c->srv->ops.http_request(c->srv->data, req, resp);
+    struct http1_reply *r = xcalloc(1, sizeof(*r));
+    r->conn = c;
+    r->refs = 1;
+    struct http1_request with_reply = *req;
+    with_reply.reply = r;
+    c->srv->ops.http_request(c->srv->data, &with_reply, resp);
+    if (resp->status == 0 && r->refs > 1) {
+        c->awaiting = r; /* the first reference stays as the connection's link */
+        return;
+    }
+    reply_unref(r);
+    if (resp->status == 0)
+        resp->status = 500; /* deferred without keeping the reply: a router bug */
 }
 
 static void feed(struct conn *c, const uint8_t *data, size_t len)
