@@ -552,8 +552,10 @@ static void on_transport_error(struct registry_req *r, int status, struct reacto
         req_send(r);
         return;
     }
-    /* A failed write of a streamed body (digest mismatch, disk) is not retried here. */
-    if (res->curl_code != CURLE_WRITE_ERROR && retry_later(r))
+    /* A failed write of a streamed body (digest mismatch, disk) is not retried here, nor is a
+     * transfer that made no progress for pull_progress_timeout: that is the limit. */
+    if (res->curl_code != CURLE_WRITE_ERROR && res->curl_code != CURLE_OPERATION_TIMEDOUT &&
+        retry_later(r))
         return;
     fail(r, status, "%s", res->error ? res->error : strerror(-status));
     req_finish(r, status, res);
