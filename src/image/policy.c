@@ -15,22 +15,17 @@
 enum req_type { REQ_ACCEPT, REQ_REJECT, REQ_SIGNED_BY, REQ_SIGSTORE };
 
 struct scope {
-    char *name; /* "" for the transport's default scope */
+    char *transport; /* NULL for "default" */
+    char *name;      /* "" for the transport's default scope */
     enum req_type *reqs;
     size_t n_reqs;
-};
-
-struct transport {
-    char *name;
-    struct scope *scopes;
-    size_t n_scopes;
 };
 
 struct image_policy {
     char *origin; /* the document's name, for messages */
     struct scope deflt;
-    struct transport *transports;
-    size_t n_transports;
+    struct scope *scopes; /* of every transport */
+    size_t n_scopes;
 };
 
 /* How a transport's scopes are written and matched (the man page's per-transport rules). */
@@ -38,38 +33,23 @@ enum style {
     STYLE_DOCKER, /* references, namespaces, hosts, "*.example.com" */
     STYLE_PATH,   /* absolute paths and their parent directories */
     STYLE_NONE,   /* only the "" scope */
-    STYLE_OTHER,  /* a transport crib does not know: scopes unchecked, matched exactly */
+    STYLE_OTHER,  /* a transport crib does not know: scopes unchecked, only "" used */
 };
 
 struct ctx {
     const char *name;
     struct err *err;
+    struct image_policy *p; /* being filled */
 };
 
-static int fail(struct ctx *c, const char *loc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(struct ctx *c, const char *loc, const char *fmt, ...)
-{
-    va_list ap;
-    cleanup_free char *what = NULL;
-    va_start(ap, fmt);
-    if (vasprintf(&what, fmt, ap) < 0)
-        abort();
-    va_end(ap);
-    if (!loc)
-        return err_set(c->err, -EINVAL, "%s: %s", c->name, what);
-    return err_set(c->err, -EINVAL, "%s: %s: %s", c->name, loc, what);
-}
-
-/* s made safe to quote in a message: `"`, `\` and control bytes escaped. */
-static char *esc(const char *s)
+/* s with control bytes escaped (and `"` and `\` too when quotes), so a message stays one line. */
+static char *esc(const char *s, bool quotes)
 {
     struct buf b = {0};
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p < 0x20 || *p == 0x7f)
             buf_printf(&b, "\\x%02x", *p);
-        else if (*p == '"' || *p == '\\')
+        else if (quotes && (*p == '"' || *p == '\\'))
             buf_printf(&b, "\\%c", *p);
         else
             buf_append(&b, p, 1);
@@ -77,18 +57,28 @@ static char *esc(const char *s)
     return buf_steal(&b);
 }
 
-static bool is_ident(const char *s)
+__attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, const char *loc,
+                                                      const char *fmt, ...)
 {
-    return s[0] && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") ==
-                       strlen(s);
+    va_list ap;
+    cleanup_free char *what = NULL;
+    va_start(ap, fmt);
+    if (vasprintf(&what, fmt, ap) < 0)
+        abort();
+    va_end(ap);
+    cleanup_free char *safe = esc(what, false);
+    if (!loc)
+        return err_set(c->err, -EINVAL, "%s: %s", c->name, safe);
+    return err_set(c->err, -EINVAL, "%s: %s: %s", c->name, loc, safe);
 }
 
-/* JSON locations: "parent.key" (or parent["key"] when key is not an identifier), "parent[i]". */
-static char *loc_key(const char *parent, const char *key)
+/* JSON locations: parent.key, or parent["key"] for other than identifiers or when brackets. */
+static char *loc_key(const char *parent, const char *key, bool brackets)
 {
-    cleanup_free char *k = esc(key);
-    if (is_ident(key))
-        return parent ? xasprintf("%s.%s", parent, k) : xstrdup(k);
+    static const char ident[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+    if (!brackets && key[0] && strspn(key, ident) == strlen(key))
+        return parent ? xasprintf("%s.%s", parent, key) : xstrdup(key);
+    cleanup_free char *k = esc(key, true);
     return xasprintf("%s[\"%s\"]", parent ? parent : "", k);
 }
 
@@ -99,25 +89,11 @@ static char *loc_index(const char *parent, size_t i)
 
 static const char *type_name(const cJSON *v)
 {
-    if (cJSON_IsNull(v))
-        return "null";
-    if (cJSON_IsBool(v))
-        return "boolean";
-    if (cJSON_IsNumber(v))
-        return "number";
-    if (cJSON_IsString(v))
-        return "string";
-    if (cJSON_IsArray(v))
-        return "array";
-    return cJSON_IsObject(v) ? "object" : "invalid";
-}
-
-static size_t n_children(const cJSON *v)
-{
-    size_t n = 0;
-    for (const cJSON *k = v->child; k; k = k->next)
-        n++;
-    return n;
+    /* cJSON's type bits, from cJSON_False (1) to cJSON_Object (64) */
+    static const char *const names[] = {"boolean", "boolean", "null",  "number",
+                                        "string",  "array",   "object"};
+    int t = v->type & 0xff;
+    return t > 0 && t <= cJSON_Object ? names[__builtin_ctz((unsigned)t)] : "invalid";
 }
 
 static int cmp_key(const void *a, const void *b)
@@ -129,20 +105,16 @@ static int cmp_key(const void *a, const void *b)
  * object from costing n^2 comparisons. */
 static int check_unique(struct ctx *c, const cJSON *obj, const char *loc)
 {
-    size_t n = n_children(obj);
+    size_t n = (size_t)cJSON_GetArraySize(obj), i = 0;
     if (n < 2)
         return 0;
     cleanup_free const char **keys = xcalloc(n, sizeof(*keys));
-    size_t i = 0;
     for (const cJSON *k = obj->child; k; k = k->next)
         keys[i++] = k->string;
     qsort(keys, n, sizeof(*keys), cmp_key);
-    for (i = 1; i < n; i++) {
-        if (strcmp(keys[i - 1], keys[i]) == 0) {
-            cleanup_free char *k = esc(keys[i]);
-            return fail(c, loc, "duplicate key `%s`", k);
-        }
-    }
+    for (i = 1; i < n; i++)
+        if (strcmp(keys[i - 1], keys[i]) == 0)
+            return fail(c, loc, "duplicate key `%s`", keys[i]);
     return 0;
 }
 
@@ -153,41 +125,35 @@ static int check_object(struct ctx *c, const cJSON *v, const char *loc, const ch
     return check_unique(c, v, loc);
 }
 
+/* Checks on one field's value; loc is the value's location ("default[0].keyPath"). */
+typedef int (*check_fn)(struct ctx *c, const cJSON *v, const char *loc);
+
 static int want_string(struct ctx *c, const cJSON *v, const char *loc)
 {
     if (!cJSON_IsString(v))
         return fail(c, loc, "must be a string, not %s", type_name(v));
-    if (!v->valuestring[0])
-        return fail(c, loc, "must not be empty");
-    return 0;
+    return v->valuestring[0] ? 0 : fail(c, loc, "must not be empty");
 }
 
 /* Go's encoding/json reads []byte fields as standard base64 with padding, skipping newlines. */
-static bool base64_valid(const char *s)
-{
-    size_t n = 0, pad = 0;
-    for (; *s; s++) {
-        if (*s == '\r' || *s == '\n')
-            continue;
-        if (*s == '=')
-            pad++;
-        else if (pad > 0 || !strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-                                    *s))
-            return false;
-        n++;
-    }
-    return n % 4 == 0 && pad <= 2;
-}
-
 static int want_base64(struct ctx *c, const cJSON *v, const char *loc)
 {
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/\r\n";
     int r = want_string(c, v, loc);
-    if (r == 0 && !base64_valid(v->valuestring))
-        return fail(c, loc, "not valid base64");
-    return r;
+    if (r < 0)
+        return r;
+    size_t n = 0, pad = 0;
+    for (const char *s = v->valuestring; *s; s++) {
+        if (*s != '=' && (pad > 0 || !strchr(alphabet, *s)))
+            return fail(c, loc, "not valid base64");
+        pad += *s == '=';
+        n += *s != '\r' && *s != '\n';
+    }
+    return n % 4 == 0 && pad <= 2 ? 0 : fail(c, loc, "not valid base64");
 }
 
-static int want_strings(struct ctx *c, const cJSON *v, const char *loc, bool base64)
+static int want_array(struct ctx *c, const cJSON *v, const char *loc, check_fn each)
 {
     if (!cJSON_IsArray(v))
         return fail(c, loc, "must be an array of strings, not %s", type_name(v));
@@ -196,46 +162,61 @@ static int want_strings(struct ctx *c, const cJSON *v, const char *loc, bool bas
     size_t i = 0;
     for (const cJSON *e = v->child; e; e = e->next) {
         cleanup_free char *eloc = loc_index(loc, i++);
-        int r = base64 ? want_base64(c, e, eloc) : want_string(c, e, eloc);
+        int r = each(c, e, eloc);
         if (r < 0)
             return r;
     }
     return 0;
 }
 
-/* Whether a docker reference carries a tag or digest: '@', or ':' in its last component. */
-static bool has_tag_or_digest(const char *s)
+static int want_strings(struct ctx *c, const cJSON *v, const char *loc)
 {
-    const char *slash = strrchr(s, '/');
-    return strchr(s, '@') || strchr(slash ? slash + 1 : s, ':');
+    return want_array(c, v, loc, want_string);
+}
+
+static int want_base64s(struct ctx *c, const cJSON *v, const char *loc)
+{
+    return want_array(c, v, loc, want_base64);
+}
+
+static int want_key_type(struct ctx *c, const cJSON *v, const char *loc)
+{
+    int r = want_string(c, v, loc);
+    if (r == 0 && strcmp(v->valuestring, "GPGKeys") != 0)
+        return fail(c, loc, "unsupported key type `%s`: only `GPGKeys` is supported",
+                    v->valuestring);
+    return r;
+}
+
+/* A docker reference with a tag or digest: '@', or ':' in its last component. */
+static int want_reference(struct ctx *c, const cJSON *v, const char *loc)
+{
+    int r = want_string(c, v, loc);
+    if (r < 0)
+        return r;
+    const char *s = v->valuestring, *slash = strrchr(s, '/');
+    if (strchr(s, '@') || strchr(slash ? slash + 1 : s, ':'))
+        return 0;
+    return fail(c, loc, "`%s` has neither a tag nor a digest", s);
 }
 
 /* A remapIdentity prefix: host[:port], or a namespace or repository below one. */
-static bool prefix_valid(const char *s)
+static int want_prefix(struct ctx *c, const cJSON *v, const char *loc)
 {
-    const char *slash = strchr(s, '/');
-    return !strchr(s, '@') && !(slash && strchr(slash, ':')) && s[0] != '/' &&
-           s[strlen(s) - 1] != '/';
+    int r = want_string(c, v, loc);
+    if (r < 0)
+        return r;
+    const char *s = v->valuestring, *slash = strchr(s, '/');
+    if (!strchr(s, '@') && !(slash && strchr(slash, ':')) && s[0] != '/' && s[strlen(s) - 1] != '/')
+        return 0;
+    return fail(c, loc,
+                "`%s` must be a host[:port], namespace or repository, without tag or digest", s);
 }
 
 /* What an object may hold: its fields, and rules on how many of a set of them must be present. */
-enum field_kind {
-    F_TYPE, /* checked before the others */
-    F_STRING,
-    F_STRINGS,
-    F_BASE64,
-    F_BASE64S,
-    F_KEY_TYPE,
-    F_REFERENCE,
-    F_PREFIX,
-    F_IDENTITY,
-    F_FULCIO,
-    F_PKI,
-};
-
 struct field {
     const char *key;
-    enum field_kind kind;
+    check_fn check; /* NULL for "type", checked before the others */
 };
 
 struct rule {
@@ -257,75 +238,6 @@ struct shape {
     {                                                                                              \
         f, ARRAY_SIZE(f), r, ARRAY_SIZE(r)                                                         \
     }
-
-static const struct field fulcio_fields[] = {
-    {"caPath", F_STRING}, {"caData", F_BASE64}, {"oidcIssuer", F_STRING}, {"subjectEmail", F_STRING}};
-static const struct rule fulcio_rules[] = {
-    {0, BITS(0, 1), 1, 1}, {0, BIT(2), 1, 1}, {0, BIT(3), 1, 1}};
-static const struct shape fulcio_shape = SHAPE(fulcio_fields, fulcio_rules);
-
-static const struct field pki_fields[] = {
-    {"caRootsPath", F_STRING},         {"caRootsData", F_BASE64},  {"caIntermediatesPath", F_STRING},
-    {"caIntermediatesData", F_BASE64}, {"subjectEmail", F_STRING}, {"subjectHostname", F_STRING}};
-static const struct rule pki_rules[] = {
-    {0, BITS(0, 1), 1, 1}, {0, BITS(2, 3), 0, 1}, {0, BITS(4, 5), 1, 2}};
-static const struct shape pki_shape = SHAPE(pki_fields, pki_rules);
-
-static int parse_fields(struct ctx *c, const cJSON *obj, const char *loc, const char *what,
-                        const struct shape *s);
-static int parse_identity(struct ctx *c, const cJSON *v, const char *loc);
-
-static int parse_sub_object(struct ctx *c, const cJSON *v, const char *loc, const char *key,
-                            const struct shape *s)
-{
-    cleanup_free char *what = xasprintf("`%s`", key);
-    int r = check_object(c, v, loc, what);
-    return r < 0 ? r : parse_fields(c, v, loc, what, s);
-}
-
-static int check_value(struct ctx *c, const cJSON *v, const char *loc, enum field_kind kind)
-{
-    int r;
-    switch (kind) {
-    case F_TYPE:
-        return 0;
-    case F_STRING:
-        return want_string(c, v, loc);
-    case F_STRINGS:
-    case F_BASE64S:
-        return want_strings(c, v, loc, kind == F_BASE64S);
-    case F_BASE64:
-        return want_base64(c, v, loc);
-    case F_KEY_TYPE:
-        r = want_string(c, v, loc);
-        if (r == 0 && strcmp(v->valuestring, "GPGKeys") != 0) {
-            cleanup_free char *s = esc(v->valuestring);
-            return fail(c, loc, "unsupported key type `%s`: only `GPGKeys` is supported", s);
-        }
-        return r;
-    case F_REFERENCE:
-    case F_PREFIX:
-        r = want_string(c, v, loc);
-        if (r == 0 && (kind == F_REFERENCE ? !has_tag_or_digest(v->valuestring)
-                                           : !prefix_valid(v->valuestring))) {
-            cleanup_free char *s = esc(v->valuestring);
-            if (kind == F_REFERENCE)
-                return fail(c, loc, "`%s` has neither a tag nor a digest", s);
-            return fail(c, loc,
-                        "`%s` must be a host[:port], namespace or repository, without tag or "
-                        "digest",
-                        s);
-        }
-        return r;
-    case F_IDENTITY:
-        return parse_identity(c, v, loc);
-    case F_FULCIO:
-        return parse_sub_object(c, v, loc, "fulcio", &fulcio_shape);
-    case F_PKI:
-        return parse_sub_object(c, v, loc, "pki", &pki_shape);
-    }
-    abort();
-}
 
 /* "`a`, `b`, `c`" for the fields in mask. */
 static char *field_names(const struct shape *s, unsigned mask)
@@ -359,8 +271,8 @@ static int check_rule(struct ctx *c, const char *loc, const char *what, const st
     return fail(c, loc, "%s needs at least one of %s", who, all);
 }
 
-/* Check the fields of obj (already known to be an object) against s; what names it in messages
- * ("a `signedBy` requirement"). */
+/* Check the fields of obj (known to be an object) against s; what names it in messages ("a
+ * `signedBy` requirement"). */
 static int parse_fields(struct ctx *c, const cJSON *obj, const char *loc, const char *what,
                         const struct shape *s)
 {
@@ -369,25 +281,27 @@ static int parse_fields(struct ctx *c, const cJSON *obj, const char *loc, const 
         size_t i = 0;
         while (i < s->n_fields && strcmp(s->fields[i].key, k->string) != 0)
             i++;
-        if (i == s->n_fields) {
-            cleanup_free char *key = esc(k->string);
-            return fail(c, loc, "unknown field `%s` in %s", key, what);
-        }
-        cleanup_free char *kloc = loc_key(loc, k->string);
-        int r = check_value(c, k, kloc, s->fields[i].kind);
+        if (i == s->n_fields)
+            return fail(c, loc, "unknown field `%s` in %s", k->string, what);
+        cleanup_free char *kloc = loc_key(loc, k->string, false);
+        int r = s->fields[i].check ? s->fields[i].check(c, k, kloc) : 0;
         if (r < 0)
             return r;
         seen |= BIT(i);
     }
-    for (size_t i = 0; i < s->n_rules; i++) {
-        const struct rule *rule = &s->rules[i];
-        if ((seen & rule->when) != rule->when)
-            continue;
-        int r = check_rule(c, loc, what, s, rule, seen);
+    for (const struct rule *rule = s->rules; rule < s->rules + s->n_rules; rule++) {
+        int r = (seen & rule->when) == rule->when ? check_rule(c, loc, what, s, rule, seen) : 0;
         if (r < 0)
             return r;
     }
     return 0;
+}
+
+static int parse_object(struct ctx *c, const cJSON *v, const char *loc, const char *what,
+                        const struct shape *s)
+{
+    int r = check_object(c, v, loc, what);
+    return r < 0 ? r : parse_fields(c, v, loc, what, s);
 }
 
 /* An object told apart by its "type": a requirement, or a signedIdentity. */
@@ -412,95 +326,108 @@ static int parse_typed(struct ctx *c, const cJSON *v, const char *loc, const cha
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(v, "type");
     if (!type)
         return fail(c, loc, "%s needs a `type`", a_noun);
-    cleanup_free char *tloc = loc_key(loc, "type");
+    cleanup_free char *tloc = loc_key(loc, "type", false);
     if (!cJSON_IsString(type))
         return fail(c, tloc, "must be a string, not %s", type_name(type));
-    const struct kind *k = NULL;
-    for (size_t i = 0; i < n_kinds && !k; i++)
-        if (strcmp(kinds[i].type, type->valuestring) == 0)
-            k = &kinds[i];
-    if (!k) {
-        cleanup_free char *t = esc(type->valuestring);
-        return fail(c, loc, "unknown %s type `%s`", noun, t);
-    }
+    const struct kind *k = kinds;
+    while (k < kinds + n_kinds && strcmp(k->type, type->valuestring) != 0)
+        k++;
+    if (k == kinds + n_kinds)
+        return fail(c, loc, "unknown %s type `%s`", noun, type->valuestring);
     cleanup_free char *what = xasprintf("%s `%s` %s", article(k->type), k->type, noun);
     *ret = k;
     return parse_fields(c, v, loc, what, k->shape);
 }
 
-static const struct field type_only[] = {{"type", F_TYPE}};
+static const struct field fulcio_fields[] = {{"caPath", want_string},
+                                             {"caData", want_base64},
+                                             {"oidcIssuer", want_string},
+                                             {"subjectEmail", want_string}};
+static const struct rule fulcio_rules[] = {
+    {0, BITS(0, 1), 1, 1}, {0, BIT(2), 1, 1}, {0, BIT(3), 1, 1}};
+static const struct shape fulcio_shape = SHAPE(fulcio_fields, fulcio_rules);
+
+static int want_fulcio(struct ctx *c, const cJSON *v, const char *loc)
+{
+    return parse_object(c, v, loc, "`fulcio`", &fulcio_shape);
+}
+
+static const struct field pki_fields[] = {
+    {"caRootsPath", want_string},         {"caRootsData", want_base64},
+    {"caIntermediatesPath", want_string}, {"caIntermediatesData", want_base64},
+    {"subjectEmail", want_string},        {"subjectHostname", want_string}};
+static const struct rule pki_rules[] = {
+    {0, BITS(0, 1), 1, 1}, {0, BITS(2, 3), 0, 1}, {0, BITS(4, 5), 1, 2}};
+static const struct shape pki_shape = SHAPE(pki_fields, pki_rules);
+
+static int want_pki(struct ctx *c, const cJSON *v, const char *loc)
+{
+    return parse_object(c, v, loc, "`pki`", &pki_shape);
+}
+
+static const struct field type_only[] = {{"type", NULL}};
+static const struct rule second_required[] = {{0, BIT(1), 1, 1}};
 static const struct shape plain_shape = {type_only, 1, NULL, 0};
 
-static const struct field exact_ref_fields[] = {{"type", F_TYPE}, {"dockerReference", F_REFERENCE}};
-static const struct field exact_repo_fields[] = {{"type", F_TYPE}, {"dockerRepository", F_STRING}};
-static const struct rule second_required[] = {{0, BIT(1), 1, 1}};
+static const struct field exact_ref_fields[] = {{"type", NULL},
+                                                {"dockerReference", want_reference}};
 static const struct shape exact_ref_shape = SHAPE(exact_ref_fields, second_required);
+static const struct field exact_repo_fields[] = {{"type", NULL}, {"dockerRepository", want_string}};
 static const struct shape exact_repo_shape = SHAPE(exact_repo_fields, second_required);
-
 static const struct field remap_fields[] = {
-    {"type", F_TYPE}, {"prefix", F_PREFIX}, {"signedPrefix", F_PREFIX}};
+    {"type", NULL}, {"prefix", want_prefix}, {"signedPrefix", want_prefix}};
 static const struct rule remap_rules[] = {{0, BIT(1), 1, 1}, {0, BIT(2), 1, 1}};
 static const struct shape remap_shape = SHAPE(remap_fields, remap_rules);
 
 static const struct kind identities[] = {
-    {"matchExact", &plain_shape, 0},
-    {"matchRepoDigestOrExact", &plain_shape, 0},
-    {"matchRepository", &plain_shape, 0},
-    {"exactReference", &exact_ref_shape, 0},
-    {"exactRepository", &exact_repo_shape, 0},
-    {"remapIdentity", &remap_shape, 0},
-};
+    {"matchExact", &plain_shape, 0},           {"matchRepoDigestOrExact", &plain_shape, 0},
+    {"matchRepository", &plain_shape, 0},      {"exactReference", &exact_ref_shape, 0},
+    {"exactRepository", &exact_repo_shape, 0}, {"remapIdentity", &remap_shape, 0}};
 
-static int parse_identity(struct ctx *c, const cJSON *v, const char *loc)
+static int want_identity(struct ctx *c, const cJSON *v, const char *loc)
 {
     const struct kind *k;
     return parse_typed(c, v, loc, "identity", identities, ARRAY_SIZE(identities), &k);
 }
 
 static const struct field signed_by_fields[] = {
-    {"type", F_TYPE},      {"keyType", F_KEY_TYPE}, {"keyPath", F_STRING},
-    {"keyPaths", F_STRINGS}, {"keyData", F_BASE64},   {"signedIdentity", F_IDENTITY}};
+    {"type", NULL},           {"keyType", want_key_type},
+    {"keyPath", want_string}, {"keyPaths", want_strings},
+    {"keyData", want_base64}, {"signedIdentity", want_identity}};
 static const struct rule signed_by_rules[] = {{0, BIT(1), 1, 1}, {0, BITS(2, 4), 1, 1}};
 static const struct shape signed_by_shape = SHAPE(signed_by_fields, signed_by_rules);
 
-static const struct field sigstore_fields[] = {
-    {"type", F_TYPE},
-    {"keyPath", F_STRING},
-    {"keyPaths", F_STRINGS},
-    {"keyData", F_BASE64},
-    {"keyDatas", F_BASE64S},
-    {"fulcio", F_FULCIO},
-    {"pki", F_PKI},
-    {"rekorPublicKeyPath", F_STRING},
-    {"rekorPublicKeyPaths", F_STRINGS},
-    {"rekorPublicKeyData", F_BASE64},
-    {"rekorPublicKeyDatas", F_BASE64S},
-    {"signedIdentity", F_IDENTITY},
-};
+static const struct field sigstore_fields[] = {{"type", NULL},
+                                               {"keyPath", want_string},
+                                               {"keyPaths", want_strings},
+                                               {"keyData", want_base64},
+                                               {"keyDatas", want_base64s},
+                                               {"fulcio", want_fulcio},
+                                               {"pki", want_pki},
+                                               {"rekorPublicKeyPath", want_string},
+                                               {"rekorPublicKeyPaths", want_strings},
+                                               {"rekorPublicKeyData", want_base64},
+                                               {"rekorPublicKeyDatas", want_base64s},
+                                               {"signedIdentity", want_identity}};
 /* One key source; at most one Rekor key source, required with fulcio, refused with pki. */
-static const struct rule sigstore_rules[] = {
-    {0, BITS(1, 6), 1, 1},
-    {0, BITS(7, 10), 0, 1},
-    {BIT(5), BITS(7, 10), 1, 4},
-    {BIT(6), BITS(7, 10), 0, 0},
-};
+static const struct rule sigstore_rules[] = {{0, BITS(1, 6), 1, 1},
+                                             {0, BITS(7, 10), 0, 1},
+                                             {BIT(5), BITS(7, 10), 1, 4},
+                                             {BIT(6), BITS(7, 10), 0, 0}};
 static const struct shape sigstore_shape = SHAPE(sigstore_fields, sigstore_rules);
 
-static const struct kind requirements[] = {
-    {"insecureAcceptAnything", &plain_shape, REQ_ACCEPT},
-    {"reject", &plain_shape, REQ_REJECT},
-    {"signedBy", &signed_by_shape, REQ_SIGNED_BY},
-    {"sigstoreSigned", &sigstore_shape, REQ_SIGSTORE},
-};
+static const struct kind requirements[] = {{"insecureAcceptAnything", &plain_shape, REQ_ACCEPT},
+                                           {"reject", &plain_shape, REQ_REJECT},
+                                           {"signedBy", &signed_by_shape, REQ_SIGNED_BY},
+                                           {"sigstoreSigned", &sigstore_shape, REQ_SIGSTORE}};
 
 static int parse_requirements(struct ctx *c, const cJSON *v, const char *loc, struct scope *s)
 {
     if (!cJSON_IsArray(v))
         return fail(c, loc, "a list of requirements must be an array, not %s", type_name(v));
-    size_t n = n_children(v);
-    if (n == 0)
+    if (!v->child)
         return fail(c, loc, "a list of requirements must not be empty");
-    s->reqs = xcalloc(n, sizeof(*s->reqs));
+    s->reqs = xcalloc((size_t)cJSON_GetArraySize(v), sizeof(*s->reqs));
     for (const cJSON *e = v->child; e; e = e->next) {
         cleanup_free char *eloc = loc_index(loc, s->n_reqs);
         const struct kind *k;
@@ -514,31 +441,23 @@ static int parse_requirements(struct ctx *c, const cJSON *v, const char *loc, st
 
 static enum style transport_style(const char *t)
 {
-    static const char *const docker[] = {"docker", "atomic", "docker-daemon"};
-    static const char *const path[] = {"oci", "oci-archive", "dir", "sif"};
-    static const char *const none[] = {"docker-archive", "tarball"};
-    for (size_t i = 0; i < ARRAY_SIZE(docker); i++)
-        if (strcmp(t, docker[i]) == 0)
-            return STYLE_DOCKER;
-    for (size_t i = 0; i < ARRAY_SIZE(path); i++)
-        if (strcmp(t, path[i]) == 0)
-            return STYLE_PATH;
-    for (size_t i = 0; i < ARRAY_SIZE(none); i++)
-        if (strcmp(t, none[i]) == 0)
-            return STYLE_NONE;
+    static const struct {
+        const char *name;
+        enum style style;
+    } styles[] = {
+        {"docker", STYLE_DOCKER}, {"atomic", STYLE_DOCKER},       {"docker-daemon", STYLE_DOCKER},
+        {"oci", STYLE_PATH},      {"oci-archive", STYLE_PATH},    {"dir", STYLE_PATH},
+        {"sif", STYLE_PATH},      {"docker-archive", STYLE_NONE}, {"tarball", STYLE_NONE}};
+    for (size_t i = 0; i < ARRAY_SIZE(styles); i++)
+        if (strcmp(t, styles[i].name) == 0)
+            return styles[i].style;
     return STYLE_OTHER;
-}
-
-static bool path_canonical(const char *s)
-{
-    size_t n = strlen(s);
-    return !strstr(s, "//") && !strstr(s, "/./") && !strstr(s, "/../") && s[n - 1] != '/' &&
-           !(n >= 2 && strcmp(s + n - 2, "/.") == 0) && !(n >= 3 && strcmp(s + n - 3, "/..") == 0);
 }
 
 /* Why scope (not "") can never be a scope of transport t, or NULL. */
 static const char *scope_problem(const char *t, const char *scope)
 {
+    size_t n = strlen(scope);
     switch (transport_style(t)) {
     case STYLE_DOCKER:
         if (strchr(scope, '*') &&
@@ -549,9 +468,11 @@ static const char *scope_problem(const char *t, const char *scope)
     case STYLE_PATH:
         if (scope[0] != '/')
             return "must be an absolute path";
-        if (strcmp(scope, "/") == 0)
+        if (n == 1)
             return "`/` is not allowed; use the default scope \"\"";
-        if (!path_canonical(scope))
+        if (strstr(scope, "//") || strstr(scope, "/./") || strstr(scope, "/../") ||
+            scope[n - 1] == '/' || strcmp(scope + n - 2, "/.") == 0 ||
+            (n >= 3 && strcmp(scope + n - 3, "/..") == 0))
             return "not a canonical path (no `.` or `..` components, repeated or trailing `/`)";
         return NULL;
     case STYLE_NONE:
@@ -562,22 +483,21 @@ static const char *scope_problem(const char *t, const char *scope)
     abort();
 }
 
-static int parse_transport(struct ctx *c, const cJSON *v, const char *loc, struct transport *t)
+static int parse_transport(struct ctx *c, const cJSON *v, const char *loc)
 {
     int r = check_object(c, v, loc, "a transport");
     if (r < 0)
         return r;
-    t->scopes = xcalloc(n_children(v), sizeof(*t->scopes));
+    struct image_policy *p = c->p;
+    p->scopes =
+        xrealloc(p->scopes, (p->n_scopes + (size_t)cJSON_GetArraySize(v)) * sizeof(*p->scopes));
     for (const cJSON *k = v->child; k; k = k->next) {
-        const char *why = k->string[0] ? scope_problem(t->name, k->string) : NULL;
-        if (why) {
-            cleanup_free char *s = esc(k->string);
-            return fail(c, loc, "invalid scope `%s`: %s", s, why);
-        }
-        struct scope *s = &t->scopes[t->n_scopes++];
-        s->name = xstrdup(k->string);
-        cleanup_free char *key = esc(k->string);
-        cleanup_free char *kloc = xasprintf("%s[\"%s\"]", loc, key);
+        const char *why = k->string[0] ? scope_problem(v->string, k->string) : NULL;
+        if (why)
+            return fail(c, loc, "invalid scope `%s`: %s", k->string, why);
+        struct scope *s = &p->scopes[p->n_scopes++];
+        *s = (struct scope){.transport = xstrdup(v->string), .name = xstrdup(k->string)};
+        cleanup_free char *kloc = loc_key(loc, k->string, true);
         r = parse_requirements(c, k, kloc, s);
         if (r < 0)
             return r;
@@ -585,46 +505,29 @@ static int parse_transport(struct ctx *c, const cJSON *v, const char *loc, struc
     return 0;
 }
 
-static int parse_transports(struct ctx *c, const cJSON *v, struct image_policy *p)
+static int parse_transports(struct ctx *c, const cJSON *v, const char *loc)
 {
-    int r = check_object(c, v, "transports", "`transports`");
-    if (r < 0)
-        return r;
-    p->transports = xcalloc(n_children(v), sizeof(*p->transports));
-    for (const cJSON *k = v->child; k; k = k->next) {
-        struct transport *t = &p->transports[p->n_transports++];
-        t->name = xstrdup(k->string);
-        cleanup_free char *loc = loc_key("transports", k->string);
-        r = parse_transport(c, k, loc, t);
-        if (r < 0)
-            return r;
+    int r = check_object(c, v, loc, "`transports`");
+    for (const cJSON *k = v->child; k && r == 0; k = k->next) {
+        cleanup_free char *kloc = loc_key(loc, k->string, false);
+        r = parse_transport(c, k, kloc);
     }
-    return 0;
-}
-
-static int parse_root(struct ctx *c, const cJSON *root, struct image_policy *p)
-{
-    int r = check_object(c, root, NULL, "a policy");
-    bool has_default = false;
-    for (const cJSON *k = root->child; k && r == 0; k = k->next) {
-        if (strcmp(k->string, "default") == 0) {
-            has_default = true;
-            r = parse_requirements(c, k, "default", &p->deflt);
-        } else if (strcmp(k->string, "transports") == 0) {
-            r = parse_transports(c, k, p);
-        } else {
-            cleanup_free char *key = esc(k->string);
-            r = fail(c, NULL, "unknown top-level key `%s` (only `default` and `transports`)", key);
-        }
-    }
-    if (r == 0 && !has_default)
-        r = fail(c, NULL, "`default`, the list of requirements used when no scope matches, is "
-                          "required");
     return r;
 }
 
+static int parse_default(struct ctx *c, const cJSON *v, const char *loc)
+{
+    return parse_requirements(c, v, loc, &c->p->deflt);
+}
+
+static const struct field root_fields[] = {{"default", parse_default},
+                                           {"transports", parse_transports}};
+static const struct rule root_rules[] = {{0, BIT(0), 1, 1}};
+static const struct shape root_shape = SHAPE(root_fields, root_rules);
+
 static void scope_done(struct scope *s)
 {
+    free(s->transport);
     free(s->name);
     free(s->reqs);
 }
@@ -633,31 +536,12 @@ void image_policy_free(struct image_policy *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->n_transports; i++) {
-        struct transport *t = &p->transports[i];
-        for (size_t j = 0; j < t->n_scopes; j++)
-            scope_done(&t->scopes[j]);
-        free(t->scopes);
-        free(t->name);
-    }
-    free(p->transports);
+    for (size_t i = 0; i < p->n_scopes; i++)
+        scope_done(&p->scopes[i]);
+    free(p->scopes);
     scope_done(&p->deflt);
     free(p->origin);
     free(p);
-}
-
-/* Where the JSON parser stopped, as "line:col" counted from 1. */
-static char *position(const char *text, const char *at)
-{
-    unsigned line = 1, col = 1;
-    for (const char *p = text; p < at; p++) {
-        col++;
-        if (*p == '\n') {
-            line++;
-            col = 1;
-        }
-    }
-    return xasprintf("%u:%u", line, col);
 }
 
 static int parse_json(const char *data, size_t len, const char *name, cJSON **ret, struct err *err)
@@ -672,10 +556,15 @@ static int parse_json(const char *data, size_t len, const char *name, cJSON **re
     *ret = cJSON_ParseWithOpts(text, &end, true);
     if (*ret)
         return 0;
-    if (!end || end < text || end > text + len)
-        end = text;
-    cleanup_free char *at = position(text, end);
-    return err_set(err, -EINVAL, "%s:%s: not valid JSON", name, at);
+    /* where the parser stopped, as line:column counted from 1 */
+    unsigned line = 1, col = 1;
+    for (const char *q = text; end && q < end && *q; q++, col++) {
+        if (*q == '\n') {
+            line++;
+            col = 0;
+        }
+    }
+    return err_set(err, -EINVAL, "%s:%u:%u: not valid JSON", name, line, col);
 }
 
 int image_policy_parse(const char *text, size_t len, const char *name, struct image_policy **ret,
@@ -686,16 +575,15 @@ int image_policy_parse(const char *text, size_t len, const char *name, struct im
     int r = parse_json(text, len, name, &root, err);
     if (r < 0)
         return r;
-    struct image_policy *p = xcalloc(1, sizeof(*p));
-    p->origin = xstrdup(name);
-    struct ctx c = {.name = name, .err = err};
-    r = parse_root(&c, root, p);
+    struct ctx c = {.name = name, .err = err, .p = xcalloc(1, sizeof(struct image_policy))};
+    c.p->origin = xstrdup(name);
+    r = parse_object(&c, root, NULL, "a policy", &root_shape);
     cJSON_Delete(root);
     if (r < 0) {
-        image_policy_free(p);
+        image_policy_free(c.p);
         return r;
     }
-    *ret = p;
+    *ret = c.p;
     return 0;
 }
 
@@ -708,116 +596,83 @@ struct image_policy *image_policy_accept_all(void)
     return p;
 }
 
-static const struct scope *find_scope(const struct transport *t, const char *s, size_t n)
+static const struct scope *find_scope(const struct image_policy *p, const char *transport,
+                                      const char *s, size_t n)
 {
-    for (size_t i = 0; i < t->n_scopes; i++)
-        if (strlen(t->scopes[i].name) == n && memcmp(t->scopes[i].name, s, n) == 0)
-            return &t->scopes[i];
+    for (size_t i = 0; i < p->n_scopes; i++) {
+        const struct scope *sc = &p->scopes[i];
+        if (strlen(sc->name) == n && memcmp(sc->name, s, n) == 0 &&
+            strcmp(sc->transport, transport) == 0)
+            return sc;
+    }
     return NULL;
 }
 
-/* Length of the repository in "domain/path:tag" or "domain/path@digest". */
-static size_t repo_len(const char *name)
+/* The reference itself, its repository, each parent namespace, the domain, then wildcards. */
+static const struct scope *match_docker(const struct image_policy *p, const char *transport,
+                                        const char *name)
 {
+    const struct scope *s = find_scope(p, transport, name, strlen(name));
+    /* the repository: without "@digest", then without ":tag" in the last component */
     size_t n = strcspn(name, "@");
-    const char *slash = memrchr(name, '/', n);
-    const char *last = slash ? slash + 1 : name;
+    const char *slash = memrchr(name, '/', n), *last = slash ? slash + 1 : name;
     const char *colon = memchr(last, ':', n - (size_t)(last - name));
-    return colon ? (size_t)(colon - name) : n;
-}
-
-static const struct scope *match_docker(const struct transport *t, const char *name)
-{
-    const struct scope *s = find_scope(t, name, strlen(name));
-    size_t n = repo_len(name);
-    /* the repository, each parent namespace, and last the domain */
-    for (;;) {
-        if (s || (s = find_scope(t, name, n)))
-            return s;
-        const char *slash = memrchr(name, '/', n);
-        if (!slash)
+    n = colon ? (size_t)(colon - name) : n;
+    while (!s) {
+        s = find_scope(p, transport, name, n);
+        if (!(slash = memrchr(name, '/', n)))
             break;
         n = (size_t)(slash - name);
     }
     /* wildcards match the host name without its port, the longest suffix first */
-    const char *colon = memchr(name, ':', n);
+    colon = memchr(name, ':', n);
     size_t host = colon ? (size_t)(colon - name) : n;
     for (size_t i = 0; i < host && !s; i++) {
         if (name[i] != '.')
             continue;
         cleanup_free char *w = xasprintf("*.%.*s", (int)(host - i - 1), name + i + 1);
-        s = find_scope(t, w, strlen(w));
+        s = find_scope(p, transport, w, strlen(w));
     }
     return s;
 }
 
 /* The path, then each parent directory; "/" itself is never a scope. */
-static const struct scope *match_path(const struct transport *t, const char *path)
-{
-    if (path[0] != '/')
-        return NULL;
-    size_t n = strlen(path);
-    while (n > 1 && path[n - 1] == '/')
-        n--;
-    while (n > 1) {
-        const struct scope *s = find_scope(t, path, n);
-        if (s)
-            return s;
-        n = (size_t)((const char *)memrchr(path, '/', n) - path);
-    }
-    return NULL;
-}
-
-static const struct scope *match_scope(const struct transport *t, const char *name)
+static const struct scope *match_path(const struct image_policy *p, const char *transport,
+                                      const char *path)
 {
     const struct scope *s = NULL;
-    switch (transport_style(t->name)) {
-    case STYLE_DOCKER:
-        s = match_docker(t, name);
-        break;
-    case STYLE_PATH:
-        s = match_path(t, name);
-        break;
-    case STYLE_OTHER:
-        s = name[0] ? find_scope(t, name, strlen(name)) : NULL;
-        break;
-    case STYLE_NONE:
-        break;
-    }
-    return s ? s : find_scope(t, "", 0);
+    size_t n = path[0] == '/' ? strlen(path) : 0;
+    while (n > 1 && path[n - 1] == '/')
+        n--;
+    for (; n > 1 && !s; n = (size_t)((const char *)memrchr(path, '/', n) - path))
+        s = find_scope(p, transport, path, n);
+    return s;
 }
 
 /* "default", or "transports.docker scope `docker.io/library`". */
-static char *describe(const struct transport *t, const struct scope *s)
+static char *describe(const struct scope *s)
 {
-    if (!t)
+    if (!s->transport)
         return xstrdup("default");
-    cleanup_free char *tloc = loc_key("transports", t->name);
-    cleanup_free char *name = esc(s->name);
-    if (!s->name[0])
-        return xasprintf("%s scope \"\"", tloc);
-    return xasprintf("%s scope `%s`", tloc, name);
+    cleanup_free char *tloc = loc_key("transports", s->transport, false);
+    cleanup_free char *name = esc(s->name, false);
+    return name[0] ? xasprintf("%s scope `%s`", tloc, name) : xasprintf("%s scope \"\"", tloc);
 }
 
 int image_policy_check(const struct image_policy *p, const char *transport, const char *name,
                        struct err *err)
 {
-    const struct transport *t = NULL;
-    const struct scope *s = NULL;
-    for (size_t i = 0; i < p->n_transports && !t; i++)
-        if (strcmp(p->transports[i].name, transport) == 0)
-            t = &p->transports[i];
-    if (t)
-        s = match_scope(t, name);
-    if (!s) {
-        t = NULL;
+    enum style style = transport_style(transport);
+    const struct scope *s = style == STYLE_DOCKER ? match_docker(p, transport, name)
+                            : style == STYLE_PATH ? match_path(p, transport, name)
+                                                  : NULL;
+    if (!s && !(s = find_scope(p, transport, "", 0)))
         s = &p->deflt;
-    }
     /* a reject anywhere in the list decides, whatever else the list requires */
     const char *sig = NULL;
     for (size_t i = 0; i < s->n_reqs; i++) {
         if (s->reqs[i] == REQ_REJECT) {
-            cleanup_free char *where = describe(t, s);
+            cleanup_free char *where = describe(s);
             return err_set(err, -EACCES, "rejected by %s (%s)", p->origin, where);
         }
         if (!sig && s->reqs[i] == REQ_SIGNED_BY)
@@ -825,11 +680,10 @@ int image_policy_check(const struct image_policy *p, const char *transport, cons
         if (!sig && s->reqs[i] == REQ_SIGSTORE)
             sig = "sigstoreSigned";
     }
-    if (sig) {
-        cleanup_free char *where = describe(t, s);
-        return err_set(err, -ENOTSUP,
-                       "signature verification (%s) is not supported yet: required by %s (%s)", sig,
-                       p->origin, where);
-    }
-    return 0;
+    if (!sig)
+        return 0;
+    cleanup_free char *where = describe(s);
+    return err_set(err, -ENOTSUP,
+                   "signature verification (%s) is not supported yet: required by %s (%s)", sig,
+                   p->origin, where);
 }

@@ -35,8 +35,7 @@ void image_policy_free(struct image_policy *p);
  *   the port), then the transport's "" scope, then "default".
  * - "oci", "oci-archive" (also "dir", "sif"): name is an absolute, clean path; scopes are that
  *   path, then each parent directory (never "/"), then "", then "default".
- * - "docker-archive" and other transports: the transport's "" scope (for unknown transports, a
- *   scope equal to name first), then "default".
+ * - "docker-archive" and other transports: the transport's "" scope, then "default".
  * Every requirement in the chosen list must accept. Returns 0 to accept; -EACCES when a reject
  * requirement applies ("rejected by /etc/containers/policy.json (transports.docker scope
  * `docker.io/library`)"); -ENOTSUP when signedBy or sigstoreSigned does, as signatures are not

@@ -352,8 +352,11 @@ static int fail(struct registry_req *r, int code, const char *fmt, ...)
     if (vasprintf(&m, fmt, ap) < 0)
         abort();
     va_end(ap);
-    return err_set(&r->err, code, "%s %s/%s: %s", r->state == REQ_TOKEN ? "token for" : "GET",
-                   r->domain, r->what ? r->what : "v2/", m);
+    if (r->state == REQ_TOKEN)
+        return err_set(&r->err, code, "token for %s/%s: %s", r->domain, r->path, m);
+    if (r->state == REQ_PING)
+        return err_set(&r->err, code, "GET %s/v2/: %s", r->domain, m);
+    return err_set(&r->err, code, "GET %s/v2/%s/%s: %s", r->domain, r->path, r->what, m);
 }
 
 static void on_backoff(uv_timer_t *t)
