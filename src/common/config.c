@@ -45,6 +45,7 @@ static const struct opt opts[] = {
     O("crib.runtime", log_to_journald, OPT_BOOL, log_to_journald),
     O("crib.image", registries_conf, OPT_STRING, registries_conf),
     O("crib.image", certs_dir, OPT_STRING, certs_dir),
+    O("crib.image", signature_policy, OPT_STRING, signature_policy),
     O("crib.image", pull_progress_timeout, OPT_INT, pull_progress_timeout),
     O("crib.image", max_parallel_downloads, OPT_INT, max_parallel_downloads),
     O("crib.image", allow_device_nodes, OPT_BOOL, allow_device_nodes),
@@ -108,6 +109,7 @@ void config_init(struct config *cfg)
     set_strings(&cfg->plugin_dirs, &cfg->n_plugin_dirs, plugin_dirs, ARRAY_SIZE(plugin_dirs));
     cfg->registries_conf = xstrdup("/etc/containers/registries.conf");
     cfg->certs_dir = xstrdup("/etc/containers/certs.d");
+    cfg->signature_policy = xstrdup("/etc/containers/policy.json");
     cfg->pull_progress_timeout = 60;
     cfg->max_parallel_downloads = 3;
     cfg->allow_device_nodes = true;

@@ -38,6 +38,7 @@ struct config {
     size_t n_runtimes;
     /* [crib.image] */
     char *registries_conf;
+    char *signature_policy;
     char *certs_dir;
     int64_t pull_progress_timeout; /* seconds without a byte before a download fails; 0 off */
     int64_t max_parallel_downloads;

@@ -169,12 +169,7 @@ static void on_pulled(int status, const struct image_record *img, struct err *er
         resp.image_ref = img->id;
         cri_reply(ctx->call, &resp.base);
     } else if (status != -ECANCELED || !grpc_call_is_done(ctx->call)) {
-        if (status == -EACCES && strstr(err_msg(err), "blocked"))
-            grpc_call_finish(ctx->call, GRPC_PERMISSION_DENIED, err_msg(err));
-        else if (status == -EACCES)
-            grpc_call_finish(ctx->call, GRPC_UNAUTHENTICATED, err_msg(err));
-        else
-            cri_reply_err(ctx->call, err);
+        cri_reply_err(ctx->call, err);
         if (status != -ENOENT && status != -EINVAL)
             log_warn("%s", err_msg(err));
     }

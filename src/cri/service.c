@@ -72,6 +72,10 @@ enum grpc_status cri_status_from_errno(int code)
         return GRPC_RESOURCE_EXHAUSTED;
     case -EBUSY:
         return GRPC_FAILED_PRECONDITION;
+    case -EPERM:
+        return GRPC_PERMISSION_DENIED;
+    case -EACCES:
+        return GRPC_UNAUTHENTICATED;
     default:
         return GRPC_INTERNAL;
     }
@@ -144,6 +148,7 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
             .root = cfg->root,
             .registries_conf = cfg->registries_conf,
             .certs_dir = cfg->certs_dir,
+            .signature_policy = cfg->signature_policy,
             .pull_progress_timeout = (long)cfg->pull_progress_timeout,
             .max_parallel_downloads = (unsigned)cfg->max_parallel_downloads,
         };

@@ -3,6 +3,7 @@
 #define CRIB_IMAGE_INTERNAL_H
 
 #include "image/image.h"
+#include "image/policy.h"
 #include "image/registries.h"
 #include "image/registry.h"
 #include "reactor/reactor.h"
@@ -15,6 +16,8 @@ struct image_service {
     struct storage *storage;
     char *images_dir;
     struct registries_conf reg;
+    struct image_policy *policy;
+    char *policy_path;
     struct reactor_http *http;
     struct registry_client *client;
     struct image_record *images;

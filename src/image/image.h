@@ -13,10 +13,11 @@
 struct image_service;
 
 struct image_service_opts {
-    const char *root;            /* records go to root/images */
-    const char *registries_conf; /* registries.conf(5) path; its .d directory is read too */
-    const char *certs_dir;       /* /etc/containers/certs.d */
-    long pull_progress_timeout;  /* seconds without a byte before a download fails; 0 off */
+    const char *root;             /* records go to root/images */
+    const char *registries_conf;  /* registries.conf(5) path; its .d directory is read too */
+    const char *certs_dir;        /* /etc/containers/certs.d */
+    const char *signature_policy; /* containers-policy.json(5); missing: accept anything */
+    long pull_progress_timeout;   /* seconds without a byte before a download fails; 0 off */
     unsigned max_parallel_downloads;
 };
 
@@ -62,7 +63,8 @@ typedef void (*image_pull_cb)(int status, const struct image_record *img, struct
                               void *data);
 /* Pull ref (short names go through the unqualified-search registries) with optional
  * credentials. The callback runs exactly once: 0 and the image, or a negative errno and err
- * (-EINVAL bad reference, -ENOENT not found, -EACCES unauthorized or blocked, -EIO, ...). It may
+ * (-EINVAL bad reference, -ENOENT not found, -EACCES unauthorized, -EPERM blocked or refused by the
+ * signature policy, -EIO, ...). It may
  * run before image_pull_start returns (which then returns NULL) and inside image_pull_cancel. */
 struct image_pull *image_pull_start(struct image_service *s, const char *ref,
                                     const struct image_auth *auth, image_pull_cb cb, void *data);

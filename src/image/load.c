@@ -39,6 +39,7 @@ struct load_image {
 struct image_load {
     struct image_service *s;
     char *path, *name, *tmp_dir, *root;
+    const char *transport; /* for the signature policy: oci, oci-archive, docker-archive */
     int rootfd;
     image_load_cb cb;
     void *data;
@@ -474,11 +475,14 @@ static void do_prepare(uv_work_t *w)
         l->status = err_set(&l->err, -errno, "%s: %s", l->root, strerror(errno));
         return;
     }
-    if (exists_beneath(l->rootfd, "index.json") && exists_beneath(l->rootfd, "oci-layout"))
+    bool dir = strcmp(l->root, l->path) == 0;
+    if (exists_beneath(l->rootfd, "index.json") && exists_beneath(l->rootfd, "oci-layout")) {
+        l->transport = dir ? "oci" : "oci-archive";
         l->status = oci_layout(l);
-    else if (exists_beneath(l->rootfd, "manifest.json"))
+    } else if (exists_beneath(l->rootfd, "manifest.json")) {
+        l->transport = "docker-archive";
         l->status = docker_archive(l);
-    else
+    } else
         l->status = err_set(&l->err, -EINVAL,
                             "%s is neither an OCI image layout nor a docker save archive", l->path);
 }
@@ -562,6 +566,11 @@ static void on_unpacked(int status, const char *msg, void *data)
 static void on_prepared(uv_work_t *w, int status)
 {
     struct image_load *l = container_of(w, struct image_load, work);
+    if (l->status == 0) {
+        int r = image_policy_check(l->s->policy, l->transport, l->path, &l->err);
+        if (r < 0)
+            l->status = l->err.code = -EPERM;
+    }
     if (l->status < 0) {
         err_wrap(&l->err, "load %s", l->path);
         finish(l);

@@ -82,11 +82,6 @@ static char *loc_key(const char *parent, const char *key, bool brackets)
     return xasprintf("%s[\"%s\"]", parent ? parent : "", k);
 }
 
-static char *loc_index(const char *parent, size_t i)
-{
-    return xasprintf("%s[%zu]", parent, i);
-}
-
 static const char *type_name(const cJSON *v)
 {
     /* cJSON's type bits, from cJSON_False (1) to cJSON_Object (64) */
@@ -161,7 +156,7 @@ static int want_array(struct ctx *c, const cJSON *v, const char *loc, check_fn e
         return fail(c, loc, "must not be empty");
     size_t i = 0;
     for (const cJSON *e = v->child; e; e = e->next) {
-        cleanup_free char *eloc = loc_index(loc, i++);
+        cleanup_free char *eloc = xasprintf("%s[%zu]", loc, i++);
         int r = each(c, e, eloc);
         if (r < 0)
             return r;
@@ -195,22 +190,9 @@ static int want_reference(struct ctx *c, const cJSON *v, const char *loc)
     if (r < 0)
         return r;
     const char *s = v->valuestring, *slash = strrchr(s, '/');
-    if (strchr(s, '@') || strchr(slash ? slash + 1 : s, ':'))
-        return 0;
-    return fail(c, loc, "`%s` has neither a tag nor a digest", s);
-}
-
-/* A remapIdentity prefix: host[:port], or a namespace or repository below one. */
-static int want_prefix(struct ctx *c, const cJSON *v, const char *loc)
-{
-    int r = want_string(c, v, loc);
-    if (r < 0)
-        return r;
-    const char *s = v->valuestring, *slash = strchr(s, '/');
-    if (!strchr(s, '@') && !(slash && strchr(slash, ':')) && s[0] != '/' && s[strlen(s) - 1] != '/')
-        return 0;
-    return fail(c, loc,
-                "`%s` must be a host[:port], namespace or repository, without tag or digest", s);
+    if (!strchr(s, '@') && !strchr(slash ? slash : s, ':'))
+        return fail(c, loc, "`%s` has neither a tag nor a digest", s);
+    return 0;
 }
 
 /* What an object may hold: its fields, and rules on how many of a set of them must be present. */
@@ -289,7 +271,8 @@ static int parse_fields(struct ctx *c, const cJSON *obj, const char *loc, const 
             return r;
         seen |= BIT(i);
     }
-    for (const struct rule *rule = s->rules; rule < s->rules + s->n_rules; rule++) {
+    for (size_t i = 0; i < s->n_rules; i++) {
+        const struct rule *rule = &s->rules[i];
         int r = (seen & rule->when) == rule->when ? check_rule(c, loc, what, s, rule, seen) : 0;
         if (r < 0)
             return r;
@@ -311,15 +294,10 @@ struct kind {
     enum req_type req;
 };
 
-static const char *article(const char *word)
-{
-    return strchr("aeiou", word[0]) ? "an" : "a";
-}
-
 static int parse_typed(struct ctx *c, const cJSON *v, const char *loc, const char *noun,
                        const struct kind *kinds, size_t n_kinds, const struct kind **ret)
 {
-    cleanup_free char *a_noun = xasprintf("%s %s", article(noun), noun);
+    cleanup_free char *a_noun = xasprintf("%s %s", strchr("aeiou", noun[0]) ? "an" : "a", noun);
     int r = check_object(c, v, loc, a_noun);
     if (r < 0)
         return r;
@@ -334,7 +312,8 @@ static int parse_typed(struct ctx *c, const cJSON *v, const char *loc, const cha
         k++;
     if (k == kinds + n_kinds)
         return fail(c, loc, "unknown %s type `%s`", noun, type->valuestring);
-    cleanup_free char *what = xasprintf("%s `%s` %s", article(k->type), k->type, noun);
+    cleanup_free char *what =
+        xasprintf("%s `%s` %s", strchr("aeiou", k->type[0]) ? "an" : "a", k->type, noun);
     *ret = k;
     return parse_fields(c, v, loc, what, k->shape);
 }
@@ -375,7 +354,7 @@ static const struct shape exact_ref_shape = SHAPE(exact_ref_fields, second_requi
 static const struct field exact_repo_fields[] = {{"type", NULL}, {"dockerRepository", want_string}};
 static const struct shape exact_repo_shape = SHAPE(exact_repo_fields, second_required);
 static const struct field remap_fields[] = {
-    {"type", NULL}, {"prefix", want_prefix}, {"signedPrefix", want_prefix}};
+    {"type", NULL}, {"prefix", want_string}, {"signedPrefix", want_string}};
 static const struct rule remap_rules[] = {{0, BIT(1), 1, 1}, {0, BIT(2), 1, 1}};
 static const struct shape remap_shape = SHAPE(remap_fields, remap_rules);
 
@@ -429,7 +408,7 @@ static int parse_requirements(struct ctx *c, const cJSON *v, const char *loc, st
         return fail(c, loc, "a list of requirements must not be empty");
     s->reqs = xcalloc((size_t)cJSON_GetArraySize(v), sizeof(*s->reqs));
     for (const cJSON *e = v->child; e; e = e->next) {
-        cleanup_free char *eloc = loc_index(loc, s->n_reqs);
+        cleanup_free char *eloc = xasprintf("%s[%zu]", loc, s->n_reqs);
         const struct kind *k;
         int r = parse_typed(c, e, eloc, "requirement", requirements, ARRAY_SIZE(requirements), &k);
         if (r < 0)
@@ -441,23 +420,16 @@ static int parse_requirements(struct ctx *c, const cJSON *v, const char *loc, st
 
 static enum style transport_style(const char *t)
 {
-    static const struct {
-        const char *name;
-        enum style style;
-    } styles[] = {
-        {"docker", STYLE_DOCKER}, {"atomic", STYLE_DOCKER},       {"docker-daemon", STYLE_DOCKER},
-        {"oci", STYLE_PATH},      {"oci-archive", STYLE_PATH},    {"dir", STYLE_PATH},
-        {"sif", STYLE_PATH},      {"docker-archive", STYLE_NONE}, {"tarball", STYLE_NONE}};
-    for (size_t i = 0; i < ARRAY_SIZE(styles); i++)
-        if (strcmp(t, styles[i].name) == 0)
-            return styles[i].style;
-    return STYLE_OTHER;
+    if (!strcmp(t, "docker") || !strcmp(t, "atomic") || !strcmp(t, "docker-daemon"))
+        return STYLE_DOCKER;
+    if (!strcmp(t, "oci") || !strcmp(t, "oci-archive") || !strcmp(t, "dir") || !strcmp(t, "sif"))
+        return STYLE_PATH;
+    return strcmp(t, "docker-archive") && strcmp(t, "tarball") ? STYLE_OTHER : STYLE_NONE;
 }
 
 /* Why scope (not "") can never be a scope of transport t, or NULL. */
 static const char *scope_problem(const char *t, const char *scope)
 {
-    size_t n = strlen(scope);
     switch (transport_style(t)) {
     case STYLE_DOCKER:
         if (strchr(scope, '*') &&
@@ -468,12 +440,8 @@ static const char *scope_problem(const char *t, const char *scope)
     case STYLE_PATH:
         if (scope[0] != '/')
             return "must be an absolute path";
-        if (n == 1)
+        if (strcmp(scope, "/") == 0)
             return "`/` is not allowed; use the default scope \"\"";
-        if (strstr(scope, "//") || strstr(scope, "/./") || strstr(scope, "/../") ||
-            scope[n - 1] == '/' || strcmp(scope + n - 2, "/.") == 0 ||
-            (n >= 3 && strcmp(scope + n - 3, "/..") == 0))
-            return "not a canonical path (no `.` or `..` components, repeated or trailing `/`)";
         return NULL;
     case STYLE_NONE:
         return "this transport supports only the default scope \"\"";
@@ -558,11 +526,9 @@ static int parse_json(const char *data, size_t len, const char *name, cJSON **re
         return 0;
     /* where the parser stopped, as line:column counted from 1 */
     unsigned line = 1, col = 1;
-    for (const char *q = text; end && q < end && *q; q++, col++) {
-        if (*q == '\n') {
-            line++;
-            col = 0;
-        }
+    for (const char *q = text; end && q < end && *q; q++) {
+        col = *q == '\n' ? 1 : col + 1;
+        line += *q == '\n';
     }
     return err_set(err, -EINVAL, "%s:%u:%u: not valid JSON", name, line, col);
 }
@@ -649,16 +615,6 @@ static const struct scope *match_path(const struct image_policy *p, const char *
     return s;
 }
 
-/* "default", or "transports.docker scope `docker.io/library`". */
-static char *describe(const struct scope *s)
-{
-    if (!s->transport)
-        return xstrdup("default");
-    cleanup_free char *tloc = loc_key("transports", s->transport, false);
-    cleanup_free char *name = esc(s->name, false);
-    return name[0] ? xasprintf("%s scope `%s`", tloc, name) : xasprintf("%s scope \"\"", tloc);
-}
-
 int image_policy_check(const struct image_policy *p, const char *transport, const char *name,
                        struct err *err)
 {
@@ -669,20 +625,23 @@ int image_policy_check(const struct image_policy *p, const char *transport, cons
     if (!s && !(s = find_scope(p, transport, "", 0)))
         s = &p->deflt;
     /* a reject anywhere in the list decides, whatever else the list requires */
+    bool reject = false;
     const char *sig = NULL;
     for (size_t i = 0; i < s->n_reqs; i++) {
-        if (s->reqs[i] == REQ_REJECT) {
-            cleanup_free char *where = describe(s);
-            return err_set(err, -EACCES, "rejected by %s (%s)", p->origin, where);
-        }
-        if (!sig && s->reqs[i] == REQ_SIGNED_BY)
-            sig = "signedBy";
-        if (!sig && s->reqs[i] == REQ_SIGSTORE)
-            sig = "sigstoreSigned";
+        reject = reject || s->reqs[i] == REQ_REJECT;
+        if (!sig && (s->reqs[i] == REQ_SIGNED_BY || s->reqs[i] == REQ_SIGSTORE))
+            sig = s->reqs[i] == REQ_SIGNED_BY ? "signedBy" : "sigstoreSigned";
     }
-    if (!sig)
+    if (!reject && !sig)
         return 0;
-    cleanup_free char *where = describe(s);
+    /* "default", or "transports.docker scope `docker.io/library`" */
+    cleanup_free char *tloc = s->transport ? loc_key("transports", s->transport, false) : NULL;
+    cleanup_free char *scope = esc(s->name ? s->name : "", false);
+    cleanup_free char *where = !tloc      ? xstrdup("default")
+                               : scope[0] ? xasprintf("%s scope `%s`", tloc, scope)
+                                          : xasprintf("%s scope \"\"", tloc);
+    if (reject)
+        return err_set(err, -EACCES, "rejected by %s (%s)", p->origin, where);
     return err_set(err, -ENOTSUP,
                    "signature verification (%s) is not supported yet: required by %s (%s)", sig,
                    p->origin, where);

@@ -596,7 +596,12 @@ static void try_endpoint(struct image_pull *p)
                                         c->tag ? xstrdup(c->tag) : NULL,
                                         c->digest ? xstrdup(c->digest) : NULL};
             struct err e = ERR_INIT;
-            int r = registries_conf_endpoints(&p->s->reg, &p->cur, &p->eps, &p->n_eps, &e);
+            cleanup_free char *full = image_ref_string(&p->cur);
+            int r = image_policy_check(p->s->policy, "docker", full, &e);
+            if (r == 0)
+                r = registries_conf_endpoints(&p->s->reg, &p->cur, &p->eps, &p->n_eps, &e);
+            if (r == -EACCES || r == -ENOTSUP)
+                r = -EPERM; /* a decision of the node's configuration, not missing credentials */
             if (r < 0) {
                 err_set(&p->err, r, "pull `%s`: %s", p->spec, err_msg(&e));
                 err_done(&e);

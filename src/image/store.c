@@ -440,6 +440,25 @@ static int load_registries(struct image_service *s, const char *path, struct err
     return r;
 }
 
+static int load_policy(struct image_service *s, const char *path, struct err *err)
+{
+    struct buf text = {0};
+    int r = path && *path ? fs_read_file(path, IMAGE_POLICY_MAX_BYTES, &text) : -ENOENT;
+    if (r == -ENOENT) {
+        log_info("no signature policy at %s: accepting any image", path ? path : "(none)");
+        s->policy = image_policy_accept_all();
+        s->policy_path = xstrdup("(built-in policy)");
+        r = 0;
+    } else if (r < 0) {
+        r = err_set(err, r, "read %s: %s", path, strerror(-r));
+    } else {
+        r = image_policy_parse((const char *)text.data, text.len, path, &s->policy, err);
+        s->policy_path = xstrdup(path);
+    }
+    buf_done(&text);
+    return r;
+}
+
 int image_service_new(uv_loop_t *loop, struct storage *storage,
                       const struct image_service_opts *opts, struct image_service **ret,
                       struct err *err)
@@ -452,9 +471,13 @@ int image_service_new(uv_loop_t *loop, struct storage *storage,
     registries_conf_init(&s->reg);
     int r = load_registries(s, opts->registries_conf, err);
     if (r == 0)
+        r = load_policy(s, opts->signature_policy, err);
+    if (r == 0)
         r = store_load(s, err);
     if (r < 0) {
         store_free_all(s);
+        image_policy_free(s->policy);
+        free(s->policy_path);
         registries_conf_done(&s->reg);
         free(s->images_dir);
         free(s);
@@ -486,6 +509,8 @@ void image_service_free(struct image_service *s)
         return;
     registry_client_free(s->client);
     store_free_all(s);
+    image_policy_free(s->policy);
+    free(s->policy_path);
     registries_conf_done(&s->reg);
     free(s->images_dir);
     free(s);

@@ -44,6 +44,9 @@ listen = "{self.sock}"
 shutdown_timeout = 5
 [crib.runtime]
 log_level = "debug"
+[crib.image]
+registries_conf = "{tmp}/no-registries.conf"
+signature_policy = "{tmp}/no-policy.json"
 [crib.network]
 network_dir = "{self.netdir}"
 """)

@@ -174,3 +174,17 @@ def test_load_of_something_else_is_a_clear_error(lcri, tmp_path):
     assert "neither an OCI image layout nor a docker save archive" in r.stderr
     r = load(lcri.cribd, tmp_path / "missing")
     assert r.returncode == 1 and "missing" in r.stderr
+
+
+def test_load_follows_the_signature_policy(cribd_factory, pb, tmp_path):
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({"default": [{"type": "reject"}],
+                                  "transports": {"oci": {"": [{"type": "insecureAcceptAnything"}]}}}))
+    c = cribd_factory(f'[crib.image]\nsignature_policy = "{policy}"\n', subdir="pol")
+    d = tmp_path / "layout"
+    img_id, _ = write_layout(str(d), [tar_layer([{"name": "p", "data": b"p"}])], "v1")
+    assert load(c, d, "example.com/allowed").returncode == 0
+    tar_dir(str(d), str(tmp_path / "img.tar"))
+    r = load(c, tmp_path / "img.tar", "example.com/denied")
+    assert r.returncode == 1
+    assert "rejected" in r.stderr and str(policy) in r.stderr

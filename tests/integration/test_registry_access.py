@@ -1,5 +1,6 @@
 """Reaching registries: TLS with a CA made at test time (certs.d), Basic auth with htpasswd,
 mirrors tried in order (a dead one falls through), blocked registries."""
+import json
 import os
 import subprocess
 
@@ -220,3 +221,44 @@ def test_bearer_token_auth_anonymous_and_with_credentials(cribd_factory, pb, tmp
     n = len(reg.tokens.requests)
     assert pull(cli, f"{reg.host}/private/busybox:v1", pb.AuthConfig(registry_token=tok)) == priv.id
     assert len(reg.tokens.requests) == n
+
+
+def test_signature_policy_rejects_and_refuses_unsupported_checks(cribd_factory, pb, tmp_path,
+                                                                  plain_registry):
+    reg = plain_registry
+    ok = push_image(reg, "policy/ok", "v1", [tar_layer([{"name": "ok", "data": b"ok"}])])
+    push_image(reg, "policy/denied", "v1", [tar_layer([{"name": "d", "data": b"d"}])])
+    push_image(reg, "policy/signed", "v1", [tar_layer([{"name": "s", "data": b"s"}])])
+    policy = tmp_path / "policy.json"
+    policy.write_text(json.dumps({
+        "default": [{"type": "insecureAcceptAnything"}],
+        "transports": {"docker": {
+            f"{reg.host}/policy/denied": [{"type": "reject"}],
+            f"{reg.host}/policy/signed": [{"type": "signedBy", "keyType": "GPGKeys",
+                                           "keyPath": "/etc/pki/key.gpg"}]}}}))
+    conf = f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n'
+    regconf = tmp_path / "registries-policy.conf"
+    regconf.write_text(conf)
+    c = cribd_factory(f'[crib.image]\nregistries_conf = "{regconf}"\n'
+                      f'signature_policy = "{policy}"\n', subdir="policy")
+    cli = Cri(c.channel(), pb)
+    assert pull(cli, f"{reg.host}/policy/ok:v1") == ok.id
+    with pytest.raises(grpc.RpcError) as e:
+        pull(cli, f"{reg.host}/policy/denied:v1")
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert str(policy) in e.value.details() and "policy/denied" in e.value.details()
+    with pytest.raises(grpc.RpcError) as e:
+        pull(cli, f"{reg.host}/policy/signed:v1")
+    assert e.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert "not supported yet" in e.value.details()
+
+
+def test_bad_signature_policy_fails_start(cribd_factory, tmp_path):
+    policy = tmp_path / "bad-policy.json"
+    policy.write_text('{"default": [{"type": "acceptAll"}]}')
+    c = cribd_factory(f'[crib.image]\nsignature_policy = "{policy}"\n', start=False,
+                      subdir="badpolicy")
+    c.expected_rc = 1
+    c.start(wait=False)
+    assert c.proc.wait(timeout=10) == 1
+    assert "acceptAll" in c.output()
