@@ -148,9 +148,7 @@ static int fail_at(struct err *err, const char *name, const struct toml_value *v
 {
     va_list ap;
     va_start(ap, fmt);
-    cleanup_free char *what = NULL;
-    if (vasprintf(&what, fmt, ap) < 0)
-        abort();
+    cleanup_free char *what = xvasprintf(fmt, ap);
     va_end(ap);
     return err_set(err, -EINVAL, "%s:%u:%u: %s", name, v->line, v->col, what);
 }

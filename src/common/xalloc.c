@@ -37,6 +37,14 @@ char *xstrndup(const char *s, size_t n)
     return check(strndup(s, n));
 }
 
+char *xvasprintf(const char *fmt, va_list ap)
+{
+    char *s = NULL;
+    if (vasprintf(&s, fmt, ap) < 0)
+        abort();
+    return s;
+}
+
 char *xasprintf(const char *fmt, ...)
 {
     va_list ap;

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
+#include "common/digest.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -84,18 +85,6 @@ static int read_beneath(struct image_load *l, const char *rel, size_t max, struc
     return 0;
 }
 
-static char *hex_digest(EVP_MD_CTX *md, const char *algo)
-{
-    unsigned char d[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_DigestFinal_ex(md, d, &n);
-    struct buf b = {0};
-    buf_printf(&b, "%s:", algo);
-    for (unsigned i = 0; i < n; i++)
-        buf_printf(&b, "%02x", d[i]);
-    return buf_steal(&b);
-}
-
 /* Check a blob file's size and digest (hashing it: this runs on the pool). */
 static int verify_blob(struct image_load *l, const char *rel, const char *digest, int64_t size)
 {
@@ -112,7 +101,7 @@ static int verify_blob(struct image_load *l, const char *rel, const char *digest
         EVP_DigestUpdate(md, chunk, (size_t)n);
         total += n;
     }
-    cleanup_free char *got = hex_digest(md, sha512 ? "sha512" : "sha256");
+    cleanup_free char *got = digest_final(md, sha512 ? "sha512" : "sha256");
     EVP_MD_CTX_free(md);
     if (n < 0)
         return err_set(&l->err, -errno, "read %s: %s", rel, strerror(errno));
@@ -383,13 +372,7 @@ static int docker_entry(struct image_load *l, const cJSON *e, struct load_image 
     }
     cleanup_free char *id = NULL;
     if (r == 0) {
-        unsigned char md[32];
-        EVP_Digest(config.data, config.len, md, NULL, EVP_sha256(), NULL);
-        struct buf b = {0};
-        buf_puts(&b, "sha256:");
-        for (int k = 0; k < 32; k++)
-            buf_printf(&b, "%02x", md[k]);
-        id = buf_steal(&b);
+        id = digest_of(NULL, config.data, config.len);
         /* diff IDs are checked when each layer is unpacked. */
         r = new_image(l, (const char *)config.data, config.len, id, paths, i, size, out);
     }

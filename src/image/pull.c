@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
+#include "common/digest.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -87,40 +88,6 @@ static void pull_fail(struct image_pull *p, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static void try_endpoint(struct image_pull *p);
 
-/* ---- digests ---- */
-
-static const EVP_MD *digest_md(const char *digest)
-{
-    if (strncmp(digest, "sha256:", 7) == 0)
-        return EVP_sha256();
-    if (strncmp(digest, "sha512:", 7) == 0)
-        return EVP_sha512();
-    return NULL;
-}
-
-static char *md_hex(EVP_MD_CTX *md, const char *algo)
-{
-    unsigned char out[EVP_MAX_MD_SIZE];
-    unsigned n = 0;
-    EVP_DigestFinal_ex(md, out, &n);
-    char *s = xmalloc(strlen(algo) + 2 + 2 * n);
-    int off = sprintf(s, "%s:", algo);
-    for (unsigned i = 0; i < n; i++)
-        off += sprintf(s + off, "%02x", out[i]);
-    return s;
-}
-
-static char *digest_of(const char *algo_digest, const void *data, size_t len)
-{
-    const EVP_MD *m = digest_md(algo_digest);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    EVP_DigestInit_ex(md, m ? m : EVP_sha256(), NULL);
-    EVP_DigestUpdate(md, data, len);
-    char *s = md_hex(md, m == EVP_sha512() ? "sha512" : "sha256");
-    EVP_MD_CTX_free(md);
-    return s;
-}
-
 /* ---- completion ---- */
 
 static void waits_drop(struct image_pull *p);
@@ -167,9 +134,7 @@ static void pull_fail(struct image_pull *p, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    cleanup_free char *m = NULL;
-    if (vasprintf(&m, fmt, ap) < 0)
-        abort();
+    cleanup_free char *m = xvasprintf(fmt, ap);
     va_end(ap);
     err_set(&p->err, code, "pull `%s`: %s", p->spec, m);
     pull_complete(p, code, NULL);
@@ -323,7 +288,7 @@ static void on_blob(int status, struct reactor_http_result *res, struct err *err
         return;
     }
     cleanup_free char *got =
-        md_hex(f->md, strncmp(f->digest, "sha512:", 7) == 0 ? "sha512" : "sha256");
+        digest_final(f->md, strncmp(f->digest, "sha512:", 7) == 0 ? "sha512" : "sha256");
     if (strcmp(got, f->digest) != 0) {
         cleanup_free char *m = xasprintf("digest mismatch: content is %s", got);
         fetch_finish(f, -EINVAL, m);
@@ -557,7 +522,7 @@ static void on_manifest(int status, struct reactor_http_result *res, struct err 
     }
     /* The manifest is addressed by its digest: check it, whatever we asked by. */
     const char *want = p->state == PULL_PLATFORM_MANIFEST ? p->manifest_digest : p->cur.digest;
-    cleanup_free char *got = digest_of(want ? want : "sha256:", res->body.data, res->body.len);
+    cleanup_free char *got = digest_of(want, res->body.data, res->body.len);
     if (want && strcmp(got, want) != 0) {
         pull_fail(p, -EINVAL, "manifest digest mismatch: asked for %s, content is %s", want, got);
         return;

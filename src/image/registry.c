@@ -13,6 +13,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 
+#include "common/digest.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/macro.h"
@@ -230,12 +231,7 @@ static char *auth_fingerprint(const struct registry_auth *a)
     cleanup_free char *all = xasprintf(
         "%s\n%s\n%s\n%s", a->username ? a->username : "", a->password ? a->password : "",
         a->identity_token ? a->identity_token : "", a->registry_token ? a->registry_token : "");
-    unsigned char md[32];
-    EVP_Digest(all, strlen(all), md, NULL, EVP_sha256(), NULL);
-    char *hex = xmalloc(65);
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return hex;
+    return digest_of(NULL, all, strlen(all));
 }
 
 static void token_free(struct token *t)
@@ -348,9 +344,7 @@ static int fail(struct registry_req *r, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    cleanup_free char *m = NULL;
-    if (vasprintf(&m, fmt, ap) < 0)
-        abort();
+    cleanup_free char *m = xvasprintf(fmt, ap);
     va_end(ap);
     if (r->state == REQ_TOKEN)
         return err_set(&r->err, code, "token for %s/%s: %s", r->domain, r->path, m);

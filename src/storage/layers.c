@@ -13,6 +13,7 @@
 
 #include <openssl/evp.h>
 
+#include "common/digest.h"
 #include "common/fsutil.h"
 #include "common/list.h"
 #include "common/macro.h"
@@ -57,12 +58,7 @@ char *storage_chain_id(const char *parent_chain_id, const char *diff_id)
     if (!parent_chain_id)
         return xstrdup(diff_id);
     cleanup_free char *in = xasprintf("%s %s", parent_chain_id, diff_id);
-    unsigned char md[32];
-    EVP_Digest(in, strlen(in), md, NULL, EVP_sha256(), NULL);
-    char hex[65];
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", md[i]);
-    return xasprintf("sha256:%s", hex);
+    return digest_of(NULL, in, strlen(in));
 }
 
 static const char *hex_of(const char *digest)
@@ -166,12 +162,7 @@ static int hash_uncompressed(const char *path, char **ret_digest, char **ret_msg
         *ret_msg = xasprintf("decompress layer: %s", archive_error_string(a));
         goto out;
     }
-    unsigned char out[32];
-    EVP_DigestFinal_ex(md, out, NULL);
-    char hex[65];
-    for (int i = 0; i < 32; i++)
-        snprintf(hex + 2 * i, 3, "%02x", out[i]);
-    *ret_digest = xasprintf("sha256:%s", hex);
+    *ret_digest = digest_final(md, "sha256");
     r = 0;
 out:
     EVP_MD_CTX_free(md);
