@@ -9,7 +9,6 @@
 #include "reactor/reactor.h"
 
 struct layer_fetch;
-struct store_job;
 
 struct image_service {
     uv_loop_t *loop;
@@ -24,9 +23,7 @@ struct image_service {
     struct image_pull *pulls;
     struct layer_fetch *fetches;
     unsigned downloads_active, max_downloads;
-    struct store_job *jobs_head, *jobs_tail; /* record writes, one at a time, in order */
-    bool job_running;
-    uv_work_t job_work;
+    struct reactor_fileq *writes; /* record writes, in order */
 };
 
 /* store.c */
@@ -38,7 +35,6 @@ void store_add(struct image_service *s, struct image_record *rec, store_done_cb 
                const struct image_record **ret_stored);
 void store_record_free(struct image_record *rec);
 void store_free_all(struct image_service *s);
-void store_jobs_wait_done(struct image_service *s);
 
 /* pull.c */
 void pulls_cancel_all(struct image_service *s);

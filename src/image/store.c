@@ -19,15 +19,6 @@
 
 #define RECORD_MAX (16u << 20)
 
-struct store_job {
-    char *path;
-    char *content; /* NULL: remove the file */
-    int status;
-    store_done_cb cb;
-    void *data;
-    struct store_job *next;
-};
-
 /* ---- records as JSON ---- */
 
 static cJSON *strings_json(char *const *v, size_t n)
@@ -137,60 +128,31 @@ static char *record_path(struct image_service *s, const char *id)
     return xasprintf("%s/%s.json", s->images_dir, strchr(id, ':') + 1);
 }
 
-/* ---- the write queue: one pool job at a time, in order ---- */
+/* ---- durable changes, in order ---- */
 
-static void job_run(uv_work_t *w)
+struct store_write {
+    store_done_cb cb;
+    void *data;
+};
+
+static void on_written(int status, const char *path, void *data)
 {
-    struct image_service *s = container_of(w, struct image_service, job_work);
-    struct store_job *j = s->jobs_head;
-    if (j->content)
-        j->status = fs_write_atomic(j->path, j->content, strlen(j->content), 0600);
-    else
-        j->status = unlink(j->path) < 0 && errno != ENOENT ? -errno : 0;
-}
-
-static void job_next(struct image_service *s);
-
-static void on_job_done(uv_work_t *w, int status)
-{
-    struct image_service *s = container_of(w, struct image_service, job_work);
-    struct store_job *j = s->jobs_head;
-    s->jobs_head = j->next;
-    if (!s->jobs_head)
-        s->jobs_tail = NULL;
-    s->job_running = false;
-    if (j->status < 0)
-        log_error("image store: write %s: %s", j->path, strerror(-j->status));
-    if (j->cb)
-        j->cb(j->status, j->data);
-    free(j->path);
-    free(j->content);
-    free(j);
-    job_next(s);
-}
-
-static void job_next(struct image_service *s)
-{
-    if (s->job_running || !s->jobs_head)
-        return;
-    s->job_running = true;
-    uv_queue_work(s->loop, &s->job_work, job_run, on_job_done);
+    struct store_write *w = data;
+    if (status < 0)
+        log_error("image store: write %s: %s", path, strerror(-status));
+    if (w->cb)
+        w->cb(status, w->data);
+    free(w);
 }
 
 static void queue_job(struct image_service *s, const struct image_record *r, bool remove,
                       store_done_cb cb, void *data)
 {
-    struct store_job *j = xcalloc(1, sizeof(*j));
-    j->path = record_path(s, r->id);
-    j->content = remove ? NULL : record_json(r);
-    j->cb = cb;
-    j->data = data;
-    if (s->jobs_tail)
-        s->jobs_tail->next = j;
-    else
-        s->jobs_head = j;
-    s->jobs_tail = j;
-    job_next(s);
+    struct store_write *w = xcalloc(1, sizeof(*w));
+    w->cb = cb;
+    w->data = data;
+    cleanup_free char *path = record_path(s, r->id);
+    reactor_fileq_put(s->writes, path, remove ? NULL : record_json(r), on_written, w);
 }
 
 /* ---- lookup ---- */
@@ -468,6 +430,7 @@ int image_service_new(uv_loop_t *loop, struct storage *storage,
     s->storage = storage;
     s->images_dir = xasprintf("%s/images", opts->root);
     s->max_downloads = opts->max_parallel_downloads ? opts->max_parallel_downloads : 3;
+    s->writes = reactor_fileq_new(loop);
     registries_conf_init(&s->reg);
     int r = load_registries(s, opts->registries_conf, err);
     if (r == 0)
@@ -479,6 +442,7 @@ int image_service_new(uv_loop_t *loop, struct storage *storage,
         image_policy_free(s->policy);
         free(s->policy_path);
         registries_conf_done(&s->reg);
+        reactor_fileq_free(s->writes);
         free(s->images_dir);
         free(s);
         return r;
@@ -512,6 +476,7 @@ void image_service_free(struct image_service *s)
     image_policy_free(s->policy);
     free(s->policy_path);
     registries_conf_done(&s->reg);
+    reactor_fileq_free(s->writes);
     free(s->images_dir);
     free(s);
 }

@@ -19,6 +19,10 @@ struct child_stream {
 
 struct reactor_child {
     uv_process_t proc;
+    uv_pipe_t in;
+    uv_write_t in_write;
+    uv_shutdown_t in_shutdown;
+    char *in_data;
     struct child_stream out, err;
     uv_timer_t timer;
     int open_handles;
@@ -50,6 +54,7 @@ static void finish(struct reactor_child *c)
         c->cb(c->cancelled ? -ECANCELED : 0, c->cancelled ? NULL : &res, c->data);
     buf_done(&c->out.data);
     buf_done(&c->err.data);
+    free(c->in_data);
     free(c);
 }
 
@@ -127,48 +132,80 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
-int reactor_child_spawn(uv_loop_t *loop, char *const *argv, uint64_t timeout_ms,
-                        reactor_child_cb cb, void *data, struct reactor_child **ret_child)
+static void on_stdin_shutdown(uv_shutdown_t *req, int status)
+{
+    struct reactor_child *c = container_of(req, struct reactor_child, in_shutdown);
+    close_handle(c, (uv_handle_t *)&c->in);
+}
+
+static void on_stdin_written(uv_write_t *req, int status)
+{
+    struct reactor_child *c = container_of(req, struct reactor_child, in_write);
+    /* A child that exits without reading its input is not an error here. */
+    if (status < 0 || uv_shutdown(&c->in_shutdown, (uv_stream_t *)&c->in, on_stdin_shutdown) < 0)
+        close_handle(c, (uv_handle_t *)&c->in);
+}
+
+int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, reactor_child_cb cb,
+                        void *data, struct reactor_child **ret_child)
 {
     struct reactor_child *c = xcalloc(1, sizeof(*c));
     c->cb = cb;
     c->data = data;
     c->out.child = c->err.child = c;
+    uv_pipe_init(loop, &c->in, 0);
     uv_pipe_init(loop, &c->out.pipe, 0);
     uv_pipe_init(loop, &c->err.pipe, 0);
     uv_timer_init(loop, &c->timer);
-    c->open_handles = 3;
     uv_stdio_container_t stdio[3] = {
-        {.flags = UV_IGNORE},
+        {.flags = o->stdin_data ? UV_CREATE_PIPE | UV_READABLE_PIPE : UV_IGNORE,
+         .data.stream = (uv_stream_t *)&c->in},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->out.pipe},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->err.pipe},
     };
     uv_process_options_t opts = {
         .exit_cb = on_child_exit,
-        .file = argv[0],
-        .args = (char **)argv,
+        .file = o->argv[0],
+        .args = (char **)o->argv,
+        .env = (char **)o->env,
         .stdio_count = 3,
         .stdio = stdio,
     };
     int r = uv_spawn(loop, &c->proc, &opts);
+    c->open_handles = 5;
     if (r < 0) {
         /* The process handle must still be closed after a failed spawn. */
         c->spawn_error = r;
-        c->open_handles = 4;
         close_handle(c, (uv_handle_t *)&c->proc);
+        close_handle(c, (uv_handle_t *)&c->in);
         close_handle(c, (uv_handle_t *)&c->out.pipe);
         close_handle(c, (uv_handle_t *)&c->err.pipe);
         close_handle(c, (uv_handle_t *)&c->timer);
         return r;
     }
-    c->open_handles = 4;
+    if (o->stdin_data) {
+        c->in_data = xmalloc(o->stdin_len ? o->stdin_len : 1);
+        memcpy(c->in_data, o->stdin_data, o->stdin_len);
+        uv_buf_t b = uv_buf_init(c->in_data, (unsigned)o->stdin_len);
+        if (uv_write(&c->in_write, (uv_stream_t *)&c->in, &b, 1, on_stdin_written) < 0)
+            close_handle(c, (uv_handle_t *)&c->in);
+    } else {
+        close_handle(c, (uv_handle_t *)&c->in);
+    }
     uv_read_start((uv_stream_t *)&c->out.pipe, on_alloc, on_read);
     uv_read_start((uv_stream_t *)&c->err.pipe, on_alloc, on_read);
-    if (timeout_ms)
-        uv_timer_start(&c->timer, on_timer, timeout_ms, 0);
+    if (o->timeout_ms)
+        uv_timer_start(&c->timer, on_timer, o->timeout_ms, 0);
     if (ret_child)
         *ret_child = c;
     return 0;
+}
+
+int reactor_child_spawn(uv_loop_t *loop, char *const *argv, uint64_t timeout_ms,
+                        reactor_child_cb cb, void *data, struct reactor_child **ret_child)
+{
+    struct reactor_child_opts o = {.argv = argv, .timeout_ms = timeout_ms};
+    return reactor_child_start(loop, &o, cb, data, ret_child);
 }
 
 void reactor_child_cancel(struct reactor_child *c)

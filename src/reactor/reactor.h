@@ -117,6 +117,17 @@ struct reactor_child_result {
 typedef void (*reactor_child_cb)(int status, const struct reactor_child_result *res, void *data);
 
 struct reactor_child;
+
+struct reactor_child_opts {
+    char *const *argv;      /* argv[0]: a path, or a name looked up in PATH */
+    char *const *env;       /* NULL: the daemon's environment */
+    const void *stdin_data; /* written to the child's stdin, which is then closed */
+    size_t stdin_len;
+    uint64_t timeout_ms; /* 0: none */
+};
+/* As reactor_child_spawn, with an environment and stdin. */
+int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, reactor_child_cb cb,
+                        void *data, struct reactor_child **ret_child);
 /* Spawn argv[0] (a path, or a name looked up in PATH) with a timeout. Returns a negative errno
  * if the process could not start (cb is then never called); otherwise cb runs once, with 0 and
  * the result, or -ECANCELED after reactor_child_cancel. */
@@ -124,6 +135,17 @@ int reactor_child_spawn(uv_loop_t *loop, char *const *argv, uint64_t timeout_ms,
                         reactor_child_cb cb, void *data, struct reactor_child **ret_child);
 /* Stop waiting: the child is killed, cb is called with -ECANCELED. */
 void reactor_child_cancel(struct reactor_child *child);
+
+/* Ordered durable file updates on the thread pool (records of images, pods, containers). */
+struct reactor_fileq;
+typedef void (*reactor_fileq_cb)(int status, const char *path, void *data);
+struct reactor_fileq *reactor_fileq_new(uv_loop_t *loop);
+/* Free an idle queue (the loop has run to its end, so no job is left). */
+void reactor_fileq_free(struct reactor_fileq *q);
+/* Write content (taken; NULL removes the file) to path atomically, after every earlier job of the
+ * queue; cb (optional) runs when it is on disk. */
+void reactor_fileq_put(struct reactor_fileq *q, const char *path, char *content,
+                       reactor_fileq_cb cb, void *data);
 
 /* Outgoing HTTP(S) through libcurl on the loop. */
 struct reactor_http;
