@@ -13,6 +13,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "cri/cri.h"
+#include "network/network.h"
 #include "reactor/reactor.h"
 
 struct daemon {
@@ -122,6 +123,9 @@ int main(int argc, char **argv)
     const char *config_path = NULL, *log_level = NULL, *listen = NULL, *root = NULL,
                *runroot = NULL;
     int opt;
+    /* Subcommands the daemon runs in child processes of its own. */
+    if (argc > 1 && strcmp(argv[1], "ns-pin") == 0)
+        return network_ns_pin_main(argc - 1, argv + 1);
     uv_disable_stdio_inheritance();
     signal(SIGPIPE, SIG_IGN);
     while ((opt = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {

@@ -23,6 +23,13 @@ struct cri {
     bool shutting_down;
     struct storage *storage;
     struct image_service *images;
+    struct network *network;
+    struct pod *pods;     /* the pod registry */
+    struct pod *creating; /* RunPodSandbox calls in flight */
+    struct reactor_fileq *pod_writes;
+    char *pods_dir; /* root/pods: records */
+    char *pods_run; /* runroot/pods: namespaces, files, shm */
+    char *self_exe; /* this binary, for its subcommands */
 };
 
 typedef void (*cri_handler_fn)(struct cri *cri, struct grpc_call *call,
@@ -53,6 +60,15 @@ void cri_list_images(struct cri *cri, struct grpc_call *call, const ProtobufCMes
 void cri_remove_image(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 void cri_pull_image(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 void cri_image_fs_info(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+
+/* pod.c */
+void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_stop_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_remove_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_pod_sandbox_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_list_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+int cri_pods_load(struct cri *cri, struct err *err);
+void cri_pods_free(struct cri *cri);
 
 /* http.c */
 void cri_http_request(void *data, const struct http1_request *req, struct http1_response *resp);

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "cri/cri-internal.h"
+#include "network/network.h"
 
 #define PROBE_TIMEOUT_MS 5000
 #define CNI_CONF_MAX (1u << 20)
@@ -62,59 +63,6 @@ void cri_update_runtime_config(struct cri *cri, struct grpc_call *call, const Pr
     cri_reply(call, &resp.base);
 }
 
-/* ---- network readiness: a usable CNI config in network_dir ---- */
-
-static bool cni_conf_usable(const char *path)
-{
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    cleanup_free char *text = xmalloc(CNI_CONF_MAX + 1);
-    ssize_t n = read(fd, text, CNI_CONF_MAX);
-    if (n <= 0)
-        return false;
-    text[n] = '\0';
-    cJSON *j = cJSON_Parse(text);
-    bool ok = j && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "cniVersion")) &&
-              (cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(j, "plugins")) ||
-               cJSON_IsString(cJSON_GetObjectItemCaseSensitive(j, "type")));
-    cJSON_Delete(j);
-    return ok;
-}
-
-static bool has_suffix(const char *s, const char *suffix)
-{
-    size_t n = strlen(s), m = strlen(suffix);
-    return n > m && strcmp(s + n - m, suffix) == 0;
-}
-
-static bool network_ready(const struct config *cfg, char **ret_msg)
-{
-    DIR *d = opendir(cfg->network_dir);
-    if (!d) {
-        *ret_msg = xasprintf("no CNI configuration: cannot read %s: %s", cfg->network_dir,
-                             strerror(errno));
-        return false;
-    }
-    bool found = false;
-    size_t seen = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(d))) {
-        if (!has_suffix(e->d_name, ".conf") && !has_suffix(e->d_name, ".conflist") &&
-            !has_suffix(e->d_name, ".json"))
-            continue;
-        seen++;
-        cleanup_free char *p = xasprintf("%s/%s", cfg->network_dir, e->d_name);
-        found = cni_conf_usable(p);
-    }
-    closedir(d);
-    if (!found)
-        *ret_msg = seen ? xasprintf("no valid CNI configuration in %s (%zu files rejected)",
-                                    cfg->network_dir, seen)
-                        : xasprintf("no CNI configuration file in %s", cfg->network_dir);
-    return found;
-}
-
 /* ---- runtime readiness: the default runtime binary runs ---- */
 
 static char *runtime_binary(const struct config_runtime *rt)
@@ -149,7 +97,7 @@ static void reply_status(struct cri *cri, struct grpc_call *call, bool runtime_o
                          const char *runtime_msg, const char *runtime_version, bool verbose)
 {
     cleanup_free char *net_msg = NULL;
-    bool net_ok = network_ready(cri->cfg, &net_msg);
+    bool net_ok = network_ready(cri->network, &net_msg);
     Runtime__V1__StatusResponse resp = RUNTIME__V1__STATUS_RESPONSE__INIT;
     Runtime__V1__RuntimeStatus st = RUNTIME__V1__RUNTIME_STATUS__INIT;
     Runtime__V1__RuntimeCondition conds[2] = {RUNTIME__V1__RUNTIME_CONDITION__INIT,

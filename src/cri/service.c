@@ -3,11 +3,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/macro.h"
 #include "cri/cri-internal.h"
 #include "image/image.h"
+#include "network/network.h"
 #include "storage/storage.h"
 
 static const struct {
@@ -19,6 +21,11 @@ static const struct {
     {"/runtime.v1.RuntimeService/RuntimeConfig", cri_runtime_config},
     {"/runtime.v1.RuntimeService/UpdateRuntimeConfig", cri_update_runtime_config},
     {"/runtime.v1.RuntimeService/GetContainerEvents", cri_get_container_events},
+    {"/runtime.v1.RuntimeService/RunPodSandbox", cri_run_pod_sandbox},
+    {"/runtime.v1.RuntimeService/StopPodSandbox", cri_stop_pod_sandbox},
+    {"/runtime.v1.RuntimeService/RemovePodSandbox", cri_remove_pod_sandbox},
+    {"/runtime.v1.RuntimeService/PodSandboxStatus", cri_pod_sandbox_status},
+    {"/runtime.v1.RuntimeService/ListPodSandbox", cri_list_pod_sandbox},
     {"/runtime.v1.ImageService/ImageStatus", cri_image_status},
     {"/runtime.v1.ImageService/ListImages", cri_list_images},
     {"/runtime.v1.ImageService/RemoveImage", cri_remove_image},
@@ -154,6 +161,24 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
         };
         r = image_service_new(loop, cri->storage, &io, &cri->images, err);
     }
+    if (r == 0) {
+        struct network_opts no = {
+            .conf_dir = cfg->network_dir,
+            .plugin_dirs = cfg->plugin_dirs,
+            .n_plugin_dirs = cfg->n_plugin_dirs,
+            .default_network = cfg->cni_default_network,
+        };
+        r = network_new(loop, &no, &cri->network);
+    }
+    if (r == 0) {
+        char exe[4096];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+        cri->self_exe = xstrndup(exe, n > 0 ? (size_t)n : 0);
+        cri->pod_writes = reactor_fileq_new(loop);
+        cri->pods_dir = xasprintf("%s/pods", cfg->root);
+        cri->pods_run = xasprintf("%s/pods", cfg->runroot);
+        r = cri_pods_load(cri, err);
+    }
     if (r < 0) {
         cri_free(cri);
         return r;
@@ -180,6 +205,12 @@ void cri_free(struct cri *cri)
         return;
     image_service_free(cri->images);
     storage_free(cri->storage);
+    cri_pods_free(cri);
+    network_free(cri->network);
+    reactor_fileq_free(cri->pod_writes);
+    free(cri->pods_dir);
+    free(cri->pods_run);
+    free(cri->self_exe);
     free(cri->pod_cidr);
     free(cri);
 }

@@ -70,7 +70,7 @@ def test_status_network_follows_cni_config_dir(cribd, cri):
         f.write("{not json")
     st = conditions(cri.unary("Status"))
     assert st["NetworkReady"].status is False
-    assert "rejected" in st["NetworkReady"].message
+    assert "05-broken.conflist" in st["NetworkReady"].message
     with open(os.path.join(cribd.netdir, "10-test.conflist"), "w") as f:
         f.write(CONFLIST)
     st = conditions(cri.unary("Status"))
@@ -117,7 +117,9 @@ def all_methods(pb):
 
 
 IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "GetContainerEvents",
-               "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo"}
+               "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo",
+               "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus",
+               "ListPodSandbox"}
 
 
 def test_proto_has_every_cri_method(pb):

@@ -1,0 +1,33 @@
+/* The pod registry of cri/: pods, their persisted records, and the RuntimeService's pod calls. */
+#ifndef CRIB_CRI_POD_H
+#define CRIB_CRI_POD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "network/network.h"
+#include "proto/runtime.pb-c.h"
+
+enum pod_state { POD_READY, POD_NOTREADY };
+
+struct pod_waiter;
+
+struct pod {
+    char *id;
+    int64_t created_at; /* unix ns */
+    enum pod_state state;
+    char *handler;
+    Runtime__V1__PodSandboxConfig *config; /* owned, unpacked */
+    char *config_b64;                      /* what the record keeps */
+    char *run_dir;                         /* runroot/pods/<id> */
+    unsigned pinned;                       /* NETWORK_NS_* pinned under run_dir/ns */
+    bool host_network, host_ipc, host_pid;
+    bool network_added;
+    struct network_attachment att;
+    bool shm_mounted;
+    bool busy;                /* an operation runs: others wait in line */
+    struct pod_waiter *queue; /* operations waiting for this pod */
+    struct pod *prev, *next;
+};
+
+#endif

@@ -1,0 +1,88 @@
+/* Pod networking: namespaces pinned by a short-lived cribd subcommand (no infra process) and
+ * CNI plugins run for each pod. */
+#ifndef CRIB_NETWORK_H
+#define CRIB_NETWORK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/err.h"
+
+/* ---- namespaces ---- */
+
+enum network_ns { NETWORK_NS_NET = 1, NETWORK_NS_IPC = 2, NETWORK_NS_UTS = 4 };
+
+struct network_pin_opts {
+    const char *self_exe; /* the cribd binary, which runs `cribd ns-pin` */
+    const char *dir;      /* the pin files go to dir/net, dir/ipc, dir/uts */
+    unsigned namespaces;  /* NETWORK_NS_* */
+    const char *hostname; /* set in the new UTS namespace */
+    char *const *sysctls; /* "key=value", applied inside the new namespaces */
+    size_t n_sysctls;
+};
+
+typedef void (*network_done_cb)(int status, struct err *err, void *data);
+/* Create and pin the namespaces (a child process, with a timeout). */
+int network_ns_pin(uv_loop_t *loop, const struct network_pin_opts *o, network_done_cb cb,
+                   void *data);
+/* Unmount and remove the pin files under dir (what exists of them). Fast syscalls, inline. */
+int network_ns_unpin(const char *dir, struct err *err);
+/* The `cribd ns-pin` subcommand itself (runs in its own process). */
+int network_ns_pin_main(int argc, char **argv);
+/* Whether a sysctl may be set for a pod, and in which namespace; -EINVAL with the reason. */
+int network_sysctl_check(const char *key, bool host_network, bool host_ipc, struct err *err);
+
+/* ---- CNI ---- */
+
+struct network;
+
+struct network_opts {
+    const char *conf_dir;
+    char *const *plugin_dirs;
+    size_t n_plugin_dirs;
+    const char *default_network; /* "" for the first by name */
+    uint64_t timeout_ms;         /* per plugin */
+};
+
+struct network_port {
+    int32_t host_port, container_port;
+    const char *protocol; /* "tcp", "udp", "sctp" */
+    const char *host_ip;
+};
+
+struct network_pod {
+    const char *id;    /* CNI_CONTAINERID */
+    const char *netns; /* CNI_NETNS */
+    const char *name, *namespace_, *uid;
+    const struct network_port *ports;
+    size_t n_ports;
+    const char *pod_cidr;
+    int64_t ingress_rate, egress_rate; /* bits/s, 0 none */
+};
+
+struct network_attachment {
+    char *conflist; /* the configuration used, kept for DEL */
+    char *result;   /* the ADD result, kept for DEL and CHECK */
+    char **ips;
+    size_t n_ips;
+};
+
+void network_attachment_done(struct network_attachment *a);
+
+int network_new(uv_loop_t *loop, const struct network_opts *opts, struct network **ret);
+void network_free(struct network *n);
+
+typedef void (*network_add_cb)(int status, struct network_attachment *att, struct err *err,
+                               void *data);
+/* ADD through every plugin of the chosen network, in order; on failure the plugins that
+ * succeeded are DELeted before the callback. */
+void network_add(struct network *n, const struct network_pod *pod, network_add_cb cb, void *data);
+/* DEL in reverse order with the saved configuration and result; a failing DEL is reported but
+ * every plugin is still called. */
+void network_del(struct network *n, const struct network_pod *pod,
+                 const struct network_attachment *att, network_done_cb cb, void *data);
+/* Whether a usable network configuration is there now (for Status), with the reason if not. */
+bool network_ready(struct network *n, char **ret_msg);
+
+#endif

@@ -1,0 +1,268 @@
+"""Pod sandboxes with the real CNI bridge, host-local and portmap plugins: pinned namespaces,
+pod files, lifecycle, cleanup, restarts, filters and bad input."""
+import concurrent.futures
+import itertools
+import json
+import os
+import subprocess
+import time
+
+import grpc
+import pytest
+
+from conftest import Cri
+
+_nets = itertools.count(1)
+
+
+def conflist(tmp, n, extra_plugins=()):
+    plugins = [{"type": "bridge", "bridge": f"cribt{n}", "isGateway": True, "ipMasq": False,
+                "ipam": {"type": "host-local", "ranges": [[{"subnet": f"10.99.{n}.0/24"}]],
+                         "dataDir": f"{tmp}/ipam"}},
+               {"type": "portmap", "capabilities": {"portMappings": True}}]
+    plugins += list(extra_plugins)
+    return {"cniVersion": "1.0.0", "name": f"crib-test-{n}", "plugins": plugins}
+
+
+@pytest.fixture
+def net_cribd(cribd_factory, tmp_path):
+    def make(plugin_dirs=("/usr/lib/cni",), extra_plugins=(), subdir=None):
+        n = next(_nets) + (os.getpid() % 100)
+        dirs = ", ".join(f'"{d}"' for d in plugin_dirs)
+        c = cribd_factory(f"[crib.network]\nplugin_dirs = [{dirs}]\n", start=False,
+                          subdir=subdir or f"net{n}")
+        with open(os.path.join(c.netdir, "10-test.conflist"), "w") as f:
+            json.dump(conflist(c.dir, n, extra_plugins), f)
+        c.net_n = n
+        c.start()
+        return c
+    return make
+
+
+def pod_config(pb, name="pod", ns="default", uid=None, attempt=0, **kw):
+    return pb.PodSandboxConfig(
+        metadata=pb.PodSandboxMetadata(name=name, namespace=ns, uid=uid or f"uid-{name}",
+                                       attempt=attempt),
+        hostname=kw.pop("hostname", name), log_directory="/tmp", **kw)
+
+
+def run(cli, cfg, handler=""):
+    return cli.unary("RunPodSandbox", config=cfg, runtime_handler=handler,
+                     timeout=60).pod_sandbox_id
+
+
+def status(cli, pid, verbose=False):
+    return cli.unary("PodSandboxStatus", pod_sandbox_id=pid, verbose=verbose)
+
+
+def pod_dir(c, pid):
+    return os.path.join(c.dir, "run", "pods", pid)
+
+
+def mounts_under(path):
+    with open("/proc/self/mountinfo") as f:
+        return [l.split()[4] for l in f if l.split()[4].startswith(path)]
+
+
+def nsenter(c, pid, kind, *cmd):
+    return subprocess.run(["nsenter", f"--{kind}={pod_dir(c, pid)}/ns/{kind}", *cmd],
+                          capture_output=True, text=True, timeout=10)
+
+
+def links():
+    out = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return {l.split(":")[1].strip().split("@")[0] for l in out.splitlines()}
+
+
+def test_pod_lifecycle_with_network_files_and_cleanup(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    links_before = links()
+    cfg = pod_config(pb, "web", hostname="web-0",
+                     dns_config=pb.DNSConfig(servers=["10.0.0.10"], searches=["svc.local"],
+                                             options=["ndots:5"]),
+                     labels={"app": "web"}, annotations={"a": "b"})
+    pid = run(cli, cfg)
+    st = status(cli, pid).status
+    assert st.state == pb.SANDBOX_READY
+    assert st.network.ip.startswith(f"10.99.{c.net_n}.")
+    assert st.metadata.name == "web" and st.labels["app"] == "web"
+    assert st.annotations["a"] == "b"
+    ip = st.network.ip
+    assert subprocess.run(["ping", "-c", "1", "-W", "5", ip], capture_output=True).returncode == 0
+    assert nsenter(c, pid, "uts", "hostname").stdout.strip() == "web-0"
+    addrs = nsenter(c, pid, "net", "ip", "-o", "addr").stdout
+    assert ip in addrs and "127.0.0.1" in addrs
+    d = pod_dir(c, pid)
+    assert open(f"{d}/hostname").read() == "web-0\n"
+    assert f"{ip}\tweb-0" in open(f"{d}/hosts").read()
+    resolv = open(f"{d}/resolv.conf").read()
+    assert "nameserver 10.0.0.10" in resolv and "search svc.local" in resolv
+    assert "options ndots:5" in resolv
+    assert f"{d}/shm" in mounts_under(d)
+    info = json.loads(status(cli, pid, verbose=True).info["info"])
+    assert info["cniNetwork"] == f"crib-test-{c.net_n}"
+    assert info["namespaces"]["net"] == f"{d}/ns/net"
+    ipam = os.path.join(c.dir, "ipam", f"crib-test-{c.net_n}")
+    assert ip in os.listdir(ipam)
+
+    cli.unary("StopPodSandbox", pod_sandbox_id=pid)
+    assert status(cli, pid).status.state == pb.SANDBOX_NOTREADY
+    cli.unary("StopPodSandbox", pod_sandbox_id=pid)  # idempotent
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid)  # idempotent
+    with pytest.raises(grpc.RpcError) as e:
+        status(cli, pid)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    assert mounts_under(d) == [] and not os.path.exists(d)
+    assert ip not in os.listdir(ipam)
+    assert not (links() - links_before - {f"cribt{c.net_n}"})
+    assert not os.path.exists(os.path.join(c.dir, "root", "pods", f"{pid}.json"))
+
+
+def test_remove_of_a_ready_pod_stops_it_first(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    pid = run(cli, pod_config(pb, "quick"))
+    d = pod_dir(c, pid)
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid[:12])  # a unique prefix will do
+    assert mounts_under(d) == [] and not os.path.exists(d)
+
+
+def test_host_network_pod(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    sec = pb.LinuxSandboxSecurityContext(namespace_options=pb.NamespaceOption(network=pb.NODE))
+    pid = run(cli, pod_config(pb, "hostnet", linux=pb.LinuxPodSandboxConfig(security_context=sec)))
+    st = status(cli, pid).status
+    assert st.state == pb.SANDBOX_READY
+    assert st.network.ip == ""
+    assert st.linux.namespaces.options.network == pb.NODE
+    d = pod_dir(c, pid)
+    assert not os.path.exists(f"{d}/ns/net") and os.path.exists(f"{d}/ns/ipc")
+    assert open(f"{d}/hostname").read().strip() == os.uname().nodename
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
+    assert not os.path.exists(d)
+
+
+def test_30_pods_started_concurrently_get_distinct_ips(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    t0 = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(30) as ex:
+        ids = list(ex.map(lambda i: run(cli, pod_config(pb, f"p{i}")), range(30)))
+    wall = time.monotonic() - t0
+    ips = [status(cli, pid).status.network.ip for pid in ids]
+    assert len(set(ips)) == 30 and all(ips)
+    print(f"\n30 concurrent RunPodSandbox: {wall:.2f} s wall")
+    with concurrent.futures.ThreadPoolExecutor(30) as ex:
+        list(ex.map(lambda pid: cli.unary("RemovePodSandbox", pod_sandbox_id=pid, timeout=60),
+                    ids))
+    assert list(cli.unary("ListPodSandbox").items) == []
+    assert os.listdir(os.path.join(c.dir, "run", "pods")) == []
+
+
+def test_failing_cni_plugin_leaves_nothing(net_cribd, pb, tmp_path):
+    plugdir = tmp_path / "plugins"
+    plugdir.mkdir()
+    failing = plugdir / "failing"
+    failing.write_text('#!/bin/sh\ncat >/dev/null\n'
+                       'echo \'{"cniVersion": "1.0.0", "code": 7, "msg": "no more addresses",'
+                       ' "details": "the pool is exhausted"}\'\nexit 1\n')
+    failing.chmod(0o755)
+    c = net_cribd(plugin_dirs=(str(plugdir), "/usr/lib/cni"), extra_plugins=[{"type": "failing"}])
+    cli = Cri(c.channel(), pb)
+    links_before = links()
+    with pytest.raises(grpc.RpcError) as e:
+        run(cli, pod_config(pb, "doomed"))
+    assert "no more addresses" in e.value.details()
+    assert "failing" in e.value.details()
+    assert list(cli.unary("ListPodSandbox").items) == []
+    assert os.listdir(os.path.join(c.dir, "run", "pods")) == []
+    assert mounts_under(os.path.join(c.dir, "run")) == []
+    ipam = os.path.join(c.dir, "ipam", f"crib-test-{c.net_n}")
+    assert [f for f in os.listdir(ipam) if f.startswith("10.")] == []
+    assert not (links() - links_before - {f"cribt{c.net_n}"})
+
+
+def test_restart_between_run_and_stop(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    pid = run(cli, pod_config(pb, "survivor"))
+    ip = status(cli, pid).status.network.ip
+    assert c.stop() == 0
+    c.start()
+    cli = Cri(c.channel(), pb)
+    st = status(cli, pid).status
+    assert st.state == pb.SANDBOX_READY and st.network.ip == ip
+    assert subprocess.run(["ping", "-c", "1", "-W", "5", ip], capture_output=True).returncode == 0
+    cli.unary("StopPodSandbox", pod_sandbox_id=pid)
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
+    ipam = os.path.join(c.dir, "ipam", f"crib-test-{c.net_n}")
+    assert ip not in os.listdir(ipam)
+    assert mounts_under(os.path.join(c.dir, "run")) == []
+
+
+def test_list_pod_sandbox_filters(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    a = run(cli, pod_config(pb, "a", labels={"tier": "front", "app": "x"}))
+    b = run(cli, pod_config(pb, "b", labels={"tier": "back", "app": "x"}))
+    cli.unary("StopPodSandbox", pod_sandbox_id=b)
+    ids = lambda **f: sorted(p.id for p in cli.unary(
+        "ListPodSandbox", filter=pb.PodSandboxFilter(**f)).items)
+    assert ids() == sorted([a, b])
+    assert ids(id=a) == [a] and ids(id=a[:10]) == [a]
+    assert ids(state=pb.PodSandboxStateValue(state=pb.SANDBOX_READY)) == [a]
+    assert ids(state=pb.PodSandboxStateValue(state=pb.SANDBOX_NOTREADY)) == [b]
+    assert ids(label_selector={"app": "x"}) == sorted([a, b])
+    assert ids(label_selector={"tier": "back"}) == [b]
+    assert ids(label_selector={"tier": "back", "app": "y"}) == []
+    for pid in (a, b):
+        cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
+
+
+def test_unknown_runtime_handler_lists_the_known_ones(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    with pytest.raises(grpc.RpcError) as e:
+        run(cli, pod_config(pb, "h"), handler="kata")
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "kata" in e.value.details() and "runc" in e.value.details()
+
+
+def test_sysctls_namespaced_applied_others_refused(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    good = pb.LinuxPodSandboxConfig(sysctls={"net.ipv4.ip_unprivileged_port_start": "80",
+                                             "kernel.shmmni": "2048"})
+    pid = run(cli, pod_config(pb, "tuned", linux=good))
+    out = nsenter(c, pid, "net", "cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start").stdout
+    assert out.strip() == "80"
+    assert nsenter(c, pid, "ipc", "cat", "/proc/sys/kernel/shmmni").stdout.strip() == "2048"
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
+    for bad, why in (({"kernel.panic": "1"}, "not namespaced"),
+                     ({"../../etc/x": "1"}, "invalid sysctl"),
+                     ({"net.ipv4.ip_forward": "1"}, "node's")):
+        linux = pb.LinuxPodSandboxConfig(sysctls=bad)
+        if why == "node's":
+            linux.security_context.namespace_options.network = pb.NODE
+        with pytest.raises(grpc.RpcError) as e:
+            run(cli, pod_config(pb, "bad", linux=linux))
+        assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert why in e.value.details()
+    assert list(cli.unary("ListPodSandbox").items) == []
+
+
+def test_missing_metadata_and_duplicates(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    with pytest.raises(grpc.RpcError) as e:
+        cli.unary("RunPodSandbox", config=pb.PodSandboxConfig())
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    pid = run(cli, pod_config(pb, "dup"))
+    with pytest.raises(grpc.RpcError) as e:
+        run(cli, pod_config(pb, "dup"))
+    assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert pid in e.value.details()
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
