@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <uv.h>
 
@@ -73,6 +74,8 @@ static int run(struct daemon *d)
 {
     struct err err = ERR_INIT;
     uv_loop_init(&d->loop);
+    /* Orphaned processes of ours (a pod's infra process) become our children, to be reaped. */
+    prctl(PR_SET_CHILD_SUBREAPER, 1);
     int r = cri_new(&d->loop, &d->cfg, &d->cri, &err);
     if (r < 0) {
         log_error("%s", err_msg(&err));
@@ -126,6 +129,8 @@ int main(int argc, char **argv)
     /* Subcommands the daemon runs in child processes of its own. */
     if (argc > 1 && strcmp(argv[1], "ns-pin") == 0)
         return network_ns_pin_main(argc - 1, argv + 1);
+    if (argc > 1 && strcmp(argv[1], "infra") == 0)
+        return network_infra_main(argc - 1, argv + 1);
     uv_disable_stdio_inheritance();
     signal(SIGPIPE, SIG_IGN);
     while ((opt = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {

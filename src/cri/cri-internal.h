@@ -69,6 +69,7 @@ void cri_pod_sandbox_status(struct cri *cri, struct grpc_call *call, const Proto
 void cri_list_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 int cri_pods_load(struct cri *cri, struct err *err);
 void cri_pods_free(struct cri *cri);
+void cri_pods_shutdown(struct cri *cri);
 
 /* http.c */
 void cri_http_request(void *data, const struct http1_request *req, struct http1_response *resp);

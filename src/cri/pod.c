@@ -3,6 +3,7 @@
  * at a time, different pods concurrently. */
 #include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 #include "common/macro.h"
 #include "cri/cri-internal.h"
 #include "cri/pod.h"
+#include "oci/cgroup.h"
 
 #define SHM_SIZE "65536k"
 
@@ -75,6 +77,11 @@ static char *pod_record(const struct pod *p)
     cJSON_AddStringToObject(j, "runtime_handler", p->handler);
     cJSON_AddNumberToObject(j, "pinned", p->pinned);
     cJSON_AddBoolToObject(j, "shm_mounted", p->shm_mounted);
+    cJSON_AddNumberToObject(j, "infra_pid", p->infra_pid);
+    cJSON_AddStringToObject(j, "cgroup_parent", p->cgroup_parent);
+    cJSON *cg = cJSON_AddArrayToObject(j, "cgroups_created");
+    for (size_t i = 0; i < p->n_cgroups_created; i++)
+        cJSON_AddItemToArray(cg, cJSON_CreateString(p->cgroups_created[i]));
     cJSON_AddBoolToObject(j, "network_added", p->network_added);
     if (p->network_added) {
         cJSON_AddStringToObject(j, "cni_config", p->att.conflist);
@@ -93,6 +100,7 @@ static void pod_free(struct pod *p)
 {
     if (!p)
         return;
+    network_infra_unwatch(p->infra_watch);
     free(p->id);
     free(p->handler);
     if (p->config)
@@ -100,6 +108,10 @@ static void pod_free(struct pod *p)
     free(p->config_b64);
     free(p->run_dir);
     network_attachment_done(&p->att);
+    free(p->cgroup_parent);
+    for (size_t i = 0; i < p->n_cgroups_created; i++)
+        free(p->cgroups_created[i]);
+    free(p->cgroups_created);
     free(p);
 }
 
@@ -111,6 +123,7 @@ static void namespaces_of(struct pod *p)
     p->host_network = ns && ns->network == RUNTIME__V1__NAMESPACE_MODE__NODE;
     p->host_ipc = ns && ns->ipc == RUNTIME__V1__NAMESPACE_MODE__NODE;
     p->host_pid = ns && ns->pid == RUNTIME__V1__NAMESPACE_MODE__NODE;
+    p->pod_pid = ns && ns->pid == RUNTIME__V1__NAMESPACE_MODE__POD;
 }
 
 /* ---- lookup ---- */
@@ -216,6 +229,36 @@ static int mount_shm(struct pod *p, struct err *err)
     return 0;
 }
 
+static void on_infra_exit(int pid, void *data)
+{
+    struct pod *p = data;
+    p->infra_watch = NULL;
+    if (p->infra_pid == pid) {
+        log_warn("pod %s: its infra process %d ended", p->id, pid);
+        p->infra_pid = 0;
+    }
+}
+
+static void watch_infra(struct cri *cri, struct pod *p)
+{
+    if (p->infra_pid > 0)
+        p->infra_watch = network_infra_watch(cri->loop, p->infra_pid, on_infra_exit, p);
+}
+
+/* Stop the infra process, if the pid is still that process (not a recycled pid). */
+static void kill_infra(struct pod *p)
+{
+    network_infra_unwatch(TAKE_PTR(p->infra_watch));
+    if (p->infra_pid <= 0)
+        return;
+    cleanup_free char *path = xasprintf("/proc/%d/comm", p->infra_pid);
+    struct buf comm = {0};
+    if (fs_read_file(path, 64, &comm) == 0 && strncmp((char *)comm.data, "crib-infra", 10) == 0)
+        kill(p->infra_pid, SIGKILL);
+    buf_done(&comm);
+    p->infra_pid = 0;
+}
+
 static void unmount_shm(struct pod *p)
 {
     cleanup_free char *dir = xasprintf("%s/shm", p->run_dir);
@@ -291,6 +334,7 @@ static void run_failed_cleanup_done(struct pod_work *w)
 {
     struct pod *p = w->pod;
     struct err e = ERR_INIT;
+    kill_infra(p);
     unmount_shm(p);
     if (p->pinned) {
         cleanup_free char *nsdir = xasprintf("%s/ns", p->run_dir);
@@ -298,6 +342,8 @@ static void run_failed_cleanup_done(struct pod_work *w)
         err_done(&e);
     }
     remove_run_dir(p);
+    oci_cgroup_remove(TAKE_PTR(p->cgroups_created), p->n_cgroups_created);
+    p->n_cgroups_created = 0;
     log_warn("RunPodSandbox %s/%s: %s", p->config->metadata->namespace_, p->config->metadata->name,
              err_msg(&w->err));
     cri_reply_err(w->call, &w->err);
@@ -377,6 +423,21 @@ static void on_network_added(int status, struct network_attachment *att, struct 
     run_finish(w);
 }
 
+static void start_network(struct pod_work *w);
+
+static void on_infra(int status, int pid, struct err *err, void *data)
+{
+    struct pod_work *w = data;
+    if (status < 0) {
+        err_set(&w->err, status, "%s", err_msg(err));
+        run_fail(w);
+        return;
+    }
+    w->pod->infra_pid = pid;
+    watch_infra(w->cri, w->pod);
+    start_network(w);
+}
+
 static void on_pinned(int status, struct err *err, void *data)
 {
     struct pod_work *w = data;
@@ -387,6 +448,20 @@ static void on_pinned(int status, struct err *err, void *data)
         run_fail(w);
         return;
     }
+    if (p->pod_pid) {
+        int r = network_infra_start(w->cri->loop, w->cri->self_exe, on_infra, w);
+        if (r < 0) {
+            err_set(&w->err, r, "start the infra process: %s", uv_strerror(r));
+            run_fail(w);
+        }
+        return;
+    }
+    start_network(w);
+}
+
+static void start_network(struct pod_work *w)
+{
+    struct pod *p = w->pod;
     if (p->host_network) {
         run_finish(w);
         return;
@@ -422,6 +497,12 @@ static int check_config(struct cri *cri, const Runtime__V1__RunPodSandboxRequest
     if (strlen(c->hostname) > 64)
         return err_set(err, -EINVAL, "hostname `%s` is longer than 64 characters", c->hostname);
     const Runtime__V1__LinuxPodSandboxConfig *l = c->linux;
+    if (l && *l->cgroup_parent) {
+        cleanup_free char *path = NULL;
+        int rc = oci_cgroup_parent_path(cri->cfg->cgroup_manager, l->cgroup_parent, &path, err);
+        if (rc < 0)
+            return rc;
+    }
     const Runtime__V1__NamespaceOption *ns =
         l && l->security_context ? l->security_context->namespace_options : NULL;
     bool host_net = ns && ns->network == RUNTIME__V1__NAMESPACE_MODE__NODE;
@@ -485,6 +566,20 @@ void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobuf
         run_fail(w);
         return;
     }
+    const char *cgp = p->config->linux ? p->config->linux->cgroup_parent : "";
+    p->cgroup_parent = xstrdup("");
+    if (*cgp) {
+        free(p->cgroup_parent);
+        p->cgroup_parent = NULL;
+        rc = oci_cgroup_parent_path(cri->cfg->cgroup_manager, cgp, &p->cgroup_parent, &w->err);
+        if (rc == 0)
+            rc = oci_cgroup_ensure(p->cgroup_parent, &p->cgroups_created, &p->n_cgroups_created,
+                                   &w->err);
+        if (rc < 0) {
+            run_fail(w);
+            return;
+        }
+    }
     unsigned want = (p->host_network ? 0 : NETWORK_NS_NET | NETWORK_NS_UTS) |
                     (p->host_ipc ? 0 : NETWORK_NS_IPC);
     if (!want) {
@@ -528,6 +623,8 @@ static void op_done(struct pod_work *w, int status)
         cleanup_free char *path = pod_record_path(cri, p->id);
         reactor_fileq_put(cri->pod_writes, path, NULL, NULL, NULL);
         remove_run_dir(p);
+        oci_cgroup_remove(TAKE_PTR(p->cgroups_created), p->n_cgroups_created);
+        p->n_cgroups_created = 0;
         log_info("pod %s removed", p->id);
         LIST_REMOVE(cri->pods, p);
     }
@@ -576,6 +673,7 @@ static void on_stop_persisted(int status, const char *path, void *data)
 static void stop_local(struct pod_work *w)
 {
     struct pod *p = w->pod;
+    kill_infra(p);
     unmount_shm(p);
     if (p->pinned) {
         cleanup_free char *nsdir = xasprintf("%s/ns", p->run_dir);
@@ -736,6 +834,9 @@ void cri_pod_sandbox_status(struct cri *cri, struct grpc_call *call, const Proto
     if (r->verbose) {
         cJSON *j = cJSON_CreateObject();
         cJSON_AddStringToObject(j, "runDir", p->run_dir);
+        if (p->infra_pid)
+            cJSON_AddNumberToObject(j, "infraPid", p->infra_pid);
+        cJSON_AddStringToObject(j, "cgroupParent", p->cgroup_parent ? p->cgroup_parent : "");
         cJSON *pins = cJSON_AddObjectToObject(j, "namespaces");
         static const struct {
             unsigned flag;
@@ -847,6 +948,17 @@ static struct pod *pod_parse(struct cri *cri, const char *text)
             p->created_at = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "created_at"));
             p->pinned = (unsigned)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "pinned"));
             p->shm_mounted = cJSON_IsTrue(cJSON_GetObjectItem(j, "shm_mounted"));
+            p->infra_pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "infra_pid"));
+            const char *cgp = cJSON_GetStringValue(cJSON_GetObjectItem(j, "cgroup_parent"));
+            p->cgroup_parent = xstrdup(cgp ? cgp : "");
+            const cJSON *cgs = cJSON_GetObjectItem(j, "cgroups_created");
+            p->cgroups_created = xcalloc((size_t)cJSON_GetArraySize(cgs) + 1, sizeof(char *));
+            const cJSON *cg;
+            cJSON_ArrayForEach(cg, cgs)
+            {
+                if (cJSON_IsString(cg))
+                    p->cgroups_created[p->n_cgroups_created++] = xstrdup(cg->valuestring);
+            }
             p->network_added = cJSON_IsTrue(cJSON_GetObjectItem(j, "network_added"));
             const char *conf = cJSON_GetStringValue(cJSON_GetObjectItem(j, "cni_config"));
             const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(j, "cni_result"));
@@ -895,9 +1007,10 @@ int cri_pods_load(struct cri *cri, struct err *err)
                                 ? pod_parse(cri, (const char *)text.data)
                                 : NULL;
             buf_done(&text);
-            if (p)
+            if (p) {
                 LIST_PREPEND(cri->pods, p);
-            else
+                watch_infra(cri, p);
+            } else
                 log_warn("pod record %s is unreadable: left alone", path);
         }
         free(names[i]);
@@ -913,4 +1026,11 @@ void cri_pods_free(struct cri *cri)
         LIST_REMOVE(cri->pods, p);
         pod_free(p);
     }
+}
+
+void cri_pods_shutdown(struct cri *cri)
+{
+    for (struct pod *p = cri->pods; p; p = p->next)
+        p->infra_watch = NULL;
+    network_infra_watch_close_all();
 }

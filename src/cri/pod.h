@@ -21,10 +21,15 @@ struct pod {
     char *config_b64;                      /* what the record keeps */
     char *run_dir;                         /* runroot/pods/<id> */
     unsigned pinned;                       /* NETWORK_NS_* pinned under run_dir/ns */
-    bool host_network, host_ipc, host_pid;
+    bool host_network, host_ipc, host_pid, pod_pid;
     bool network_added;
     struct network_attachment att;
     bool shm_mounted;
+    char *cgroup_parent;    /* relative to each hierarchy's root, "" if none */
+    char **cgroups_created; /* cgroup directories made for this pod, removed with it */
+    size_t n_cgroups_created;
+    int infra_pid; /* PID 1 of a shared PID namespace (NamespaceMode POD), or 0 */
+    struct network_infra_watch *infra_watch;
     bool busy;                /* an operation runs: others wait in line */
     struct pod_waiter *queue; /* operations waiting for this pod */
     struct pod *prev, *next;

@@ -197,6 +197,7 @@ void cri_shutdown(struct cri *cri)
     cri->shutting_down = true;
     cri_events_shutdown(cri);
     image_service_shutdown(cri->images);
+    cri_pods_shutdown(cri);
 }
 
 void cri_free(struct cri *cri)

@@ -33,6 +33,24 @@ int network_ns_pin_main(int argc, char **argv);
 /* Whether a sysctl may be set for a pod, and in which namespace; -EINVAL with the reason. */
 int network_sysctl_check(const char *key, bool host_network, bool host_ipc, struct err *err);
 
+/* ---- the infra process of a shared PID namespace ---- */
+
+typedef void (*network_infra_cb)(int status, int pid, struct err *err, void *data);
+/* Start `cribd infra`: a PID 1 in a new PID namespace; cb gets its pid (in ours). */
+int network_infra_start(uv_loop_t *loop, const char *self_exe, network_infra_cb cb, void *data);
+/* The `cribd infra` subcommand itself. */
+int network_infra_main(int argc, char **argv);
+
+/* Learn of the infra process's end (and reap it, the daemon being the child subreaper). */
+struct network_infra_watch;
+typedef void (*network_infra_exit_cb)(int pid, void *data);
+struct network_infra_watch *network_infra_watch(uv_loop_t *loop, int pid, network_infra_exit_cb cb,
+                                                void *data);
+/* The owner goes: no more callbacks; the process is still reaped when it ends. */
+void network_infra_unwatch(struct network_infra_watch *w);
+/* At shutdown: stop watching altogether. */
+void network_infra_watch_close_all(void);
+
 /* ---- CNI ---- */
 
 struct network;

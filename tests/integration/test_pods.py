@@ -266,3 +266,47 @@ def test_missing_metadata_and_duplicates(net_cribd, pb):
     assert e.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert pid in e.value.details()
     cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
+
+
+def test_shared_pid_namespace_gets_an_infra_process(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    sec = pb.LinuxSandboxSecurityContext(namespace_options=pb.NamespaceOption(pid=pb.POD))
+    pid = run(cli, pod_config(pb, "sharedpid", linux=pb.LinuxPodSandboxConfig(security_context=sec)))
+    info = json.loads(status(cli, pid, verbose=True).info["info"])
+    infra = info["infraPid"]
+    with open(f"/proc/{infra}/status") as f:
+        nspid = [l.split()[1:] for l in f if l.startswith("NSpid:")][0]
+    assert nspid == [str(infra), "1"]  # PID 1 of a namespace of its own
+    assert open(f"/proc/{infra}/comm").read().strip() == "crib-infra"
+    cli.unary("StopPodSandbox", pod_sandbox_id=pid)
+    # cribd is the child subreaper: it reaps the orphaned infra process, no zombie stays.
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{infra}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{infra}")
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
+
+
+def cgroup_dirs(rel):
+    if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+        return [f"/sys/fs/cgroup{rel}"]
+    return [f"/sys/fs/cgroup/{c}{rel}" for c in ("memory", "cpu", "pids")
+            if os.path.isdir(f"/sys/fs/cgroup/{c}")]
+
+
+def test_cgroup_parent_created_and_removed(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    parent = f"/crib-test-{c.net_n}/pod-uid-1"
+    pid = run(cli, pod_config(pb, "cg", linux=pb.LinuxPodSandboxConfig(cgroup_parent=parent)))
+    dirs = cgroup_dirs(parent)
+    assert dirs and all(os.path.isdir(d) for d in dirs)
+    info = json.loads(status(cli, pid, verbose=True).info["info"])
+    assert info["cgroupParent"] == parent
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
+    assert not any(os.path.exists(d) for d in cgroup_dirs(f"/crib-test-{c.net_n}"))
+    with pytest.raises(grpc.RpcError) as e:
+        run(cli, pod_config(pb, "cgbad", linux=pb.LinuxPodSandboxConfig(cgroup_parent="/a/../b")))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "cgroup parent" in e.value.details()
