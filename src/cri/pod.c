@@ -284,6 +284,29 @@ static void remove_run_dir(struct pod *p)
         log_warn("pod %s: remove %s: %s", p->id, p->run_dir, strerror(errno));
 }
 
+/* A bandwidth annotation ("10M", "1Gi", "500k"): bits per second, 0 when absent or bad. */
+static int64_t bandwidth(const Runtime__V1__PodSandboxConfig *c, const char *key)
+{
+    for (size_t i = 0; i < c->n_annotations; i++) {
+        if (strcmp(c->annotations[i]->key, key) != 0)
+            continue;
+        char *end;
+        double v = strtod(c->annotations[i]->value, &end);
+        static const struct {
+            const char *suffix;
+            double mult;
+        } units[] = {{"", 1},      {"k", 1e3},           {"M", 1e6},          {"G", 1e9},
+                     {"T", 1e12},  {"Ki", 1024.0},       {"Mi", 1048576.0},   {"Gi", 1073741824.0},
+                     {"Ti", 1099511627776.0}};
+        for (size_t u = 0; u < ARRAY_SIZE(units); u++)
+            if (strcmp(end, units[u].suffix) == 0 && v > 0 && v * units[u].mult < 9e18)
+                return (int64_t)(v * units[u].mult);
+        log_warn("pod annotation %s=`%s` is not a bandwidth: ignored", key,
+                 c->annotations[i]->value);
+    }
+    return 0;
+}
+
 static struct network_pod net_pod(struct pod *p, struct network_port *ports, char *netns,
                                   const char *cidr)
 {
@@ -304,6 +327,8 @@ static struct network_pod net_pod(struct pod *p, struct network_port *ports, cha
         .ports = ports,
         .n_ports = c->n_port_mappings,
         .pod_cidr = cidr,
+        .ingress_rate = bandwidth(c, "kubernetes.io/ingress-bandwidth"),
+        .egress_rate = bandwidth(c, "kubernetes.io/egress-bandwidth"),
     };
 }
 

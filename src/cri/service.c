@@ -198,6 +198,7 @@ void cri_shutdown(struct cri *cri)
     cri_events_shutdown(cri);
     image_service_shutdown(cri->images);
     cri_pods_shutdown(cri);
+    network_shutdown(cri->network);
 }
 
 void cri_free(struct cri *cri)

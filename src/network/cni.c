@@ -22,7 +22,51 @@ struct network {
     size_t n_plugin_dirs;
     char *cni_path; /* plugin_dirs joined with ':' */
     uint64_t timeout_ms;
+    uv_fs_event_t watch; /* inotify on conf_dir: a change is picked up without a restart */
+    bool watching;
+    bool shut;           /* after network_shutdown: no new handles */
+    char *cached;        /* the picked configuration, until the directory changes */
+    char *cached_error;  /* or why none was usable */
 };
+
+/* The network to use now: from the cache, or picked again after a change of the directory. */
+static int current_conflist(struct network *n, struct cni_conflist *ret, struct err *err)
+{
+    if (!n->cached && !n->cached_error) {
+        struct cni_conflist c;
+        struct err e = ERR_INIT;
+        if (cni_conflist_pick(n->conf_dir, *n->default_network ? n->default_network : NULL, &c,
+                              &e) < 0) {
+            n->cached_error = xstrdup(err_msg(&e));
+        } else {
+            n->cached = cJSON_PrintUnformatted(c.json);
+            log_info("CNI network `%s` from %s", c.name, c.path ? c.path : n->conf_dir);
+            cni_conflist_done(&c);
+        }
+        err_done(&e);
+    }
+    if (n->cached_error)
+        return err_set(err, -ENOENT, "%s", n->cached_error);
+    return cni_conflist_parse(n->cached, strlen(n->cached), "CNI configuration", ret, err);
+}
+
+static void on_conf_dir_change(uv_fs_event_t *h, const char *name, int events, int status)
+{
+    struct network *n = container_of(h, struct network, watch);
+    free(TAKE_PTR(n->cached));
+    free(TAKE_PTR(n->cached_error));
+}
+
+static void start_watch(struct network *n)
+{
+    /* A directory that does not exist yet cannot be watched: then it is read on every use. */
+    if (n->shut)
+        return;
+    uv_fs_event_init(n->loop, &n->watch);
+    n->watching = uv_fs_event_start(&n->watch, on_conf_dir_change, n->conf_dir, 0) == 0;
+    if (!n->watching)
+        uv_close((uv_handle_t *)&n->watch, NULL);
+}
 
 enum cni_cmd { CNI_ADD, CNI_DEL };
 
@@ -71,6 +115,7 @@ int network_new(uv_loop_t *loop, const struct network_opts *o, struct network **
     n->n_plugin_dirs = o->n_plugin_dirs;
     n->cni_path = buf_steal(&path);
     n->timeout_ms = o->timeout_ms ? o->timeout_ms : 60000;
+    start_watch(n);
     *ret = n;
     return 0;
 }
@@ -83,17 +128,39 @@ void network_free(struct network *n)
         free(n->plugin_dirs[i]);
     free(n->plugin_dirs);
     free(n->cni_path);
+    free(n->cached);
+    free(n->cached_error);
     free(n->conf_dir);
     free(n->default_network);
     free(n);
+}
+
+void network_shutdown(struct network *n)
+{
+    if (n)
+        n->shut = true;
+    if (n && n->watching) {
+        uv_close((uv_handle_t *)&n->watch, NULL);
+        n->watching = false;
+    }
+}
+
+/* Without a watch (the directory was missing), nothing cached can be trusted. */
+static void refresh_unwatched(struct network *n)
+{
+    if (n->watching)
+        return;
+    free(TAKE_PTR(n->cached));
+    free(TAKE_PTR(n->cached_error));
+    start_watch(n); /* the directory may exist by now */
 }
 
 bool network_ready(struct network *n, char **ret_msg)
 {
     struct cni_conflist c;
     struct err err = ERR_INIT;
-    int r =
-        cni_conflist_pick(n->conf_dir, *n->default_network ? n->default_network : NULL, &c, &err);
+    refresh_unwatched(n);
+    int r = current_conflist(n, &c, &err);
     if (r < 0) {
         *ret_msg = xstrdup(err_msg(&err));
         err_done(&err);
@@ -275,9 +342,8 @@ void network_add(struct network *n, const struct network_pod *pod, network_add_c
 {
     struct err err = ERR_INIT;
     struct cni_op *op = op_new(n, pod, CNI_ADD, &err);
-    int r = op ? cni_conflist_pick(n->conf_dir, *n->default_network ? n->default_network : NULL,
-                                   &op->conf, &err)
-               : err.code;
+    refresh_unwatched(n);
+    int r = op ? current_conflist(n, &op->conf, &err) : err.code;
     if (r < 0) {
         cb(r, NULL, &err, data);
         err_done(&err);

@@ -89,6 +89,8 @@ struct network_attachment {
 void network_attachment_done(struct network_attachment *a);
 
 int network_new(uv_loop_t *loop, const struct network_opts *opts, struct network **ret);
+/* Close the loop handles (on the loop, before network_free). */
+void network_shutdown(struct network *n);
 void network_free(struct network *n);
 
 typedef void (*network_add_cb)(int status, struct network_attachment *att, struct err *err,

@@ -35,8 +35,12 @@ def net_cribd(cribd_factory, tmp_path):
             json.dump(conflist(c.dir, n, extra_plugins), f)
         c.net_n = n
         c.start()
+        made.append(n)
         return c
-    return make
+    made = []
+    yield make
+    for n in made:  # the bridge plugin leaves its bridge behind
+        subprocess.run(["ip", "link", "del", f"cribt{n}"], capture_output=True)
 
 
 def pod_config(pb, name="pod", ns="default", uid=None, attempt=0, **kw):
@@ -310,3 +314,77 @@ def test_cgroup_parent_created_and_removed(net_cribd, pb):
         run(cli, pod_config(pb, "cgbad", linux=pb.LinuxPodSandboxConfig(cgroup_parent="/a/../b")))
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "cgroup parent" in e.value.details()
+
+
+def test_a_changed_cni_config_is_used_without_a_restart(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    a = run(cli, pod_config(pb, "before"))
+    assert status(cli, a).status.network.ip.startswith(f"10.99.{c.net_n}.")
+    m = c.net_n + 100
+    with open(os.path.join(c.netdir, "10-test.conflist"), "w") as f:
+        json.dump(conflist(c.dir, m), f)
+    deadline = time.monotonic() + 5
+    while True:
+        b = run(cli, pod_config(pb, f"after-{time.monotonic_ns()}"))
+        ip = status(cli, b).status.network.ip
+        cli.unary("RemovePodSandbox", pod_sandbox_id=b)
+        if ip.startswith(f"10.99.{m}.") or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert ip.startswith(f"10.99.{m}.")
+    # The first pod is torn down with the configuration it was set up with.
+    cli.unary("RemovePodSandbox", pod_sandbox_id=a)
+    ipam = os.path.join(c.dir, "ipam", f"crib-test-{c.net_n}")
+    assert [f for f in os.listdir(ipam) if f.startswith("10.")] == []
+    subprocess.run(["ip", "link", "del", f"cribt{m}"], capture_output=True)
+
+
+RECORDER = """#!/usr/bin/python3
+import json, os, sys
+conf = json.load(sys.stdin)
+out = os.path.join("RECORD_DIR", os.environ["CNI_COMMAND"] + ".json")
+with open(out, "w") as f:
+    json.dump({"stdin": conf, "args": os.environ.get("CNI_ARGS"),
+               "netns": os.environ.get("CNI_NETNS"), "ifname": os.environ.get("CNI_IFNAME")}, f)
+if os.environ["CNI_COMMAND"] == "ADD":
+    print(json.dumps(conf["prevResult"]))
+"""
+
+
+def test_cni_gets_capability_args_and_k8s_args(net_cribd, pb, tmp_path):
+    plugdir = tmp_path / "plugins"
+    plugdir.mkdir()
+    record = tmp_path / "record"
+    record.mkdir()
+    # Plugins get only the CNI environment: the recorder knows its directory by heart.
+    (plugdir / "record").write_text(RECORDER.replace("RECORD_DIR", str(record)))
+    (plugdir / "record").chmod(0o755)
+    caps = {"portMappings": True, "bandwidth": True, "ipRanges": True}
+    c = net_cribd(plugin_dirs=(str(plugdir), "/usr/lib/cni"),
+                  extra_plugins=[{"type": "record", "capabilities": caps}])
+    cli = Cri(c.channel(), pb)
+    cli.unary("UpdateRuntimeConfig", runtime_config=pb.RuntimeConfig(
+        network_config=pb.NetworkConfig(pod_cidr="10.244.7.0/24")))
+    cfg = pod_config(pb, "caps", ns="team", uid="u-123",
+                     port_mappings=[pb.PortMapping(protocol=pb.UDP, container_port=53,
+                                                   host_port=15353)],
+                     annotations={"kubernetes.io/ingress-bandwidth": "10M",
+                                  "kubernetes.io/egress-bandwidth": "1Mi"})
+    pid = run(cli, cfg)
+    add = json.load(open(record / "ADD.json"))
+    rc = add["stdin"]["runtimeConfig"]
+    assert rc["portMappings"] == [{"hostPort": 15353, "containerPort": 53, "protocol": "udp"}]
+    assert rc["bandwidth"]["ingressRate"] == 10000000
+    assert rc["bandwidth"]["egressRate"] == 1048576
+    assert rc["ipRanges"] == [[{"subnet": "10.244.7.0/24"}]]
+    assert add["stdin"]["prevResult"]["ips"]
+    assert add["stdin"]["name"] == f"crib-test-{c.net_n}"
+    assert "capabilities" not in add["stdin"]
+    assert "K8S_POD_NAMESPACE=team" in add["args"] and "K8S_POD_NAME=caps" in add["args"]
+    assert f"K8S_POD_INFRA_CONTAINER_ID={pid}" in add["args"] and "K8S_POD_UID=u-123" in add["args"]
+    assert add["netns"] == f"{pod_dir(c, pid)}/ns/net" and add["ifname"] == "eth0"
+    cli.unary("StopPodSandbox", pod_sandbox_id=pid)
+    dele = json.load(open(record / "DEL.json"))
+    assert dele["stdin"]["prevResult"] == add["stdin"]["prevResult"]
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
