@@ -70,6 +70,7 @@ void cri_list_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobu
 int cri_pods_load(struct cri *cri, struct err *err);
 void cri_pods_free(struct cri *cri);
 void cri_pods_shutdown(struct cri *cri);
+void cri_pods_check(struct cri *cri);
 
 /* http.c */
 void cri_http_request(void *data, const struct http1_request *req, struct http1_response *resp);

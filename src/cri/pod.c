@@ -295,9 +295,9 @@ static int64_t bandwidth(const Runtime__V1__PodSandboxConfig *c, const char *key
         static const struct {
             const char *suffix;
             double mult;
-        } units[] = {{"", 1},      {"k", 1e3},           {"M", 1e6},          {"G", 1e9},
-                     {"T", 1e12},  {"Ki", 1024.0},       {"Mi", 1048576.0},   {"Gi", 1073741824.0},
-                     {"Ti", 1099511627776.0}};
+        } units[] = {{"", 1},           {"k", 1e3},           {"M", 1e6},
+                     {"G", 1e9},        {"T", 1e12},          {"Ki", 1024.0},
+                     {"Mi", 1048576.0}, {"Gi", 1073741824.0}, {"Ti", 1099511627776.0}};
         for (size_t u = 0; u < ARRAY_SIZE(units); u++)
             if (strcmp(end, units[u].suffix) == 0 && v > 0 && v * units[u].mult < 9e18)
                 return (int64_t)(v * units[u].mult);
@@ -1042,6 +1042,39 @@ int cri_pods_load(struct cri *cri, struct err *err)
     }
     free(names);
     return 0;
+}
+
+struct check_ctx {
+    struct cri *cri;
+    char *id;
+};
+
+static void on_checked(int status, struct err *err, void *data)
+{
+    struct check_ctx *c = data;
+    if (status < 0)
+        log_warn("pod %s: its network fails CNI CHECK after a restart: %s", c->id, err_msg(err));
+    else
+        log_debug("pod %s: CNI CHECK passed", c->id);
+    free(c->id);
+    free(c);
+}
+
+/* After a restart: ask the plugins whether each ready pod's network is still as they set it. */
+void cri_pods_check(struct cri *cri)
+{
+    for (struct pod *p = cri->pods; p; p = p->next) {
+        if (p->state != POD_READY || !p->network_added)
+            continue;
+        cleanup_free struct network_port *ports =
+            xcalloc(p->config->n_port_mappings + 1, sizeof(*ports));
+        cleanup_free char *netns = xasprintf("%s/ns/net", p->run_dir);
+        struct network_pod np = net_pod(p, ports, netns, cri->pod_cidr);
+        struct check_ctx *c = xcalloc(1, sizeof(*c));
+        c->cri = cri;
+        c->id = xstrdup(p->id);
+        network_check(cri->network, &np, &p->att, on_checked, c);
+    }
 }
 
 void cri_pods_free(struct cri *cri)

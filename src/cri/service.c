@@ -178,6 +178,8 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
         cri->pods_dir = xasprintf("%s/pods", cfg->root);
         cri->pods_run = xasprintf("%s/pods", cfg->runroot);
         r = cri_pods_load(cri, err);
+        if (r == 0)
+            cri_pods_check(cri);
     }
     if (r < 0) {
         cri_free(cri);

@@ -24,9 +24,9 @@ struct network {
     uint64_t timeout_ms;
     uv_fs_event_t watch; /* inotify on conf_dir: a change is picked up without a restart */
     bool watching;
-    bool shut;           /* after network_shutdown: no new handles */
-    char *cached;        /* the picked configuration, until the directory changes */
-    char *cached_error;  /* or why none was usable */
+    bool shut;          /* after network_shutdown: no new handles */
+    char *cached;       /* the picked configuration, until the directory changes */
+    char *cached_error; /* or why none was usable */
 };
 
 /* The network to use now: from the cache, or picked again after a change of the directory. */
@@ -68,7 +68,7 @@ static void start_watch(struct network *n)
         uv_close((uv_handle_t *)&n->watch, NULL);
 }
 
-enum cni_cmd { CNI_ADD, CNI_DEL };
+enum cni_cmd { CNI_ADD, CNI_DEL, CNI_CHECK };
 
 struct cni_op {
     struct network *n;
@@ -228,6 +228,7 @@ static void on_plugin_exit(int status, const struct reactor_child_result *res, v
 {
     struct cni_op *op = data;
     bool del = op->cmd == CNI_DEL || op->rolling_back;
+    bool check = op->cmd == CNI_CHECK;
     size_t i = del ? op->next : op->next - 1;
     const char *type = cJSON_GetObjectItemCaseSensitive(op->conf.plugins[i], "type")->valuestring;
     int failed = status < 0 || res->timed_out || res->exit_status != 0;
@@ -239,9 +240,15 @@ static void on_plugin_exit(int status, const struct reactor_child_result *res, v
                           : res->err_len   ? res->err_out
                                            : "failed with no message";
         err_set(&op->err, -EIO, "CNI network `%s`: plugin %s %s: %.*s", op->conf.name, type,
-                del ? "DEL" : "ADD", (int)strcspn(why, "\n"), why);
+                del     ? "DEL"
+                : check ? "CHECK"
+                        : "ADD",
+                (int)strcspn(why, "\n"), why);
     }
-    if (!del) {
+    if (check) {
+        if (failed)
+            op->next = op->conf.n_plugins; /* the first failure is the answer */
+    } else if (!del) {
         if (failed) {
             /* Undo the whole chain, the failed plugin included (CNI spec). */
             op->rolling_back = true;
@@ -300,7 +307,12 @@ static void run_plugin(struct cni_op *op, size_t i, const char *command)
 
 static void run_next(struct cni_op *op)
 {
-    if (op->cmd == CNI_ADD && !op->rolling_back) {
+    if (op->cmd == CNI_CHECK) {
+        if (op->next < op->conf.n_plugins) {
+            run_plugin(op, op->next++, "CHECK");
+            return;
+        }
+    } else if (op->cmd == CNI_ADD && !op->rolling_back) {
         if (op->next < op->conf.n_plugins) {
             run_plugin(op, op->next++, "ADD");
             return;
@@ -357,11 +369,28 @@ void network_add(struct network *n, const struct network_pod *pod, network_add_c
     run_next(op);
 }
 
+static void start_saved(struct network *n, const struct network_pod *pod,
+                        const struct network_attachment *att, enum cni_cmd cmd, network_done_cb cb,
+                        void *data);
+
 void network_del(struct network *n, const struct network_pod *pod,
                  const struct network_attachment *att, network_done_cb cb, void *data)
 {
+    start_saved(n, pod, att, CNI_DEL, cb, data);
+}
+
+void network_check(struct network *n, const struct network_pod *pod,
+                   const struct network_attachment *att, network_done_cb cb, void *data)
+{
+    start_saved(n, pod, att, CNI_CHECK, cb, data);
+}
+
+static void start_saved(struct network *n, const struct network_pod *pod,
+                        const struct network_attachment *att, enum cni_cmd cmd, network_done_cb cb,
+                        void *data)
+{
     struct err err = ERR_INIT;
-    struct cni_op *op = op_new(n, pod, CNI_DEL, &err);
+    struct cni_op *op = op_new(n, pod, cmd, &err);
     int r = op ? cni_conflist_parse(att->conflist, strlen(att->conflist), "saved configuration",
                                     &op->conf, &err)
                : err.code;
@@ -373,7 +402,12 @@ void network_del(struct network *n, const struct network_pod *pod,
         return;
     }
     op->result = att->result ? xstrdup(att->result) : NULL;
-    op->next = op->conf.n_plugins;
+    op->next = cmd == CNI_DEL ? op->conf.n_plugins : 0;
+    /* CHECK exists from CNI 0.4.0 on, and a network may opt out of it. */
+    const char *v = op->conf.cni_version;
+    bool before_check = strncmp(v, "0.", 2) == 0 && strcmp(v, "0.4.0") != 0;
+    if (cmd == CNI_CHECK && (op->conf.disable_check || before_check))
+        op->next = op->conf.n_plugins;
     op->del_cb = cb;
     op->data = data;
     run_next(op);

@@ -102,6 +102,10 @@ void network_add(struct network *n, const struct network_pod *pod, network_add_c
  * every plugin is still called. */
 void network_del(struct network *n, const struct network_pod *pod,
                  const struct network_attachment *att, network_done_cb cb, void *data);
+/* CHECK through the chain with the saved configuration and result (nothing when the network
+ * disables it or predates CNI 0.4.0). */
+void network_check(struct network *n, const struct network_pod *pod,
+                   const struct network_attachment *att, network_done_cb cb, void *data);
 /* Whether a usable network configuration is there now (for Status), with the reason if not. */
 bool network_ready(struct network *n, char **ret_msg);
 

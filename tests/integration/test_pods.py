@@ -388,3 +388,27 @@ def test_cni_gets_capability_args_and_k8s_args(net_cribd, pb, tmp_path):
     dele = json.load(open(record / "DEL.json"))
     assert dele["stdin"]["prevResult"] == add["stdin"]["prevResult"]
     cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
+
+
+def test_cni_check_after_a_restart(net_cribd, pb, tmp_path):
+    plugdir = tmp_path / "plugins"
+    plugdir.mkdir()
+    record = tmp_path / "record"
+    record.mkdir()
+    (plugdir / "record").write_text(RECORDER.replace("RECORD_DIR", str(record)))
+    (plugdir / "record").chmod(0o755)
+    c = net_cribd(plugin_dirs=(str(plugdir), "/usr/lib/cni"), extra_plugins=[{"type": "record"}])
+    cli = Cri(c.channel(), pb)
+    pid = run(cli, pod_config(pb, "checked"))
+    assert not (record / "CHECK.json").exists()
+    assert c.stop() == 0
+    c.start()
+    deadline = time.monotonic() + 10
+    while not (record / "CHECK.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    check = json.load(open(record / "CHECK.json"))
+    add = json.load(open(record / "ADD.json"))
+    assert check["stdin"]["prevResult"] == add["stdin"]["prevResult"]
+    assert check["netns"] == add["netns"]
+    cli = Cri(c.channel(), pb)
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
