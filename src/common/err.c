@@ -7,20 +7,12 @@
 #include "common/err.h"
 #include "common/macro.h"
 
-__attribute__((format(printf, 1, 0))) static char *vformat(const char *fmt, va_list ap)
-{
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        abort();
-    return s;
-}
-
 int err_set(struct err *err, int code, const char *fmt, ...)
 {
     va_list ap;
     free(err->msg);
     va_start(ap, fmt);
-    err->msg = vformat(fmt, ap);
+    err->msg = xvasprintf(fmt, ap);
     va_end(ap);
     err->code = code;
     return code;
@@ -30,7 +22,7 @@ int err_wrap(struct err *err, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    cleanup_free char *prefix = vformat(fmt, ap);
+    cleanup_free char *prefix = xvasprintf(fmt, ap);
     va_end(ap);
     char *msg = xasprintf("%s: %s", prefix, err->msg ? err->msg : strerror(-err->code));
     free(err->msg);

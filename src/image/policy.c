@@ -61,10 +61,8 @@ __attribute__((format(printf, 3, 4))) static int fail(struct ctx *c, const char 
                                                       const char *fmt, ...)
 {
     va_list ap;
-    cleanup_free char *what = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&what, fmt, ap) < 0)
-        abort();
+    cleanup_free char *what = xvasprintf(fmt, ap);
     va_end(ap);
     cleanup_free char *safe = esc(what, false);
     if (!loc)

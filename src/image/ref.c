@@ -45,10 +45,8 @@ static int fail(struct err *err, const char *what, const char *fmt, ...)
 static int fail(struct err *err, const char *what, const char *fmt, ...)
 {
     va_list ap;
-    cleanup_free char *reason = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&reason, fmt, ap) < 0)
-        abort();
+    cleanup_free char *reason = xvasprintf(fmt, ap);
     va_end(ap);
     size_t n = strlen(what);
     return err_set(err, -EINVAL, "invalid image reference `%.*s%s`: %s",
@@ -241,18 +239,23 @@ static bool is_domain_like(const char *c, size_t n)
 
 /* Docker Hub's aliases and the library/ namespace for its single-component names; checks the
  * length of the result. Takes ownership of domain and path. */
+void image_ref_docker_hub(char **domain, char **path)
+{
+    if (strcmp(*domain, "index.docker.io") == 0) {
+        free(*domain);
+        *domain = xstrdup("docker.io");
+    }
+    if (strcmp(*domain, "docker.io") == 0 && !strchr(*path, '/')) {
+        char *p = xasprintf("library/%s", *path);
+        free(*path);
+        *path = p;
+    }
+}
+
 static int normalise(const char *ref, char *domain, char *path, struct image_ref *ret,
                      struct err *err)
 {
-    if (strcmp(domain, "index.docker.io") == 0) {
-        free(domain);
-        domain = xstrdup("docker.io");
-    }
-    if (strcmp(domain, "docker.io") == 0 && !strchr(path, '/')) {
-        char *p = xasprintf("library/%s", path);
-        free(path);
-        path = p;
-    }
+    image_ref_docker_hub(&domain, &path);
     size_t n = strlen(domain) + 1 + strlen(path);
     if (n > IMAGE_REF_NAME_MAX) {
         free(domain);

@@ -39,6 +39,9 @@ char *image_ref_string(const struct image_ref *r);
 /* The tag, or "latest" when neither tag nor digest was written; NULL for a digest-only ref. */
 const char *image_ref_tag(const struct image_ref *r);
 void image_ref_done(struct image_ref *r);
+/* Docker Hub's rules: index.docker.io is docker.io, whose one-component paths get "library/".
+ * Replaces the strings in place. */
+void image_ref_docker_hub(char **domain, char **path);
 /* "sha256:<64 lowercase hex>" or "sha512:<128 lowercase hex>". */
 bool image_digest_valid(const char *digest);
 /* host[:port] as the grammar allows a registry domain ("registry.k8s.io", "localhost:5000",

@@ -24,10 +24,8 @@ static int fail_at(struct err *err, const struct doc *d, unsigned line, unsigned
                    const char *fmt, ...)
 {
     va_list ap;
-    cleanup_free char *what = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&what, fmt, ap) < 0)
-        abort();
+    cleanup_free char *what = xvasprintf(fmt, ap);
     va_end(ap);
     return err_set(err, -EINVAL, "%s:%u:%u: %s", d->name, line, col, what);
 }
@@ -556,15 +554,7 @@ static int set_endpoint(struct registries_endpoint *ep, char *new_name, const ch
                        orig, name);
     cleanup_free char *domain = xstrndup(name, (size_t)(slash - name));
     cleanup_free char *path = xstrdup(slash + 1);
-    if (strcmp(domain, "index.docker.io") == 0) {
-        free(domain);
-        domain = xstrdup("docker.io");
-    }
-    if (strcmp(domain, "docker.io") == 0 && !strchr(path, '/')) {
-        char *p = xasprintf("library/%s", path);
-        free(path);
-        path = p;
-    }
+    image_ref_docker_hub(&domain, &path);
     if (!image_ref_domain_valid(domain) || !image_ref_path_valid(path))
         return err_set(err, -EINVAL, "rewriting `%s` gives `%s`, which is not a valid name", orig,
                        name);

@@ -109,10 +109,8 @@ __attribute__((format(printf, 3, 4))) static int fail(struct extract *x, int cod
                                                       ...)
 {
     va_list ap;
-    char *what = NULL;
     va_start(ap, fmt);
-    if (vasprintf(&what, fmt, ap) < 0)
-        abort();
+    char *what = xvasprintf(fmt, ap);
     va_end(ap);
     err_set(x->err, code, "layer entry `%s`: %s", x->label ? x->label : "", what);
     free(what);
