@@ -41,6 +41,7 @@ struct image_load {
     struct image_service *s;
     char *path, *name, *tmp_dir, *root;
     const char *transport; /* for the signature policy: oci, oci-archive, docker-archive */
+    bool holding;          /* a reference on each layer of imgs */
     int rootfd;
     image_load_cb cb;
     void *data;
@@ -506,6 +507,10 @@ static void on_cleaned(uv_work_t *w, int status)
 
 static void finish(struct image_load *l)
 {
+    for (size_t i = 0; l->holding && i < l->n_imgs; i++)
+        for (size_t k = 0; k < l->imgs[i].n_layers; k++)
+            storage_layer_unref(l->s->storage, l->imgs[i].layers[k].chain_id);
+    l->holding = false;
     l->cb(l->status, l->status == 0 ? l->stored : NULL, l->status == 0 ? l->n_imgs : 0, &l->err,
           l->data);
     if (l->rootfd >= 0)
@@ -560,9 +565,13 @@ static void on_prepared(uv_work_t *w, int status)
         return;
     }
     l->pending = 1; /* held while the unpacks start */
+    /* Every layer is held until the load ends: a failed load's layers then go, unless an image
+     * uses them. */
+    l->holding = true;
     for (size_t i = 0; i < l->n_imgs; i++) {
         for (size_t k = 0; k < l->imgs[i].n_layers; k++) {
             struct load_layer *ly = &l->imgs[i].layers[k];
+            storage_layer_ref(l->s->storage, ly->chain_id);
             if (storage_layer_exists(l->s->storage, ly->chain_id))
                 continue;
             l->pending++;

@@ -75,6 +75,9 @@ struct image_pull {
     char *config_text;
     char **chain_ids;
     size_t n_chain_ids;
+    /* Layers this pull holds a reference on (found present, or unpacked for it): released when
+     * the pull ends, so that a failed pull's layers go unless an image uses them. */
+    bool *held;
     size_t layers_left;
     struct layer_wait *waits;
     struct err err;
@@ -102,9 +105,13 @@ static void pull_free(struct image_pull *p)
     free(p->cands);
     registries_endpoints_free(p->eps, p->n_eps);
     image_ref_done(&p->cur);
-    for (size_t i = 0; i < p->n_chain_ids; i++)
+    for (size_t i = 0; i < p->n_chain_ids; i++) {
+        if (p->held[i])
+            storage_layer_unref(p->s->storage, p->chain_ids[i]);
         free(p->chain_ids[i]);
+    }
     free(p->chain_ids);
+    free(p->held);
     free(p->manifest_digest);
     image_manifest_done(&p->man);
     image_config_done(&p->cfg);
@@ -221,17 +228,27 @@ static void fetch_finish(struct layer_fetch *f, int status, const char *msg)
         unlink(f->tmp_path);
     free(f->tmp_path);
     f->tmp_path = NULL;
+    /* A hold of the fetch's own while the waiters take theirs: a layer nobody waits for any more
+     * (its pulls failed) is removed at the end. */
+    if (status == 0)
+        storage_layer_ref(s->storage, f->chain_id);
     while (f->waiters) {
         struct layer_wait *w = f->waiters;
         LIST_REMOVE(f->waiters, w);
         struct image_pull *p = w->pull;
         size_t idx = w->index;
         free(w);
-        if (status < 0)
+        if (status < 0) {
             pull_fail(p, status, "layer %zu (%s): %s", idx + 1, f->digest, msg);
-        else if (--p->layers_left == 0)
+            continue;
+        }
+        storage_layer_ref(s->storage, f->chain_id);
+        p->held[idx] = true;
+        if (--p->layers_left == 0)
             layers_complete(p);
     }
+    if (status == 0)
+        storage_layer_unref(s->storage, f->chain_id);
     fetch_free(f);
     fetch_start_next(s);
 }
@@ -248,6 +265,7 @@ static int fetch_on_data(const uint8_t *data, size_t len, void *arg)
     if (f->got > f->size)
         return -EFBIG;
     EVP_DigestUpdate(f->md, data, len);
+    /* Chunks of at most curl's buffer into the page cache: small, fast writes, inline. */
     while (len > 0) {
         ssize_t n = write(f->fd, data, len);
         if (n < 0 && errno == EINTR)
@@ -410,9 +428,13 @@ static void fetch_layers(struct image_pull *p)
     for (size_t i = 0; i < n; i++)
         p->chain_ids[i] = storage_chain_id(i ? p->chain_ids[i - 1] : NULL, p->cfg.diff_ids[i]);
     p->n_chain_ids = n;
+    p->held = xcalloc(n ? n : 1, sizeof(bool));
     p->layers_left = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!storage_layer_exists(p->s->storage, p->chain_ids[i])) {
+        if (storage_layer_exists(p->s->storage, p->chain_ids[i])) {
+            storage_layer_ref(p->s->storage, p->chain_ids[i]);
+            p->held[i] = true;
+        } else {
             p->layers_left++;
             wait_for_layer(p, i);
         }

@@ -438,13 +438,7 @@ int image_service_new(uv_loop_t *loop, struct storage *storage,
     if (r == 0)
         r = store_load(s, err);
     if (r < 0) {
-        store_free_all(s);
-        image_policy_free(s->policy);
-        free(s->policy_path);
-        registries_conf_done(&s->reg);
-        reactor_fileq_free(s->writes);
-        free(s->images_dir);
-        free(s);
+        image_service_free(s);
         return r;
     }
     storage_prune(storage);

@@ -319,15 +319,7 @@ struct removal {
 static void do_remove(uv_work_t *w)
 {
     struct removal *r = container_of(w, struct removal, work);
-    size_t n = strlen(r->dir);
-    if (n > 9 && strcmp(r->dir + n - 9, ".removing") == 0) {
-        fs_remove_tree(r->dir);
-        return;
-    }
-    /* Rename first so that a crash never leaves a half-removed layer under its chain ID. */
-    cleanup_free char *doomed = xasprintf("%s.removing", r->dir);
-    if (rename(r->dir, doomed) == 0)
-        fs_remove_tree(doomed);
+    fs_remove_tree(r->dir);
 }
 
 static void on_removed(uv_work_t *w, int status)
@@ -338,11 +330,20 @@ static void on_removed(uv_work_t *w, int status)
     free(r);
 }
 
-static void remove_layer_dir(struct storage *s, const char *hex)
+/* The layer leaves its chain ID at once (a rename into tmp/, inline), so that a pull looking
+ * for it right after never finds a half-removed tree; the tree itself goes on the pool (and
+ * tmp/ is emptied at start if a crash came first). */
+static void remove_layer_dir(struct storage *s, const char *name)
 {
+    cleanup_free char *dir = xasprintf("%s/%s", s->layers, name);
+    char *doomed = xasprintf("%s/removing-%u-%s", s->tmp, ++s->tmp_seq, name);
+    if (rename(dir, doomed) < 0) {
+        free(doomed);
+        return;
+    }
     struct removal *r = xcalloc(1, sizeof(*r));
     r->s = s;
-    r->dir = xasprintf("%s/%s", s->layers, hex);
+    r->dir = doomed;
     s->pending_work++;
     uv_queue_work(s->loop, &r->work, do_remove, on_removed);
 }
@@ -369,7 +370,7 @@ void storage_prune(struct storage *s)
             continue;
         cleanup_free char *id = xasprintf("sha256:%s", e->d_name);
         if (!find_ref(s, id))
-            remove_layer_dir(s, e->d_name); /* also finishes interrupted removals */
+            remove_layer_dir(s, e->d_name);
     }
     closedir(d);
 }

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import tarfile
+import time
 
 import pytest
 
@@ -188,3 +189,31 @@ def test_load_follows_the_signature_policy(cribd_factory, pb, tmp_path):
     r = load(c, tmp_path / "img.tar", "example.com/denied")
     assert r.returncode == 1
     assert "rejected" in r.stderr and str(policy) in r.stderr
+
+
+def test_failed_load_keeps_none_of_its_layers(lcri, tmp_path):
+    d = tmp_path / "layout"
+    write_layout(str(d), [tar_layer([{"name": "a", "data": b"a" * 2000}]),
+                          tar_layer([{"name": "b", "data": b"b" * 2000}])], "v1")
+    index = json.load(open(d / "index.json"))
+    manifest = json.load(open(d / "blobs/sha256" / index["manifests"][0]["digest"][7:]))
+    config = json.load(open(d / "blobs/sha256" / manifest["config"]["digest"][7:]))
+    # The second layer's content does not match its diff ID (its blob digest still does).
+    bad = gzip.compress(tar_layer([{"name": "b", "data": b"x" * 2000}]), mtime=0)
+    config["rootfs"]["diff_ids"][1] = "sha256:" + "0" * 64
+    assert bad  # the layer blob stays as it was: only the config lies
+    cbytes = json.dumps(config).encode()
+    (d / "blobs/sha256" / sha(cbytes)[7:]).write_bytes(cbytes)
+    manifest["config"] = {"mediaType": manifest["config"]["mediaType"], "digest": sha(cbytes),
+                          "size": len(cbytes)}
+    mbytes = json.dumps(manifest).encode()
+    (d / "blobs/sha256" / sha(mbytes)[7:]).write_bytes(mbytes)
+    index["manifests"][0].update(digest=sha(mbytes), size=len(mbytes))
+    (d / "index.json").write_text(json.dumps(index))
+    r = load(lcri.cribd, d, "example.com/half")
+    assert r.returncode == 1 and "the image config says" in r.stderr
+    layers = os.path.join(lcri.cribd.dir, "root", "layers")
+    deadline = time.monotonic() + 5
+    while os.listdir(layers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.listdir(layers) == []

@@ -319,3 +319,23 @@ def test_image_fs_info_counts_the_layers(icri, registry):
     assert after.used_bytes.value >= before.used_bytes.value + os.path.getsize("/bin/busybox")
     assert after.inodes_used.value > before.inodes_used.value
     assert after.fs_id.mountpoint.endswith("/root/layers")
+
+
+def test_failed_pull_keeps_none_of_its_layers(icri, registry):
+    img = push_image(registry, "test/half", "v1",
+                     [tar_layer([{"name": "one", "data": b"1" * 5000}]),
+                      tar_layer([{"name": "two", "data": b"2" * 5000}])])
+    path = registry.blob_path(img.layers[1])
+    data = bytearray(open(path, "rb").read())
+    data[-10] ^= 0xFF
+    with open(path, "wb") as f:
+        f.write(data)
+    with pytest.raises(grpc.RpcError) as e:
+        pull(icri, f"{registry.host}/test/half:v1")
+    assert "digest mismatch" in e.value.details()
+    # The good first layer goes too, once nothing holds it.
+    import time
+    deadline = time.monotonic() + 5
+    while leftovers(icri) != ([], []) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert leftovers(icri) == ([], [])
