@@ -4,10 +4,10 @@
 set -eu
 BUILD="build-essential autoconf automake libtool pkg-config curl
     libuv1-dev libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev node-llhttp libcjson-dev
-    libssl-dev zlib1g-dev libcurl4-openssl-dev libarchive-dev libzstd-dev runc
+    libssl-dev zlib1g-dev libcurl4-openssl-dev libarchive-dev libzstd-dev libseccomp-dev libcap-dev runc
     containernetworking-plugins iptables"
 TEST="libcmocka-dev clang libclang-rt-14-dev clang-format protobuf-compiler
-    docker-registry busybox-static apache2-utils openssl zstd iproute2 iputils-ping util-linux
+    docker-registry busybox-static apache2-utils openssl zstd iproute2 iputils-ping util-linux systemd conmon
     python3-cryptography
     python3 python3-pytest python3-grpcio python3-protobuf python3-h2"
 PKGS="$BUILD"

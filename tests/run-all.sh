@@ -51,8 +51,9 @@ CRIBD="$BUILD/asan/cribd" /usr/bin/python3 -m pytest -v -p no:cacheprovider test
 
 step "libFuzzer targets, ${FUZZ_SECONDS}s each"
 configure_in "$BUILD/fuzz" CC=clang --enable-fuzzers --enable-asan --enable-ubsan
-make -C "$BUILD/fuzz" -j"$JOBS" tests/fuzz/fuzz_toml tests/fuzz/fuzz_http1 tests/fuzz/fuzz_manifest tests/fuzz/fuzz_extract
-for t in toml http1 manifest extract; do
+make -C "$BUILD/fuzz" -j"$JOBS" tests/fuzz/fuzz_toml tests/fuzz/fuzz_http1 tests/fuzz/fuzz_manifest tests/fuzz/fuzz_extract \
+    tests/fuzz/fuzz_logline
+for t in toml http1 manifest extract logline; do
     work="$BUILD/fuzz/corpus-$t"
     rm -rf "$work"; mkdir -p "$work"
     "$BUILD/fuzz/tests/fuzz/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \

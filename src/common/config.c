@@ -43,6 +43,9 @@ static const struct opt opts[] = {
     O("crib.runtime", cgroup_manager, OPT_STRING, cgroup_manager),
     O("crib.runtime", log_size_max, OPT_INT, log_size_max),
     O("crib.runtime", log_to_journald, OPT_BOOL, log_to_journald),
+    O("crib.runtime", journald_socket, OPT_STRING, journald_socket),
+    O("crib.runtime", pids_limit, OPT_INT, pids_limit),
+    O("crib.runtime", seccomp_profile_root, OPT_STRING, seccomp_profile_root),
     O("crib.image", registries_conf, OPT_STRING, registries_conf),
     O("crib.image", certs_dir, OPT_STRING, certs_dir),
     O("crib.image", signature_policy, OPT_STRING, signature_policy),
@@ -106,6 +109,9 @@ void config_init(struct config *cfg)
     cfg->cgroup_manager = xstrdup("cgroupfs");
     cfg->log_size_max = -1;
     cfg->log_to_journald = false;
+    cfg->journald_socket = xstrdup("/run/systemd/journal/socket");
+    cfg->pids_limit = 0;
+    cfg->seccomp_profile_root = xstrdup("/var/lib/kubelet/seccomp");
     set_strings(&cfg->plugin_dirs, &cfg->n_plugin_dirs, plugin_dirs, ARRAY_SIZE(plugin_dirs));
     cfg->registries_conf = xstrdup("/etc/containers/registries.conf");
     cfg->certs_dir = xstrdup("/etc/containers/certs.d");

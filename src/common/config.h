@@ -34,6 +34,9 @@ struct config {
     char *cgroup_manager;
     int64_t log_size_max;
     bool log_to_journald;
+    char *journald_socket;      /* the journal's native socket */
+    int64_t pids_limit;         /* per container; 0: none */
+    char *seccomp_profile_root; /* relative Localhost seccomp profiles are found here */
     struct config_runtime *runtimes;
     size_t n_runtimes;
     /* [crib.image] */

@@ -30,6 +30,13 @@ struct cri {
     char *pods_dir; /* root/pods: records */
     char *pods_run; /* runroot/pods: namespaces, files, shm */
     char *self_exe; /* this binary, for its subcommands */
+    struct monitor *monitor;
+    struct ctr *ctrs;          /* the container registry */
+    struct ctr *creating_ctrs; /* CreateContainer calls in flight */
+    struct reactor_fileq *ctr_writes;
+    char *ctrs_dir;        /* root/containers: records */
+    char *ctrs_run;        /* runroot/containers: bundles, FIFOs */
+    int oom_score_adj_min; /* the daemon's own oom_score_adj */
 };
 
 typedef void (*cri_handler_fn)(struct cri *cri, struct grpc_call *call,
@@ -71,6 +78,23 @@ int cri_pods_load(struct cri *cri, struct err *err);
 void cri_pods_free(struct cri *cri);
 void cri_pods_shutdown(struct cri *cri);
 void cri_pods_check(struct cri *cri);
+
+struct pod *cri_pod_find(struct cri *cri, const char *id);
+
+/* container.c */
+void cri_create_container(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_start_container(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_stop_container(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_remove_container(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_container_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_list_containers(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+int cri_ctrs_load(struct cri *cri, struct err *err);
+void cri_ctrs_shutdown(struct cri *cri);
+void cri_ctrs_free(struct cri *cri);
+/* Kill the pod's containers (and with remove, remove them); done runs when they are gone. */
+void cri_ctrs_stop_pod(struct cri *cri, const char *pod_id, bool remove, void (*done)(void *data),
+                       void *data);
+bool cri_ctrs_in_pod(struct cri *cri, const char *pod_id);
 
 /* http.c */
 void cri_http_request(void *data, const struct http1_request *req, struct http1_response *resp);

@@ -128,7 +128,7 @@ static void namespaces_of(struct pod *p)
 
 /* ---- lookup ---- */
 
-static struct pod *find_pod(struct cri *cri, const char *id)
+struct pod *cri_pod_find(struct cri *cri, const char *id)
 {
     size_t n = strlen(id);
     if (n == 0)
@@ -727,14 +727,11 @@ static void on_network_deleted(int status, struct err *err, void *data)
     stop_local(w);
 }
 
-static void start_op(struct cri *cri, struct pod *p, enum pod_op op, struct grpc_call *call)
+static void on_ctrs_stopped(void *data)
 {
-    struct pod_work *w = xcalloc(1, sizeof(*w));
-    w->cri = cri;
-    w->pod = p;
-    w->op = op;
-    w->call = call; /* the reference the queue held */
-    p->busy = true;
+    struct pod_work *w = data;
+    struct cri *cri = w->cri;
+    struct pod *p = w->pod;
     if (p->network_added) {
         cleanup_free struct network_port *ports =
             xcalloc(p->config->n_port_mappings + 1, sizeof(*ports));
@@ -744,6 +741,18 @@ static void start_op(struct cri *cri, struct pod *p, enum pod_op op, struct grpc
         return;
     }
     stop_local(w);
+}
+
+static void start_op(struct cri *cri, struct pod *p, enum pod_op op, struct grpc_call *call)
+{
+    struct pod_work *w = xcalloc(1, sizeof(*w));
+    w->cri = cri;
+    w->pod = p;
+    w->op = op;
+    w->call = call; /* the reference the queue held */
+    p->busy = true;
+    /* The pod's containers go first: they live in its namespaces. */
+    cri_ctrs_stop_pod(cri, p->id, op == OP_REMOVE, on_ctrs_stopped, w);
 }
 
 static void run_queue(struct cri *cri, struct pod *p)
@@ -758,7 +767,7 @@ static void run_queue(struct cri *cri, struct pod *p)
 
 static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, enum pod_op op)
 {
-    struct pod *p = find_pod(cri, id);
+    struct pod *p = cri_pod_find(cri, id);
     if (!p) {
         if (op == OP_REMOVE) {
             Runtime__V1__RemovePodSandboxResponse ok =
@@ -805,7 +814,7 @@ static Runtime__V1__PodSandboxState proto_state(const struct pod *p)
 void cri_pod_sandbox_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     const Runtime__V1__PodSandboxStatusRequest *r = (const void *)req;
-    struct pod *p = find_pod(cri, r->pod_sandbox_id);
+    struct pod *p = cri_pod_find(cri, r->pod_sandbox_id);
     if (!p) {
         struct err err = ERR_INIT;
         err_set(&err, -ENOENT, "pod sandbox `%s` not found", r->pod_sandbox_id);

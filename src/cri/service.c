@@ -7,7 +7,9 @@
 
 #include "common/log.h"
 #include "common/macro.h"
+#include "cri/container.h"
 #include "cri/cri-internal.h"
+#include "monitor/monitor.h"
 #include "image/image.h"
 #include "network/network.h"
 #include "storage/storage.h"
@@ -26,6 +28,15 @@ static const struct {
     {"/runtime.v1.RuntimeService/RemovePodSandbox", cri_remove_pod_sandbox},
     {"/runtime.v1.RuntimeService/PodSandboxStatus", cri_pod_sandbox_status},
     {"/runtime.v1.RuntimeService/ListPodSandbox", cri_list_pod_sandbox},
+    {"/runtime.v1.RuntimeService/CreateContainer", cri_create_container},
+    {"/runtime.v1.RuntimeService/StartContainer", cri_start_container},
+    {"/runtime.v1.RuntimeService/StopContainer", cri_stop_container},
+    {"/runtime.v1.RuntimeService/RemoveContainer", cri_remove_container},
+    {"/runtime.v1.RuntimeService/ContainerStatus", cri_container_status},
+    {"/runtime.v1.RuntimeService/ListContainers", cri_list_containers},
+    {"/runtime.v1.RuntimeService/ExecSync", cri_exec_sync},
+    {"/runtime.v1.RuntimeService/UpdateContainerResources", cri_update_container_resources},
+    {"/runtime.v1.RuntimeService/ReopenContainerLog", cri_reopen_container_log},
     {"/runtime.v1.ImageService/ImageStatus", cri_image_status},
     {"/runtime.v1.ImageService/ListImages", cri_list_images},
     {"/runtime.v1.ImageService/RemoveImage", cri_remove_image},
@@ -143,6 +154,18 @@ const struct reactor_server_ops cri_server_ops = {
     .http_request = cri_http_request,
 };
 
+static int read_oom_score_adj(void)
+{
+    FILE *f = fopen("/proc/self/oom_score_adj", "re");
+    int v = 0;
+    if (f) {
+        if (fscanf(f, "%d", &v) != 1)
+            v = 0;
+        fclose(f);
+    }
+    return v;
+}
+
 int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct err *err)
 {
     struct cri *cri = xcalloc(1, sizeof(*cri));
@@ -181,6 +204,23 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
         if (r == 0)
             cri_pods_check(cri);
     }
+    if (r == 0) {
+        struct monitor_opts mo = {
+            .log_to_journald = cfg->log_to_journald,
+            .journald_socket = cfg->journald_socket,
+        };
+        r = monitor_new(loop, &mo, &cri->monitor, err);
+    }
+    if (r == 0) {
+        cri->oom_score_adj_min = read_oom_score_adj();
+        cri->ctr_writes = reactor_fileq_new(loop);
+        cri->ctrs_dir = xasprintf("%s/containers", cfg->root);
+        cri->ctrs_run = xasprintf("%s/containers", cfg->runroot);
+        r = cri_ctrs_load(cri, err);
+        /* Images and containers hold their layers now: the rest can go. */
+        if (r == 0)
+            storage_prune(cri->storage);
+    }
     if (r < 0) {
         cri_free(cri);
         return r;
@@ -199,6 +239,7 @@ void cri_shutdown(struct cri *cri)
     cri->shutting_down = true;
     cri_events_shutdown(cri);
     image_service_shutdown(cri->images);
+    cri_ctrs_shutdown(cri);
     cri_pods_shutdown(cri);
     network_shutdown(cri->network);
 }
@@ -209,9 +250,14 @@ void cri_free(struct cri *cri)
         return;
     image_service_free(cri->images);
     storage_free(cri->storage);
+    cri_ctrs_free(cri);
     cri_pods_free(cri);
     network_free(cri->network);
+    monitor_free(cri->monitor);
     reactor_fileq_free(cri->pod_writes);
+    reactor_fileq_free(cri->ctr_writes);
+    free(cri->ctrs_dir);
+    free(cri->ctrs_run);
     free(cri->pods_dir);
     free(cri->pods_run);
     free(cri->self_exe);

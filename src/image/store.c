@@ -441,7 +441,6 @@ int image_service_new(uv_loop_t *loop, struct storage *storage,
         image_service_free(s);
         return r;
     }
-    storage_prune(storage);
     s->http = reactor_http_new(loop);
     struct registry_client_opts ro = {.certs_dir = opts->certs_dir,
                                       .low_speed_seconds = opts->pull_progress_timeout};

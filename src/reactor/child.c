@@ -33,6 +33,8 @@ struct reactor_child {
     int64_t exit_status;
     int term_signal;
     int spawn_error;
+    size_t out_max;
+    bool truncated;
     reactor_child_cb cb;
     void *data;
 };
@@ -43,6 +45,7 @@ static void finish(struct reactor_child *c)
         .exit_status = c->term_signal ? -1 : c->exit_status,
         .term_signal = c->term_signal,
         .timed_out = c->timed_out,
+        .truncated = c->truncated,
     };
     buf_append(&c->out.data, "", 0);
     buf_append(&c->err.data, "", 0);
@@ -110,7 +113,9 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         maybe_close_timer(cs->child);
         return;
     }
-    size_t room = CHILD_OUT_MAX - cs->data.len;
+    size_t room = cs->child->out_max - cs->data.len;
+    if ((size_t)n > room)
+        cs->child->truncated = true;
     buf_append(&cs->data, b->base, (size_t)n < room ? (size_t)n : room);
 }
 
@@ -125,6 +130,7 @@ static void on_timer(uv_timer_t *t)
     }
     if (!c->term_sent) {
         c->term_sent = true;
+        c->timed_out = true;
         uv_process_kill(&c->proc, SIGTERM);
         uv_timer_start(&c->timer, on_timer, CHILD_KILL_GRACE_MS, 0);
     } else {
@@ -153,6 +159,7 @@ int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, rea
     c->cb = cb;
     c->data = data;
     c->out.child = c->err.child = c;
+    c->out_max = o->out_max ? o->out_max : CHILD_OUT_MAX;
     uv_pipe_init(loop, &c->in, 0);
     uv_pipe_init(loop, &c->out.pipe, 0);
     uv_pipe_init(loop, &c->err.pipe, 0);
@@ -163,6 +170,14 @@ int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, rea
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->out.pipe},
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->err.pipe},
     };
+    bool given[3] = {false, false, false};
+    for (int i = 0; o->stdio_fds && i < 3; i++) {
+        if (o->stdio_fds[i] >= 0) {
+            stdio[i].flags = UV_INHERIT_FD;
+            stdio[i].data.fd = o->stdio_fds[i];
+            given[i] = true;
+        }
+    }
     uv_process_options_t opts = {
         .exit_cb = on_child_exit,
         .file = o->argv[0],
@@ -183,7 +198,16 @@ int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, rea
         close_handle(c, (uv_handle_t *)&c->timer);
         return r;
     }
-    if (o->stdin_data) {
+    for (int i = 0; i < 3; i++) {
+        uv_handle_t *h = i == 0   ? (uv_handle_t *)&c->in
+                         : i == 1 ? (uv_handle_t *)&c->out.pipe
+                                  : (uv_handle_t *)&c->err.pipe;
+        if (given[i])
+            close_handle(c, h);
+    }
+    if (given[0]) {
+        /* stdin is the caller's fd */
+    } else if (o->stdin_data) {
         c->in_data = xmalloc(o->stdin_len ? o->stdin_len : 1);
         memcpy(c->in_data, o->stdin_data, o->stdin_len);
         uv_buf_t b = uv_buf_init(c->in_data, (unsigned)o->stdin_len);
@@ -192,8 +216,10 @@ int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, rea
     } else {
         close_handle(c, (uv_handle_t *)&c->in);
     }
-    uv_read_start((uv_stream_t *)&c->out.pipe, on_alloc, on_read);
-    uv_read_start((uv_stream_t *)&c->err.pipe, on_alloc, on_read);
+    if (!given[1])
+        uv_read_start((uv_stream_t *)&c->out.pipe, on_alloc, on_read);
+    if (!given[2])
+        uv_read_start((uv_stream_t *)&c->err.pipe, on_alloc, on_read);
     if (o->timeout_ms)
         uv_timer_start(&c->timer, on_timer, o->timeout_ms, 0);
     if (ret_child)

@@ -112,6 +112,7 @@ struct reactor_child_result {
     size_t out_len;
     const char *err_out; /* captured stderr */
     size_t err_len;
+    bool truncated; /* stdout or stderr was over out_max */
 };
 
 typedef void (*reactor_child_cb)(int status, const struct reactor_child_result *res, void *data);
@@ -124,6 +125,10 @@ struct reactor_child_opts {
     const void *stdin_data; /* written to the child's stdin, which is then closed */
     size_t stdin_len;
     uint64_t timeout_ms; /* 0: none */
+    /* NULL, or the child's stdin, stdout and stderr as fds it inherits (-1 for one: as above,
+     * captured or ignored). The caller keeps its fds. */
+    const int *stdio_fds;
+    size_t out_max; /* cap of the captured stdout and of stderr; 0: 64 KiB */
 };
 /* As reactor_child_spawn, with an environment and stdin. */
 int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, reactor_child_cb cb,

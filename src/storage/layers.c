@@ -18,6 +18,7 @@
 #include "common/list.h"
 #include "common/macro.h"
 #include "storage/extract.h"
+#include "storage/storage-internal.h"
 #include "storage/storage.h"
 
 struct unpack_waiter {
@@ -34,23 +35,6 @@ struct unpack {
     char *msg;
     struct unpack_waiter *waiters;
     struct unpack *prev, *next;
-};
-
-struct layer_ref {
-    char *chain_id;
-    unsigned refs;
-    struct layer_ref *prev, *next;
-};
-
-struct storage {
-    uv_loop_t *loop;
-    char *root, *layers, *tmp;
-    struct storage_opts opts;
-    struct unpack *unpacks;
-    struct layer_ref *refs;
-    unsigned pending_work; /* pool jobs not yet completed */
-    bool freeing;
-    unsigned tmp_seq;
 };
 
 char *storage_chain_id(const char *parent_chain_id, const char *diff_id)
@@ -333,9 +317,8 @@ static void on_removed(uv_work_t *w, int status)
 /* The layer leaves its chain ID at once (a rename into tmp/, inline), so that a pull looking
  * for it right after never finds a half-removed tree; the tree itself goes on the pool (and
  * tmp/ is emptied at start if a crash came first). */
-static void remove_layer_dir(struct storage *s, const char *name)
+void storage_remove_later(struct storage *s, const char *dir, const char *name)
 {
-    cleanup_free char *dir = xasprintf("%s/%s", s->layers, name);
     char *doomed = xasprintf("%s/removing-%u-%s", s->tmp, ++s->tmp_seq, name);
     if (rename(dir, doomed) < 0) {
         free(doomed);
@@ -354,7 +337,8 @@ void storage_layer_unref(struct storage *s, const char *chain_id)
     if (!l || --l->refs > 0)
         return;
     LIST_REMOVE(s->refs, l);
-    remove_layer_dir(s, hex_of(chain_id));
+    cleanup_free char *dir = xasprintf("%s/%s", s->layers, hex_of(chain_id));
+    storage_remove_later(s, dir, hex_of(chain_id));
     free(l->chain_id);
     free(l);
 }
@@ -369,8 +353,10 @@ void storage_prune(struct storage *s)
         if (e->d_name[0] == '.')
             continue;
         cleanup_free char *id = xasprintf("sha256:%s", e->d_name);
-        if (!find_ref(s, id))
-            remove_layer_dir(s, e->d_name);
+        if (!find_ref(s, id)) {
+            cleanup_free char *dir = xasprintf("%s/%s", s->layers, e->d_name);
+            storage_remove_later(s, dir, e->d_name);
+        }
     }
     closedir(d);
 }

@@ -38,13 +38,24 @@ void storage_layer_unpack(struct storage *s, const char *blob_path, const char *
  * re-establishes them at start. */
 void storage_layer_ref(struct storage *s, const char *chain_id);
 void storage_layer_unref(struct storage *s, const char *chain_id);
-/* Remove layer directories that nothing references (after the image store has loaded). */
+/* Remove layer directories that nothing references (after images and containers have
+ * loaded). */
 void storage_prune(struct storage *s);
 
 typedef void (*storage_usage_cb)(int status, uint64_t bytes, uint64_t inodes, void *data);
 /* Bytes and inodes used by the layers, walked on the thread pool. */
 void storage_usage(struct storage *s, storage_usage_cb cb, void *data);
 const char *storage_tmp_dir(struct storage *s);
+
+/* Mount the root filesystem of container id at root/overlay-containers/<id>/merged: an overlay of
+ * the layers (chain IDs, bottom first) under a writable layer of the container's own. The layers
+ * are referenced until storage_rootfs_remove. Called again (after a restart) it keeps the writable
+ * layer and the mount if it is still there. */
+int storage_rootfs_mount(struct storage *s, const char *id, char *const *layers, size_t n,
+                         char **ret_path, struct err *err);
+/* Unmount, drop the layer references and delete the writable layer (on the thread pool).
+ * Returns the unmount's error, if any (the rest is done anyway). */
+int storage_rootfs_remove(struct storage *s, const char *id, char *const *layers, size_t n);
 const char *storage_layers_dir(struct storage *s);
 
 #endif

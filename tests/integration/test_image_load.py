@@ -19,8 +19,9 @@ def sha(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-def image_parts(layers, user=""):
-    """Compressed layer blobs, config and OCI manifest for uncompressed tar layers."""
+def image_parts(layers, user="", config=None):
+    """Compressed layer blobs, config and OCI manifest for uncompressed tar layers; config
+    entries (Entrypoint, StopSignal, ...) go into the image config's "config"."""
     blobs = {}
     descs, diff_ids = [], []
     for tar in layers:
@@ -29,8 +30,9 @@ def image_parts(layers, user=""):
         descs.append({"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
                       "digest": sha(gz), "size": len(gz)})
         diff_ids.append(sha(tar))
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "config": {"User": user, "Cmd": ["/bin/sh"]},
+    conf = {"User": user, "Cmd": ["/bin/sh"], "Env": ["PATH=/bin"]}
+    conf.update(config or {})
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": conf,
                          "rootfs": {"type": "layers", "diff_ids": diff_ids}}).encode()
     blobs[sha(config)] = config
     manifest = json.dumps({"schemaVersion": 2,
@@ -42,8 +44,8 @@ def image_parts(layers, user=""):
     return blobs, manifest, config
 
 
-def write_layout(d, layers, ref_name=None):
-    blobs, manifest, config = image_parts(layers)
+def write_layout(d, layers, ref_name=None, config=None):
+    blobs, manifest, config = image_parts(layers, config=config)
     os.makedirs(f"{d}/blobs/sha256", exist_ok=True)
     for digest, data in blobs.items():
         with open(f"{d}/blobs/sha256/{digest[7:]}", "wb") as f:

@@ -26,10 +26,10 @@ def conflist(tmp, n, extra_plugins=()):
 
 @pytest.fixture
 def net_cribd(cribd_factory, tmp_path):
-    def make(plugin_dirs=("/usr/lib/cni",), extra_plugins=(), subdir=None):
+    def make(plugin_dirs=("/usr/lib/cni",), extra_plugins=(), subdir=None, extra_config=""):
         n = next(_nets) + (os.getpid() % 100)
         dirs = ", ".join(f'"{d}"' for d in plugin_dirs)
-        c = cribd_factory(f"[crib.network]\nplugin_dirs = [{dirs}]\n", start=False,
+        c = cribd_factory(f"[crib.network]\nplugin_dirs = [{dirs}]\n{extra_config}", start=False,
                           subdir=subdir or f"net{n}")
         with open(os.path.join(c.netdir, "10-test.conflist"), "w") as f:
             json.dump(conflist(c.dir, n, extra_plugins), f)

@@ -119,7 +119,9 @@ def all_methods(pb):
 IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "GetContainerEvents",
                "PullImage", "ImageStatus", "ListImages", "RemoveImage", "ImageFsInfo",
                "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus",
-               "ListPodSandbox"}
+               "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer",
+               "RemoveContainer", "ContainerStatus", "ListContainers", "ExecSync",
+               "UpdateContainerResources", "ReopenContainerLog"}
 
 
 def test_proto_has_every_cri_method(pb):

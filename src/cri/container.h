@@ -1,0 +1,62 @@
+/* The container registry of cri/: containers, their persisted records, and the RuntimeService's
+ * container calls. */
+#ifndef CRIB_CRI_CONTAINER_H
+#define CRIB_CRI_CONTAINER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "cri/cri-internal.h"
+#include "monitor/monitor.h"
+#include "oci/oci.h"
+#include "proto/runtime.pb-c.h"
+
+enum ctr_state { CTR_CREATED, CTR_RUNNING, CTR_EXITED, CTR_UNKNOWN };
+
+struct ctr_waiter;
+
+struct ctr {
+    struct cri *cri;
+    char *id, *pod_id;
+    Runtime__V1__ContainerConfig *config; /* owned, unpacked; resources follow updates */
+    enum ctr_state state;
+    int64_t created_at, started_at, finished_at; /* unix ns */
+    int32_t exit_code;
+    char *reason, *message;
+    char *image_id;   /* "sha256:<hex>" */
+    char *image_ref;  /* a repo digest of the image, else its ID */
+    char *image_name; /* what the config asked for */
+    char **layers;    /* chain IDs under the rootfs */
+    size_t n_layers;
+    char *run_dir;  /* runroot/containers/<id>: bundle, FIFOs */
+    char *log_path; /* the CRI log file, "" if none */
+    char *runtime;  /* runtime handler name */
+    char *cgroups_path, *oom_file;
+    char *stop_signal;
+    int stop_signo;
+    int pid;
+    int64_t pid_start; /* monitor_proc_start_time of pid */
+    struct monitor_ctr *mon;
+    unsigned refs;
+    bool removed;
+    bool busy;                /* an operation runs: others wait in line */
+    struct ctr_waiter *queue; /* operations waiting for this container */
+    struct ctr_waiter *exit_waiters;
+    uv_timer_t *kill_timer;
+    struct ctr *prev, *next;
+};
+
+/* The runtime of a handler name. */
+int cri_runtime_of(struct cri *cri, const char *handler, struct oci_runtime *ret, struct err *err);
+struct ctr *cri_ctr_find(struct cri *cri, const char *id);
+struct ctr *cri_ctr_ref(struct ctr *c);
+void cri_ctr_unref(struct ctr *c);
+void cri_ctr_persist(struct ctr *c);
+
+/* container-exec.c */
+void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_update_container_resources(struct cri *cri, struct grpc_call *call,
+                                    const ProtobufCMessage *req);
+void cri_reopen_container_log(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+
+#endif

@@ -1,0 +1,575 @@
+/* Containers after `create`: stdio read on the loop into CRI log lines (and journald), the
+ * exit learnt through a pidfd, the OOM verdict from the cgroup. */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/macro.h"
+#include "monitor/logline.h"
+#include "monitor/monitor.h"
+
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+/* Output waiting in a FIFO while nobody reads (a restart): 1 MiB per stream, as far as
+ * /proc/sys/fs/pipe-max-size allows. */
+#define FIFO_SIZE (1 << 20)
+#define READ_CHUNK 65536
+
+struct monitor {
+    uv_loop_t *loop;
+    int journal_fd;
+    char *journal_socket;
+    uint64_t journal_dropped;
+};
+
+struct ctr_stream {
+    uv_pipe_t pipe;
+    bool open, reading;
+    struct monitor_logline ll;
+    struct monitor_ctr *c;
+};
+
+struct monitor_ctr {
+    struct monitor *m;
+    char *id, *name, *pod_namespace, *pod_name, *pod_uid;
+    char *run_dir, *log_path, *oom_file, *console_path;
+    bool tty;
+    int log_fd;
+    struct ctr_stream out, err; /* for a tty: out is the pty's master */
+    int child_fds[3];           /* the container's ends until `create` returns */
+    int stdin_fd;               /* our end of the stdin FIFO (for attach) */
+    int console_fd;             /* listening console socket */
+    uv_poll_t console_poll;
+    bool console_polling;
+    int pidfd;
+    uv_poll_t pid_poll;
+    bool pid_polling;
+    bool child; /* the adopted pid is our child: waitid gives the status */
+    bool exited, closing;
+    int open_handles;
+    monitor_exit_cb on_exit;
+    void *data;
+    struct buf scratch;
+};
+
+int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **ret,
+                struct err *err)
+{
+    struct monitor *m = xcalloc(1, sizeof(*m));
+    m->loop = loop;
+    m->journal_fd = -1;
+    if (o->log_to_journald) {
+        m->journal_socket = xstrdup(o->journald_socket);
+        m->journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (m->journal_fd < 0) {
+            int r = err_set(err, -errno, "journald socket: %s", strerror(errno));
+            monitor_free(m);
+            return r;
+        }
+    }
+    *ret = m;
+    return 0;
+}
+
+void monitor_free(struct monitor *m)
+{
+    if (!m)
+        return;
+    if (m->journal_fd >= 0)
+        close(m->journal_fd);
+    free(m->journal_socket);
+    free(m);
+}
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* ---- logs ---- */
+
+static int open_log(struct monitor_ctr *c, struct err *err)
+{
+    if (!c->log_path)
+        return 0;
+    cleanup_free char *dir = xstrdup(c->log_path);
+    int r = fs_mkdir_p(dirname(dir), 0755);
+    if (r < 0)
+        return err_set(err, r, "log directory of %s: %s", c->log_path, strerror(-r));
+    int fd = open(c->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    if (fd < 0)
+        return err_set(err, -errno, "open log %s: %s", c->log_path, strerror(errno));
+    if (c->log_fd >= 0)
+        close(c->log_fd);
+    c->log_fd = fd;
+    return 0;
+}
+
+struct journal_ctx {
+    struct monitor_ctr *c;
+    const char *stream;
+};
+
+static void to_journal(const char *text, size_t len, bool partial, void *data)
+{
+    struct journal_ctx *j = data;
+    struct monitor_ctr *c = j->c;
+    struct monitor *m = c->m;
+    struct buf msg = {0};
+    monitor_journal_field(&msg, "MESSAGE", text, len);
+    bool is_err = strcmp(j->stream, "stderr") == 0;
+    monitor_journal_field(&msg, "PRIORITY", is_err ? "3" : "6", 1);
+    monitor_journal_field(&msg, "CONTAINER_ID", c->id, strlen(c->id) < 12 ? strlen(c->id) : 12);
+    monitor_journal_field(&msg, "CONTAINER_ID_FULL", c->id, strlen(c->id));
+    monitor_journal_field(&msg, "CONTAINER_NAME", c->name, strlen(c->name));
+    monitor_journal_field(&msg, "CONTAINER_STREAM", j->stream, strlen(j->stream));
+    if (partial)
+        monitor_journal_field(&msg, "CONTAINER_PARTIAL_MESSAGE", "true", 4);
+    monitor_journal_field(&msg, "SYSLOG_IDENTIFIER", c->name, strlen(c->name));
+    monitor_journal_field(&msg, "POD_NAMESPACE", c->pod_namespace, strlen(c->pod_namespace));
+    monitor_journal_field(&msg, "POD_NAME", c->pod_name, strlen(c->pod_name));
+    monitor_journal_field(&msg, "POD_UID", c->pod_uid, strlen(c->pod_uid));
+    if (monitor_journal_send(m->journal_fd, m->journal_socket, &msg) < 0)
+        m->journal_dropped++;
+    buf_done(&msg);
+}
+
+/* Frame and write one chunk of a stream (len 0 with eof: flush the last partial line). */
+static void log_chunk(struct ctr_stream *s, const char *data, size_t len, bool eof)
+{
+    struct monitor_ctr *c = s->c;
+    struct journal_ctx j = {c, s->ll.stream};
+    monitor_logline_fn fn = c->m->journal_fd >= 0 ? to_journal : NULL;
+    c->scratch.len = 0;
+    int64_t now = now_ns();
+    if (len)
+        monitor_logline_feed(&s->ll, data, len, now, &c->scratch, fn, &j);
+    if (eof)
+        monitor_logline_flush(&s->ll, now, &c->scratch, fn, &j);
+    size_t off = 0;
+    while (c->log_fd >= 0 && off < c->scratch.len) {
+        ssize_t n = write(c->log_fd, c->scratch.data + off, c->scratch.len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            break; /* a full disk loses lines, not the container */
+        off += (size_t)n;
+    }
+}
+
+/* ---- stdio ---- */
+
+static void on_handle_closed(uv_handle_t *h);
+
+static void close_stream(struct ctr_stream *s, bool flush)
+{
+    if (!s->open)
+        return;
+    s->open = false;
+    if (flush)
+        log_chunk(s, NULL, 0, true);
+    uv_close((uv_handle_t *)&s->pipe, on_handle_closed);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    static char buffer[READ_CHUNK];
+    b->base = buffer;
+    b->len = sizeof(buffer);
+}
+
+static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    struct ctr_stream *s = container_of((uv_pipe_t *)st, struct ctr_stream, pipe);
+    if (n > 0)
+        log_chunk(s, b->base, (size_t)n, false);
+    else if (n < 0) /* EOF, or EIO from a pty whose other side is gone */
+        close_stream(s, true);
+}
+
+/* Read what the stream holds now, without waiting (at exit, before reporting it). */
+static void drain(struct ctr_stream *s)
+{
+    if (!s->open)
+        return;
+    uv_os_fd_t fd;
+    if (uv_fileno((uv_handle_t *)&s->pipe, &fd) < 0)
+        return;
+    static char buffer[READ_CHUNK];
+    for (;;) {
+        ssize_t n = read(fd, buffer, sizeof(buffer));
+        if (n > 0) {
+            log_chunk(s, buffer, (size_t)n, false);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0 || (n < 0 && errno == EIO))
+            close_stream(s, true);
+        break;
+    }
+}
+
+static int open_stream(struct monitor_ctr *c, struct ctr_stream *s, int fd, const char *name,
+                       struct err *err)
+{
+    s->c = c;
+    monitor_logline_init(&s->ll, name, MONITOR_LOG_LINE_MAX);
+    uv_pipe_init(c->m->loop, &s->pipe, 0);
+    s->pipe.data = c;
+    int r = uv_pipe_open(&s->pipe, fd);
+    s->open = true;
+    c->open_handles++;
+    if (r < 0) {
+        close(fd);
+        return err_set(err, r, "%s of container %s: %s", name, c->id, uv_strerror(r));
+    }
+    r = uv_read_start((uv_stream_t *)&s->pipe, on_alloc, on_read);
+    if (r < 0)
+        return err_set(err, r, "read %s of container %s: %s", name, c->id, uv_strerror(r));
+    return 0;
+}
+
+/* A FIFO for one stream: our end nonblocking, the container's end blocking. */
+static int make_fifo(struct monitor_ctr *c, const char *name, bool reader_is_us, bool create,
+                     int *ret_ours, int *ret_theirs, struct err *err)
+{
+    cleanup_free char *path = xasprintf("%s/%s", c->run_dir, name);
+    if (create && mkfifo(path, 0600) < 0 && errno != EEXIST)
+        return err_set(err, -errno, "mkfifo %s: %s", path, strerror(errno));
+    /* Opening the read side first never blocks; the write side then finds a reader. */
+    int rd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (rd < 0)
+        return err_set(err, -errno, "open %s: %s", path, strerror(errno));
+    int wr = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (wr < 0) {
+        int e = errno;
+        close(rd);
+        return err_set(err, -e, "open %s: %s", path, strerror(e));
+    }
+    fcntl(rd, F_SETPIPE_SZ, FIFO_SIZE);
+    int theirs = reader_is_us ? wr : rd;
+    /* The container's end blocks, as a pipe would. */
+    int fl = fcntl(theirs, F_GETFL);
+    if (fl >= 0)
+        fcntl(theirs, F_SETFL, fl & ~O_NONBLOCK);
+    *ret_ours = reader_is_us ? rd : wr;
+    *ret_theirs = theirs;
+    return 0;
+}
+
+/* ---- the console socket (tty containers) ---- */
+
+static int recv_fd(int sock)
+{
+    char name[256];
+    struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
+    if (n < 0)
+        return -errno;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
+            return fd;
+        }
+    }
+    return -EPROTO;
+}
+
+static void on_console(uv_poll_t *p, int status, int events)
+{
+    struct monitor_ctr *c = container_of(p, struct monitor_ctr, console_poll);
+    int conn = accept4(c->console_fd, NULL, NULL, SOCK_CLOEXEC);
+    if (conn < 0)
+        return;
+    /* The runtime sends the master right after connecting; a short blocking wait is fine. */
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    int master = recv_fd(conn);
+    close(conn);
+    if (master < 0 || c->out.open) {
+        if (master >= 0)
+            close(master);
+        return;
+    }
+    struct err e = ERR_INIT;
+    open_stream(c, &c->out, master, "stdout", &e);
+    err_done(&e);
+    uv_poll_stop(&c->console_poll);
+}
+
+static int open_console(struct monitor_ctr *c, struct err *err)
+{
+    c->console_path = xasprintf("%s/console.sock", c->run_dir);
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (strlen(c->console_path) >= sizeof(sa.sun_path))
+        return err_set(err, -ENAMETOOLONG, "console socket path %s is too long", c->console_path);
+    strcpy(sa.sun_path, c->console_path);
+    unlink(c->console_path);
+    c->console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c->console_fd < 0 || bind(c->console_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+        listen(c->console_fd, 4) < 0)
+        return err_set(err, -errno, "console socket %s: %s", c->console_path, strerror(errno));
+    uv_poll_init(c->m->loop, &c->console_poll, c->console_fd);
+    c->console_poll.data = c;
+    c->console_polling = true;
+    c->open_handles++;
+    uv_poll_start(&c->console_poll, UV_READABLE, on_console);
+    return 0;
+}
+
+/* ---- life cycle ---- */
+
+static void maybe_free(struct monitor_ctr *c)
+{
+    if (!c->closing || c->open_handles > 0)
+        return;
+    monitor_logline_done(&c->out.ll);
+    monitor_logline_done(&c->err.ll);
+    for (int i = 0; i < 3; i++)
+        if (c->child_fds[i] >= 0)
+            close(c->child_fds[i]);
+    if (c->stdin_fd >= 0)
+        close(c->stdin_fd);
+    if (c->console_fd >= 0)
+        close(c->console_fd);
+    if (c->pidfd >= 0)
+        close(c->pidfd);
+    if (c->log_fd >= 0)
+        close(c->log_fd);
+    buf_done(&c->scratch);
+    free(c->id);
+    free(c->name);
+    free(c->pod_namespace);
+    free(c->pod_name);
+    free(c->pod_uid);
+    free(c->run_dir);
+    free(c->log_path);
+    free(c->oom_file);
+    free(c->console_path);
+    free(c);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    struct monitor_ctr *c = h->data;
+    c->open_handles--;
+    maybe_free(c);
+}
+
+int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct monitor_ctr **ret,
+                    struct err *err)
+{
+    struct monitor_ctr *c = xcalloc(1, sizeof(*c));
+    c->m = m;
+    c->id = xstrdup(o->id);
+    c->name = xstrdup(o->name ? o->name : "");
+    c->pod_namespace = xstrdup(o->pod_namespace ? o->pod_namespace : "");
+    c->pod_name = xstrdup(o->pod_name ? o->pod_name : "");
+    c->pod_uid = xstrdup(o->pod_uid ? o->pod_uid : "");
+    c->run_dir = xstrdup(o->run_dir);
+    c->log_path = o->log_path && *o->log_path ? xstrdup(o->log_path) : NULL;
+    c->oom_file = o->oom_file ? xstrdup(o->oom_file) : NULL;
+    c->tty = o->tty;
+    c->on_exit = o->on_exit;
+    c->data = o->data;
+    c->log_fd = c->stdin_fd = c->console_fd = c->pidfd = -1;
+    c->child_fds[0] = c->child_fds[1] = c->child_fds[2] = -1;
+    monitor_logline_init(&c->out.ll, "stdout", MONITOR_LOG_LINE_MAX);
+    monitor_logline_init(&c->err.ll, "stderr", MONITOR_LOG_LINE_MAX);
+    c->out.c = c->err.c = c;
+    int r = open_log(c, err);
+    if (r == 0 && o->open_stdin)
+        r = make_fifo(c, "stdin", false, !o->reopen, &c->stdin_fd, &c->child_fds[0], err);
+    if (r == 0 && !o->open_stdin) {
+        c->child_fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (c->child_fds[0] < 0)
+            r = err_set(err, -errno, "/dev/null: %s", strerror(errno));
+    }
+    if (r == 0 && o->tty) {
+        for (int i = 1; i < 3 && r == 0; i++) {
+            c->child_fds[i] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+            if (c->child_fds[i] < 0)
+                r = err_set(err, -errno, "/dev/null: %s", strerror(errno));
+        }
+        if (r == 0 && !o->reopen)
+            r = open_console(c, err);
+    } else if (r == 0) {
+        int ours;
+        r = make_fifo(c, "stdout", true, !o->reopen, &ours, &c->child_fds[1], err);
+        if (r == 0)
+            r = open_stream(c, &c->out, ours, "stdout", err);
+        if (r == 0)
+            r = make_fifo(c, "stderr", true, !o->reopen, &ours, &c->child_fds[2], err);
+        if (r == 0)
+            r = open_stream(c, &c->err, ours, "stderr", err);
+    }
+    if (r < 0) {
+        monitor_ctr_close(c);
+        return r;
+    }
+    /* After a restart the container holds its ends already. */
+    if (o->reopen)
+        monitor_ctr_created(c);
+    *ret = c;
+    return 0;
+}
+
+void monitor_ctr_stdio(struct monitor_ctr *c, int ret_fds[3])
+{
+    memcpy(ret_fds, c->child_fds, sizeof(c->child_fds));
+}
+
+const char *monitor_ctr_console_socket(struct monitor_ctr *c)
+{
+    return c->tty ? c->console_path : NULL;
+}
+
+void monitor_ctr_created(struct monitor_ctr *c)
+{
+    for (int i = 0; i < 3; i++) {
+        if (c->child_fds[i] >= 0)
+            close(c->child_fds[i]);
+        c->child_fds[i] = -1;
+    }
+}
+
+static bool oom_seen(const char *file)
+{
+    if (!file)
+        return false;
+    struct buf b = {0};
+    bool seen = false;
+    if (fs_read_file(file, 65536, &b) == 0) {
+        const char *p = strstr((const char *)b.data, "oom_kill ");
+        seen = p && strtoull(p + 9, NULL, 10) > 0;
+    }
+    buf_done(&b);
+    return seen;
+}
+
+static void on_pidfd(uv_poll_t *p, int status, int events)
+{
+    struct monitor_ctr *c = container_of(p, struct monitor_ctr, pid_poll);
+    struct monitor_exit e = {.status_known = false};
+    if (c->child) {
+        siginfo_t si = {0};
+        int r = waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG);
+        if (r == 0 && si.si_pid == 0)
+            return; /* not yet */
+        if (r < 0 && errno != ECHILD)
+            return;
+        if (r == 0) {
+            e.status_known = true;
+            if (si.si_code == CLD_EXITED) {
+                e.exit_code = si.si_status;
+            } else {
+                e.signal = si.si_status;
+                e.exit_code = 128 + si.si_status;
+            }
+        }
+    }
+    e.finished_at = now_ns();
+    uv_poll_stop(&c->pid_poll);
+    uv_close((uv_handle_t *)&c->pid_poll, on_handle_closed);
+    c->pid_polling = false;
+    c->exited = true;
+    /* What the container wrote before it ended is in the pipes: log it before the exit is
+     * reported, so a client reading the log after seeing the exit finds every line. */
+    drain(&c->out);
+    drain(&c->err);
+    e.oom_killed = oom_seen(c->oom_file);
+    if (c->on_exit)
+        c->on_exit(c, &e, c->data);
+}
+
+int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err)
+{
+    c->pidfd = pidfd_open(pid, 0);
+    if (c->pidfd < 0)
+        return err_set(err, -errno, "pidfd of process %d: %s", pid, strerror(errno));
+    /* Our child (the runtime exited and we are the subreaper) or not (adopted after a restart). */
+    siginfo_t si = {0};
+    c->child = waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+    uv_poll_init(c->m->loop, &c->pid_poll, c->pidfd);
+    c->pid_poll.data = c;
+    c->pid_polling = true;
+    c->open_handles++;
+    uv_poll_start(&c->pid_poll, UV_READABLE, on_pidfd);
+    return 0;
+}
+
+int monitor_ctr_reopen_log(struct monitor_ctr *c, struct err *err)
+{
+    return open_log(c, err);
+}
+
+void monitor_ctr_close(struct monitor_ctr *c)
+{
+    if (!c || c->closing)
+        return;
+    c->closing = true;
+    c->on_exit = NULL;
+    drain(&c->out);
+    drain(&c->err);
+    close_stream(&c->out, true);
+    close_stream(&c->err, true);
+    if (c->console_polling) {
+        c->console_polling = false;
+        uv_close((uv_handle_t *)&c->console_poll, on_handle_closed);
+    }
+    if (c->pid_polling) {
+        c->pid_polling = false;
+        uv_close((uv_handle_t *)&c->pid_poll, on_handle_closed);
+    }
+    maybe_free(c);
+}
+
+void monitor_ctr_remove_files(const char *run_dir)
+{
+    const char *names[] = {"stdin", "stdout", "stderr", "console.sock"};
+    for (size_t i = 0; i < 4; i++) {
+        cleanup_free char *p = xasprintf("%s/%s", run_dir, names[i]);
+        unlink(p);
+    }
+}
+
+int64_t monitor_proc_start_time(int pid)
+{
+    cleanup_free char *path = xasprintf("/proc/%d/stat", pid);
+    struct buf b = {0};
+    int64_t t = -1;
+    if (fs_read_file(path, 4096, &b) == 0) {
+        /* The command may hold spaces and parentheses: fields start after the last ')'. */
+        char *p = strrchr((char *)b.data, ')');
+        for (int field = 2; p && field < 22; field++)
+            p = strchr(p + 1, ' ');
+        if (p)
+            t = strtoll(p + 1, NULL, 10);
+    }
+    buf_done(&b);
+    return t;
+}

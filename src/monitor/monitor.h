@@ -1,0 +1,75 @@
+/* The monitor module: what happens to a container after the runtime has created it. Its stdio
+ * (FIFOs under the run root, or a pty's master sent through the console socket), its CRI log
+ * file and journald, and its exit (a pidfd on the loop, waitid for the status, the cgroup for
+ * the OOM verdict). No helper process per container. */
+#ifndef CRIB_MONITOR_H
+#define CRIB_MONITOR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "common/err.h"
+
+struct monitor;
+struct monitor_ctr;
+
+struct monitor_opts {
+    bool log_to_journald;
+    const char *journald_socket; /* the journal's native socket */
+};
+
+int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **ret,
+                struct err *err);
+void monitor_free(struct monitor *m);
+
+struct monitor_exit {
+    int exit_code;       /* 128 + signal when killed by one */
+    int signal;          /* 0 unless killed by a signal */
+    bool oom_killed;     /* the cgroup saw an OOM kill */
+    bool status_known;   /* false when the process was not our child (adopted after a restart) */
+    int64_t finished_at; /* unix ns */
+};
+
+typedef void (*monitor_exit_cb)(struct monitor_ctr *c, const struct monitor_exit *e, void *data);
+
+struct monitor_ctr_opts {
+    const char *id, *name;                          /* for journald */
+    const char *pod_namespace, *pod_name, *pod_uid; /* for journald */
+    const char *run_dir;                            /* FIFOs and the console socket go here */
+    const char *log_path;                           /* the CRI log file; NULL or "": none */
+    /* The file that counts OOM kills of the container's cgroup: memory.oom_control (v1) or
+     * memory.events (v2). NULL: not known. */
+    const char *oom_file;
+    bool tty, open_stdin;
+    bool reopen; /* after a restart: open the FIFOs that are there instead of making them */
+    monitor_exit_cb on_exit;
+    void *data;
+};
+
+/* Prepare the container's stdio and open its log. */
+int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct monitor_ctr **ret,
+                    struct err *err);
+/* The fds the runtime's `create` gets as its stdin, stdout and stderr (the container inherits
+ * them); /dev/null for a tty container, whose stdio is the pty. */
+void monitor_ctr_stdio(struct monitor_ctr *c, int ret_fds[3]);
+/* The console socket path for a tty container, or NULL. */
+const char *monitor_ctr_console_socket(struct monitor_ctr *c);
+/* The runtime's `create` has returned: drop our copies of the container's ends. */
+void monitor_ctr_created(struct monitor_ctr *c);
+/* Watch pid, the container's init: its exit is reported once through on_exit, after the output
+ * written before it has been logged. */
+int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err);
+/* Open the log file again (the kubelet renamed it to rotate it). */
+int monitor_ctr_reopen_log(struct monitor_ctr *c, struct err *err);
+/* Close everything (output still buffered is logged); on_exit is not called any more. Freed once
+ * its handles are closed. */
+void monitor_ctr_close(struct monitor_ctr *c);
+/* Remove the FIFOs and the console socket from run_dir. */
+void monitor_ctr_remove_files(const char *run_dir);
+
+/* Start time of pid (clock ticks since boot, /proc/<pid>/stat field 22), or -1: with the pid it
+ * names a process across pid reuse. */
+int64_t monitor_proc_start_time(int pid);
+
+#endif

@@ -1,0 +1,130 @@
+/* The oci module: the OCI runtime spec generated from CRI configs and the image config (users
+ * from the rootfs, capabilities, seccomp), and the driver of OCI runtime binaries. */
+#ifndef CRIB_OCI_H
+#define CRIB_OCI_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "proto/runtime.pb-c.h"
+#include "reactor/reactor.h"
+
+/* ---- caps.c: capabilities ---- */
+
+/* Free a NULL-terminated string array. NULL-safe. */
+void oci_strv_free(char **v);
+/* The capabilities of a container: the default set (as CRI-O's: CHOWN, DAC_OVERRIDE, FSETID,
+ * FOWNER, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, KILL), then drop, then add. Names are
+ * taken with or without "CAP_", in any case; "ALL" means every capability libcap knows. A name
+ * libcap does not know fails with -EINVAL "unknown capability `NAME`". privileged: every
+ * capability. Returns a sorted NULL-terminated array of "CAP_..." names. */
+int oci_caps_resolve(char *const *add, size_t n_add, char *const *drop, size_t n_drop,
+                     bool privileged, char ***ret, struct err *err);
+
+/* ---- seccomp.c: seccomp profiles ---- */
+
+/* The built-in RuntimeDefault profile as an OCI `linux.seccomp` object: every syscall allowed
+ * except those that escape or damage the node (mount, unshare, setns, kexec, modules, bpf, ...);
+ * new namespaces through clone refused; the calls a capability in caps (NULL-terminated
+ * "CAP_..." names) legitimately needs are allowed again, as Docker's profile does. */
+cJSON *oci_seccomp_default_profile(char *const *caps);
+/* Read a Localhost profile file (the OCI `linux.seccomp` form, or Docker's form with
+ * "names"/"archMap") and return it as an OCI `linux.seccomp` object. Actions and architectures
+ * are checked; -EINVAL/-ENOENT with the file name and what is wrong. */
+int oci_seccomp_load_profile(const char *path, cJSON **ret, struct err *err);
+
+/* ---- users.c: users and groups from the rootfs ---- */
+
+struct oci_user {
+    uint32_t uid, gid;
+    uint32_t *additional_gids; /* sorted, unique, without gid */
+    size_t n_additional_gids;
+    char *home; /* from passwd, or "/" */
+};
+/* Resolve spec ("", "name", "uid", "name:group", "uid:gid", "name:gid", "uid:group") against
+ * the rootfs' /etc/passwd and /etc/group, read beneath rootfs (symlinks resolved inside it).
+ * "" is root. A numeric uid needs no passwd entry (gid 0 then, unless passwd has it); a name
+ * that is not found fails with -ENOENT "user `NAME` not found in /etc/passwd of the image".
+ * Additional gids: the groups in /etc/group listing the user's name, plus extra_gids. */
+int oci_user_resolve(const char *rootfs, const char *spec, const uint32_t *extra_gids,
+                     size_t n_extra, struct oci_user *ret, struct err *err);
+void oci_user_done(struct oci_user *u);
+
+/* ---- spec.c: the runtime spec ---- */
+
+struct oci_spec_params {
+    const char *id;     /* container ID */
+    const char *pod_id; /* sandbox ID */
+    const Runtime__V1__ContainerConfig *config;
+    const Runtime__V1__PodSandboxConfig *pod_config;
+    const char *image_config; /* the image config JSON (with its "config" object), or NULL */
+    const char *image_name;   /* for the annotations */
+    const char *rootfs;       /* the mounted root filesystem (absolute) */
+    /* Namespaces to join (paths such as /run/crib/pods/<id>/ns/net or /proc/<pid>/ns/pid). For
+     * net/ipc/uts NULL means the host's; for pid, NULL and !host_pid means a new one. */
+    const char *netns_path, *ipcns_path, *utsns_path, *pidns_path;
+    bool host_pid;
+    /* The pod's files, bind-mounted unless the CRI mounts cover the path; NULL to skip. */
+    const char *hostname_path; /* -> /etc/hostname */
+    const char *hosts_path;    /* -> /etc/hosts */
+    const char *resolv_path;   /* -> /etc/resolv.conf */
+    const char *shm_path;      /* -> /dev/shm (else a private tmpfs) */
+    const char *hostname;      /* process env HOSTNAME and the uts hostname when utsns is new */
+    const char *cgroups_path;  /* linux.cgroupsPath as the runtime wants it */
+    int oom_score_adj_min;     /* lower requests are raised to this (the daemon's own value) */
+    int64_t pids_limit;        /* > 0: linux.resources.pids.limit */
+    bool apparmor;             /* the host has AppArmor enabled */
+    const char *seccomp_profile_root; /* relative Localhost profiles are resolved here */
+    bool seccomp;                     /* the host supports seccomp */
+};
+
+struct oci_spec_result {
+    cJSON *spec;            /* config.json */
+    char *stop_signal;      /* the image's STOPSIGNAL ("SIGTERM" if none), normalised "SIGxxx" */
+    int stop_signo;         /* its number */
+    bool oom_score_clamped; /* the requested oom_score_adj was raised to oom_score_adj_min */
+};
+
+/* Build the runtime spec of a container. -EINVAL with a message for a config that cannot be
+ * honoured (no command, bad user, unknown capability, device that does not exist, ...). */
+int oci_spec_generate(const struct oci_spec_params *p, struct oci_spec_result *ret,
+                      struct err *err);
+void oci_spec_result_done(struct oci_spec_result *r);
+/* The linux.resources object for `runc update` (and the spec) from CRI resources. */
+cJSON *oci_spec_resources(const Runtime__V1__LinuxContainerResources *r, int oom_score_adj_min,
+                          int64_t pids_limit);
+/* Signal number of "SIGTERM", "TERM", "15", "SIGRTMIN+3"; -EINVAL if not a signal. */
+int oci_signal_parse(const char *s);
+
+/* ---- runtime.c: the OCI runtime binary (runc's command line; crun's is the same) ---- */
+
+struct oci_runtime {
+    const char *path; /* a path, or a name looked up in PATH */
+    const char *root; /* its --root, or NULL for its default */
+    uint64_t timeout_ms;
+};
+
+struct oci_runtime_opts {
+    const int *stdio_fds;   /* NULL, or the runtime's stdin/stdout/stderr (create) */
+    const void *stdin_data; /* written to its stdin (update --resources -) */
+    size_t stdin_len;
+    const char *log_path; /* --log FILE --log-format json; failures are read from it */
+    size_t out_max;       /* captured output cap (exec) */
+    uint64_t timeout_ms;  /* 0: the runtime's own */
+    bool any_exit;        /* exec: any exit status is the command's, not a failure */
+};
+
+/* The callback gets 0 and the result when the runtime exited 0 (or any_exit and it ran);
+ * otherwise a negative errno (-ETIMEDOUT after the timeout, -EIO when it failed) and err saying
+ * "<runtime> <verb>: <its error message>"; -ECANCELED after reactor_child_cancel. */
+typedef void (*oci_runtime_cb)(int status, const struct reactor_child_result *res, struct err *err,
+                               void *data);
+/* Run `RUNTIME [--root R] [--log L --log-format json] args...` on the loop. */
+int oci_runtime_run(uv_loop_t *loop, const struct oci_runtime *rt, char *const *args,
+                    const struct oci_runtime_opts *o, oci_runtime_cb cb, void *data,
+                    struct reactor_child **ret_child, struct err *err);
+
+#endif
