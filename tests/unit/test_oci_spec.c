@@ -192,8 +192,7 @@ static void fixture_init(struct fixture *f)
     f->md = (Runtime__V1__ContainerMetadata)RUNTIME__V1__CONTAINER_METADATA__INIT;
     f->image = (Runtime__V1__ImageSpec)RUNTIME__V1__IMAGE_SPEC__INIT;
     f->linux_ = (Runtime__V1__LinuxContainerConfig)RUNTIME__V1__LINUX_CONTAINER_CONFIG__INIT;
-    f->sc = (Runtime__V1__LinuxContainerSecurityContext)
-        RUNTIME__V1__LINUX_CONTAINER_SECURITY_CONTEXT__INIT;
+    runtime__v1__linux_container_security_context__init(&f->sc);
     f->res = (Runtime__V1__LinuxContainerResources)RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
     f->pod = (Runtime__V1__PodSandboxConfig)RUNTIME__V1__POD_SANDBOX_CONFIG__INIT;
     f->pmd = (Runtime__V1__PodSandboxMetadata)RUNTIME__V1__POD_SANDBOX_METADATA__INIT;
