@@ -51,6 +51,7 @@ CRIBD="$BUILD/asan/cribd" /usr/bin/python3 -m pytest -v -p no:cacheprovider test
 
 step "libFuzzer targets, ${FUZZ_SECONDS}s each"
 configure_in "$BUILD/fuzz" CC=clang --enable-fuzzers --enable-asan --enable-ubsan
+make -C "$BUILD/fuzz" src/proto/runtime.pb-c.h  # generated first: named targets skip BUILT_SOURCES
 make -C "$BUILD/fuzz" -j"$JOBS" tests/fuzz/fuzz_toml tests/fuzz/fuzz_http1 tests/fuzz/fuzz_manifest tests/fuzz/fuzz_extract \
     tests/fuzz/fuzz_logline
 for t in toml http1 manifest extract logline; do
