@@ -20,7 +20,10 @@ void oci_strv_free(char **v);
  * FOWNER, SETGID, SETUID, SETPCAP, NET_BIND_SERVICE, KILL), then drop, then add. Names are
  * taken with or without "CAP_", in any case; "ALL" means every capability libcap knows. A name
  * libcap does not know fails with -EINVAL "unknown capability `NAME`". privileged: every
- * capability. Returns a sorted NULL-terminated array of "CAP_..." names. */
+ * capability. Returns a sorted NULL-terminated array of "CAP_..." names.
+ * "ALL" applies before the named entries (add ALL + drop CHOWN: all but CHOWN), and "every
+ * capability" (ALL, privileged, and the default set too) is limited to the daemon's bounding
+ * set: runc cannot grant more, and asking fails the container's start. */
 int oci_caps_resolve(char *const *add, size_t n_add, char *const *drop, size_t n_drop,
                      bool privileged, char ***ret, struct err *err);
 
@@ -48,7 +51,9 @@ struct oci_user {
  * the rootfs' /etc/passwd and /etc/group, read beneath rootfs (symlinks resolved inside it).
  * "" is root. A numeric uid needs no passwd entry (gid 0 then, unless passwd has it); a name
  * that is not found fails with -ENOENT "user `NAME` not found in /etc/passwd of the image".
- * Additional gids: the groups in /etc/group listing the user's name, plus extra_gids. */
+ * Additional gids: the groups in /etc/group listing the user's name, plus extra_gids.
+ * A numeric id that is negative or above 4294967294 fails with -EINVAL; missing files count as
+ * empty, one that is not a regular file or is above 4 MiB fails. */
 int oci_user_resolve(const char *rootfs, const char *spec, const uint32_t *extra_gids,
                      size_t n_extra, struct oci_user *ret, struct err *err);
 void oci_user_done(struct oci_user *u);

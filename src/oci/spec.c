@@ -1,24 +1,28 @@
 /* The OCI runtime spec (config.json) of a container: the image config merged with the CRI's
  * ContainerConfig the way the kubelet expects, in the pod's namespaces. */
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/capability.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/macro.h"
 #include "oci/cgroup.h"
 #include "oci/oci.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define NOFILE_DEFAULT 1048576.0 /* CRI-O's */
 #define DEVICES_MAX 4096
+#define DEVICE_DEPTH_MAX 16
 
 static const char *const masked_default[] = {
     "/proc/acpi",
@@ -37,31 +41,52 @@ static const char *const readonly_default[] = {
     "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
 
+static bool nonempty(const char *s)
+{
+    return s && *s;
+}
+
+static const Runtime__V1__LinuxContainerSecurityContext *
+security_context(const Runtime__V1__ContainerConfig *c)
+{
+    return c->linux ? c->linux->security_context : NULL;
+}
+
 /* ---- signals ---- */
 
 static const struct {
     const char *name;
     int num;
 } signals[] = {
-    {"HUP", SIGHUP},     {"INT", SIGINT},   {"QUIT", SIGQUIT},     {"ILL", SIGILL},
-    {"TRAP", SIGTRAP},   {"ABRT", SIGABRT}, {"IOT", SIGIOT},       {"BUS", SIGBUS},
-    {"FPE", SIGFPE},     {"KILL", SIGKILL}, {"USR1", SIGUSR1},     {"SEGV", SIGSEGV},
-    {"USR2", SIGUSR2},   {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"TERM", SIGTERM},
-    {"STKFLT", 16},      {"CHLD", SIGCHLD}, {"CONT", SIGCONT},     {"STOP", SIGSTOP},
-    {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},     {"URG", SIGURG},
-    {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
-    {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"POLL", SIGPOLL},     {"PWR", SIGPWR},
-    {"SYS", SIGSYS},
+    {"HUP", SIGHUP},   {"INT", SIGINT},     {"QUIT", SIGQUIT}, {"ILL", SIGILL},
+    {"TRAP", SIGTRAP}, {"ABRT", SIGABRT},   {"IOT", SIGIOT},   {"BUS", SIGBUS},
+    {"FPE", SIGFPE},   {"KILL", SIGKILL},   {"USR1", SIGUSR1}, {"SEGV", SIGSEGV},
+    {"USR2", SIGUSR2}, {"PIPE", SIGPIPE},   {"ALRM", SIGALRM}, {"TERM", SIGTERM},
+    {"STKFLT", 16},    {"CHLD", SIGCHLD},   {"CLD", SIGCHLD},  {"CONT", SIGCONT},
+    {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN}, {"TTOU", SIGTTOU},
+    {"URG", SIGURG},   {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM},
+    {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},     {"POLL", SIGPOLL},
+    {"PWR", SIGPWR},   {"SYS", SIGSYS},
 };
 
+/* Digits only (no sign, no blanks), at most 4 of them. */
+static int small_number(const char *s)
+{
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n > 4 || s[n])
+        return -1;
+    return atoi(s);
+}
+
+/* Numbers are 1 to 31 and glibc's real-time range: 32 and 33 belong to the C library's
+ * threads. RTMIN+n and RTMAX-n count from glibc's SIGRTMIN and SIGRTMAX, as Docker does. */
 int oci_signal_parse(const char *s)
 {
     if (!s || !*s)
         return -EINVAL;
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*end)
-        return v > 0 && v <= SIGRTMAX ? (int)v : -EINVAL;
+    int v = small_number(s);
+    if (v >= 0)
+        return (v >= 1 && v <= SIGSYS) || (v >= SIGRTMIN && v <= SIGRTMAX) ? v : -EINVAL;
     const char *n = strncasecmp(s, "SIG", 3) == 0 ? s + 3 : s;
     for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
         if (strcasecmp(n, signals[i].name) == 0)
@@ -69,47 +94,90 @@ int oci_signal_parse(const char *s)
     bool min = strncasecmp(n, "RTMIN", 5) == 0, max = strncasecmp(n, "RTMAX", 5) == 0;
     if (!min && !max)
         return -EINVAL;
-    const char *rest = n + 5;
-    long off = 0;
-    if (*rest) {
-        if ((min && *rest != '+') || (max && *rest != '-'))
-            return -EINVAL;
-        off = strtol(rest + 1, &end, 10);
-        if (*end || off < 0)
+    int off = 0;
+    if (n[5]) {
+        if (n[5] != (min ? '+' : '-') || (off = small_number(n + 6)) < 0)
             return -EINVAL;
     }
-    long num = min ? SIGRTMIN + off : SIGRTMAX - off;
-    return num >= SIGRTMIN && num <= SIGRTMAX ? (int)num : -EINVAL;
+    int num = min ? SIGRTMIN + off : SIGRTMAX - off;
+    return num >= SIGRTMIN && num <= SIGRTMAX ? num : -EINVAL;
 }
 
+/* The name oci_signal_parse reads back: "SIGTERM", "SIGRTMIN+3". */
 static char *signal_name(int num)
 {
     for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
         if (signals[i].num == num)
             return xasprintf("SIG%s", signals[i].name);
+    if (num == SIGRTMIN)
+        return xstrdup("SIGRTMIN");
     return xasprintf("SIGRTMIN+%d", num - SIGRTMIN);
+}
+
+/* The CRI's own stop signal by its enum name: "SIGNAL_SIGQUIT", "SIGNAL_SIGRTMINPLUS3",
+ * "SIGNAL_SIGRTMAXMINUS2". */
+static int cri_signal(Runtime__V1__Signal s)
+{
+    const ProtobufCEnumValue *v =
+        protobuf_c_enum_descriptor_get_value(&runtime__v1__signal__descriptor, (int)s);
+    if (!v || strncmp(v->name, "SIGNAL_", 7) != 0)
+        return -EINVAL;
+    const char *n = v->name + 7, *plus = strstr(n, "PLUS"), *minus = strstr(n, "MINUS");
+    char name[32];
+    if (plus)
+        snprintf(name, sizeof(name), "%.*s+%s", (int)(plus - n), n, plus + 4);
+    else if (minus)
+        snprintf(name, sizeof(name), "%.*s-%s", (int)(minus - n), n, minus + 5);
+    else
+        snprintf(name, sizeof(name), "%s", n);
+    return oci_signal_parse(name);
+}
+
+/* ContainerConfig.stop_signal (Kubernetes' ContainerStopSignals) when set, else the image's
+ * STOPSIGNAL, else SIGTERM. */
+static int stop_signal(const Runtime__V1__ContainerConfig *c, const cJSON *ic,
+                       struct oci_spec_result *ret, struct err *err)
+{
+    const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ic, "StopSignal"));
+    int signo;
+    if (c->stop_signal != RUNTIME__V1__SIGNAL__SIGNAL_RUNTIME_DEFAULT) {
+        if ((signo = cri_signal(c->stop_signal)) < 0)
+            return err_set(err, -EINVAL, "stop signal %d is not a signal", (int)c->stop_signal);
+    } else if ((signo = oci_signal_parse(nonempty(s) ? s : "SIGTERM")) < 0) {
+        return err_set(err, -EINVAL, "the image's stop signal `%s` is not a signal", s);
+    }
+    ret->stop_signo = signo;
+    ret->stop_signal = signal_name(signo);
+    return 0;
 }
 
 /* ---- resources ---- */
 
+static void add_cpu(cJSON *o, const Runtime__V1__LinuxContainerResources *r)
+{
+    if (!r->cpu_shares && !r->cpu_quota && !r->cpu_period && !nonempty(r->cpuset_cpus) &&
+        !nonempty(r->cpuset_mems))
+        return;
+    cJSON *cpu = cJSON_AddObjectToObject(o, "cpu");
+    if (r->cpu_shares)
+        cJSON_AddNumberToObject(cpu, "shares", (double)r->cpu_shares);
+    if (r->cpu_quota)
+        cJSON_AddNumberToObject(cpu, "quota", (double)r->cpu_quota);
+    if (r->cpu_period)
+        cJSON_AddNumberToObject(cpu, "period", (double)r->cpu_period);
+    if (nonempty(r->cpuset_cpus))
+        cJSON_AddStringToObject(cpu, "cpus", r->cpuset_cpus);
+    if (nonempty(r->cpuset_mems))
+        cJSON_AddStringToObject(cpu, "mems", r->cpuset_mems);
+}
+
+/* oom_score_adj is the process's (process.oomScoreAdj), not a cgroup's: it is not here. */
 cJSON *oci_spec_resources(const Runtime__V1__LinuxContainerResources *r, int oom_score_adj_min,
                           int64_t pids_limit)
 {
     cJSON *o = cJSON_CreateObject();
     if (r) {
-        if (r->cpu_shares || r->cpu_quota || r->cpu_period || *r->cpuset_cpus || *r->cpuset_mems) {
-            cJSON *cpu = cJSON_AddObjectToObject(o, "cpu");
-            if (r->cpu_shares)
-                cJSON_AddNumberToObject(cpu, "shares", (double)r->cpu_shares);
-            if (r->cpu_quota)
-                cJSON_AddNumberToObject(cpu, "quota", (double)r->cpu_quota);
-            if (r->cpu_period)
-                cJSON_AddNumberToObject(cpu, "period", (double)r->cpu_period);
-            if (*r->cpuset_cpus)
-                cJSON_AddStringToObject(cpu, "cpus", r->cpuset_cpus);
-            if (*r->cpuset_mems)
-                cJSON_AddStringToObject(cpu, "mems", r->cpuset_mems);
-        }
+        add_cpu(o, r);
         if (r->memory_limit_in_bytes || r->memory_swap_limit_in_bytes) {
             cJSON *mem = cJSON_AddObjectToObject(o, "memory");
             if (r->memory_limit_in_bytes)
@@ -139,7 +207,7 @@ cJSON *oci_spec_resources(const Runtime__V1__LinuxContainerResources *r, int oom
     return o;
 }
 
-/* ---- process ---- */
+/* ---- process: args, env, cwd ---- */
 
 static cJSON *strings(char *const *v, size_t n)
 {
@@ -159,22 +227,20 @@ static void append_json_strings(cJSON *dst, const cJSON *src)
     }
 }
 
-static int make_args(const struct oci_spec_params *p, const cJSON *ic, cJSON *proc, struct err *err)
+/* The kubelet's rules (and Docker's): command replaces the Entrypoint, args replace the Cmd,
+ * and a command given without args drops the image's Cmd too. */
+static int make_args(const Runtime__V1__ContainerConfig *c, const cJSON *ic, cJSON *proc,
+                     struct err *err)
 {
-    const Runtime__V1__ContainerConfig *c = p->config;
     cJSON *args = cJSON_AddArrayToObject(proc, "args");
-    if (c->n_command) {
-        for (size_t i = 0; i < c->n_command; i++)
-            cJSON_AddItemToArray(args, cJSON_CreateString(c->command[i]));
-    } else {
-        append_json_strings(args, cJSON_GetObjectItem(ic, "Entrypoint"));
-    }
-    if (c->n_args) {
-        for (size_t i = 0; i < c->n_args; i++)
-            cJSON_AddItemToArray(args, cJSON_CreateString(c->args[i]));
-    } else if (!c->n_command) {
-        append_json_strings(args, cJSON_GetObjectItem(ic, "Cmd"));
-    }
+    for (size_t i = 0; i < c->n_command; i++)
+        cJSON_AddItemToArray(args, cJSON_CreateString(c->command[i]));
+    if (!c->n_command)
+        append_json_strings(args, cJSON_GetObjectItemCaseSensitive(ic, "Entrypoint"));
+    for (size_t i = 0; i < c->n_args; i++)
+        cJSON_AddItemToArray(args, cJSON_CreateString(c->args[i]));
+    if (!c->n_command && !c->n_args)
+        append_json_strings(args, cJSON_GetObjectItemCaseSensitive(ic, "Cmd"));
     if (cJSON_GetArraySize(args) == 0)
         return err_set(err, -EINVAL,
                        "no command specified: the image has no Entrypoint or Cmd "
@@ -182,39 +248,39 @@ static int make_args(const struct oci_spec_params *p, const cJSON *ic, cJSON *pr
     return 0;
 }
 
-/* Set key=value in env (an array of "K=V"), replacing an existing key in place. */
-static void env_set(cJSON *env, const char *kv, size_t key_len)
+static cJSON *env_find(cJSON *env, const char *key, size_t key_len)
 {
     cJSON *x;
-    int i = 0;
     cJSON_ArrayForEach(x, env)
     {
-        if (strncmp(x->valuestring, kv, key_len) == 0 && x->valuestring[key_len] == '=') {
-            cJSON_ReplaceItemInArray(env, i, cJSON_CreateString(kv));
-            return;
-        }
-        i++;
+        if (strncmp(x->valuestring, key, key_len) == 0 && x->valuestring[key_len] == '=')
+            return x;
     }
-    cJSON_AddItemToArray(env, cJSON_CreateString(kv));
+    return NULL;
 }
 
-static bool env_has(const cJSON *env, const char *key)
+/* Set "K=V" in env (an array of "K=V"), replacing the same key in place. */
+static void env_set(cJSON *env, const char *kv, size_t key_len)
 {
-    size_t n = strlen(key);
-    const cJSON *x;
-    cJSON_ArrayForEach(x, env)
-    {
-        if (strncmp(x->valuestring, key, n) == 0 && x->valuestring[n] == '=')
-            return true;
-    }
-    return false;
+    cJSON *old = env_find(env, kv, key_len);
+    if (old)
+        cJSON_ReplaceItemViaPointer(env, old, cJSON_CreateString(kv));
+    else
+        cJSON_AddItemToArray(env, cJSON_CreateString(kv));
 }
 
+static bool env_has(cJSON *env, const char *key)
+{
+    return env_find(env, key, strlen(key)) != NULL;
+}
+
+/* The image's Env, then ours (PATH if missing, HOSTNAME, TERM for a tty), then the CRI's, each
+ * replacing the same key in place. HOME is added with the user (make_user). */
 static int make_env(const struct oci_spec_params *p, const cJSON *ic, cJSON *proc, struct err *err)
 {
     cJSON *env = cJSON_AddArrayToObject(proc, "env");
     const cJSON *x;
-    cJSON_ArrayForEach(x, cJSON_GetObjectItem(ic, "Env"))
+    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(ic, "Env"))
     {
         const char *eq = cJSON_IsString(x) ? strchr(x->valuestring, '=') : NULL;
         if (eq && eq != x->valuestring)
@@ -222,7 +288,7 @@ static int make_env(const struct oci_spec_params *p, const cJSON *ic, cJSON *pro
     }
     if (!env_has(env, "PATH"))
         env_set(env, DEFAULT_PATH, 4);
-    if (p->hostname && *p->hostname) {
+    if (nonempty(p->hostname)) {
         cleanup_free char *h = xasprintf("HOSTNAME=%s", p->hostname);
         env_set(env, h, 8);
     }
@@ -230,53 +296,86 @@ static int make_env(const struct oci_spec_params *p, const cJSON *ic, cJSON *pro
         env_set(env, "TERM=xterm", 4);
     for (size_t i = 0; i < p->config->n_envs; i++) {
         const Runtime__V1__KeyValue *kv = p->config->envs[i];
-        if (!*kv->key)
+        if (!nonempty(kv->key))
             continue;
-        if (strchr(kv->key, '=') || memchr(kv->value.data, '\0', kv->value.len))
+        if (strchr(kv->key, '=') || (kv->value.len && memchr(kv->value.data, '\0', kv->value.len)))
             return err_set(err, -EINVAL,
                            "environment variable `%s` has a '=' in its name or a "
                            "NUL byte in its value",
                            kv->key);
-        cleanup_free char *s =
-            xasprintf("%s=%.*s", kv->key, (int)kv->value.len, (const char *)kv->value.data);
+        cleanup_free char *s = xasprintf("%s=%.*s", kv->key, (int)kv->value.len,
+                                         kv->value.len ? (const char *)kv->value.data : "");
         env_set(env, s, strlen(kv->key));
     }
     return 0;
 }
 
-static int make_user(const struct oci_spec_params *p, const cJSON *ic, cJSON *proc, struct err *err)
+/* ---- process: user ---- */
+
+static int check_id(int64_t v, const char *what, struct err *err)
 {
-    const Runtime__V1__LinuxContainerSecurityContext *sc =
-        p->config->linux ? p->config->linux->security_context : NULL;
-    const char *image_user = cJSON_GetStringValue(cJSON_GetObjectItem(ic, "User"));
+    if (v < 0 || v > (int64_t)UINT32_MAX - 1)
+        return err_set(err, -EINVAL, "%s %lld is out of range", what, (long long)v);
+    return 0;
+}
+
+/* The user spec for oci_user_resolve: run_as_user, else run_as_username, else the image's
+ * User; run_as_group replaces the group of any of them. */
+static int user_spec(const Runtime__V1__LinuxContainerSecurityContext *sc, const cJSON *ic,
+                     char **ret, struct err *err)
+{
+    const char *image_user = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ic, "User"));
     cleanup_free char *spec = NULL;
     if (sc && sc->run_as_user) {
-        if (sc->run_as_user->value < 0 || sc->run_as_user->value > UINT32_MAX - 1)
-            return err_set(err, -EINVAL, "run_as_user %lld is out of range",
-                           (long long)sc->run_as_user->value);
+        if (check_id(sc->run_as_user->value, "run_as_user", err) < 0)
+            return err->code;
         spec = xasprintf("%lld", (long long)sc->run_as_user->value);
-    } else if (sc && *sc->run_as_username) {
+    } else if (sc && nonempty(sc->run_as_username)) {
         spec = xstrdup(sc->run_as_username);
     } else {
         spec = xstrdup(image_user ? image_user : "");
     }
     if (sc && sc->run_as_group) {
-        if (sc->run_as_group->value < 0 || sc->run_as_group->value > UINT32_MAX - 1)
-            return err_set(err, -EINVAL, "run_as_group %lld is out of range",
-                           (long long)sc->run_as_group->value);
-        char *colon = strchr(spec, ':');
-        if (colon)
-            *colon = '\0';
+        if (check_id(sc->run_as_group->value, "run_as_group", err) < 0)
+            return err->code;
+        spec[strcspn(spec, ":")] = '\0';
         char *with = xasprintf("%s:%lld", *spec ? spec : "0", (long long)sc->run_as_group->value);
         free(spec);
         spec = with;
     }
+    *ret = TAKE_PTR(spec);
+    return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void add_gids(cJSON *user, uint32_t gid, const uint32_t *gids, size_t n)
+{
+    cJSON *a = NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (gids[i] == gid)
+            continue;
+        if (!a)
+            a = cJSON_AddArrayToObject(user, "additionalGids");
+        cJSON_AddItemToArray(a, cJSON_CreateNumber(gids[i]));
+    }
+}
+
+static int make_user(const struct oci_spec_params *p, const cJSON *ic, cJSON *proc, struct err *err)
+{
+    const Runtime__V1__LinuxContainerSecurityContext *sc = security_context(p->config);
+    cleanup_free char *spec = NULL;
+    if (user_spec(sc, ic, &spec, err) < 0)
+        return err->code;
     size_t n_extra = sc ? sc->n_supplemental_groups : 0;
     cleanup_free uint32_t *extra = xcalloc(n_extra + 1, sizeof(uint32_t));
     for (size_t i = 0; i < n_extra; i++) {
-        if (sc->supplemental_groups[i] < 0 || sc->supplemental_groups[i] > UINT32_MAX - 1)
-            return err_set(err, -EINVAL, "supplemental group %lld is out of range",
-                           (long long)sc->supplemental_groups[i]);
+        if (check_id(sc->supplemental_groups[i], "supplemental group", err) < 0)
+            return err->code;
         extra[i] = (uint32_t)sc->supplemental_groups[i];
     }
     struct oci_user u;
@@ -286,12 +385,21 @@ static int make_user(const struct oci_spec_params *p, const cJSON *ic, cJSON *pr
     cJSON *user = cJSON_AddObjectToObject(proc, "user");
     cJSON_AddNumberToObject(user, "uid", u.uid);
     cJSON_AddNumberToObject(user, "gid", u.gid);
-    if (u.n_additional_gids) {
-        cJSON *g = cJSON_AddArrayToObject(user, "additionalGids");
-        for (size_t i = 0; i < u.n_additional_gids; i++)
-            cJSON_AddItemToArray(g, cJSON_CreateNumber(u.additional_gids[i]));
+    if (sc && sc->supplemental_groups_policy == RUNTIME__V1__SUPPLEMENTAL_GROUPS_POLICY__Strict) {
+        /* Strict: only the groups the pod asks for, not the image's /etc/group memberships */
+        if (n_extra) {
+            qsort(extra, n_extra, sizeof(uint32_t), cmp_u32);
+            size_t k = 0;
+            for (size_t i = 0; i < n_extra; i++)
+                if (k == 0 || extra[k - 1] != extra[i])
+                    extra[k++] = extra[i];
+            n_extra = k;
+        }
+        add_gids(user, u.gid, extra, n_extra);
+    } else {
+        add_gids(user, u.gid, u.additional_gids, u.n_additional_gids);
     }
-    cJSON *env = cJSON_GetObjectItem(proc, "env");
+    cJSON *env = cJSON_GetObjectItemCaseSensitive(proc, "env");
     if (!env_has(env, "HOME")) {
         cleanup_free char *home = xasprintf("HOME=%s", u.home);
         env_set(env, home, 4);
@@ -300,21 +408,229 @@ static int make_user(const struct oci_spec_params *p, const cJSON *ic, cJSON *pr
     return 0;
 }
 
+/* ---- process: limits ---- */
+
+/* RLIMIT_NOFILE at CRI-O's 1048576. runc raises a hard limit above its own only with
+ * CAP_SYS_RESOURCE, which it has when our bounding set has it, and never above fs.nr_open;
+ * asking for more fails the start, so the value is trimmed to what runc can set. */
+static double nofile_limit(void)
+{
+    double limit = NOFILE_DEFAULT;
+    struct rlimit own;
+    if (cap_get_bound(CAP_SYS_RESOURCE) != 1 && getrlimit(RLIMIT_NOFILE, &own) == 0 &&
+        own.rlim_max != RLIM_INFINITY && (double)own.rlim_max < limit)
+        limit = (double)own.rlim_max;
+    struct buf b = {0};
+    if (fs_read_file("/proc/sys/fs/nr_open", 32, &b) == 0) {
+        double nr_open = strtod((const char *)b.data, NULL);
+        if (nr_open > 0 && nr_open < limit)
+            limit = nr_open;
+    }
+    buf_done(&b);
+    return limit;
+}
+
+static int make_oom_and_rlimits(const struct oci_spec_params *p, cJSON *proc,
+                                struct oci_spec_result *ret, struct err *err)
+{
+    const Runtime__V1__LinuxContainerResources *res =
+        p->config->linux ? p->config->linux->resources : NULL;
+    int64_t oom = res ? res->oom_score_adj : 0;
+    if (oom < -1000 || oom > 1000)
+        return err_set(err, -EINVAL, "oom_score_adj %lld is out of range", (long long)oom);
+    if (oom < p->oom_score_adj_min) {
+        /* the daemon cannot go below its own value without CAP_SYS_RESOURCE */
+        oom = p->oom_score_adj_min;
+        ret->oom_score_clamped = true;
+    }
+    cJSON_AddNumberToObject(proc, "oomScoreAdj", (double)oom);
+    double nofile = nofile_limit();
+    cJSON *rl = cJSON_CreateObject();
+    cJSON_AddStringToObject(rl, "type", "RLIMIT_NOFILE");
+    cJSON_AddNumberToObject(rl, "hard", nofile);
+    cJSON_AddNumberToObject(rl, "soft", nofile);
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(proc, "rlimits"), rl);
+    return 0;
+}
+
+/* ---- security: capabilities, seccomp, AppArmor, masked paths ---- */
+
+/* The deprecated string fields, read in one place. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static const char *deprecated_seccomp(const Runtime__V1__LinuxContainerSecurityContext *sc)
+{
+    return sc->seccomp_profile_path;
+}
+static const char *deprecated_apparmor(const Runtime__V1__LinuxContainerSecurityContext *sc)
+{
+    return sc->apparmor_profile;
+}
+#pragma GCC diagnostic pop
+
+static int make_caps(const struct oci_spec_params *p, bool privileged, cJSON *proc, char ***ret,
+                     struct err *err)
+{
+    const Runtime__V1__LinuxContainerSecurityContext *sc = security_context(p->config);
+    const Runtime__V1__Capability *cap = sc ? sc->capabilities : NULL;
+    char **caps = NULL;
+    int r = oci_caps_resolve(cap ? cap->add_capabilities : NULL, cap ? cap->n_add_capabilities : 0,
+                             cap ? cap->drop_capabilities : NULL,
+                             cap ? cap->n_drop_capabilities : 0, privileged, &caps, err);
+    if (r < 0)
+        return r;
+    size_t n = 0;
+    while (caps[n])
+        n++;
+    /* inheritable and ambient stay empty, as containerd and CRI-O leave them: a process of a
+     * non-root user thus has no capabilities left after its execve, only the bounding set (the
+     * usual Kubernetes behaviour; add_ambient_capabilities is not supported) */
+    cJSON *c = cJSON_AddObjectToObject(proc, "capabilities");
+    cJSON_AddItemToObject(c, "bounding", strings(caps, n));
+    cJSON_AddItemToObject(c, "effective", strings(caps, n));
+    cJSON_AddItemToObject(c, "permitted", strings(caps, n));
+    *ret = caps;
+    return 0;
+}
+
+static int load_local_seccomp(const struct oci_spec_params *p, const char *ref, cJSON *linux_,
+                              struct err *err)
+{
+    if (!nonempty(ref))
+        return err_set(err, -EINVAL, "a Localhost seccomp profile needs a path");
+    if (ref[0] != '/' && !nonempty(p->seccomp_profile_root))
+        return err_set(err, -EINVAL,
+                       "seccomp profile `%s` is relative and no seccomp profile root is set", ref);
+    cleanup_free char *path =
+        ref[0] == '/' ? xstrdup(ref) : xasprintf("%s/%s", p->seccomp_profile_root, ref);
+    cJSON *prof = NULL;
+    int r = oci_seccomp_load_profile(path, &prof, err);
+    if (r < 0)
+        return r;
+    cJSON_AddItemToObject(linux_, "seccomp", prof);
+    return 0;
+}
+
+/* From the SecurityProfile, or else the deprecated string ("runtime/default", "docker/default",
+ * "localhost/<path>", "unconfined", ""). Unconfined or nothing: no filter. */
+static int make_seccomp(const struct oci_spec_params *p, char *const *caps, cJSON *linux_,
+                        struct err *err)
+{
+    const Runtime__V1__LinuxContainerSecurityContext *sc = security_context(p->config);
+    if (!sc)
+        return 0;
+    if (sc->seccomp) {
+        switch (sc->seccomp->profile_type) {
+        case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault:
+            cJSON_AddItemToObject(linux_, "seccomp", oci_seccomp_default_profile(caps));
+            return 0;
+        case RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost:
+            return load_local_seccomp(p, sc->seccomp->localhost_ref, linux_, err);
+        default:
+            return 0;
+        }
+    }
+    const char *old = deprecated_seccomp(sc);
+    if (!nonempty(old) || strcmp(old, "unconfined") == 0)
+        return 0;
+    if (strcmp(old, "runtime/default") == 0 || strcmp(old, "docker/default") == 0) {
+        cJSON_AddItemToObject(linux_, "seccomp", oci_seccomp_default_profile(caps));
+        return 0;
+    }
+    if (strncmp(old, "localhost/", 10) == 0)
+        return load_local_seccomp(p, old + 10, linux_, err);
+    return err_set(err, -EINVAL, "unknown seccomp profile `%s`", old);
+}
+
+/* Only a Localhost profile is named: RuntimeDefault would need a profile loaded on the host
+ * under a name of ours (Docker's "docker-default"), which nothing installs, so it is left to the
+ * runtime's own confinement, as Unconfined is. The kubelet sends the bare name; the deprecated
+ * string and older kubelets have "localhost/<name>". */
+static void make_apparmor(const struct oci_spec_params *p, cJSON *proc)
+{
+    const Runtime__V1__LinuxContainerSecurityContext *sc = security_context(p->config);
+    const char *name = NULL;
+    if (!p->apparmor || !sc)
+        return;
+    if (sc->apparmor) {
+        if (sc->apparmor->profile_type == RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost)
+            name = sc->apparmor->localhost_ref;
+    } else if (nonempty(deprecated_apparmor(sc)) &&
+               strncmp(deprecated_apparmor(sc), "localhost/", 10) == 0) {
+        name = deprecated_apparmor(sc);
+    }
+    if (name && strncmp(name, "localhost/", 10) == 0)
+        name += 10;
+    if (nonempty(name))
+        cJSON_AddStringToObject(proc, "apparmorProfile", name);
+}
+
+static void add_paths(cJSON *linux_, const char *key, char *const *v, size_t n,
+                      const char *const *def, size_t n_def)
+{
+    cJSON *a = cJSON_AddArrayToObject(linux_, key);
+    for (size_t i = 0; i < (n ? n : n_def); i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(n ? v[i] : def[i]));
+}
+
+static int make_security(const struct oci_spec_params *p, bool privileged, cJSON *proc,
+                         cJSON *linux_, struct err *err)
+{
+    const Runtime__V1__LinuxContainerSecurityContext *sc = security_context(p->config);
+    char **caps = NULL;
+    int r = make_caps(p, privileged, proc, &caps, err);
+    if (r < 0)
+        return r;
+    cJSON_AddBoolToObject(proc, "noNewPrivileges", sc && sc->no_new_privs);
+    if (!privileged && p->seccomp)
+        r = make_seccomp(p, caps, linux_, err);
+    oci_strv_free(caps);
+    if (r < 0)
+        return r;
+    make_apparmor(p, proc);
+    if (!privileged) {
+        add_paths(linux_, "maskedPaths", sc ? sc->masked_paths : NULL, sc ? sc->n_masked_paths : 0,
+                  masked_default, ARRAY_SIZE(masked_default));
+        add_paths(linux_, "readonlyPaths", sc ? sc->readonly_paths : NULL,
+                  sc ? sc->n_readonly_paths : 0, readonly_default, ARRAY_SIZE(readonly_default));
+    }
+    return 0;
+}
+
 /* ---- mounts ---- */
 
-static void add_mount(cJSON *mounts, const char *dst, const char *type, const char *src,
-                      const char *opts)
+/* path without repeated or trailing slashes */
+static char *clean_path(const char *path)
 {
-    /* A later mount on the same destination replaces an earlier one. */
-    cJSON *x;
-    int i = 0;
-    cJSON_ArrayForEach(x, mounts)
-    {
-        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(x, "destination")), dst) == 0) {
-            cJSON_DeleteItemFromArray(mounts, i);
-            break;
-        }
-        i++;
+    char *out = xstrdup(path), *o = out;
+    for (const char *s = path; *s; s++)
+        if (*s != '/' || (s[1] != '/' && (s[1] || o == out)))
+            *o++ = *s;
+    *o = '\0';
+    return out;
+}
+
+/* Whether path is dir or beneath it (both clean). */
+static bool path_within(const char *path, const char *dir)
+{
+    size_t n = strlen(dir);
+    if (strcmp(dir, "/") == 0)
+        return true;
+    return strncmp(path, dir, n) == 0 && (path[n] == '\0' || path[n] == '/');
+}
+
+/* Append a mount, after removing any earlier one on the same destination (or, with covers,
+ * on it or beneath it: those would be hidden anyway). */
+static void add_mount(cJSON *mounts, const char *dst, const char *type, const char *src,
+                      const char *opts, bool covers)
+{
+    cJSON *x = mounts->child;
+    while (x) {
+        cJSON *next = x->next;
+        const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "destination"));
+        if (covers ? path_within(d, dst) : strcmp(d, dst) == 0)
+            cJSON_Delete(cJSON_DetachItemViaPointer(mounts, x));
+        x = next;
     }
     cJSON *m = cJSON_CreateObject();
     cJSON_AddStringToObject(m, "destination", dst);
@@ -328,11 +644,32 @@ static void add_mount(cJSON *mounts, const char *dst, const char *type, const ch
     cJSON_AddItemToArray(mounts, m);
 }
 
+static void add_default_mounts(const struct oci_spec_params *p, bool privileged, cJSON *m)
+{
+    add_mount(m, "/proc", "proc", "proc", "nosuid,noexec,nodev", false);
+    add_mount(m, "/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k", false);
+    add_mount(m, "/dev/pts", "devpts", "devpts",
+              "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5", false);
+    if (p->shm_path)
+        add_mount(m, "/dev/shm", "bind", p->shm_path, "rbind,rw", false);
+    else
+        add_mount(m, "/dev/shm", "tmpfs", "shm", "nosuid,noexec,nodev,mode=1777,size=65536k",
+                  false);
+    add_mount(m, "/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev", false);
+    add_mount(m, "/sys", "sysfs", "sysfs",
+              privileged ? "nosuid,noexec,nodev,rw" : "nosuid,noexec,nodev,ro", false);
+    add_mount(m, "/sys/fs/cgroup", "cgroup", "cgroup",
+              privileged ? "nosuid,noexec,nodev,relatime,rw" : "nosuid,noexec,nodev,relatime,ro",
+              false);
+}
+
 static bool cri_mounts_cover(const Runtime__V1__ContainerConfig *c, const char *dst)
 {
-    for (size_t i = 0; i < c->n_mounts; i++)
-        if (strcmp(c->mounts[i]->container_path, dst) == 0)
+    for (size_t i = 0; i < c->n_mounts; i++) {
+        cleanup_free char *d = clean_path(c->mounts[i]->container_path);
+        if (strcmp(d, dst) == 0)
             return true;
+    }
     return false;
 }
 
@@ -344,65 +681,59 @@ static size_t depth(const char *path)
     return n;
 }
 
+struct sorted_mount {
+    const Runtime__V1__Mount *m;
+    size_t depth, index;
+};
+
+/* By depth, parents first; the index keeps it stable. */
 static int by_depth(const void *a, const void *b)
 {
-    const Runtime__V1__Mount *x = *(Runtime__V1__Mount *const *)a;
-    const Runtime__V1__Mount *y = *(Runtime__V1__Mount *const *)b;
-    size_t dx = depth(x->container_path), dy = depth(y->container_path);
-    return dx < dy ? -1 : dx > dy;
+    const struct sorted_mount *x = a, *y = b;
+    if (x->depth != y->depth)
+        return x->depth < y->depth ? -1 : 1;
+    return x->index < y->index ? -1 : x->index > y->index;
 }
 
-static int make_mounts(const struct oci_spec_params *p, cJSON *spec, cJSON *linux_, bool privileged,
-                       struct err *err)
+static int check_cri_mount(const Runtime__V1__Mount *cm, struct err *err)
 {
-    const Runtime__V1__ContainerConfig *c = p->config;
-    cJSON *m = cJSON_AddArrayToObject(spec, "mounts");
-    add_mount(m, "/proc", "proc", "proc", "nosuid,noexec,nodev");
-    add_mount(m, "/dev", "tmpfs", "tmpfs", "nosuid,strictatime,mode=755,size=65536k");
-    add_mount(m, "/dev/pts", "devpts", "devpts",
-              "nosuid,noexec,newinstance,ptmxmode=0666,mode=0620,gid=5");
-    if (p->shm_path)
-        add_mount(m, "/dev/shm", "bind", p->shm_path, "rbind,rw");
-    else
-        add_mount(m, "/dev/shm", "tmpfs", "shm", "nosuid,noexec,nodev,mode=1777,size=65536k");
-    add_mount(m, "/dev/mqueue", "mqueue", "mqueue", "nosuid,noexec,nodev");
-    add_mount(m, "/sys", "sysfs", "sysfs",
-              privileged ? "nosuid,noexec,nodev,rw" : "nosuid,noexec,nodev,ro");
-    add_mount(m, "/sys/fs/cgroup", "cgroup", "cgroup",
-              privileged ? "nosuid,noexec,nodev,relatime,rw" : "nosuid,noexec,nodev,relatime,ro");
-    const struct {
-        const char *dst, *src;
-    } files[] = {{"/etc/hostname", p->hostname_path},
-                 {"/etc/hosts", p->hosts_path},
-                 {"/etc/resolv.conf", p->resolv_path}};
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++)
-        if (files[i].src && !cri_mounts_cover(c, files[i].dst))
-            add_mount(m, files[i].dst, "bind", files[i].src, "rbind,rw");
-    cleanup_free Runtime__V1__Mount **sorted = xcalloc(c->n_mounts + 1, sizeof(*sorted));
-    if (c->n_mounts) {
-        memcpy(sorted, c->mounts, c->n_mounts * sizeof(*sorted));
-        qsort(sorted, c->n_mounts, sizeof(*sorted), by_depth); /* parents first */
+    if (!nonempty(cm->host_path) && cm->image && nonempty(cm->image->image))
+        return err_set(err, -EINVAL, "mount %s: image volumes are not supported by the runtime",
+                       cm->container_path);
+    if (!nonempty(cm->container_path) || cm->container_path[0] != '/')
+        return err_set(err, -EINVAL, "mount destination `%s` is not an absolute path",
+                       cm->container_path ? cm->container_path : "");
+    if (!nonempty(cm->host_path) || cm->host_path[0] != '/')
+        return err_set(err, -EINVAL, "mount %s: source `%s` is not an absolute path",
+                       cm->container_path, cm->host_path ? cm->host_path : "");
+    if (cm->recursive_read_only)
+        return err_set(err, -EINVAL,
+                       "mount %s: recursive read-only mounts are not supported by the runtime",
+                       cm->container_path);
+    struct stat st;
+    if (stat(cm->host_path, &st) < 0) {
+        /* a missing source is made a directory, as containerd and CRI-O do */
+        int r = errno == ENOENT ? fs_mkdir_p(cm->host_path, 0755) : -errno;
+        if (r < 0)
+            return err_set(err, r, "mount %s: source %s: %s", cm->container_path, cm->host_path,
+                           strerror(-r));
     }
+    return 0;
+}
+
+static int add_cri_mounts(const Runtime__V1__ContainerConfig *c, cJSON *m, cJSON *linux_,
+                          struct err *err)
+{
+    cleanup_free struct sorted_mount *sorted = xcalloc(c->n_mounts + 1, sizeof(*sorted));
+    for (size_t i = 0; i < c->n_mounts; i++)
+        sorted[i] = (struct sorted_mount){c->mounts[i], depth(c->mounts[i]->container_path), i};
+    qsort(sorted, c->n_mounts, sizeof(*sorted), by_depth);
     const char *rootfs_prop = NULL;
     for (size_t i = 0; i < c->n_mounts; i++) {
-        const Runtime__V1__Mount *cm = sorted[i];
-        if (cm->container_path[0] != '/')
-            return err_set(err, -EINVAL, "mount destination `%s` is not an absolute path",
-                           cm->container_path);
-        if (cm->host_path[0] != '/')
-            return err_set(err, -EINVAL, "mount source `%s` is not an absolute path",
-                           cm->host_path);
-        if (cm->recursive_read_only)
-            return err_set(err, -EINVAL,
-                           "mount %s: recursive read-only mounts are not "
-                           "supported by the runtime",
-                           cm->container_path);
-        struct stat st;
-        if (stat(cm->host_path, &st) < 0) {
-            int r = errno == ENOENT ? fs_mkdir_p(cm->host_path, 0755) : -errno;
-            if (r < 0)
-                return err_set(err, r, "mount source %s: %s", cm->host_path, strerror(-r));
-        }
+        const Runtime__V1__Mount *cm = sorted[i].m;
+        int r = check_cri_mount(cm, err);
+        if (r < 0)
+            return r;
         const char *prop = "rprivate";
         if (cm->propagation == RUNTIME__V1__MOUNT_PROPAGATION__PROPAGATION_HOST_TO_CONTAINER) {
             prop = "rslave";
@@ -412,187 +743,171 @@ static int make_mounts(const struct oci_spec_params *p, cJSON *spec, cJSON *linu
             prop = "rshared";
             rootfs_prop = "rshared";
         }
+        cleanup_free char *dst = clean_path(cm->container_path);
         cleanup_free char *opts = xasprintf("rbind,%s,%s", cm->readonly ? "ro" : "rw", prop);
-        add_mount(m, cm->container_path, "bind", cm->host_path, opts);
+        add_mount(m, dst, "bind", cm->host_path, opts, true);
     }
+    /* a slave or shared mount needs the rootfs' own propagation to let events through */
     if (rootfs_prop)
         cJSON_AddStringToObject(linux_, "rootfsPropagation", rootfs_prop);
     return 0;
 }
 
+/* The runtime's own mounts, the pod's files, then the CRI's mounts (parents first); a later
+ * mount on a destination replaces an earlier one. */
+static int make_mounts(const struct oci_spec_params *p, bool privileged, cJSON *spec, cJSON *linux_,
+                       struct err *err)
+{
+    const Runtime__V1__ContainerConfig *c = p->config;
+    cJSON *m = cJSON_AddArrayToObject(spec, "mounts");
+    add_default_mounts(p, privileged, m);
+    const struct {
+        const char *dst, *src;
+    } files[] = {{"/etc/hostname", p->hostname_path},
+                 {"/etc/hosts", p->hosts_path},
+                 {"/etc/resolv.conf", p->resolv_path}};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+        if (files[i].src && !cri_mounts_cover(c, files[i].dst))
+            add_mount(m, files[i].dst, "bind", files[i].src, "rbind,rw", false);
+    return add_cri_mounts(c, m, linux_, err);
+}
+
 /* ---- devices ---- */
 
-struct dev_ctx {
-    cJSON *devices, *rules;
+struct devices {
+    cJSON *list;  /* linux.devices */
+    cJSON *rules; /* linux.resources.devices */
     size_t n;
+    struct err *err;
 };
 
-static int add_device(struct dev_ctx *d, const char *host, const char *ctr, const char *perms,
-                      bool quiet, struct err *err)
+/* One device node; a rule with perms unless perms is NULL (privileged: all are allowed). */
+static int add_node(struct devices *d, const struct stat *st, const char *ctr, const char *perms)
 {
-    struct stat st;
-    if (stat(host, &st) < 0)
-        return quiet ? 0 : err_set(err, -errno, "device %s: %s", host, strerror(errno));
-    if (S_ISDIR(st.st_mode)) {
-        DIR *dir = opendir(host);
-        if (!dir)
-            return quiet ? 0 : err_set(err, -errno, "device %s: %s", host, strerror(errno));
-        struct dirent *e;
-        int r = 0;
-        while (r == 0 && (e = readdir(dir))) {
-            if (e->d_name[0] == '.' || e->d_type == DT_LNK)
-                continue;
-            if (quiet && (strcmp(e->d_name, "pts") == 0 || strcmp(e->d_name, "shm") == 0 ||
-                          strcmp(e->d_name, "mqueue") == 0 || strcmp(e->d_name, "fd") == 0))
-                continue;
-            cleanup_free char *h = xasprintf("%s/%s", host, e->d_name);
-            cleanup_free char *c = xasprintf("%s/%s", ctr, e->d_name);
-            r = add_device(d, h, c, perms, true, err);
-        }
-        closedir(dir);
-        return r;
-    }
-    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-        return quiet ? 0 : err_set(err, -EINVAL, "%s is not a device", host);
-    if (quiet && (strcmp(ctr, "/dev/console") == 0 || strcmp(ctr, "/dev/ptmx") == 0))
-        return 0;
     if (++d->n > DEVICES_MAX)
-        return err_set(err, -E2BIG, "more than %d devices", DEVICES_MAX);
-    const char *type = S_ISCHR(st.st_mode) ? "c" : "b";
+        return err_set(d->err, -E2BIG, "more than %d devices", DEVICES_MAX);
+    cJSON *x = d->list->child;
+    while (x) {
+        cJSON *next = x->next;
+        if (strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(x, "path")), ctr) == 0)
+            cJSON_Delete(cJSON_DetachItemViaPointer(d->list, x));
+        x = next;
+    }
+    const char *type = S_ISCHR(st->st_mode) ? "c" : "b";
     cJSON *dev = cJSON_CreateObject();
     cJSON_AddStringToObject(dev, "path", ctr);
     cJSON_AddStringToObject(dev, "type", type);
-    cJSON_AddNumberToObject(dev, "major", major(st.st_rdev));
-    cJSON_AddNumberToObject(dev, "minor", minor(st.st_rdev));
-    cJSON_AddNumberToObject(dev, "fileMode", st.st_mode & 07777);
-    cJSON_AddNumberToObject(dev, "uid", st.st_uid);
-    cJSON_AddNumberToObject(dev, "gid", st.st_gid);
-    cJSON_AddItemToArray(d->devices, dev);
+    cJSON_AddNumberToObject(dev, "major", major(st->st_rdev));
+    cJSON_AddNumberToObject(dev, "minor", minor(st->st_rdev));
+    cJSON_AddNumberToObject(dev, "fileMode", st->st_mode & 07777);
+    cJSON_AddNumberToObject(dev, "uid", st->st_uid);
+    cJSON_AddNumberToObject(dev, "gid", st->st_gid);
+    cJSON_AddItemToArray(d->list, dev);
+    if (!perms)
+        return 0;
     cJSON *rule = cJSON_CreateObject();
     cJSON_AddBoolToObject(rule, "allow", true);
     cJSON_AddStringToObject(rule, "type", type);
-    cJSON_AddNumberToObject(rule, "major", major(st.st_rdev));
-    cJSON_AddNumberToObject(rule, "minor", minor(st.st_rdev));
+    cJSON_AddNumberToObject(rule, "major", major(st->st_rdev));
+    cJSON_AddNumberToObject(rule, "minor", minor(st->st_rdev));
     cJSON_AddStringToObject(rule, "access", perms);
     cJSON_AddItemToArray(d->rules, rule);
     return 0;
 }
 
-static int make_devices(const struct oci_spec_params *p, cJSON *linux_, cJSON *resources,
-                        bool privileged, struct err *err)
+/* The host's /dev without what the runtime sets up itself or what is not a device to pass. */
+static bool skipped_in_host_dev(const char *name)
 {
-    struct dev_ctx d = {
-        .devices = cJSON_AddArrayToObject(linux_, "devices"),
+    static const char *const skip[] = {"pts", "shm", "mqueue", "fd", "console", "ptmx", "core"};
+    for (size_t i = 0; i < ARRAY_SIZE(skip); i++)
+        if (strcmp(name, skip[i]) == 0)
+            return true;
+    return false;
+}
+
+/* Every device beneath host (symlinks not followed) as ctr/<relative path>. host_dev: the
+ * privileged walk of /dev, which skips what it cannot read instead of failing. */
+static int walk_devices(struct devices *d, const char *host, const char *ctr, const char *perms,
+                        bool host_dev, unsigned level)
+{
+    DIR *dir = opendir(host);
+    if (!dir)
+        return host_dev ? 0 : err_set(d->err, -errno, "device %s: %s", host, strerror(errno));
+    struct dirent *e;
+    int r = 0;
+    while (r == 0 && (e = readdir(dir))) {
+        struct stat st;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            (host_dev && level == 0 && skipped_in_host_dev(e->d_name)) ||
+            fstatat(dirfd(dir), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+            continue;
+        cleanup_free char *h = xasprintf("%s/%s", host, e->d_name);
+        cleanup_free char *c = xasprintf("%s/%s", ctr, e->d_name);
+        if (S_ISDIR(st.st_mode) && level + 1 < DEVICE_DEPTH_MAX)
+            r = walk_devices(d, h, c, perms, host_dev, level + 1);
+        else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
+            r = add_node(d, &st, c, perms);
+    }
+    closedir(dir);
+    return r;
+}
+
+static int add_cri_device(struct devices *d, const Runtime__V1__Device *dev)
+{
+    const char *perms = nonempty(dev->permissions) ? dev->permissions : "rwm";
+    if (strspn(perms, "rwm") != strlen(perms))
+        return err_set(d->err, -EINVAL, "device %s: permissions `%s` are not a subset of rwm",
+                       dev->host_path, perms);
+    if (!nonempty(dev->host_path) || dev->host_path[0] != '/' || !nonempty(dev->container_path) ||
+        dev->container_path[0] != '/')
+        return err_set(d->err, -EINVAL, "device paths must be absolute: `%s` -> `%s`",
+                       dev->host_path ? dev->host_path : "",
+                       dev->container_path ? dev->container_path : "");
+    struct stat st;
+    if (stat(dev->host_path, &st) < 0)
+        return err_set(d->err, -errno, "device %s: %s", dev->host_path, strerror(errno));
+    cleanup_free char *ctr = clean_path(dev->container_path);
+    if (S_ISDIR(st.st_mode))
+        return walk_devices(d, dev->host_path, ctr, perms, false, 0);
+    if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+        return err_set(d->err, -EINVAL, "device %s is not a character or block device",
+                       dev->host_path);
+    return add_node(d, &st, ctr, perms);
+}
+
+static cJSON *device_rule(bool allow)
+{
+    cJSON *rule = cJSON_CreateObject();
+    cJSON_AddBoolToObject(rule, "allow", allow);
+    cJSON_AddStringToObject(rule, "access", "rwm");
+    return rule;
+}
+
+/* Deny everything, then allow the CRI's devices (privileged: every device, and the host's). */
+static int make_devices(const struct oci_spec_params *p, bool privileged, cJSON *linux_,
+                        cJSON *resources, struct err *err)
+{
+    struct devices d = {
+        .list = cJSON_AddArrayToObject(linux_, "devices"),
         .rules = cJSON_AddArrayToObject(resources, "devices"),
+        .err = err,
     };
-    cJSON *deny = cJSON_CreateObject();
-    cJSON_AddBoolToObject(deny, "allow", false);
-    cJSON_AddStringToObject(deny, "access", "rwm");
-    cJSON_AddItemToArray(d.rules, deny);
+    cJSON_AddItemToArray(d.rules, device_rule(false));
     if (privileged) {
-        int r = add_device(&d, "/dev", "/dev", "rwm", true, err);
+        cJSON_AddItemToArray(d.rules, device_rule(true));
+        int r = walk_devices(&d, "/dev", "/dev", NULL, true, 0);
         if (r < 0)
             return r;
-        cJSON *all = cJSON_CreateObject();
-        cJSON_AddBoolToObject(all, "allow", true);
-        cJSON_AddStringToObject(all, "access", "rwm");
-        cJSON_AddItemToArray(d.rules, all);
     }
     for (size_t i = 0; i < p->config->n_devices; i++) {
-        const Runtime__V1__Device *dev = p->config->devices[i];
-        const char *perms = *dev->permissions ? dev->permissions : "rwm";
-        if (strspn(perms, "rwm") != strlen(perms))
-            return err_set(err, -EINVAL, "device %s: permissions `%s` are not a subset of rwm",
-                           dev->host_path, perms);
-        if (dev->host_path[0] != '/' || dev->container_path[0] != '/')
-            return err_set(err, -EINVAL, "device paths must be absolute: `%s` -> `%s`",
-                           dev->host_path, dev->container_path);
-        int r = add_device(&d, dev->host_path, dev->container_path, perms, false, err);
+        int r = add_cri_device(&d, p->config->devices[i]);
         if (r < 0)
             return r;
     }
     return 0;
 }
 
-/* ---- security ---- */
-
-static int make_seccomp(const struct oci_spec_params *p, char *const *caps, cJSON *linux_,
-                        struct err *err)
-{
-    const Runtime__V1__LinuxContainerSecurityContext *sc = p->config->linux->security_context;
-    int type = -1;
-    const char *local = NULL;
-    if (sc->seccomp) {
-        type = (int)sc->seccomp->profile_type;
-        local = sc->seccomp->localhost_ref;
-    }
-    if (type == RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault) {
-        cJSON_AddItemToObject(linux_, "seccomp", oci_seccomp_default_profile(caps));
-    } else if (type == RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost) {
-        if (!local || !*local)
-            return err_set(err, -EINVAL, "a Localhost seccomp profile needs a path");
-        cleanup_free char *path =
-            local[0] == '/' ? xstrdup(local) : xasprintf("%s/%s", p->seccomp_profile_root, local);
-        cJSON *prof = NULL;
-        int r = oci_seccomp_load_profile(path, &prof, err);
-        if (r < 0)
-            return r;
-        cJSON_AddItemToObject(linux_, "seccomp", prof);
-    }
-    return 0;
-}
-
-static void add_paths(cJSON *linux_, const char *key, char *const *v, size_t n,
-                      const char *const *def, size_t n_def)
-{
-    cJSON *a = cJSON_AddArrayToObject(linux_, key);
-    if (n) {
-        for (size_t i = 0; i < n; i++)
-            cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
-    } else {
-        for (size_t i = 0; i < n_def; i++)
-            cJSON_AddItemToArray(a, cJSON_CreateString(def[i]));
-    }
-}
-
-static int make_security(const struct oci_spec_params *p, cJSON *proc, cJSON *linux_,
-                         bool privileged, struct err *err)
-{
-    const Runtime__V1__LinuxContainerSecurityContext *sc =
-        p->config->linux ? p->config->linux->security_context : NULL;
-    const Runtime__V1__Capability *cap = sc ? sc->capabilities : NULL;
-    char **caps = NULL;
-    int r = oci_caps_resolve(cap ? cap->add_capabilities : NULL, cap ? cap->n_add_capabilities : 0,
-                             cap ? cap->drop_capabilities : NULL,
-                             cap ? cap->n_drop_capabilities : 0, privileged, &caps, err);
-    if (r < 0)
-        return r;
-    cJSON *c = cJSON_AddObjectToObject(proc, "capabilities");
-    size_t n = 0;
-    while (caps[n])
-        n++;
-    cJSON_AddItemToObject(c, "bounding", strings(caps, n));
-    cJSON_AddItemToObject(c, "effective", strings(caps, n));
-    cJSON_AddItemToObject(c, "permitted", strings(caps, n));
-    cJSON_AddBoolToObject(proc, "noNewPrivileges", sc && sc->no_new_privs);
-    if (sc && !privileged && p->seccomp)
-        r = make_seccomp(p, caps, linux_, err);
-    oci_strv_free(caps);
-    if (r < 0)
-        return r;
-    if (sc && sc->apparmor && p->apparmor &&
-        sc->apparmor->profile_type == RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost)
-        cJSON_AddStringToObject(proc, "apparmorProfile", sc->apparmor->localhost_ref);
-    if (!privileged) {
-        add_paths(linux_, "maskedPaths", sc ? sc->masked_paths : NULL, sc ? sc->n_masked_paths : 0,
-                  masked_default, ARRAY_SIZE(masked_default));
-        add_paths(linux_, "readonlyPaths", sc ? sc->readonly_paths : NULL,
-                  sc ? sc->n_readonly_paths : 0, readonly_default, ARRAY_SIZE(readonly_default));
-    }
-    return 0;
-}
-
-/* ---- the spec ---- */
+/* ---- linux ---- */
 
 static void add_ns(cJSON *a, const char *type, const char *path)
 {
@@ -603,74 +918,11 @@ static void add_ns(cJSON *a, const char *type, const char *path)
     cJSON_AddItemToArray(a, n);
 }
 
-static void make_annotations(const struct oci_spec_params *p, cJSON *spec)
-{
-    cJSON *a = cJSON_AddObjectToObject(spec, "annotations");
-    for (size_t i = 0; i < p->config->n_annotations; i++)
-        cJSON_AddStringToObject(a, p->config->annotations[i]->key,
-                                p->config->annotations[i]->value);
-    const Runtime__V1__PodSandboxMetadata *pm = p->pod_config->metadata;
-    const struct {
-        const char *k, *v;
-    } ours[] = {{"io.kubernetes.cri.container-type", "container"},
-                {"io.kubernetes.cri.sandbox-id", p->pod_id},
-                {"io.kubernetes.cri.container-name", p->config->metadata->name},
-                {"io.kubernetes.cri.image-name", p->image_name ? p->image_name : ""},
-                {"io.kubernetes.cri.sandbox-name", pm ? pm->name : ""},
-                {"io.kubernetes.cri.sandbox-namespace", pm ? pm->namespace_ : ""},
-                {"io.kubernetes.cri.sandbox-uid", pm ? pm->uid : ""}};
-    for (size_t i = 0; i < ARRAY_SIZE(ours); i++) {
-        cJSON_DeleteItemFromObjectCaseSensitive(a, ours[i].k);
-        cJSON_AddStringToObject(a, ours[i].k, ours[i].v);
-    }
-}
-
-static int make_process(const struct oci_spec_params *p, const cJSON *ic, cJSON *spec,
-                        struct oci_spec_result *ret, struct err *err)
-{
-    const Runtime__V1__ContainerConfig *c = p->config;
-    cJSON *proc = cJSON_AddObjectToObject(spec, "process");
-    cJSON_AddBoolToObject(proc, "terminal", c->tty);
-    int r = make_args(p, ic, proc, err);
-    if (r < 0)
-        return r;
-    r = make_env(p, ic, proc, err);
-    if (r < 0)
-        return r;
-    const char *wd = cJSON_GetStringValue(cJSON_GetObjectItem(ic, "WorkingDir"));
-    cJSON_AddStringToObject(proc, "cwd", *c->working_dir ? c->working_dir : wd && *wd ? wd : "/");
-    r = make_user(p, ic, proc, err);
-    if (r < 0)
-        return r;
-    const Runtime__V1__LinuxContainerResources *res = c->linux ? c->linux->resources : NULL;
-    int64_t oom = res ? res->oom_score_adj : 0;
-    if (oom < -1000 || oom > 1000)
-        return err_set(err, -EINVAL, "oom_score_adj %lld is out of range", (long long)oom);
-    if (oom < p->oom_score_adj_min) {
-        oom = p->oom_score_adj_min;
-        ret->oom_score_clamped = true;
-    }
-    cJSON_AddNumberToObject(proc, "oomScoreAdj", (double)oom);
-    /* CRI-O's 1048576 open files, as far as our own hard limit goes: raising it needs
-     * CAP_SYS_RESOURCE, which a node may not give us. */
-    struct rlimit own;
-    double nofile_max = 1048576;
-    if (getrlimit(RLIMIT_NOFILE, &own) == 0 && own.rlim_max != RLIM_INFINITY &&
-        (double)own.rlim_max < nofile_max)
-        nofile_max = (double)own.rlim_max;
-    cJSON *rl = cJSON_AddArrayToObject(proc, "rlimits");
-    cJSON *nofile = cJSON_CreateObject();
-    cJSON_AddStringToObject(nofile, "type", "RLIMIT_NOFILE");
-    cJSON_AddNumberToObject(nofile, "hard", nofile_max);
-    cJSON_AddNumberToObject(nofile, "soft", nofile_max);
-    cJSON_AddItemToArray(rl, nofile);
-    return 0;
-}
-
-static int make_linux(const struct oci_spec_params *p, cJSON *spec, bool privileged,
+/* No "hostname": the uts namespace is the pod's (joined) or the host's, never a new one, and
+ * the runtime refuses a hostname without a uts namespace of the container's own. */
+static int make_linux(const struct oci_spec_params *p, bool privileged, cJSON *linux_,
                       struct err *err)
 {
-    cJSON *linux_ = cJSON_AddObjectToObject(spec, "linux");
     cJSON *ns = cJSON_AddArrayToObject(linux_, "namespaces");
     if (!p->host_pid)
         add_ns(ns, "pid", p->pidns_path);
@@ -681,6 +933,7 @@ static int make_linux(const struct oci_spec_params *p, cJSON *spec, bool privile
     if (p->utsns_path)
         add_ns(ns, "uts", p->utsns_path);
     add_ns(ns, "mount", NULL);
+    /* on v1 a cgroup namespace would show the container a root it cannot use */
     if (oci_cgroup_is_v2())
         add_ns(ns, "cgroup", NULL);
     if (p->cgroups_path)
@@ -689,10 +942,10 @@ static int make_linux(const struct oci_spec_params *p, cJSON *spec, bool privile
         p->config->linux ? p->config->linux->resources : NULL;
     cJSON *resources = oci_spec_resources(res, p->oom_score_adj_min, p->pids_limit);
     cJSON_AddItemToObject(linux_, "resources", resources);
-    int r = make_devices(p, linux_, resources, privileged, err);
+    int r = make_devices(p, privileged, linux_, resources, err);
     if (r < 0)
         return r;
-    const Runtime__V1__LinuxPodSandboxConfig *pl = p->pod_config->linux;
+    const Runtime__V1__LinuxPodSandboxConfig *pl = p->pod_config ? p->pod_config->linux : NULL;
     if (pl && pl->n_sysctls) {
         cJSON *s = cJSON_AddObjectToObject(linux_, "sysctl");
         for (size_t i = 0; i < pl->n_sysctls; i++)
@@ -701,45 +954,103 @@ static int make_linux(const struct oci_spec_params *p, cJSON *spec, bool privile
     return 0;
 }
 
+/* ---- the spec ---- */
+
+static void make_annotations(const struct oci_spec_params *p, cJSON *spec)
+{
+    const Runtime__V1__ContainerConfig *c = p->config;
+    cJSON *a = cJSON_AddObjectToObject(spec, "annotations");
+    for (size_t i = 0; i < c->n_annotations; i++) {
+        cJSON_DeleteItemFromObjectCaseSensitive(a, c->annotations[i]->key);
+        cJSON_AddStringToObject(a, c->annotations[i]->key, c->annotations[i]->value);
+    }
+    const Runtime__V1__PodSandboxMetadata *pm = p->pod_config ? p->pod_config->metadata : NULL;
+    const struct {
+        const char *k, *v;
+    } ours[] = {
+        {"io.kubernetes.cri.container-type", "container"},
+        {"io.kubernetes.cri.sandbox-id", p->pod_id},
+        {"io.kubernetes.cri.container-name", c->metadata ? c->metadata->name : NULL},
+        {"io.kubernetes.cri.image-name", p->image_name},
+        {"io.kubernetes.cri.sandbox-name", pm ? pm->name : NULL},
+        {"io.kubernetes.cri.sandbox-namespace", pm ? pm->namespace_ : NULL},
+        {"io.kubernetes.cri.sandbox-uid", pm ? pm->uid : NULL},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(ours); i++) {
+        cJSON_DeleteItemFromObjectCaseSensitive(a, ours[i].k);
+        cJSON_AddStringToObject(a, ours[i].k, ours[i].v ? ours[i].v : "");
+    }
+}
+
+static int make_process(const struct oci_spec_params *p, const cJSON *ic, cJSON *proc,
+                        struct oci_spec_result *ret, struct err *err)
+{
+    const Runtime__V1__ContainerConfig *c = p->config;
+    cJSON_AddBoolToObject(proc, "terminal", c->tty);
+    int r = make_args(c, ic, proc, err);
+    if (r == 0)
+        r = make_env(p, ic, proc, err);
+    if (r < 0)
+        return r;
+    const char *wd = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(ic, "WorkingDir"));
+    cJSON_AddStringToObject(proc, "cwd",
+                            nonempty(c->working_dir) ? c->working_dir
+                            : nonempty(wd)           ? wd
+                                                     : "/");
+    r = make_user(p, ic, proc, err);
+    if (r == 0)
+        r = make_oom_and_rlimits(p, proc, ret, err);
+    return r;
+}
+
+static int parse_image_config(const char *text, cJSON **ret, struct err *err)
+{
+    *ret = NULL;
+    if (!text)
+        return 0;
+    *ret = cJSON_Parse(text);
+    if (!*ret || !cJSON_IsObject(*ret)) {
+        cJSON_Delete(*ret);
+        *ret = NULL;
+        return err_set(err, -EINVAL, "the image config is not a JSON object");
+    }
+    return 0;
+}
+
 int oci_spec_generate(const struct oci_spec_params *p, struct oci_spec_result *ret, struct err *err)
 {
-    *ret = (struct oci_spec_result){0};
-    const Runtime__V1__ContainerConfig *c = p->config;
-    cJSON *img = p->image_config ? cJSON_Parse(p->image_config) : NULL;
-    const cJSON *ic = cJSON_GetObjectItem(img, "config");
-    const Runtime__V1__LinuxContainerSecurityContext *sc =
-        c->linux ? c->linux->security_context : NULL;
+    const Runtime__V1__LinuxContainerSecurityContext *sc = security_context(p->config);
     bool privileged = sc && sc->privileged;
+    cJSON *img;
+    *ret = (struct oci_spec_result){0};
+    int r = parse_image_config(p->image_config, &img, err);
+    if (r < 0)
+        return r;
+    const cJSON *ic = cJSON_GetObjectItemCaseSensitive(img, "config");
+
     cJSON *spec = cJSON_CreateObject();
     cJSON_AddStringToObject(spec, "ociVersion", "1.0.2");
     cJSON *root = cJSON_AddObjectToObject(spec, "root");
     cJSON_AddStringToObject(root, "path", p->rootfs);
     cJSON_AddBoolToObject(root, "readonly", sc && sc->readonly_rootfs);
-    int r = make_process(p, ic, spec, ret, err);
+    cJSON *proc = cJSON_AddObjectToObject(spec, "process");
+    cJSON *linux_ = cJSON_CreateObject();
+    r = make_process(p, ic, proc, ret, err);
     if (r == 0)
-        r = make_linux(p, spec, privileged, err);
+        r = make_mounts(p, privileged, spec, linux_, err);
+    cJSON_AddItemToObject(spec, "linux", linux_);
     if (r == 0)
-        r = make_mounts(p, spec, cJSON_GetObjectItem(spec, "linux"), privileged, err);
+        r = make_linux(p, privileged, linux_, err);
     if (r == 0)
-        r = make_security(p, cJSON_GetObjectItem(spec, "process"),
-                          cJSON_GetObjectItem(spec, "linux"), privileged, err);
+        r = make_security(p, privileged, proc, linux_, err);
+    if (r == 0)
+        r = stop_signal(p->config, ic, ret, err);
     if (r == 0)
         make_annotations(p, spec);
-    if (r == 0) {
-        const char *ss = cJSON_GetStringValue(cJSON_GetObjectItem(ic, "StopSignal"));
-        int signo = oci_signal_parse(ss && *ss ? ss : "SIGTERM");
-        if (signo < 0)
-            r = err_set(err, -EINVAL, "the image's stop signal `%s` is not a signal", ss);
-        else {
-            ret->stop_signo = signo;
-            ret->stop_signal = signal_name(signo);
-        }
-    }
     cJSON_Delete(img);
     if (r < 0) {
         cJSON_Delete(spec);
-        free(ret->stop_signal);
-        *ret = (struct oci_spec_result){0};
+        oci_spec_result_done(ret);
         return r;
     }
     ret->spec = spec;

@@ -2,10 +2,12 @@
  * the rootfs so that symlinks in the image cannot point outside it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -13,22 +15,120 @@
 #include "common/macro.h"
 #include "oci/oci.h"
 
-#define DB_MAX (4u << 20)
+#define DB_MAX (4u << 20) /* a passwd or group file larger than this is refused */
+#define LINKS_MAX 40      /* the kernel's own limit on symlinks in one lookup */
+#define DEPTH_MAX 128
 
-/* The file at path inside rootfs, or an empty buffer if it is missing. */
+/* ---- opening a file beneath the rootfs ---- */
+
+/* Without openat2 (kernels before 5.6) the RESOLVE_IN_ROOT walk by hand: a stack of O_PATH fds
+ * of the directories walked through, ".." pops one but never the root, an absolute symlink
+ * empties the stack, and every component is looked at without following it. The image is not
+ * running yet, so nothing renames its directories under us; a component swapped for a symlink
+ * meanwhile still fails the O_NOFOLLOW open. */
+static int open_walk(int root, const char *path, int flags)
+{
+    int dirs[DEPTH_MAX];
+    size_t depth = 0, pos = 0;
+    unsigned links = 0;
+    cleanup_free char *todo = xstrdup(path);
+    int r = -EINVAL;
+
+    for (;;) {
+        int cur = depth ? dirs[depth - 1] : root;
+        char *name = todo + pos;
+        while (*name == '/')
+            name++;
+        char *end = strchrnul(name, '/'), *next = end;
+        while (*next == '/')
+            next++;
+        bool last = *next == '\0';
+        *end = '\0';
+        pos = (size_t)(next - todo);
+
+        struct stat st;
+        if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+            if (strcmp(name, "..") == 0 && depth)
+                close(dirs[--depth]);
+            if (last) {
+                r = openat(depth ? dirs[depth - 1] : root, ".", flags);
+                r = r < 0 ? -errno : r;
+                break;
+            }
+        } else if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+            r = -errno;
+            break;
+        } else if (S_ISLNK(st.st_mode)) {
+            char target[PATH_MAX];
+            ssize_t n = ++links > LINKS_MAX ? -1 : readlinkat(cur, name, target, sizeof(target));
+            if (n < 0 || (size_t)n >= sizeof(target)) {
+                r = links > LINKS_MAX ? -ELOOP : n < 0 ? -errno : -ENAMETOOLONG;
+                break;
+            }
+            char *expanded = xasprintf("%.*s/%s", (int)n, target, next);
+            free(todo);
+            todo = expanded;
+            pos = 0;
+            if (target[0] == '/')
+                while (depth)
+                    close(dirs[--depth]);
+        } else if (last) {
+            r = openat(cur, name, flags | O_NOFOLLOW);
+            r = r < 0 ? -errno : r;
+            break;
+        } else if (!S_ISDIR(st.st_mode) || depth == DEPTH_MAX) {
+            r = depth == DEPTH_MAX ? -ENAMETOOLONG : -ENOTDIR;
+            break;
+        } else {
+            int fd = openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (fd < 0) {
+                r = -errno;
+                break;
+            }
+            dirs[depth++] = fd;
+        }
+    }
+    while (depth)
+        close(dirs[--depth]);
+    return r;
+}
+
+static int open_in_root(int root, const char *path, int flags)
+{
+    struct open_how how = {
+        .flags = (unsigned)flags,
+        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    };
+    for (int i = 0; i < 16; i++) {
+        long fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
+        if (fd >= 0)
+            return (int)fd;
+        if (errno == ENOSYS)
+            return open_walk(root, path, flags);
+        /* EAGAIN: a rename elsewhere raced with the kernel's ".." checks */
+        if (errno != EAGAIN && errno != EINTR)
+            return -errno;
+    }
+    return -EAGAIN;
+}
+
+/* The file at path inside rootfs into out (NUL-terminated); out stays empty if it is missing. */
 static int read_in_root(const char *rootfs, const char *path, struct buf *out, struct err *err)
 {
     cleanup_close int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         return err_set(err, -errno, "rootfs %s: %s", rootfs, strerror(errno));
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
-                           .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS};
-    cleanup_close int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
-    if (fd < 0) {
-        if (errno == ENOENT || errno == ENOTDIR)
-            return 0;
+    /* O_NONBLOCK: a FIFO planted in the image must not hang us before the S_ISREG check */
+    cleanup_close int fd = open_in_root(root, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd == -ENOENT || fd == -ENOTDIR)
+        return 0;
+    if (fd < 0)
+        return err_set(err, fd, "%s of the image: %s", path, strerror(-fd));
+    struct stat st;
+    if (fstat(fd, &st) < 0)
         return err_set(err, -errno, "%s of the image: %s", path, strerror(errno));
-    }
+    if (!S_ISREG(st.st_mode))
+        return err_set(err, -EINVAL, "%s of the image is not a regular file", path);
     char chunk[16384];
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -39,121 +139,142 @@ static int read_in_root(const char *rootfs, const char *path, struct buf *out, s
         if (n == 0)
             break;
         if (out->len + (size_t)n > DB_MAX)
-            return err_set(err, -EFBIG, "%s of the image is too large", path);
+            return err_set(err, -EFBIG, "%s of the image is larger than %u bytes", path, DB_MAX);
         buf_append(out, chunk, (size_t)n);
     }
     buf_append(out, "", 1);
+    out->len--;
     return 0;
 }
 
-static bool parse_id(const char *s, uint32_t *ret)
+/* ---- ids and the colon-separated databases ---- */
+
+/* A uid or gid: decimal, at most UINT32_MAX - 1 ((uint32_t)-1 means "no change" to setresuid).
+ * 1 for an id, 0 for a name, -ERANGE for something numeric that is not an id ("-1", "1e99"). */
+static int parse_id(const char *s, size_t len, uint32_t *ret)
 {
-    if (!*s)
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || errno || s[0] == '-' || v > UINT32_MAX - 1)
-        return false;
+    size_t i = s[0] == '-' ? 1 : 0;
+    if (len == 0 || i == len)
+        return 0;
+    for (size_t k = i; k < len; k++)
+        if (s[k] < '0' || s[k] > '9')
+            return 0;
+    if (i)
+        return -ERANGE;
+    uint64_t v = 0;
+    for (size_t k = 0; k < len; k++) {
+        v = v * 10 + (uint64_t)(s[k] - '0');
+        if (v > UINT32_MAX - 1)
+            return -ERANGE;
+    }
     *ret = (uint32_t)v;
-    return true;
+    return 1;
 }
 
-/* Split the line's ':' fields in place; returns how many. */
-static size_t fields(char *line, char **f, size_t max)
-{
-    size_t n = 0;
-    f[n++] = line;
-    for (char *p = line; *p && n < max; p++) {
-        if (*p == ':') {
-            *p = '\0';
-            f[n++] = p + 1;
-        }
-    }
-    return n;
-}
-
-/* Walk the lines of a passwd or group file; fn returns true to stop. */
-static bool each_line(struct buf *db, bool (*fn)(char **f, size_t n, void *data), void *data)
-{
-    if (!db->len)
-        return false;
-    char *save = NULL;
-    for (char *line = strtok_r((char *)db->data, "\n", &save); line;
-         line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == '#' || line[0] == '+' || line[0] == '-')
-            continue;
-        char *f[8];
-        size_t n = fields(line, f, 8);
-        if (fn(f, n, data))
-            return true;
-    }
-    return false;
-}
-
-struct pw_query {
-    const char *name; /* or */
-    uint32_t uid;
-    bool by_uid;
-    bool found;
-    uint32_t out_uid, out_gid;
-    char *home, *user_name;
-};
-
-static bool match_passwd(char **f, size_t n, void *data)
-{
-    struct pw_query *q = data;
-    uint32_t uid, gid;
-    if (n < 4 || !parse_id(f[2], &uid) || !parse_id(f[3], &gid))
-        return false;
-    if (q->by_uid ? uid != q->uid : strcmp(f[0], q->name) != 0)
-        return false;
-    q->found = true;
-    q->out_uid = uid;
-    q->out_gid = gid;
-    q->user_name = xstrdup(f[0]);
-    q->home = xstrdup(n >= 6 && *f[5] ? f[5] : "/");
-    return true;
-}
-
-struct gr_query {
-    const char *name;
-    bool found;
-    uint32_t gid;
-};
-
-static bool match_group(char **f, size_t n, void *data)
-{
-    struct gr_query *q = data;
-    uint32_t gid;
-    if (n < 3 || !parse_id(f[2], &gid) || strcmp(f[0], q->name) != 0)
-        return false;
-    q->found = true;
-    q->gid = gid;
-    return true;
-}
-
-struct member_query {
-    const char *user;
-    uint32_t *gids;
+/* One line of passwd or group, split at ':' without copying. */
+struct entry {
+    const char *f[7];
+    size_t len[7];
     size_t n;
 };
 
-static bool match_member(char **f, size_t n, void *data)
+static bool field_is(const struct entry *e, size_t i, const char *s)
 {
-    struct member_query *q = data;
-    uint32_t gid;
-    if (n < 4 || !parse_id(f[2], &gid))
-        return false;
-    char *save = NULL;
-    for (char *m = strtok_r(f[3], ",", &save); m; m = strtok_r(NULL, ",", &save)) {
-        if (strcmp(m, q->user) == 0) {
-            q->gids = xrealloc(q->gids, (q->n + 1) * sizeof(uint32_t));
-            q->gids[q->n++] = gid;
-            break;
+    return i < e->n && e->len[i] == strlen(s) && memcmp(e->f[i], s, e->len[i]) == 0;
+}
+
+static bool field_id(const struct entry *e, size_t i, uint32_t *ret)
+{
+    return i < e->n && parse_id(e->f[i], e->len[i], ret) == 1;
+}
+
+/* The next entry from *pos in db; false at the end. Comments and NIS "+"/"-" lines are skipped. */
+static bool next_entry(const struct buf *db, size_t *pos, struct entry *e)
+{
+    const char *data = (const char *)db->data;
+    while (*pos < db->len) {
+        const char *line = data + *pos;
+        const char *nl = memchr(line, '\n', db->len - *pos);
+        size_t len = nl ? (size_t)(nl - line) : db->len - *pos;
+        *pos += len + (nl ? 1 : 0);
+        if (len == 0 || line[0] == '#' || line[0] == '+' || line[0] == '-')
+            continue;
+        e->n = 0;
+        for (const char *p = line, *end = line + len; e->n < ARRAY_SIZE(e->f);) {
+            const char *colon = memchr(p, ':', (size_t)(end - p));
+            e->f[e->n] = p;
+            e->len[e->n++] = colon ? (size_t)(colon - p) : (size_t)(end - p);
+            if (!colon)
+                break;
+            p = colon + 1;
         }
+        return true;
     }
     return false;
+}
+
+struct passwd_match {
+    bool found;
+    uint32_t uid, gid;
+    char *name, *home;
+};
+
+/* By name, or by uid when name is NULL. */
+static void find_user(const struct buf *db, const char *name, uint32_t uid, struct passwd_match *m)
+{
+    struct entry e;
+    size_t pos = 0;
+    uint32_t u, g;
+    while (next_entry(db, &pos, &e)) {
+        if (!field_id(&e, 2, &u) || !field_id(&e, 3, &g))
+            continue;
+        if (name ? !field_is(&e, 0, name) : u != uid)
+            continue;
+        m->found = true;
+        m->uid = u;
+        m->gid = g;
+        m->name = xstrndup(e.f[0], e.len[0]);
+        m->home = e.n > 5 && e.len[5] ? xstrndup(e.f[5], e.len[5]) : xstrdup("/");
+        return;
+    }
+}
+
+static bool find_group(const struct buf *db, const char *name, uint32_t *ret)
+{
+    struct entry e;
+    size_t pos = 0;
+    while (next_entry(db, &pos, &e))
+        if (field_is(&e, 0, name) && field_id(&e, 2, ret))
+            return true;
+    return false;
+}
+
+static bool member_of(const struct entry *e, const char *user)
+{
+    size_t ulen = strlen(user);
+    const char *p = e->f[3], *end = p + e->len[3];
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        size_t len = comma ? (size_t)(comma - p) : (size_t)(end - p);
+        if (len == ulen && memcmp(p, user, len) == 0)
+            return true;
+        p += len + 1;
+    }
+    return false;
+}
+
+/* The gids of the groups listing user as a member, appended to *gids. */
+static void add_memberships(const struct buf *db, const char *user, uint32_t **gids, size_t *n)
+{
+    struct entry e;
+    size_t pos = 0;
+    uint32_t gid;
+    while (next_entry(db, &pos, &e)) {
+        if (e.n < 4 || !field_id(&e, 2, &gid) || !member_of(&e, user))
+            continue;
+        *gids = xrealloc(*gids, (*n + 1) * sizeof(uint32_t));
+        (*gids)[(*n)++] = gid;
+    }
 }
 
 static int cmp_u32(const void *a, const void *b)
@@ -162,83 +283,93 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+/* Sort, drop duplicates and the primary gid; returns the new count. */
+static size_t normalise_gids(uint32_t *gids, size_t n, uint32_t primary)
+{
+    if (n)
+        qsort(gids, n, sizeof(uint32_t), cmp_u32);
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (gids[i] != primary && (k == 0 || gids[k - 1] != gids[i]))
+            gids[k++] = gids[i];
+    return k;
+}
+
+/* ---- resolving ---- */
+
+static int resolve_group(const struct buf *groups, const char *group, const char *spec,
+                         uint32_t *gid, struct err *err)
+{
+    int r = parse_id(group, strlen(group), gid);
+    if (r < 0)
+        return err_set(err, -EINVAL, "group `%s` of user `%s` is not a valid gid", group, spec);
+    if (r == 1)
+        return 0;
+    if (!*group)
+        return err_set(err, -EINVAL, "user `%s` has an empty group", spec);
+    if (!find_group(groups, group, gid))
+        return err_set(err, -ENOENT, "group `%s` not found in /etc/group of the image", group);
+    return 0;
+}
+
+/* The user part: a uid (a passwd entry is optional) or a name (which needs one). */
+static int resolve_user(const struct buf *passwd, const char *user, struct passwd_match *m,
+                        struct err *err)
+{
+    uint32_t uid = 0;
+    int r = *user ? parse_id(user, strlen(user), &uid) : 1;
+    if (r < 0)
+        return err_set(err, -EINVAL, "user `%s` is not a valid uid", user);
+    find_user(passwd, r == 1 ? NULL : user, uid, m);
+    if (m->found)
+        return 0;
+    if (r == 0)
+        return err_set(err, -ENOENT, "user `%s` not found in /etc/passwd of the image", user);
+    m->uid = uid;
+    m->gid = 0;
+    m->home = xstrdup("/");
+    return 0;
+}
+
 int oci_user_resolve(const char *rootfs, const char *spec, const uint32_t *extra_gids,
                      size_t n_extra, struct oci_user *ret, struct err *err)
 {
-    cleanup_free char *user = xstrdup(spec ? spec : "");
+    spec = spec ? spec : "";
+    cleanup_free char *user = xstrdup(spec);
     char *group = strchr(user, ':');
+    struct buf passwd = {0}, groups = {0};
+    struct passwd_match m = {0};
+    uint32_t *gids = NULL;
+    size_t n = 0;
+    int r;
+
+    *ret = (struct oci_user){0};
     if (group)
         *group++ = '\0';
-    struct buf passwd = {0}, groups = {0};
-    struct pw_query pq = {0};
-    struct member_query mq = {0};
-    *ret = (struct oci_user){0};
-    int r = read_in_root(rootfs, "/etc/passwd", &passwd, err);
-    if (r == 0)
-        r = read_in_root(rootfs, "/etc/group", &groups, err);
-    if (r < 0)
+    if ((r = read_in_root(rootfs, "/etc/passwd", &passwd, err)) < 0 ||
+        (r = read_in_root(rootfs, "/etc/group", &groups, err)) < 0 ||
+        (r = resolve_user(&passwd, user, &m, err)) < 0)
         goto out;
-    if (!*user) {
-        pq.by_uid = true;
-        pq.uid = 0;
-    } else if (parse_id(user, &pq.uid)) {
-        pq.by_uid = true;
-    } else {
-        pq.name = user;
-    }
-    struct buf pw_copy = {0};
-    buf_append(&pw_copy, passwd.data, passwd.len);
-    each_line(&pw_copy, match_passwd, &pq);
-    buf_done(&pw_copy);
-    if (!pq.found && !pq.by_uid) {
-        r = err_set(err, -ENOENT, "user `%s` not found in /etc/passwd of the image", user);
+    if (group && (r = resolve_group(&groups, group, spec, &m.gid, err)) < 0)
         goto out;
+    /* Memberships are merged even with an explicit group: Kubernetes' "Merge" supplemental
+     * groups policy, the historical behaviour of containerd and CRI-O (KEP-3619). */
+    if (m.name)
+        add_memberships(&groups, m.name, &gids, &n);
+    if (n_extra) {
+        gids = xrealloc(gids, (n + n_extra) * sizeof(uint32_t));
+        memcpy(gids + n, extra_gids, n_extra * sizeof(uint32_t));
+        n += n_extra;
     }
-    ret->uid = pq.found ? pq.out_uid : pq.uid;
-    ret->gid = pq.found ? pq.out_gid : 0;
-    ret->home = pq.home ? TAKE_PTR(pq.home) : xstrdup("/");
-    if (group && *group) {
-        uint32_t gid;
-        if (parse_id(group, &gid)) {
-            ret->gid = gid;
-        } else {
-            struct gr_query gq = {.name = group};
-            struct buf gr_copy = {0};
-            buf_append(&gr_copy, groups.data, groups.len);
-            each_line(&gr_copy, match_group, &gq);
-            buf_done(&gr_copy);
-            if (!gq.found) {
-                r = err_set(err, -ENOENT, "group `%s` not found in /etc/group of the image", group);
-                goto out;
-            }
-            ret->gid = gq.gid;
-        }
-    } else if (group) {
-        r = err_set(err, -EINVAL, "user `%s` has an empty group", spec);
-        goto out;
-    }
-    if (pq.user_name) {
-        mq.user = pq.user_name;
-        each_line(&groups, match_member, &mq);
-    }
-    for (size_t i = 0; i < n_extra; i++) {
-        mq.gids = xrealloc(mq.gids, (mq.n + 1) * sizeof(uint32_t));
-        mq.gids[mq.n++] = extra_gids[i];
-    }
-    if (mq.n)
-        qsort(mq.gids, mq.n, sizeof(uint32_t), cmp_u32);
-    size_t k = 0;
-    for (size_t i = 0; i < mq.n; i++)
-        if (mq.gids[i] != ret->gid && (k == 0 || mq.gids[k - 1] != mq.gids[i]))
-            mq.gids[k++] = mq.gids[i];
-    ret->additional_gids = TAKE_PTR(mq.gids);
-    ret->n_additional_gids = k;
+    ret->uid = m.uid;
+    ret->gid = m.gid;
+    ret->n_additional_gids = normalise_gids(gids, n, m.gid);
+    ret->additional_gids = TAKE_PTR(gids);
+    ret->home = TAKE_PTR(m.home);
 out:
-    if (r < 0)
-        oci_user_done(ret);
-    free(mq.gids);
-    free(pq.home);
-    free(pq.user_name);
+    free(gids);
+    free(m.name);
+    free(m.home);
     buf_done(&passwd);
     buf_done(&groups);
     return r;
