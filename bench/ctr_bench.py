@@ -154,7 +154,7 @@ def main():
               f"p99 {pct(lat, .99):.1f} ms ({len(lat)} pods)")
         stops = []
         for _ in range(10):
-            _, cid, _, _ = run(["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1; done"])
+            _, cid, _, _ = run(["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"])
             time.sleep(0.2)
             t0 = time.perf_counter()
             call("StopContainer", pb.StopContainerRequest(container_id=cid, timeout=30))

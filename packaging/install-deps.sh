@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install crib's Debian 12 dependencies: what building and running cribd needs, and with --test
-# also what the test suite needs. Run as root.
+# also what the test suite needs, with --demo what packaging/demo.py needs. Run as root.
 set -eu
 BUILD="build-essential autoconf automake libtool pkg-config curl
     libuv1-dev libprotobuf-c-dev protobuf-c-compiler libnghttp2-dev node-llhttp libcjson-dev
@@ -10,9 +10,13 @@ TEST="libcmocka-dev clang libclang-rt-14-dev clang-format protobuf-compiler
     docker-registry busybox-static apache2-utils openssl zstd iproute2 iputils-ping util-linux systemd conmon
     python3-cryptography
     python3 python3-pytest python3-grpcio python3-protobuf python3-h2"
+# What packaging/demo.py needs: a CRI client and busybox-static to build its image from.
+DEMO="busybox-static protobuf-compiler python3 python3-grpcio python3-protobuf"
 PKGS="$BUILD"
 if [ "${1:-}" = "--test" ]; then
     PKGS="$BUILD $TEST"
+elif [ "${1:-}" = "--demo" ]; then
+    PKGS="$BUILD $DEMO"
 fi
 missing=""
 for p in $PKGS; do
