@@ -167,7 +167,10 @@ static const char *pod_hostname(const struct pod *p, char *buf, size_t len)
     }
     if (p->config->hostname && *p->config->hostname)
         return p->config->hostname;
-    return p->config->metadata->name;
+    /* As containerd does: the pod's name may be longer than a hostname can be (64). */
+    if (gethostname(buf, len) == 0)
+        return buf;
+    return "localhost";
 }
 
 static int write_pod_files(struct pod *p, struct err *err)
@@ -507,6 +510,8 @@ static int check_config(struct cri *cri, const Runtime__V1__RunPodSandboxRequest
         return err_set(err, -EINVAL,
                        "RunPodSandbox needs metadata with a name, a namespace and "
                        "a uid");
+    if (c->hostname && strlen(c->hostname) > 64)
+        return err_set(err, -EINVAL, "hostname `%s` is longer than 64 characters", c->hostname);
     const char *handler = *r->runtime_handler ? r->runtime_handler : cri->cfg->default_runtime;
     *ret_rt = config_runtime_find(cri->cfg, handler);
     if (!*ret_rt) {

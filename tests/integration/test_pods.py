@@ -412,3 +412,17 @@ def test_cni_check_after_a_restart(net_cribd, pb, tmp_path):
     assert check["netns"] == add["netns"]
     cli = Cri(c.channel(), pb)
     cli.unary("RemovePodSandbox", pod_sandbox_id=pid)
+
+
+def test_pod_without_hostname_gets_the_nodes_even_with_a_long_name(net_cribd, pb):
+    c = net_cribd()
+    cli = Cri(c.channel(), pb)
+    long_name = "create-PodSandbox-for-container-" + "x" * 60
+    cfg = pod_config(pb, long_name, hostname="")
+    pid = run(cli, cfg)
+    assert nsenter(c, pid, "uts", "hostname").stdout.strip() == os.uname().nodename
+    with pytest.raises(grpc.RpcError) as e:
+        run(cli, pod_config(pb, "toolong", hostname="h" * 65))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "longer than 64" in e.value.details()
+    cli.unary("RemovePodSandbox", pod_sandbox_id=pid, timeout=60)
