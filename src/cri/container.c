@@ -311,16 +311,50 @@ static void on_kill_timer_closed(uv_handle_t *h)
 
 static void stop_kill_timer(struct ctr *c)
 {
+    if (c->sig_timer) {
+        uv_close((uv_handle_t *)c->sig_timer, on_kill_timer_closed);
+        c->sig_timer = NULL;
+    }
     if (!c->kill_timer)
         return;
     uv_close((uv_handle_t *)c->kill_timer, on_kill_timer_closed);
     c->kill_timer = NULL;
 }
 
+/* Whether pid has a handler for sig (SigCgt in /proc/<pid>/status). */
+static bool catches_signal(int pid, int sig)
+{
+    cleanup_free char *path = xasprintf("/proc/%d/status", pid);
+    struct buf b = {0};
+    bool caught = false;
+    if (fs_read_file(path, 65536, &b) == 0) {
+        const char *p = strstr((const char *)b.data, "\nSigCgt:");
+        caught = p && (strtoull(p + 9, NULL, 16) >> (sig - 1)) & 1;
+    }
+    buf_done(&b);
+    return caught;
+}
+
+/* A container's PID 1 ignores signals it has no handler for. Stopped right after it started,
+ * it may not have installed its handler yet: the stop signal is sent again once it has. */
+static void on_sig_retry(uv_timer_t *t)
+{
+    struct ctr *c = t->data;
+    if (catches_signal(c->pid, c->stop_signo)) {
+        send_signal(c, c->stop_signo);
+        uv_close((uv_handle_t *)c->sig_timer, on_kill_timer_closed);
+        c->sig_timer = NULL;
+    }
+}
+
 static void on_kill_timer(uv_timer_t *t)
 {
     struct ctr *c = t->data;
     log_info("container %s did not stop in time: SIGKILL", c->id);
+    if (c->sig_timer) {
+        uv_close((uv_handle_t *)c->sig_timer, on_kill_timer_closed);
+        c->sig_timer = NULL;
+    }
     send_signal(c, SIGKILL);
     stop_kill_timer(c);
 }
@@ -334,7 +368,14 @@ static void start_stop(struct ctr *c, int64_t timeout)
         send_signal(c, SIGKILL);
         return;
     }
+    bool caught = catches_signal(c->pid, c->stop_signo);
     send_signal(c, c->stop_signo);
+    if (!caught && !c->sig_timer) {
+        c->sig_timer = xcalloc(1, sizeof(*c->sig_timer));
+        uv_timer_init(c->cri->loop, c->sig_timer);
+        c->sig_timer->data = c;
+        uv_timer_start(c->sig_timer, on_sig_retry, 50, 50);
+    }
     if (!c->kill_timer) {
         c->kill_timer = xcalloc(1, sizeof(*c->kill_timer));
         uv_timer_init(c->cri->loop, c->kill_timer);

@@ -43,6 +43,7 @@ struct ctr {
     struct ctr_waiter *queue; /* operations waiting for this container */
     struct ctr_waiter *exit_waiters;
     uv_timer_t *kill_timer;
+    uv_timer_t *sig_timer; /* resends the stop signal once PID 1 handles it */
     struct ctr *prev, *next;
 };
 

@@ -335,6 +335,8 @@ static int user_spec(const Runtime__V1__LinuxContainerSecurityContext *sc, const
     } else {
         spec = xstrdup(image_user ? image_user : "");
     }
+    if (sc && sc->run_as_group && !sc->run_as_user && !nonempty(sc->run_as_username))
+        return err_set(err, -EINVAL, "run_as_group needs run_as_user or run_as_username");
     if (sc && sc->run_as_group) {
         if (check_id(sc->run_as_group->value, "run_as_group", err) < 0)
             return err->code;

@@ -494,3 +494,24 @@ def test_journald_output_read_back_with_journalctl(net_cribd, pb, layouts, tmp_p
         assert lines(e.log_records(pod, "jctr"), "stdout") == [b"to journal"]
     finally:
         e.close()
+
+
+def test_stop_right_after_start_reaches_a_late_handler(env):
+    # PID 1 ignores SIGTERM until it has a handler: the stop signal must not be lost.
+    pod = env.pod()
+    cid = env.run(pod, ["/bin/sh", "-c",
+                        "sleep 0.5; trap 'exit 9' TERM; while :; do sleep 1 & wait; done"])
+    t0 = time.monotonic()
+    env.stop(cid, 30)
+    assert time.monotonic() - t0 < 10
+    assert env.status(cid).exit_code == 9
+
+
+def test_run_as_group_without_user_is_refused(env):
+    pod = env.pod()
+    linux = env.pb.LinuxContainerConfig(security_context=env.pb.LinuxContainerSecurityContext(
+        run_as_group=env.pb.Int64Value(value=5)))
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, ["/bin/id"], linux=linux)
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "run_as_group" in e.value.details()

@@ -727,12 +727,11 @@ static void test_user(void **state)
     done(&f);
     f.sc.n_supplemental_groups = 0;
 
-    /* the image's "user:group" with run_as_group replacing its group */
+    /* run_as_group alone is refused (the kubelet's rule); the image's "user:group" counts */
     f.sc.run_as_username = "";
     f.p.image_config = "{\"config\":{\"Cmd\":[\"sh\"],\"User\":\"nobody:audio\"}}";
-    gen_ok(&f);
-    assert_int_equal(num(f.r.spec, "process.user.uid"), 65534);
-    assert_int_equal(num(f.r.spec, "process.user.gid"), 5);
+    assert_int_equal(gen_fail(&f), -EINVAL);
+    assert_string_equal(err_msg(&f.err), "run_as_group needs run_as_user or run_as_username");
     done(&f);
     f.sc.run_as_group = NULL;
     gen_ok(&f);
