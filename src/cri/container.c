@@ -33,13 +33,6 @@ struct ctr_waiter {
     struct ctr_waiter *next;
 };
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* ---- registry ---- */
 
 struct ctr *cri_ctr_find(struct cri *cri, const char *id)
@@ -181,7 +174,7 @@ static void publish(struct ctr *c, Runtime__V1__ContainerEventType type)
     Runtime__V1__ContainerEventResponse ev = RUNTIME__V1__CONTAINER_EVENT_RESPONSE__INIT;
     ev.container_id = c->id;
     ev.container_event_type = type;
-    ev.created_at = now_ns();
+    ev.created_at = now_unix_ns();
     cri_events_publish(c->cri, &ev);
 }
 
@@ -749,7 +742,7 @@ void cri_create_container(struct cri *cri, struct grpc_call *call, const Protobu
     c->id = random_id();
     c->pod_id = xstrdup(p->id);
     c->config = copy_config(r->config);
-    c->created_at = now_ns();
+    c->created_at = now_unix_ns();
     c->image_id = xstrdup(img->id);
     c->image_ref = xstrdup(img->n_digests ? img->digests[0] : img->id);
     c->image_name = xstrdup(img->n_names ? img->names[0] : r->config->image->image);
@@ -794,7 +787,7 @@ static void on_start_done(int status, const struct reactor_child_result *res, st
     } else {
         if (c->state == CTR_CREATED) {
             c->state = CTR_RUNNING;
-            c->started_at = now_ns();
+            c->started_at = now_unix_ns();
         } else if (c->started_at == 0) {
             c->started_at = c->finished_at;
         }
@@ -1318,7 +1311,7 @@ static void readopt(struct cri *cri, struct ctr *c)
     }
     c->state = CTR_EXITED;
     c->exit_code = 255;
-    c->finished_at = now_ns();
+    c->finished_at = now_unix_ns();
     free(c->reason);
     free(c->message);
     c->reason = xstrdup("Error");

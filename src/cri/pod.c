@@ -49,13 +49,6 @@ static void run_queue(struct cri *cri, struct pod *pod);
 
 /* ---- records ---- */
 
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static char *b64(const uint8_t *data, size_t len)
 {
     char *out = xmalloc(4 * ((len + 2) / 3) + 1);
@@ -570,7 +563,7 @@ void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobuf
     for (size_t i = 0; i < sizeof(raw); i++)
         buf_printf(&id, "%02x", raw[i]);
     p->id = buf_steal(&id);
-    p->created_at = now_ns();
+    p->created_at = now_unix_ns();
     p->state = POD_NOTREADY;
     p->handler = xstrdup(rt->name);
     size_t len = protobuf_c_message_get_packed_size(&r->config->base);
@@ -865,7 +858,7 @@ void cri_pod_sandbox_status(struct cri *cri, struct grpc_call *call, const Proto
     st.linux = &lin;
     Runtime__V1__PodSandboxStatusResponse resp = RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT;
     resp.status = &st;
-    resp.timestamp = now_ns();
+    resp.timestamp = now_unix_ns();
     Runtime__V1__PodSandboxStatusResponse__InfoEntry info =
         RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INFO_ENTRY__INIT;
     Runtime__V1__PodSandboxStatusResponse__InfoEntry *infos[1] = {&info};

@@ -53,8 +53,12 @@ struct monitor_ctr {
     int child_fds[3];           /* the container's ends until `create` returns */
     int stdin_fd;               /* our end of the stdin FIFO (for attach) */
     int console_fd;             /* listening console socket */
+    int run_dir_fd;             /* names the console socket (O_PATH) */
     uv_poll_t console_poll;
     bool console_polling;
+    int console_conn; /* the runtime's connection, until it has sent the pty master */
+    uv_poll_t conn_poll;
+    bool conn_polling;
     int pidfd;
     uv_poll_t pid_poll;
     bool pid_polling;
@@ -93,13 +97,6 @@ void monitor_free(struct monitor *m)
         close(m->journal_fd);
     free(m->journal_socket);
     free(m);
-}
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* ---- logs ---- */
@@ -157,7 +154,7 @@ static void log_chunk(struct ctr_stream *s, const char *data, size_t len, bool e
     struct journal_ctx j = {c, s->ll.stream};
     monitor_logline_fn fn = c->m->journal_fd >= 0 ? to_journal : NULL;
     c->scratch.len = 0;
-    int64_t now = now_ns();
+    int64_t now = now_unix_ns();
     if (len)
         monitor_logline_feed(&s->ll, data, len, now, &c->scratch, fn, &j);
     if (eof)
@@ -299,20 +296,28 @@ static int recv_fd(int sock)
     return -EPROTO;
 }
 
-static void on_console(uv_poll_t *p, int status, int events)
+static void close_console_conn(struct monitor_ctr *c)
 {
-    struct monitor_ctr *c = container_of(p, struct monitor_ctr, console_poll);
-    int conn = accept4(c->console_fd, NULL, NULL, SOCK_CLOEXEC);
-    if (conn < 0)
+    if (!c->conn_polling)
         return;
-    /* The runtime sends the master right after connecting; a short blocking wait is fine. */
-    struct timeval tv = {.tv_sec = 5};
-    setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    int master = recv_fd(conn);
-    close(conn);
-    if (master < 0 || c->out.open) {
-        if (master >= 0)
-            close(master);
+    c->conn_polling = false;
+    uv_close((uv_handle_t *)&c->conn_poll, on_handle_closed); /* stops watching the fd */
+    close(c->console_conn);
+    c->console_conn = -1;
+}
+
+/* The runtime's connection: it sends the pty master (SCM_RIGHTS) right after connecting. */
+static void on_console_conn(uv_poll_t *p, int status, int events)
+{
+    struct monitor_ctr *c = container_of(p, struct monitor_ctr, conn_poll);
+    int master = recv_fd(c->console_conn);
+    if (master == -EAGAIN || master == -EINTR)
+        return;
+    close_console_conn(c);
+    if (master < 0)
+        return; /* not a runtime: keep listening */
+    if (c->out.open) {
+        close(master);
         return;
     }
     struct err e = ERR_INIT;
@@ -321,18 +326,40 @@ static void on_console(uv_poll_t *p, int status, int events)
     uv_poll_stop(&c->console_poll);
 }
 
+static void on_console(uv_poll_t *p, int status, int events)
+{
+    struct monitor_ctr *c = container_of(p, struct monitor_ctr, console_poll);
+    int conn = accept4(c->console_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (conn < 0)
+        return;
+    if (c->conn_polling) { /* one at a time */
+        close(conn);
+        return;
+    }
+    c->console_conn = conn;
+    uv_poll_init(c->m->loop, &c->conn_poll, conn);
+    c->conn_poll.data = c;
+    c->conn_polling = true;
+    c->open_handles++;
+    uv_poll_start(&c->conn_poll, UV_READABLE, on_console_conn);
+}
+
 static int open_console(struct monitor_ctr *c, struct err *err)
 {
-    c->console_path = xasprintf("%s/console.sock", c->run_dir);
+    /* sun_path holds 108 bytes and run directories can be longer: the socket is named through
+     * a descriptor of its directory, /proc/<pid>/fd/<n>/console.sock, which the runtime (root)
+     * can follow as well. */
+    c->run_dir_fd = open(c->run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (c->run_dir_fd < 0)
+        return err_set(err, -errno, "%s: %s", c->run_dir, strerror(errno));
+    unlinkat(c->run_dir_fd, "console.sock", 0);
     struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    if (strlen(c->console_path) >= sizeof(sa.sun_path))
-        return err_set(err, -ENAMETOOLONG, "console socket path %s is too long", c->console_path);
-    strcpy(sa.sun_path, c->console_path);
-    unlink(c->console_path);
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/console.sock", c->run_dir_fd);
+    c->console_path = xasprintf("/proc/%d/fd/%d/console.sock", (int)getpid(), c->run_dir_fd);
     c->console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (c->console_fd < 0 || bind(c->console_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
         listen(c->console_fd, 4) < 0)
-        return err_set(err, -errno, "console socket %s: %s", c->console_path, strerror(errno));
+        return err_set(err, -errno, "console socket in %s: %s", c->run_dir, strerror(errno));
     uv_poll_init(c->m->loop, &c->console_poll, c->console_fd);
     c->console_poll.data = c;
     c->console_polling = true;
@@ -356,6 +383,8 @@ static void maybe_free(struct monitor_ctr *c)
         close(c->stdin_fd);
     if (c->console_fd >= 0)
         close(c->console_fd);
+    if (c->run_dir_fd >= 0)
+        close(c->run_dir_fd);
     if (c->pidfd >= 0)
         close(c->pidfd);
     if (c->log_fd >= 0)
@@ -396,7 +425,7 @@ int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct 
     c->tty = o->tty;
     c->on_exit = o->on_exit;
     c->data = o->data;
-    c->log_fd = c->stdin_fd = c->console_fd = c->pidfd = -1;
+    c->log_fd = c->stdin_fd = c->console_fd = c->console_conn = c->pidfd = c->run_dir_fd = -1;
     c->child_fds[0] = c->child_fds[1] = c->child_fds[2] = -1;
     monitor_logline_init(&c->out.ll, "stdout", MONITOR_LOG_LINE_MAX);
     monitor_logline_init(&c->err.ll, "stderr", MONITOR_LOG_LINE_MAX);
@@ -492,7 +521,7 @@ static void on_pidfd(uv_poll_t *p, int status, int events)
             }
         }
     }
-    e.finished_at = now_ns();
+    e.finished_at = now_unix_ns();
     uv_poll_stop(&c->pid_poll);
     uv_close((uv_handle_t *)&c->pid_poll, on_handle_closed);
     c->pid_polling = false;
@@ -537,6 +566,7 @@ void monitor_ctr_close(struct monitor_ctr *c)
     drain(&c->err);
     close_stream(&c->out, true);
     close_stream(&c->err, true);
+    close_console_conn(c);
     if (c->console_polling) {
         c->console_polling = false;
         uv_close((uv_handle_t *)&c->console_poll, on_handle_closed);

@@ -515,3 +515,11 @@ def test_run_as_group_without_user_is_refused(env):
         env.create(pod, ["/bin/id"], linux=linux)
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "run_as_group" in e.value.details()
+
+
+def test_tty_output_reaches_the_log(env):
+    pod = env.pod()
+    cid = env.run(pod, ["/bin/sh", "-c", "echo hi-tty; test -t 1 && echo is-a-tty"], tty=True)
+    assert env.wait_exit(cid).exit_code == 0
+    got = [l.rstrip(b"\r") for l in lines(env.log_records(pod), "stdout")]
+    assert got == [b"hi-tty", b"is-a-tty"]
