@@ -38,6 +38,13 @@ static const struct opt opts[] = {
     O("crib.api", grpc_max_recv_msg_size, OPT_INT, grpc_max_recv_msg_size),
     O("crib.api", grpc_max_send_msg_size, OPT_INT, grpc_max_send_msg_size),
     O("crib.api", shutdown_timeout, OPT_INT, shutdown_timeout),
+    O("crib.api", stream_address, OPT_STRING, stream_address),
+    O("crib.api", stream_port, OPT_INT, stream_port),
+    O("crib.api", stream_enable_tls, OPT_BOOL, stream_enable_tls),
+    O("crib.api", stream_tls_cert, OPT_STRING, stream_tls_cert),
+    O("crib.api", stream_tls_key, OPT_STRING, stream_tls_key),
+    O("crib.api", stream_token_ttl, OPT_INT, stream_token_ttl),
+    O("crib.api", stream_idle_timeout, OPT_INT, stream_idle_timeout),
     O("crib.runtime", log_level, OPT_STRING, log_level),
     O("crib.runtime", default_runtime, OPT_STRING, default_runtime),
     O("crib.runtime", cgroup_manager, OPT_STRING, cgroup_manager),
@@ -104,6 +111,11 @@ void config_init(struct config *cfg)
     cfg->grpc_max_recv_msg_size = 16 << 20;
     cfg->grpc_max_send_msg_size = 16 << 20;
     cfg->shutdown_timeout = 10;
+    cfg->stream_address = xstrdup("127.0.0.1");
+    cfg->stream_tls_cert = xstrdup("");
+    cfg->stream_tls_key = xstrdup("");
+    cfg->stream_token_ttl = 60;
+    cfg->stream_idle_timeout = 4 * 3600;
     cfg->log_level = xstrdup("info");
     cfg->default_runtime = xstrdup("runc");
     cfg->cgroup_manager = xstrdup("cgroupfs");
@@ -378,6 +390,15 @@ int config_validate(const struct config *cfg, struct err *err)
                        "`max_parallel_downloads` between 1 and 64");
     if (cfg->shutdown_timeout < 0 || cfg->shutdown_timeout > 3600)
         return err_set(err, -EINVAL, "`shutdown_timeout` must be between 0 and 3600 seconds");
+    if (cfg->stream_port < 0 || cfg->stream_port > 65535)
+        return err_set(err, -EINVAL, "`stream_port` must be between 0 and 65535");
+    if (cfg->stream_token_ttl < 1 || cfg->stream_token_ttl > 86400)
+        return err_set(err, -EINVAL, "`stream_token_ttl` must be between 1 and 86400 seconds");
+    if (cfg->stream_idle_timeout < 0)
+        return err_set(err, -EINVAL, "`stream_idle_timeout` must be >= 0");
+    if (cfg->stream_enable_tls && (!*cfg->stream_tls_cert || !*cfg->stream_tls_key))
+        return err_set(err, -EINVAL,
+                       "`stream_enable_tls` needs `stream_tls_cert` and `stream_tls_key`");
     const char *paths[][2] = {{"root", cfg->root},
                               {"runroot", cfg->runroot},
                               {"log_dir", cfg->log_dir},

@@ -15,7 +15,7 @@
 #define EXEC_SYNC_OUTPUT_MAX (16u << 20)
 #define SPEC_MAX (4u << 20)
 
-static struct ctr *running_ctr(struct cri *cri, const char *id, struct err *err)
+struct ctr *cri_ctr_running(struct cri *cri, const char *id, struct err *err)
 {
     struct ctr *c = cri_ctr_find(cri, id);
     if (!c) {
@@ -72,8 +72,8 @@ static void on_exec_done(int status, const struct reactor_child_result *res, str
 }
 
 /* The process of an exec: the container's own (user, env, cwd, capabilities, ...) with other
- * arguments and no terminal. */
-static char *exec_process(struct ctr *c, char *const *cmd, size_t n, struct err *err)
+ * arguments, and a terminal or none. */
+static char *exec_process(struct ctr *c, char *const *cmd, size_t n, bool tty, struct err *err)
 {
     cleanup_free char *spec_path = xasprintf("%s/config.json", c->run_dir);
     struct buf b = {0};
@@ -95,17 +95,39 @@ static char *exec_process(struct ctr *c, char *const *cmd, size_t n, struct err 
     for (size_t i = 0; i < n; i++)
         cJSON_AddItemToArray(args, cJSON_CreateString(cmd[i]));
     cJSON_ReplaceItemInObject(proc, "args", args);
-    cJSON_ReplaceItemInObject(proc, "terminal", cJSON_CreateFalse());
+    cJSON_DeleteItemFromObject(proc, "terminal"); /* absent when false */
+    cJSON_AddBoolToObject(proc, "terminal", tty);
     char *s = cJSON_PrintUnformatted(proc);
     cJSON_Delete(proc);
     return s;
+}
+
+char *cri_exec_process_file(struct ctr *c, char *const *cmd, size_t n, bool tty, struct err *err)
+{
+    cleanup_free char *proc = exec_process(c, cmd, n, tty, err);
+    if (!proc)
+        return NULL;
+    static unsigned seq;
+    char *path = xasprintf("%s/exec-%u.json", c->run_dir, ++seq);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    size_t len = strlen(proc);
+    if (fd < 0 || write(fd, proc, len) != (ssize_t)len) {
+        err_set(err, -errno, "write %s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        unlink(path);
+        free(path);
+        return NULL;
+    }
+    close(fd);
+    return path;
 }
 
 void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     const Runtime__V1__ExecSyncRequest *r = (const void *)req;
     struct err err = ERR_INIT;
-    struct ctr *c = running_ctr(cri, r->container_id, &err);
+    struct ctr *c = cri_ctr_running(cri, r->container_id, &err);
     if (!c)
         return reply_err(call, &err);
     if (r->n_cmd == 0) {
@@ -116,23 +138,12 @@ void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessa
         err_set(&err, -EINVAL, "negative timeout %lld", (long long)r->timeout);
         return reply_err(call, &err);
     }
-    cleanup_free char *proc = exec_process(c, r->cmd, r->n_cmd, &err);
-    if (!proc)
-        return reply_err(call, &err);
-    static unsigned seq;
     struct exec_work *w = xcalloc(1, sizeof(*w));
-    w->process_path = xasprintf("%s/exec-%u.json", c->run_dir, ++seq);
+    w->process_path = cri_exec_process_file(c, r->cmd, r->n_cmd, false, &err);
+    if (!w->process_path)
+        goto fail;
     w->cmd = xstrdup(r->cmd[0]);
     w->timeout = r->timeout;
-    int fd = open(w->process_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    size_t len = strlen(proc);
-    if (fd < 0 || write(fd, proc, len) != (ssize_t)len) {
-        err_set(&err, -errno, "write %s: %s", w->process_path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        goto fail;
-    }
-    close(fd);
     struct oci_runtime rt;
     if (cri_runtime_of(cri, c->runtime, &rt, &err) < 0)
         goto fail;
@@ -150,7 +161,8 @@ void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessa
     }
     return;
 fail:
-    unlink(w->process_path);
+    if (w->process_path)
+        unlink(w->process_path);
     free(w->process_path);
     free(w->cmd);
     free(w);
@@ -252,7 +264,7 @@ void cri_reopen_container_log(struct cri *cri, struct grpc_call *call, const Pro
 {
     const Runtime__V1__ReopenContainerLogRequest *r = (const void *)req;
     struct err err = ERR_INIT;
-    struct ctr *c = running_ctr(cri, r->container_id, &err);
+    struct ctr *c = cri_ctr_running(cri, r->container_id, &err);
     if (c && !c->mon)
         err_set(&err, -EINVAL, "container %s is not watched by this daemon", c->id);
     if (!c || !c->mon || monitor_ctr_reopen_log(c->mon, &err) < 0)

@@ -55,9 +55,18 @@ void cri_ctr_unref(struct ctr *c);
 void cri_ctr_persist(struct ctr *c);
 
 /* container-exec.c */
+/* The container, if it exists and runs; else NULL and err says which is wrong. */
+struct ctr *cri_ctr_running(struct cri *cri, const char *id, struct err *err);
+/* Write the process.json of an exec of cmd in c (under its run directory); its path. */
+char *cri_exec_process_file(struct ctr *c, char *const *cmd, size_t n, bool tty, struct err *err);
 void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 void cri_update_container_resources(struct cri *cri, struct grpc_call *call,
                                     const ProtobufCMessage *req);
 void cri_reopen_container_log(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+
+/* container-stream.c: Exec, Attach, PortForward and the streaming server's backend. */
+void cri_exec(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+int cri_stream_start(struct cri *cri, struct err *err);
+void cri_stream_stop(struct cri *cri);
 
 #endif

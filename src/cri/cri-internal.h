@@ -37,6 +37,7 @@ struct cri {
     char *ctrs_dir;        /* root/containers: records */
     char *ctrs_run;        /* runroot/containers: bundles, FIFOs */
     int oom_score_adj_min; /* the daemon's own oom_score_adj */
+    struct stream_server *stream;
 };
 
 typedef void (*cri_handler_fn)(struct cri *cri, struct grpc_call *call,

@@ -35,6 +35,7 @@ static const struct {
     {"/runtime.v1.RuntimeService/ContainerStatus", cri_container_status},
     {"/runtime.v1.RuntimeService/ListContainers", cri_list_containers},
     {"/runtime.v1.RuntimeService/ExecSync", cri_exec_sync},
+    {"/runtime.v1.RuntimeService/Exec", cri_exec},
     {"/runtime.v1.RuntimeService/UpdateContainerResources", cri_update_container_resources},
     {"/runtime.v1.RuntimeService/ReopenContainerLog", cri_reopen_container_log},
     {"/runtime.v1.ImageService/ImageStatus", cri_image_status},
@@ -221,6 +222,8 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
         if (r == 0)
             storage_prune(cri->storage);
     }
+    if (r == 0)
+        r = cri_stream_start(cri, err);
     if (r < 0) {
         cri_free(cri);
         return r;
@@ -238,6 +241,7 @@ void cri_shutdown(struct cri *cri)
 {
     cri->shutting_down = true;
     cri_events_shutdown(cri);
+    cri_stream_stop(cri);
     image_service_shutdown(cri->images);
     cri_ctrs_shutdown(cri);
     cri_pods_shutdown(cri);

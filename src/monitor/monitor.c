@@ -8,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,19 +44,13 @@ struct ctr_stream {
 struct monitor_ctr {
     struct monitor *m;
     char *id, *name, *pod_namespace, *pod_name, *pod_uid;
-    char *run_dir, *log_path, *oom_file, *console_path;
+    char *run_dir, *log_path, *oom_file;
     bool tty;
     int log_fd;
     struct ctr_stream out, err; /* for a tty: out is the pty's master */
     int child_fds[3];           /* the container's ends until `create` returns */
     int stdin_fd;               /* our end of the stdin FIFO (for attach) */
-    int console_fd;             /* listening console socket */
-    int run_dir_fd;             /* names the console socket (O_PATH) */
-    uv_poll_t console_poll;
-    bool console_polling;
-    int console_conn; /* the runtime's connection, until it has sent the pty master */
-    uv_poll_t conn_poll;
-    bool conn_polling;
+    struct monitor_console *console;
     int pidfd;
     uv_poll_t pid_poll;
     bool pid_polling;
@@ -273,49 +265,9 @@ static int make_fifo(struct monitor_ctr *c, const char *name, bool reader_is_us,
 
 /* ---- the console socket (tty containers) ---- */
 
-static int recv_fd(int sock)
+static void on_master(int master, void *data)
 {
-    char name[256];
-    struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } u;
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    ssize_t n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
-    if (n < 0)
-        return -errno;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
-            return fd;
-        }
-    }
-    return -EPROTO;
-}
-
-static void close_console_conn(struct monitor_ctr *c)
-{
-    if (!c->conn_polling)
-        return;
-    c->conn_polling = false;
-    uv_close((uv_handle_t *)&c->conn_poll, on_handle_closed); /* stops watching the fd */
-    close(c->console_conn);
-    c->console_conn = -1;
-}
-
-/* The runtime's connection: it sends the pty master (SCM_RIGHTS) right after connecting. */
-static void on_console_conn(uv_poll_t *p, int status, int events)
-{
-    struct monitor_ctr *c = container_of(p, struct monitor_ctr, conn_poll);
-    int master = recv_fd(c->console_conn);
-    if (master == -EAGAIN || master == -EINTR)
-        return;
-    close_console_conn(c);
-    if (master < 0)
-        return; /* not a runtime: keep listening */
+    struct monitor_ctr *c = data;
     if (c->out.open) {
         close(master);
         return;
@@ -323,49 +275,6 @@ static void on_console_conn(uv_poll_t *p, int status, int events)
     struct err e = ERR_INIT;
     open_stream(c, &c->out, master, "stdout", &e);
     err_done(&e);
-    uv_poll_stop(&c->console_poll);
-}
-
-static void on_console(uv_poll_t *p, int status, int events)
-{
-    struct monitor_ctr *c = container_of(p, struct monitor_ctr, console_poll);
-    int conn = accept4(c->console_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (conn < 0)
-        return;
-    if (c->conn_polling) { /* one at a time */
-        close(conn);
-        return;
-    }
-    c->console_conn = conn;
-    uv_poll_init(c->m->loop, &c->conn_poll, conn);
-    c->conn_poll.data = c;
-    c->conn_polling = true;
-    c->open_handles++;
-    uv_poll_start(&c->conn_poll, UV_READABLE, on_console_conn);
-}
-
-static int open_console(struct monitor_ctr *c, struct err *err)
-{
-    /* sun_path holds 108 bytes and run directories can be longer: the socket is named through
-     * a descriptor of its directory, /proc/<pid>/fd/<n>/console.sock, which the runtime (root)
-     * can follow as well. */
-    c->run_dir_fd = open(c->run_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (c->run_dir_fd < 0)
-        return err_set(err, -errno, "%s: %s", c->run_dir, strerror(errno));
-    unlinkat(c->run_dir_fd, "console.sock", 0);
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/console.sock", c->run_dir_fd);
-    c->console_path = xasprintf("/proc/%d/fd/%d/console.sock", (int)getpid(), c->run_dir_fd);
-    c->console_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (c->console_fd < 0 || bind(c->console_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-        listen(c->console_fd, 4) < 0)
-        return err_set(err, -errno, "console socket in %s: %s", c->run_dir, strerror(errno));
-    uv_poll_init(c->m->loop, &c->console_poll, c->console_fd);
-    c->console_poll.data = c;
-    c->console_polling = true;
-    c->open_handles++;
-    uv_poll_start(&c->console_poll, UV_READABLE, on_console);
-    return 0;
 }
 
 /* ---- life cycle ---- */
@@ -381,10 +290,6 @@ static void maybe_free(struct monitor_ctr *c)
             close(c->child_fds[i]);
     if (c->stdin_fd >= 0)
         close(c->stdin_fd);
-    if (c->console_fd >= 0)
-        close(c->console_fd);
-    if (c->run_dir_fd >= 0)
-        close(c->run_dir_fd);
     if (c->pidfd >= 0)
         close(c->pidfd);
     if (c->log_fd >= 0)
@@ -398,7 +303,6 @@ static void maybe_free(struct monitor_ctr *c)
     free(c->run_dir);
     free(c->log_path);
     free(c->oom_file);
-    free(c->console_path);
     free(c);
 }
 
@@ -425,7 +329,7 @@ int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct 
     c->tty = o->tty;
     c->on_exit = o->on_exit;
     c->data = o->data;
-    c->log_fd = c->stdin_fd = c->console_fd = c->console_conn = c->pidfd = c->run_dir_fd = -1;
+    c->log_fd = c->stdin_fd = c->pidfd = -1;
     c->child_fds[0] = c->child_fds[1] = c->child_fds[2] = -1;
     monitor_logline_init(&c->out.ll, "stdout", MONITOR_LOG_LINE_MAX);
     monitor_logline_init(&c->err.ll, "stderr", MONITOR_LOG_LINE_MAX);
@@ -445,7 +349,7 @@ int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct 
                 r = err_set(err, -errno, "/dev/null: %s", strerror(errno));
         }
         if (r == 0 && !o->reopen)
-            r = open_console(c, err);
+            r = monitor_console_new(c->m->loop, c->run_dir, on_master, c, &c->console, err);
     } else if (r == 0) {
         int ours;
         r = make_fifo(c, "stdout", true, !o->reopen, &ours, &c->child_fds[1], err);
@@ -474,7 +378,7 @@ void monitor_ctr_stdio(struct monitor_ctr *c, int ret_fds[3])
 
 const char *monitor_ctr_console_socket(struct monitor_ctr *c)
 {
-    return c->tty ? c->console_path : NULL;
+    return c->console ? monitor_console_path(c->console) : NULL;
 }
 
 void monitor_ctr_created(struct monitor_ctr *c)
@@ -500,27 +404,34 @@ static bool oom_seen(const char *file)
     return seen;
 }
 
+/* The exit status of the process behind pidfd if it is our child and has ended: 1 with e
+ * filled in, 0 if it has not ended, 2 if it ended but is not ours to reap. */
+static int wait_status(int pidfd, bool child, struct monitor_exit *e)
+{
+    if (!child)
+        return 2;
+    siginfo_t si = {0};
+    int r = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
+    if (r == 0 && si.si_pid == 0)
+        return 0; /* not yet */
+    if (r < 0)
+        return errno == ECHILD ? 2 : 0;
+    e->status_known = true;
+    if (si.si_code == CLD_EXITED) {
+        e->exit_code = si.si_status;
+    } else {
+        e->signal = si.si_status;
+        e->exit_code = 128 + si.si_status;
+    }
+    return 1;
+}
+
 static void on_pidfd(uv_poll_t *p, int status, int events)
 {
     struct monitor_ctr *c = container_of(p, struct monitor_ctr, pid_poll);
     struct monitor_exit e = {.status_known = false};
-    if (c->child) {
-        siginfo_t si = {0};
-        int r = waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG);
-        if (r == 0 && si.si_pid == 0)
-            return; /* not yet */
-        if (r < 0 && errno != ECHILD)
-            return;
-        if (r == 0) {
-            e.status_known = true;
-            if (si.si_code == CLD_EXITED) {
-                e.exit_code = si.si_status;
-            } else {
-                e.signal = si.si_status;
-                e.exit_code = 128 + si.si_status;
-            }
-        }
-    }
+    if (wait_status(c->pidfd, c->child, &e) == 0)
+        return;
     e.finished_at = now_unix_ns();
     uv_poll_stop(&c->pid_poll);
     uv_close((uv_handle_t *)&c->pid_poll, on_handle_closed);
@@ -566,11 +477,8 @@ void monitor_ctr_close(struct monitor_ctr *c)
     drain(&c->err);
     close_stream(&c->out, true);
     close_stream(&c->err, true);
-    close_console_conn(c);
-    if (c->console_polling) {
-        c->console_polling = false;
-        uv_close((uv_handle_t *)&c->console_poll, on_handle_closed);
-    }
+    monitor_console_close(c->console);
+    c->console = NULL;
     if (c->pid_polling) {
         c->pid_polling = false;
         uv_close((uv_handle_t *)&c->pid_poll, on_handle_closed);
@@ -585,6 +493,50 @@ void monitor_ctr_remove_files(const char *run_dir)
         cleanup_free char *p = xasprintf("%s/%s", run_dir, names[i]);
         unlink(p);
     }
+}
+
+/* ---- other processes: an exec's, after its runtime has detached ---- */
+
+struct monitor_proc {
+    uv_poll_t poll;
+    int pidfd;
+    bool child;
+    monitor_proc_cb cb;
+    void *data;
+};
+
+static void on_proc_closed(uv_handle_t *h)
+{
+    struct monitor_proc *w = container_of((uv_poll_t *)h, struct monitor_proc, poll);
+    close(w->pidfd);
+    free(w);
+}
+
+static void on_proc_pidfd(uv_poll_t *p, int status, int events)
+{
+    struct monitor_proc *w = container_of(p, struct monitor_proc, poll);
+    struct monitor_exit e = {.status_known = false};
+    if (wait_status(w->pidfd, w->child, &e) == 0)
+        return;
+    e.finished_at = now_unix_ns();
+    uv_close((uv_handle_t *)&w->poll, on_proc_closed);
+    w->cb(&e, w->data);
+}
+
+int monitor_proc_watch(uv_loop_t *loop, int pid, monitor_proc_cb cb, void *data, struct err *err)
+{
+    int fd = pidfd_open(pid, 0);
+    if (fd < 0)
+        return err_set(err, -errno, "pidfd of process %d: %s", pid, strerror(errno));
+    struct monitor_proc *w = xcalloc(1, sizeof(*w));
+    w->pidfd = fd;
+    siginfo_t si = {0};
+    w->child = waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+    w->cb = cb;
+    w->data = data;
+    uv_poll_init(loop, &w->poll, fd);
+    uv_poll_start(&w->poll, UV_READABLE, on_proc_pidfd);
+    return 0;
 }
 
 int64_t monitor_proc_start_time(int pid)

@@ -68,6 +68,22 @@ void monitor_ctr_close(struct monitor_ctr *c);
 /* Remove the FIFOs and the console socket from run_dir. */
 void monitor_ctr_remove_files(const char *run_dir);
 
+/* A console socket in dir (console.sock) for the runtime's --console-socket. cb gets the pty
+ * master the runtime sends (ours to close), once; not after monitor_console_close. */
+struct monitor_console;
+typedef void (*monitor_console_cb)(int master, void *data);
+int monitor_console_new(uv_loop_t *loop, const char *dir, monitor_console_cb cb, void *data,
+                        struct monitor_console **ret, struct err *err);
+const char *monitor_console_path(const struct monitor_console *c);
+/* Stop listening and free (once its handles are closed). NULL-safe. */
+void monitor_console_close(struct monitor_console *c);
+
+/* Watch a process that is not a container's init (an exec whose runtime has detached): cb runs
+ * once when it ends, with its status when it is our child (we are the subreaper). The watch
+ * cannot be cancelled: the exit must be reaped. */
+typedef void (*monitor_proc_cb)(const struct monitor_exit *e, void *data);
+int monitor_proc_watch(uv_loop_t *loop, int pid, monitor_proc_cb cb, void *data, struct err *err);
+
 /* Start time of pid (clock ticks since boot, /proc/<pid>/stat field 22), or -1: with the pid it
  * names a process across pid reuse. */
 int64_t monitor_proc_start_time(int pid);

@@ -127,6 +127,8 @@ struct oci_runtime_opts {
  * "<runtime> <verb>: <its error message>"; -ECANCELED after reactor_child_cancel. */
 typedef void (*oci_runtime_cb)(int status, const struct reactor_child_result *res, struct err *err,
                                void *data);
+/* The error a runtime wrote to its --log file (JSON lines), or NULL. */
+char *oci_runtime_log_error(const char *path);
 /* Run `RUNTIME [--root R] [--log L --log-format json] args...` on the loop. */
 int oci_runtime_run(uv_loop_t *loop, const struct oci_runtime *rt, char *const *args,
                     const struct oci_runtime_opts *o, oci_runtime_cb cb, void *data,

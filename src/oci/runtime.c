@@ -19,7 +19,7 @@ struct runtime_call {
 };
 
 /* The last "msg" of level error in runc's JSON log lines, else the last line's. */
-static char *error_from_log(const char *path)
+char *oci_runtime_log_error(const char *path)
 {
     struct buf b = {0};
     char *msg = NULL;
@@ -56,7 +56,7 @@ static void on_done(int status, const struct reactor_child_result *res, void *da
     if (status == 0 && res->timed_out) {
         status = err_set(&err, -ETIMEDOUT, "%s: timed out", rc->name);
     } else if (status == 0 && !(rc->any_exit && res->term_signal == 0) && res->exit_status != 0) {
-        cleanup_free char *msg = rc->log_path ? error_from_log(rc->log_path) : NULL;
+        cleanup_free char *msg = rc->log_path ? oci_runtime_log_error(rc->log_path) : NULL;
         if (!msg && res->err_len)
             msg = xstrdup(res->err_out);
         if (!msg && res->out_len)

@@ -121,7 +121,7 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "Get
                "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus",
                "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer",
                "RemoveContainer", "ContainerStatus", "ListContainers", "ExecSync",
-               "UpdateContainerResources", "ReopenContainerLog"}
+               "UpdateContainerResources", "ReopenContainerLog", "Exec"}
 
 
 def test_proto_has_every_cri_method(pb):

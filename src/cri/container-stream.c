@@ -1,0 +1,338 @@
+/* Exec, Attach and PortForward: the calls hand out a URL of the streaming server (stream/), and
+ * this file is that server's backend: `runc exec` children wired to a session, the container's
+ * own stdio for attach, sockets in the pod's network namespace for port-forward. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fsutil.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "cri/container.h"
+#include "stream/stream.h"
+
+static void reply_err(struct grpc_call *call, struct err *err)
+{
+    cri_reply_err(call, err);
+    err_done(err);
+}
+
+static int check_streams(bool in, bool out, bool err_wanted, bool tty, struct err *err)
+{
+    if (!in && !out && !err_wanted)
+        return err_set(err, -EINVAL, "one of stdin, stdout and stderr must be requested");
+    if (tty && err_wanted)
+        return err_set(err, -EINVAL,
+                       "tty and stderr cannot both be requested (a tty has one "
+                       "output stream)");
+    return 0;
+}
+
+static void reply_url(struct cri *cri, struct grpc_call *call, struct stream_request *sr,
+                      ProtobufCMessage *resp, char **url_field)
+{
+    struct err err = ERR_INIT;
+    if (!cri->stream) {
+        stream_request_free(sr);
+        err_set(&err, -EAGAIN, "the streaming server is not running");
+        return reply_err(call, &err);
+    }
+    char *url;
+    if (stream_server_url(cri->stream, sr, &url, &err) < 0)
+        return reply_err(call, &err);
+    *url_field = url;
+    cri_reply(call, resp);
+    free(url);
+}
+
+void cri_exec(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
+{
+    const Runtime__V1__ExecRequest *r = (const void *)req;
+    struct err err = ERR_INIT;
+    struct ctr *c = cri_ctr_running(cri, r->container_id, &err);
+    if (!c)
+        return reply_err(call, &err);
+    if (r->n_cmd == 0) {
+        err_set(&err, -EINVAL, "no command to execute");
+        return reply_err(call, &err);
+    }
+    if (check_streams(r->stdin, r->stdout, r->stderr, r->tty, &err) < 0)
+        return reply_err(call, &err);
+    struct stream_request *sr = xcalloc(1, sizeof(*sr));
+    sr->kind = STREAM_EXEC;
+    sr->container_id = xstrdup(c->id);
+    sr->cmd = xcalloc(r->n_cmd + 1, sizeof(*sr->cmd));
+    for (size_t i = 0; i < r->n_cmd; i++)
+        sr->cmd[i] = xstrdup(r->cmd[i]);
+    sr->tty = r->tty;
+    sr->in = r->stdin;
+    sr->out = r->stdout;
+    sr->err = r->stderr;
+    Runtime__V1__ExecResponse resp = RUNTIME__V1__EXEC_RESPONSE__INIT;
+    reply_url(cri, call, sr, &resp.base, &resp.url);
+}
+
+/* ---- exec sessions: a `runc exec` child per session ---- */
+
+struct exec_sess {
+    struct cri *cri;
+    struct stream_proc *p; /* NULL once the session has released us */
+    struct reactor_child *child;
+    struct monitor_console *console;
+    char *process_path, *log_path, *pid_path;
+    char *ctr_id;
+    bool running;
+    int pid;    /* tty: the process, once the detached runtime has started it */
+    int master; /* tty: kept until the session takes it */
+};
+
+static void exec_sess_free(struct exec_sess *x)
+{
+    monitor_console_close(x->console);
+    if (x->master >= 0)
+        close(x->master);
+    if (x->pid_path)
+        unlink(x->pid_path);
+    free(x->pid_path);
+    if (x->process_path)
+        unlink(x->process_path);
+    if (x->log_path)
+        unlink(x->log_path);
+    free(x->process_path);
+    free(x->log_path);
+    free(x->ctr_id);
+    free(x);
+}
+
+static void end_session(struct exec_sess *x, int code, const char *msg)
+{
+    if (!x->p)
+        return;
+    struct stream_proc *p = x->p;
+    x->p = NULL;
+    stream_proc_exit(p, code, msg);
+}
+
+static void on_tty_exit(const struct monitor_exit *e, void *data)
+{
+    struct exec_sess *x = data;
+    x->running = false;
+    end_session(x, e->status_known ? e->exit_code : 0,
+                e->status_known ? NULL : "the command's exit status is unknown");
+    exec_sess_free(x);
+}
+
+/* A tty exec's runtime runs detached: it exits once the command runs, which is then watched
+ * through a pidfd (it is ours as the subreaper). */
+static void on_tty_started(int status, struct exec_sess *x, struct err *err)
+{
+    struct buf b = {0};
+    int pid = 0;
+    if (status == 0 && fs_read_file(x->pid_path, 64, &b) == 0)
+        pid = atoi((const char *)b.data);
+    buf_done(&b);
+    if (status == 0 && pid <= 0)
+        status = err_set(err, -EIO, "runtime left no pid in %s", x->pid_path);
+    if (status == 0)
+        status = monitor_proc_watch(x->cri->loop, pid, on_tty_exit, x, err);
+    if (status < 0) {
+        x->running = false;
+        end_session(x, 0, err_msg(err));
+        exec_sess_free(x);
+        return;
+    }
+    x->pid = pid;
+    if (x->p && x->master >= 0) {
+        int again = fcntl(x->master, F_DUPFD_CLOEXEC, 0);
+        stream_proc_set_fds(x->p, x->master, again, -1);
+    } else if (x->master >= 0) {
+        close(x->master); /* the client left: the command gets SIGHUP */
+    }
+    x->master = -1;
+}
+
+static void on_exec_exit(int status, const struct reactor_child_result *res, struct err *err,
+                         void *data)
+{
+    struct exec_sess *x = data;
+    x->child = NULL;
+    if (x->console) {
+        on_tty_started(status, x, err);
+        return;
+    }
+    x->running = false;
+    if (x->p) {
+        cleanup_free char *msg = NULL;
+        int code = 0;
+        if (status < 0) {
+            msg = xstrdup(err_msg(err));
+        } else {
+            code = res->term_signal ? 128 + res->term_signal : (int)res->exit_status;
+            /* The runtime could not start the command: say why rather than "255". */
+            if (code == 255 && x->log_path)
+                msg = oci_runtime_log_error(x->log_path);
+        }
+        end_session(x, code, msg);
+    }
+    exec_sess_free(x);
+}
+
+static void on_exec_master(int master, void *data)
+{
+    struct exec_sess *x = data;
+    if (x->master >= 0)
+        close(x->master);
+    x->master = master; /* handed over once the runtime is done (on_tty_started) */
+}
+
+static void exec_fail(struct stream_proc *p, struct exec_sess *x, struct err *err)
+{
+    log_warn("exec in container %s: %s", x->ctr_id, err_msg(err));
+    x->p = NULL;
+    stream_proc_exit(p, 0, err_msg(err));
+    exec_sess_free(x);
+}
+
+static void backend_exec(void *data, struct stream_proc *p, const struct stream_request *req)
+{
+    struct cri *cri = data;
+    struct err err = ERR_INIT;
+    struct exec_sess *x = xcalloc(1, sizeof(*x));
+    x->cri = cri;
+    x->p = p;
+    x->ctr_id = xstrdup(req->container_id);
+    x->master = -1;
+    stream_proc_set_backend(p, x);
+    struct ctr *c = cri_ctr_running(cri, req->container_id, &err);
+    struct oci_runtime rt;
+    size_t n = 0;
+    while (req->cmd[n])
+        n++;
+    if (!c || cri_runtime_of(cri, c->runtime, &rt, &err) < 0)
+        goto fail;
+    x->process_path = cri_exec_process_file(c, req->cmd, n, req->tty, &err);
+    if (!x->process_path)
+        goto fail;
+    x->log_path = xasprintf("%s.log", x->process_path);
+    int fds[3] = {-1, -1, -1}, ours[3] = {-1, -1, -1};
+    if (req->tty) {
+        if (monitor_console_new(cri->loop, c->run_dir, on_exec_master, x, &x->console, &err) < 0)
+            goto fail;
+    } else {
+        /* Pipes: the child's ends blocking, ours nonblocking for the loop. Streams the client
+         * did not ask for go to /dev/null. */
+        for (int i = 0; i < 3; i++) {
+            bool wanted = i == 0 ? req->in : i == 1 ? req->out : req->err;
+            int pp[2];
+            if (!wanted) {
+                fds[i] = open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+                continue;
+            }
+            if (pipe2(pp, O_CLOEXEC) < 0) {
+                err_set(&err, -errno, "pipe: %s", strerror(errno));
+                break;
+            }
+            fds[i] = i == 0 ? pp[0] : pp[1];
+            ours[i] = i == 0 ? pp[1] : pp[0];
+        }
+    }
+    char *console = x->console ? (char *)monitor_console_path(x->console) : NULL;
+    char *plain[] = {"exec", "--process", x->process_path, c->id, NULL};
+    x->pid_path = xasprintf("%s.pid", x->process_path);
+    /* runc takes a console socket only when it detaches. */
+    char *tty[] = {"exec",          "--detach",         "--pid-file", x->pid_path, "--process",
+                   x->process_path, "--console-socket", console,      c->id,       NULL};
+    char **args = console ? tty : plain;
+    struct oci_runtime_opts o = {
+        .stdio_fds = console ? NULL : fds,
+        .log_path = x->log_path,
+        .timeout_ms = UINT64_MAX / 2, /* an interactive command runs as long as it likes */
+        .any_exit = true,
+    };
+    int r = err.code < 0
+                ? err.code
+                : oci_runtime_run(cri->loop, &rt, args, &o, on_exec_exit, x, &x->child, &err);
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    if (r < 0) {
+        for (int i = 0; i < 3; i++)
+            if (ours[i] >= 0)
+                close(ours[i]);
+        goto fail;
+    }
+    x->running = true;
+    if (!console)
+        stream_proc_set_fds(p, ours[0], ours[1], ours[2]);
+    return;
+fail:
+    exec_fail(p, x, &err);
+    err_done(&err);
+}
+
+/* ---- the server's backend ---- */
+
+static void backend_attach(void *data, struct stream_proc *p, const struct stream_request *req)
+{
+    stream_proc_exit(p, 0, "attach is not available");
+}
+
+static void backend_stdin_closed(void *data, struct stream_proc *p)
+{
+}
+
+static void backend_release(void *data, struct stream_proc *p)
+{
+    struct exec_sess *x = stream_proc_backend(p);
+    if (!x)
+        return;
+    x->p = NULL;
+    if (x->master >= 0) {
+        close(x->master);
+        x->master = -1;
+    }
+    /* The client left before the command ended: end it (runc passes the signal on; a tty's
+     * command gets SIGHUP when the session closes the pty). */
+    if (x->running && x->child && !x->console)
+        reactor_child_cancel(x->child);
+}
+
+static void backend_connect(void *data, const struct stream_request *req, uint16_t port,
+                            stream_connect_cb cb, void *cb_data)
+{
+    struct err err = ERR_INIT;
+    err_set(&err, -ENOTSUP, "port-forward is not available");
+    cb(-ENOTSUP, &err, cb_data);
+    err_done(&err);
+}
+
+static const struct stream_ops ops = {
+    .exec = backend_exec,
+    .attach = backend_attach,
+    .stdin_closed = backend_stdin_closed,
+    .release = backend_release,
+    .connect = backend_connect,
+};
+
+int cri_stream_start(struct cri *cri, struct err *err)
+{
+    const struct config *cfg = cri->cfg;
+    struct stream_config sc = {
+        .address = cfg->stream_address,
+        .port = (int)cfg->stream_port,
+        .tls_cert = cfg->stream_enable_tls ? cfg->stream_tls_cert : NULL,
+        .tls_key = cfg->stream_enable_tls ? cfg->stream_tls_key : NULL,
+        .token_ttl_ms = (uint64_t)cfg->stream_token_ttl * 1000,
+        .idle_timeout_ms = (uint64_t)cfg->stream_idle_timeout * 1000,
+    };
+    return stream_server_start(cri->loop, &sc, &ops, cri, &cri->stream, err);
+}
+
+void cri_stream_stop(struct cri *cri)
+{
+    stream_server_close(cri->stream);
+    cri->stream = NULL;
+}

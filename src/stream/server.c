@@ -1,0 +1,607 @@
+/* The streaming server: a TCP listener on the loop, one-time URLs, the upgrade handshake, and the
+ * connection under each session (writes, backpressure, idle timeout, orderly close). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/list.h"
+#include "common/log.h"
+#include "common/macro.h"
+#include "stream/stream-internal.h"
+
+#define READ_CHUNK 65536
+/* After our last byte, how long a client gets to close its side before we close ours. */
+#define LINGER_MS 5000
+
+static const char *const rc_spdy_protocols[] = {"v4.channel.k8s.io", "v3.channel.k8s.io",
+                                                "v2.channel.k8s.io", "channel.k8s.io", NULL};
+static const char *const pf_spdy_protocols[] = {"portforward.k8s.io", NULL};
+static const char *const rc_ws_protocols[] = {"v5.channel.k8s.io",        "v4.channel.k8s.io",
+                                              "v4.base64.channel.k8s.io", "base64.channel.k8s.io",
+                                              "channel.k8s.io",           NULL};
+static const char *const pf_ws_protocols[] = {"v4.channel.k8s.io", "v4.base64.channel.k8s.io",
+                                              "base64.channel.k8s.io", "channel.k8s.io", NULL};
+
+void stream_request_free(struct stream_request *r)
+{
+    if (!r)
+        return;
+    free(r->container_id);
+    for (char **a = r->cmd; a && *a; a++)
+        free(*a);
+    free(r->cmd);
+    free(r->pod_id);
+    free(r->ports);
+    free(r);
+}
+
+/* ---- connections ---- */
+
+struct write_req {
+    uv_write_t req;
+    size_t len;
+    char data[];
+};
+
+static void conn_close(struct stream_conn *c);
+
+static void maybe_free_conn(struct stream_conn *c)
+{
+    if (c->handles > 0)
+        return;
+    stream_handshake_done(&c->hs);
+    stream_request_free(c->req);
+    free(c);
+}
+
+static void on_conn_closed(uv_handle_t *h)
+{
+    struct stream_conn *c = h->data;
+    c->handles--;
+    maybe_free_conn(c);
+}
+
+static void touch(struct stream_conn *c)
+{
+    if (c->srv->idle_ms && !c->closing)
+        uv_timer_again(&c->idle);
+}
+
+static void on_written(uv_write_t *req, int status)
+{
+    struct write_req *w = container_of(req, struct write_req, req);
+    struct stream_conn *c = req->data;
+    c->inflight -= w->len;
+    free(w);
+    if (c->closing)
+        return;
+    if (status < 0) {
+        stream_conn_abort(c);
+        return;
+    }
+    touch(c);
+    if (c->want_drain && stream_conn_queued(c) < STREAM_HIGH_WATER / 2) {
+        c->want_drain = false;
+        stream_session_drain(c);
+    }
+}
+
+void stream_conn_write(struct stream_conn *c, const void *data, size_t len)
+{
+    if (c->closing || len == 0)
+        return;
+    struct write_req *w = xmalloc(sizeof(*w) + len);
+    memcpy(w->data, data, len);
+    w->len = len;
+    w->req.data = c;
+    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
+    c->inflight += len;
+    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
+    if (r < 0) {
+        c->inflight -= len;
+        free(w);
+        stream_conn_abort(c);
+    }
+}
+
+size_t stream_conn_queued(struct stream_conn *c)
+{
+    size_t n = c->inflight;
+    if (c->proto == PROTO_WS)
+        n += stream_ws_queued(c);
+    if (n >= STREAM_HIGH_WATER)
+        c->want_drain = true;
+    return n;
+}
+
+static void free_transport(struct stream_conn *c)
+{
+    if (c->proto == PROTO_WS)
+        stream_ws_free(c);
+}
+
+/* Close now: the session hears that the client is gone. */
+static void conn_close(struct stream_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    stream_session_gone(c);
+    free_transport(c);
+    LIST_REMOVE(c->srv->conns, c);
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+    uv_close((uv_handle_t *)&c->idle, on_conn_closed);
+}
+
+void stream_conn_abort(struct stream_conn *c)
+{
+    conn_close(c);
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    free(req);
+}
+
+static void on_linger_timeout(uv_timer_t *t)
+{
+    conn_close(t->data);
+}
+
+/* Everything is queued: say so with a FIN once it is written, and close when the client closes
+ * too (closing with unread input would send a reset, which can make the client drop our last
+ * bytes), or after LINGER_MS. */
+void stream_conn_finish(struct stream_conn *c)
+{
+    if (c->closing || c->finishing)
+        return;
+    c->finishing = true;
+    stream_conn_pause_input(c, false); /* read until the client's EOF */
+    uv_shutdown_t *req = xcalloc(1, sizeof(*req));
+    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        free(req);
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->idle, on_linger_timeout, LINGER_MS, 0);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    static char buffer[READ_CHUNK];
+    b->base = buffer;
+    b->len = sizeof(buffer);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
+
+void stream_conn_pause_input(struct stream_conn *c, bool pause)
+{
+    if (c->closing)
+        return;
+    c->input_paused = pause && !c->finishing;
+    if (c->input_paused && c->reading) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+    } else if (!c->input_paused && !c->reading) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
+            c->reading = true;
+    }
+}
+
+/* ---- the handshake ---- */
+
+static void refuse(struct stream_conn *c, int status, const char *msg)
+{
+    struct buf out = {0};
+    stream_http_error(&out, status, msg);
+    stream_conn_write(c, out.data, out.len);
+    buf_done(&out);
+    stream_conn_finish(c);
+}
+
+/* "/exec/<token>" and so on: the kind and the token. */
+static int parse_path(const char *path, enum stream_kind *ret_kind, char *token, size_t cap)
+{
+    static const struct {
+        const char *prefix;
+        enum stream_kind kind;
+    } kinds[] = {{"/exec/", STREAM_EXEC},
+                 {"/attach/", STREAM_ATTACH},
+                 {"/portforward/", STREAM_PORTFORWARD}};
+    for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+        size_t n = strlen(kinds[i].prefix);
+        if (strncmp(path, kinds[i].prefix, n) != 0)
+            continue;
+        const char *t = path + n;
+        size_t len = strcspn(t, "?/");
+        if (len == 0 || len >= cap || (t[len] == '/' && t[len + 1] != '\0' && t[len + 1] != '?'))
+            return -ENOENT;
+        memcpy(token, t, len);
+        token[len] = '\0';
+        *ret_kind = kinds[i].kind;
+        return 0;
+    }
+    return -ENOENT;
+}
+
+/* port-forward over WebSocket names its ports in the query: port=80&port=8080. */
+static int query_ports(struct stream_request *req, const char *query, struct err *err)
+{
+    size_t n = 0;
+    int32_t ports[64];
+    for (const char *p = query; p && *p;) {
+        size_t len = strcspn(p, "&");
+        if (len > 5 && strncmp(p, "port=", 5) == 0) {
+            char num[8] = {0};
+            size_t vl = len - 5;
+            char *end;
+            if (vl >= sizeof(num))
+                return err_set(err, -EINVAL, "bad port in query");
+            memcpy(num, p + 5, vl);
+            long v = strtol(num, &end, 10);
+            if (*end || v < 1 || v > 65535)
+                return err_set(err, -EINVAL, "bad port `%s` in query", num);
+            if (n == ARRAY_SIZE(ports))
+                return err_set(err, -EINVAL, "more than %zu ports", ARRAY_SIZE(ports));
+            ports[n++] = (int32_t)v;
+        }
+        p += len;
+        if (*p == '&')
+            p++;
+    }
+    if (n == 0)
+        return err_set(err, -EINVAL, "query parameter `port` is required");
+    free(req->ports);
+    req->ports = xmalloc(n * sizeof(*ports));
+    memcpy(req->ports, ports, n * sizeof(*ports));
+    req->n_ports = n;
+    return 0;
+}
+
+static void rc_version(struct stream_conn *c, const char *proto)
+{
+    c->version = 1;
+    if (strncmp(proto, "v5.", 3) == 0)
+        c->version = 5;
+    else if (strncmp(proto, "v4.", 3) == 0)
+        c->version = 4;
+    else if (strncmp(proto, "v3.", 3) == 0)
+        c->version = 3;
+    else if (strncmp(proto, "v2.", 3) == 0)
+        c->version = 2;
+    c->base64 = strstr(proto, "base64.") != NULL;
+}
+
+static void upgrade_ws(struct stream_conn *c)
+{
+    const struct stream_handshake *hs = &c->hs;
+    if (!hs->ws_key || strlen(hs->ws_key) != 24 || !hs->ws_version ||
+        strcmp(hs->ws_version, "13") != 0) {
+        refuse(c, 400, "websocket upgrade needs Sec-WebSocket-Key and Sec-WebSocket-Version 13");
+        return;
+    }
+    const char *proto = "";
+    if (hs->ws_protocols.len) {
+        const char *const *sup =
+            c->req->kind == STREAM_PORTFORWARD ? pf_ws_protocols : rc_ws_protocols;
+        proto = stream_protocol_pick((const char *)hs->ws_protocols.data, sup);
+        if (!proto) {
+            refuse(c, 400, "none of the websocket protocols offered is supported");
+            return;
+        }
+    }
+    if (c->req->kind == STREAM_PORTFORWARD) {
+        const char *path, *query;
+        stream_handshake_target(hs, &path, &query);
+        struct err e = ERR_INIT;
+        if (query_ports(c->req, query, &e) < 0) {
+            refuse(c, 400, err_msg(&e));
+            err_done(&e);
+            return;
+        }
+    }
+    rc_version(c, proto);
+    char accept[29];
+    stream_ws_accept(hs->ws_key, accept);
+    struct buf out = {0};
+    buf_printf(&out,
+               "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+               "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n",
+               accept);
+    if (*proto)
+        buf_printf(&out, "Sec-WebSocket-Protocol: %s\r\n", proto);
+    buf_puts(&out, "\r\n");
+    stream_conn_write(c, out.data, out.len);
+    buf_done(&out);
+    c->proto = PROTO_WS;
+    if (stream_ws_open(c) < 0) {
+        stream_conn_abort(c);
+        return;
+    }
+    stream_session_start(c);
+}
+
+static void upgrade_spdy(struct stream_conn *c)
+{
+    const char *const *sup =
+        c->req->kind == STREAM_PORTFORWARD ? pf_spdy_protocols : rc_spdy_protocols;
+    const char *proto = stream_protocol_pick((const char *)c->hs.protocols.data, sup);
+    if (!proto) {
+        struct buf out = {0}, msg = {0};
+        buf_printf(&msg, "unable to upgrade: unable to negotiate protocol: client supports [%s]",
+                   c->hs.protocols.len ? (const char *)c->hs.protocols.data : "");
+        buf_printf(&out, "HTTP/1.1 403 Forbidden\r\n");
+        for (size_t i = 0; sup[i]; i++)
+            buf_printf(&out, "X-Accepted-Stream-Protocol-Versions: %s\r\n", sup[i]);
+        buf_printf(&out,
+                   "Content-Type: text/plain; charset=utf-8\r\nContent-Length: %zu\r\n"
+                   "Connection: close\r\n\r\n%s",
+                   msg.len, (const char *)msg.data);
+        stream_conn_write(c, out.data, out.len);
+        buf_done(&out);
+        buf_done(&msg);
+        stream_conn_finish(c);
+        return;
+    }
+    rc_version(c, proto);
+    struct buf out = {0};
+    buf_printf(&out,
+               "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n"
+               "X-Stream-Protocol-Version: %s\r\n\r\n",
+               proto);
+    stream_conn_write(c, out.data, out.len);
+    buf_done(&out);
+    /* The SPDY transport arrives in a later change. */
+    stream_conn_abort(c);
+}
+
+static void handshake_done(struct stream_conn *c)
+{
+    const char *path, *query;
+    stream_handshake_target(&c->hs, &path, &query);
+    char token[STREAM_TOKEN_LEN + 2];
+    enum stream_kind kind;
+    if (parse_path(path, &kind, token, sizeof(token)) < 0) {
+        refuse(c, 404, "no such streaming endpoint");
+        return;
+    }
+    c->req = stream_tokens_take(&c->srv->tokens, token, uv_now(c->srv->loop));
+    if (!c->req) {
+        refuse(c, 404, "unknown or expired streaming token (it is valid once)");
+        return;
+    }
+    if (c->req->kind != kind) {
+        refuse(c, 404, "the token is not for this endpoint");
+        return;
+    }
+    const char *up = c->hs.upgrade ? c->hs.upgrade : "";
+    if (strcasecmp(up, "websocket") == 0)
+        upgrade_ws(c);
+    else if (strcasecmp(up, "SPDY/3.1") == 0)
+        upgrade_spdy(c);
+    else
+        refuse(c, 400, "the request must upgrade to SPDY/3.1 or websocket");
+}
+
+static void feed(struct stream_conn *c, const uint8_t *data, size_t len)
+{
+    if (c->finishing)
+        return; /* the session is over: what comes now is dropped */
+    if (c->proto == PROTO_HANDSHAKE) {
+        size_t used;
+        int r = stream_handshake_feed(&c->hs, data, len, &used);
+        if (r < 0) {
+            refuse(c, c->hs.status, "bad request");
+            return;
+        }
+        if (r == 0)
+            return;
+        handshake_done(c);
+        data += used;
+        len -= used;
+        if (c->closing || c->finishing || len == 0)
+            return;
+    }
+    int r = 0;
+    if (c->proto == PROTO_WS)
+        r = stream_ws_feed(c, data, len);
+    if (r < 0)
+        stream_conn_abort(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    struct stream_conn *c = container_of((uv_tcp_t *)s, struct stream_conn, tcp);
+    if (n > 0) {
+        touch(c);
+        feed(c, (const uint8_t *)b->base, (size_t)n);
+    } else if (n < 0) {
+        conn_close(c);
+    }
+}
+
+static void on_idle(uv_timer_t *t)
+{
+    struct stream_conn *c = t->data;
+    if (c->finishing) {
+        conn_close(c);
+        return;
+    }
+    log_info("streaming session idle for %" PRIu64 " s: closed", c->srv->idle_ms / 1000);
+    conn_close(c);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    struct stream_server *srv = container_of((uv_tcp_t *)l, struct stream_server, listener);
+    if (status < 0)
+        return;
+    struct stream_conn *c = xcalloc(1, sizeof(*c));
+    c->srv = srv;
+    stream_handshake_init(&c->hs);
+    uv_tcp_init(srv->loop, &c->tcp);
+    c->tcp.data = c;
+    uv_timer_init(srv->loop, &c->idle);
+    c->idle.data = c;
+    c->handles = 2;
+    LIST_PREPEND(srv->conns, c);
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    /* The handshake must come soon; after it, the idle timeout applies. */
+    uv_timer_start(&c->idle, on_idle, 30000, srv->idle_ms ? srv->idle_ms : 0);
+    stream_conn_pause_input(c, false);
+}
+
+/* ---- the server ---- */
+
+static void on_srv_closed(uv_handle_t *h)
+{
+    struct stream_server *srv = h->data;
+    if (--srv->handles > 0)
+        return;
+    stream_tokens_done(&srv->tokens);
+    free(srv->base_url);
+    free(srv);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+    struct stream_server *srv = t->data;
+    /* Taking an impossible token sweeps the expired ones. */
+    stream_tokens_take(&srv->tokens, "", uv_now(srv->loop));
+}
+
+int stream_server_start(uv_loop_t *loop, const struct stream_config *cfg,
+                        const struct stream_ops *ops, void *data, struct stream_server **ret,
+                        struct err *err)
+{
+    struct sockaddr_storage ss;
+    bool v6 = strchr(cfg->address, ':') != NULL;
+    int r = v6 ? uv_ip6_addr(cfg->address, cfg->port, (struct sockaddr_in6 *)&ss)
+               : uv_ip4_addr(cfg->address, cfg->port, (struct sockaddr_in *)&ss);
+    if (r < 0)
+        return err_set(err, -EINVAL, "stream_address `%s` is not an IP address", cfg->address);
+    struct stream_server *srv = xcalloc(1, sizeof(*srv));
+    srv->loop = loop;
+    srv->ops = ops;
+    srv->data = data;
+    srv->token_ttl_ms = cfg->token_ttl_ms;
+    srv->idle_ms = cfg->idle_timeout_ms;
+    stream_tokens_init(&srv->tokens);
+    uv_tcp_init(loop, &srv->listener);
+    srv->listener.data = srv;
+    uv_timer_init(loop, &srv->sweep);
+    srv->sweep.data = srv;
+    srv->handles = 2;
+    r = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+    if (r == 0)
+        r = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+    if (r < 0) {
+        err_set(err, r, "streaming server on %s port %d: %s", cfg->address, cfg->port,
+                uv_strerror(r));
+        stream_server_close(srv);
+        return r;
+    }
+    struct sockaddr_storage bound;
+    int len = sizeof(bound);
+    uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
+    int port = ntohs(v6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                        : ((struct sockaddr_in *)&bound)->sin_port);
+    srv->base_url = xasprintf("%s://%s%s%s:%d", cfg->tls_cert ? "https" : "http", v6 ? "[" : "",
+                              cfg->address, v6 ? "]" : "", port);
+    uv_timer_start(&srv->sweep, on_sweep, srv->token_ttl_ms, srv->token_ttl_ms);
+    log_info("streaming server on %s", srv->base_url);
+    *ret = srv;
+    return 0;
+}
+
+int stream_server_url(struct stream_server *srv, struct stream_request *req, char **ret_url,
+                      struct err *err)
+{
+    static const char *const paths[] = {"exec", "attach", "portforward"};
+    enum stream_kind kind = req->kind;
+    char token[STREAM_TOKEN_LEN + 1];
+    int r = stream_tokens_add(&srv->tokens, req, uv_now(srv->loop) + srv->token_ttl_ms, token);
+    if (r == -EAGAIN)
+        return err_set(err, r, "too many streaming URLs outstanding (%d)", STREAM_TOKENS_MAX);
+    if (r < 0)
+        return err_set(err, r, "streaming token: %s", strerror(-r));
+    *ret_url = xasprintf("%s/%s/%s", srv->base_url, paths[kind], token);
+    return 0;
+}
+
+void stream_server_close(struct stream_server *srv)
+{
+    if (!srv || srv->closing)
+        return;
+    srv->closing = true;
+    while (srv->conns)
+        conn_close(srv->conns);
+    uv_close((uv_handle_t *)&srv->listener, on_srv_closed);
+    uv_close((uv_handle_t *)&srv->sweep, on_srv_closed);
+}
+
+/* ---- transport dispatch ---- */
+
+void stream_chan_send(struct stream_conn *c, int chan, const void *data, size_t len)
+{
+    if (c->closing || c->finishing)
+        return;
+    if (c->proto == PROTO_WS)
+        stream_ws_send(c, chan, data, len);
+}
+
+void stream_chan_close(struct stream_conn *c, int chan)
+{
+    if (c->closing || c->finishing)
+        return;
+    if (c->proto == PROTO_WS)
+        stream_ws_close_chan(c, chan);
+}
+
+void stream_chan_finish(struct stream_conn *c)
+{
+    if (c->proto == PROTO_WS)
+        stream_ws_finish(c);
+    else
+        stream_conn_finish(c);
+}
+
+void stream_session_start(struct stream_conn *c)
+{
+    if (!c->srv->idle_ms)
+        uv_timer_stop(&c->idle); /* only the handshake had a deadline */
+    if (c->req->kind != STREAM_PORTFORWARD)
+        stream_rc_start(c);
+}
+
+void stream_session_data(struct stream_conn *c, int chan, const uint8_t *data, size_t len)
+{
+    if (c->req->kind != STREAM_PORTFORWARD)
+        stream_rc_data(c, chan, data, len);
+}
+
+void stream_session_eof(struct stream_conn *c, int chan)
+{
+    if (c->req->kind != STREAM_PORTFORWARD)
+        stream_rc_eof(c, chan);
+}
+
+void stream_session_drain(struct stream_conn *c)
+{
+    if (c->req && c->req->kind != STREAM_PORTFORWARD)
+        stream_rc_drain(c);
+}
+
+void stream_session_gone(struct stream_conn *c)
+{
+    if (c->req && c->req->kind != STREAM_PORTFORWARD)
+        stream_rc_gone(c);
+}
