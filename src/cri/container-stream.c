@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "cri/container.h"
+#include "cri/pod.h"
+#include "network/network.h"
 #include "stream/stream.h"
 
 static void reply_err(struct grpc_call *call, struct err *err)
@@ -72,6 +75,60 @@ void cri_exec(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *r
     sr->out = r->stdout;
     sr->err = r->stderr;
     Runtime__V1__ExecResponse resp = RUNTIME__V1__EXEC_RESPONSE__INIT;
+    reply_url(cri, call, sr, &resp.base, &resp.url);
+}
+
+void cri_attach(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
+{
+    const Runtime__V1__AttachRequest *r = (const void *)req;
+    struct err err = ERR_INIT;
+    struct ctr *c = cri_ctr_running(cri, r->container_id, &err);
+    if (!c)
+        return reply_err(call, &err);
+    if (check_streams(r->stdin, r->stdout, r->stderr, r->tty, &err) < 0)
+        return reply_err(call, &err);
+    if (r->stdin && !c->config->stdin) {
+        err_set(&err, -EINVAL, "container %s was not created with stdin", c->id);
+        return reply_err(call, &err);
+    }
+    struct stream_request *sr = xcalloc(1, sizeof(*sr));
+    sr->kind = STREAM_ATTACH;
+    sr->container_id = xstrdup(c->id);
+    sr->tty = c->config->tty; /* the container's stdio decides, not the request */
+    sr->in = r->stdin;
+    sr->out = r->stdout;
+    sr->err = r->stderr && !c->config->tty;
+    Runtime__V1__AttachResponse resp = RUNTIME__V1__ATTACH_RESPONSE__INIT;
+    reply_url(cri, call, sr, &resp.base, &resp.url);
+}
+
+void cri_port_forward(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
+{
+    const Runtime__V1__PortForwardRequest *r = (const void *)req;
+    struct err err = ERR_INIT;
+    struct pod *pod = cri_pod_find(cri, r->pod_sandbox_id);
+    if (!pod) {
+        err_set(&err, -ENOENT, "pod sandbox `%s` not found", r->pod_sandbox_id);
+        return reply_err(call, &err);
+    }
+    if (pod->state != POD_READY) {
+        err_set(&err, -EINVAL, "pod sandbox %s is not ready", pod->id);
+        return reply_err(call, &err);
+    }
+    for (size_t i = 0; i < r->n_port; i++) {
+        if (r->port[i] < 1 || r->port[i] > 65535) {
+            err_set(&err, -EINVAL, "port %d is out of range", r->port[i]);
+            return reply_err(call, &err);
+        }
+    }
+    struct stream_request *sr = xcalloc(1, sizeof(*sr));
+    sr->kind = STREAM_PORTFORWARD;
+    sr->pod_id = xstrdup(pod->id);
+    sr->n_ports = r->n_port;
+    sr->ports = xcalloc(r->n_port + 1, sizeof(*sr->ports));
+    if (r->n_port)
+        memcpy(sr->ports, r->port, r->n_port * sizeof(*sr->ports));
+    Runtime__V1__PortForwardResponse resp = RUNTIME__V1__PORT_FORWARD_RESPONSE__INIT;
     reply_url(cri, call, sr, &resp.base, &resp.url);
 }
 
@@ -273,22 +330,84 @@ fail:
     err_done(&err);
 }
 
-/* ---- the server's backend ---- */
+/* ---- attach: the container's own stdio, held by the monitor ---- */
+
+struct attach_sess {
+    struct stream_proc *p;
+    struct monitor_attach *a;
+    char *ctr_id;
+    bool stdin_once;
+};
+
+static void attach_output(int fd, const char *data, size_t len, void *arg)
+{
+    struct attach_sess *x = arg;
+    stream_proc_output(x->p, fd, data, len);
+}
+
+static void attach_end(void *arg)
+{
+    struct attach_sess *x = arg;
+    x->a = NULL; /* freed by the monitor */
+    stream_proc_exit(x->p, 0, NULL);
+}
 
 static void backend_attach(void *data, struct stream_proc *p, const struct stream_request *req)
 {
-    stream_proc_exit(p, 0, "attach is not available");
+    struct cri *cri = data;
+    struct err err = ERR_INIT;
+    struct ctr *c = cri_ctr_running(cri, req->container_id, &err);
+    if (c && !c->mon)
+        err_set(&err, -EINVAL, "container %s is not watched by this daemon", c->id);
+    if (!c || !c->mon) {
+        stream_proc_exit(p, 0, err_msg(&err));
+        err_done(&err);
+        return;
+    }
+    struct attach_sess *x = xcalloc(1, sizeof(*x));
+    x->p = p;
+    x->ctr_id = xstrdup(c->id);
+    x->stdin_once = c->config->stdin_once;
+    stream_proc_set_backend(p, x);
+    x->a = monitor_ctr_attach(c->mon, attach_output, attach_end, x);
+    if (!x->a) {
+        stream_proc_exit(p, 0, "the container has exited");
+        return;
+    }
+    /* stdin, and for a tty the pty master for resizes even without stdin. */
+    if (req->in || req->tty) {
+        int in = monitor_ctr_input_fd(c->mon);
+        if (in >= 0)
+            stream_proc_set_fds(p, in, -1, -1);
+    }
 }
 
 static void backend_stdin_closed(void *data, struct stream_proc *p)
 {
+    struct cri *cri = data;
+    struct attach_sess *x = stream_proc_backend(p);
+    if (!x || !x->ctr_id || !x->stdin_once)
+        return;
+    struct ctr *c = cri_ctr_find(cri, x->ctr_id);
+    if (c && c->mon)
+        monitor_ctr_close_stdin(c->mon);
 }
+
+/* ---- the server's backend ---- */
 
 static void backend_release(void *data, struct stream_proc *p)
 {
-    struct exec_sess *x = stream_proc_backend(p);
-    if (!x)
+    void *b = stream_proc_backend(p);
+    if (!b)
         return;
+    if (stream_proc_kind(p) == STREAM_ATTACH) {
+        struct attach_sess *x = b;
+        monitor_attach_close(x->a);
+        free(x->ctr_id);
+        free(x);
+        return;
+    }
+    struct exec_sess *x = b;
     x->p = NULL;
     if (x->master >= 0) {
         close(x->master);
@@ -300,13 +419,35 @@ static void backend_release(void *data, struct stream_proc *p)
         reactor_child_cancel(x->child);
 }
 
+/* ---- port-forward: a socket in the pod's network namespace ---- */
+
+struct pf_connect {
+    stream_connect_cb cb;
+    void *data;
+};
+
+static void on_pod_socket(int fd, struct err *err, void *data)
+{
+    struct pf_connect *w = data;
+    w->cb(fd, err, w->data);
+    free(w);
+}
+
 static void backend_connect(void *data, const struct stream_request *req, uint16_t port,
                             stream_connect_cb cb, void *cb_data)
 {
-    struct err err = ERR_INIT;
-    err_set(&err, -ENOTSUP, "port-forward is not available");
-    cb(-ENOTSUP, &err, cb_data);
-    err_done(&err);
+    struct cri *cri = data;
+    struct pod *pod = cri_pod_find(cri, req->pod_id);
+    struct pf_connect *w = xcalloc(1, sizeof(*w));
+    w->cb = cb;
+    w->data = cb_data;
+    if (!pod || pod->state != POD_READY) {
+        /* Told through the pool as well, so that cb never runs inside connect. */
+        network_socket_in(cri->loop, "/nonexistent/pod-is-gone", AF_INET, on_pod_socket, w);
+        return;
+    }
+    cleanup_free char *netns = pod->host_network ? NULL : xasprintf("%s/ns/net", pod->run_dir);
+    network_socket_in(cri->loop, netns, AF_INET, on_pod_socket, w);
 }
 
 static const struct stream_ops ops = {

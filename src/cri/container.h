@@ -66,6 +66,8 @@ void cri_reopen_container_log(struct cri *cri, struct grpc_call *call, const Pro
 
 /* container-stream.c: Exec, Attach, PortForward and the streaming server's backend. */
 void cri_exec(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_attach(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_port_forward(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 int cri_stream_start(struct cri *cri, struct err *err);
 void cri_stream_stop(struct cri *cri);
 

@@ -36,6 +36,8 @@ static const struct {
     {"/runtime.v1.RuntimeService/ListContainers", cri_list_containers},
     {"/runtime.v1.RuntimeService/ExecSync", cri_exec_sync},
     {"/runtime.v1.RuntimeService/Exec", cri_exec},
+    {"/runtime.v1.RuntimeService/Attach", cri_attach},
+    {"/runtime.v1.RuntimeService/PortForward", cri_port_forward},
     {"/runtime.v1.RuntimeService/UpdateContainerResources", cri_update_container_resources},
     {"/runtime.v1.RuntimeService/ReopenContainerLog", cri_reopen_container_log},
     {"/runtime.v1.ImageService/ImageStatus", cri_image_status},

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/fsutil.h"
+#include "common/list.h"
 #include "common/macro.h"
 #include "monitor/logline.h"
 #include "monitor/monitor.h"
@@ -41,6 +42,14 @@ struct ctr_stream {
     struct monitor_ctr *c;
 };
 
+struct monitor_attach {
+    struct monitor_attach *prev, *next;
+    struct monitor_ctr *c;
+    monitor_output_fn out;
+    monitor_end_fn end;
+    void *data;
+};
+
 struct monitor_ctr {
     struct monitor *m;
     char *id, *name, *pod_namespace, *pod_name, *pod_uid;
@@ -57,6 +66,7 @@ struct monitor_ctr {
     bool child; /* the adopted pid is our child: waitid gives the status */
     bool exited, closing;
     int open_handles;
+    struct monitor_attach *attached;
     monitor_exit_cb on_exit;
     void *data;
     struct buf scratch;
@@ -144,6 +154,10 @@ static void log_chunk(struct ctr_stream *s, const char *data, size_t len, bool e
 {
     struct monitor_ctr *c = s->c;
     struct journal_ctx j = {c, s->ll.stream};
+    for (struct monitor_attach *a = c->attached, *next; len && a; a = next) {
+        next = a->next; /* a callback may detach itself */
+        a->out(s == &c->err ? 2 : 1, data, len, a->data);
+    }
     monitor_logline_fn fn = c->m->journal_fd >= 0 ? to_journal : NULL;
     c->scratch.len = 0;
     int64_t now = now_unix_ns();
@@ -426,6 +440,17 @@ static int wait_status(int pidfd, bool child, struct monitor_exit *e)
     return 1;
 }
 
+/* The container is gone: attached clients hear it, and are detached. */
+static void end_attached(struct monitor_ctr *c)
+{
+    while (c->attached) {
+        struct monitor_attach *a = c->attached;
+        LIST_REMOVE(c->attached, a);
+        a->end(a->data);
+        free(a);
+    }
+}
+
 static void on_pidfd(uv_poll_t *p, int status, int events)
 {
     struct monitor_ctr *c = container_of(p, struct monitor_ctr, pid_poll);
@@ -442,6 +467,7 @@ static void on_pidfd(uv_poll_t *p, int status, int events)
     drain(&c->out);
     drain(&c->err);
     e.oom_killed = oom_seen(c->oom_file);
+    end_attached(c);
     if (c->on_exit)
         c->on_exit(c, &e, c->data);
 }
@@ -475,6 +501,7 @@ void monitor_ctr_close(struct monitor_ctr *c)
     c->on_exit = NULL;
     drain(&c->out);
     drain(&c->err);
+    end_attached(c);
     close_stream(&c->out, true);
     close_stream(&c->err, true);
     monitor_console_close(c->console);
@@ -484,6 +511,53 @@ void monitor_ctr_close(struct monitor_ctr *c)
         uv_close((uv_handle_t *)&c->pid_poll, on_handle_closed);
     }
     maybe_free(c);
+}
+
+/* ---- attach ---- */
+
+struct monitor_attach *monitor_ctr_attach(struct monitor_ctr *c, monitor_output_fn out,
+                                          monitor_end_fn end, void *data)
+{
+    if (c->closing || c->exited)
+        return NULL;
+    struct monitor_attach *a = xcalloc(1, sizeof(*a));
+    a->c = c;
+    a->out = out;
+    a->end = end;
+    a->data = data;
+    LIST_PREPEND(c->attached, a);
+    return a;
+}
+
+void monitor_attach_close(struct monitor_attach *a)
+{
+    if (!a)
+        return;
+    LIST_REMOVE(a->c->attached, a);
+    free(a);
+}
+
+int monitor_ctr_input_fd(struct monitor_ctr *c)
+{
+    uv_os_fd_t fd = -1;
+    if (c->tty) {
+        if (!c->out.open || uv_fileno((uv_handle_t *)&c->out.pipe, &fd) < 0)
+            return -ENOENT;
+    } else {
+        fd = c->stdin_fd;
+    }
+    if (fd < 0)
+        return -ENOENT;
+    int again = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return again < 0 ? -errno : again;
+}
+
+void monitor_ctr_close_stdin(struct monitor_ctr *c)
+{
+    if (c->tty || c->stdin_fd < 0)
+        return;
+    close(c->stdin_fd);
+    c->stdin_fd = -1;
 }
 
 void monitor_ctr_remove_files(const char *run_dir)

@@ -65,6 +65,21 @@ int monitor_ctr_reopen_log(struct monitor_ctr *c, struct err *err);
 /* Close everything (output still buffered is logged); on_exit is not called any more. Freed once
  * its handles are closed. */
 void monitor_ctr_close(struct monitor_ctr *c);
+/* Attach: out gets the container's output as it is read (fd 1 or 2; a tty's is 1), end once
+ * when the container has exited (or its monitor closes), after which the attach is freed.
+ * NULL if the container has ended already. */
+struct monitor_attach;
+typedef void (*monitor_output_fn)(int fd, const char *data, size_t len, void *data_arg);
+typedef void (*monitor_end_fn)(void *data);
+struct monitor_attach *monitor_ctr_attach(struct monitor_ctr *c, monitor_output_fn out,
+                                          monitor_end_fn end, void *data);
+/* Detach before the end (the client left). NULL-safe. */
+void monitor_attach_close(struct monitor_attach *a);
+/* A new descriptor for writing to the container's stdin (its FIFO, or a tty's pty master, which
+ * also takes resizes); -ENOENT if it has none. */
+int monitor_ctr_input_fd(struct monitor_ctr *c);
+/* Close our end of the container's stdin FIFO: it reads EOF (stdin_once). */
+void monitor_ctr_close_stdin(struct monitor_ctr *c);
 /* Remove the FIFOs and the console socket from run_dir. */
 void monitor_ctr_remove_files(const char *run_dir);
 

@@ -53,6 +53,12 @@ void network_infra_watch_close_all(void);
 
 /* ---- CNI ---- */
 
+/* A nonblocking TCP socket of family (AF_INET, AF_INET6) in the network namespace at netns
+ * (NULL: the node's), made on the thread pool; cb gets it (ours) or a negative errno. */
+typedef void (*network_socket_cb)(int fd, struct err *err, void *data);
+void network_socket_in(uv_loop_t *loop, const char *netns, int family, network_socket_cb cb,
+                       void *data);
+
 struct network;
 
 struct network_opts {

@@ -27,6 +27,7 @@ struct stream_proc {
     struct stream_conn *c; /* NULL once the client is gone */
     struct stream_server *srv;
     void *backend;
+    enum stream_kind kind;
     bool tty, want_in;
     bool released, ended;
     struct out_pipe out, err;
@@ -367,6 +368,7 @@ void stream_rc_start(struct stream_conn *c)
     p->srv = c->srv;
     p->tty = c->req->tty;
     p->want_in = c->req->in;
+    p->kind = c->req->kind;
     p->tty_fd = -1;
     c->rc = p;
     if (c->proto == PROTO_WS) {
@@ -461,4 +463,9 @@ void stream_proc_set_backend(struct stream_proc *p, void *backend)
 void *stream_proc_backend(const struct stream_proc *p)
 {
     return p->backend;
+}
+
+enum stream_kind stream_proc_kind(const struct stream_proc *p)
+{
+    return p->kind;
 }

@@ -112,6 +112,8 @@ size_t stream_conn_queued(struct stream_conn *c)
     size_t n = c->inflight;
     if (c->proto == PROTO_WS)
         n += stream_ws_queued(c);
+    else if (c->proto == PROTO_SPDY)
+        n += stream_spdy_queued(c);
     if (n >= STREAM_HIGH_WATER)
         c->want_drain = true;
     return n;
@@ -121,6 +123,8 @@ static void free_transport(struct stream_conn *c)
 {
     if (c->proto == PROTO_WS)
         stream_ws_free(c);
+    else if (c->proto == PROTO_SPDY)
+        stream_spdy_free(c);
 }
 
 /* Close now: the session hears that the client is gone. */
@@ -355,8 +359,9 @@ static void upgrade_spdy(struct stream_conn *c)
                proto);
     stream_conn_write(c, out.data, out.len);
     buf_done(&out);
-    /* The SPDY transport arrives in a later change. */
-    stream_conn_abort(c);
+    c->proto = PROTO_SPDY;
+    stream_spdy_open(c);
+    /* The session starts once the client has opened the streams it needs. */
 }
 
 static void handshake_done(struct stream_conn *c)
@@ -409,6 +414,8 @@ static void feed(struct stream_conn *c, const uint8_t *data, size_t len)
     int r = 0;
     if (c->proto == PROTO_WS)
         r = stream_ws_feed(c, data, len);
+    else if (c->proto == PROTO_SPDY)
+        r = stream_spdy_feed(c, data, len);
     if (r < 0)
         stream_conn_abort(c);
 }
@@ -552,24 +559,30 @@ void stream_server_close(struct stream_server *srv)
 
 void stream_chan_send(struct stream_conn *c, int chan, const void *data, size_t len)
 {
-    if (c->closing || c->finishing)
+    if (c->closing)
         return;
-    if (c->proto == PROTO_WS)
+    if (c->proto == PROTO_WS && !c->finishing)
         stream_ws_send(c, chan, data, len);
+    else if (c->proto == PROTO_SPDY)
+        stream_spdy_send(c, chan, data, len);
 }
 
 void stream_chan_close(struct stream_conn *c, int chan)
 {
-    if (c->closing || c->finishing)
+    if (c->closing)
         return;
-    if (c->proto == PROTO_WS)
+    if (c->proto == PROTO_WS && !c->finishing)
         stream_ws_close_chan(c, chan);
+    else if (c->proto == PROTO_SPDY)
+        stream_spdy_close_chan(c, chan);
 }
 
 void stream_chan_finish(struct stream_conn *c)
 {
     if (c->proto == PROTO_WS)
         stream_ws_finish(c);
+    else if (c->proto == PROTO_SPDY)
+        stream_spdy_finish(c);
     else
         stream_conn_finish(c);
 }
@@ -578,30 +591,44 @@ void stream_session_start(struct stream_conn *c)
 {
     if (!c->srv->idle_ms)
         uv_timer_stop(&c->idle); /* only the handshake had a deadline */
-    if (c->req->kind != STREAM_PORTFORWARD)
+    if (c->req->kind == STREAM_PORTFORWARD)
+        stream_pf_start(c);
+    else
         stream_rc_start(c);
 }
 
 void stream_session_data(struct stream_conn *c, int chan, const uint8_t *data, size_t len)
 {
-    if (c->req->kind != STREAM_PORTFORWARD)
+    if (c->req->kind == STREAM_PORTFORWARD)
+        stream_pf_data(c, chan, data, len);
+    else
         stream_rc_data(c, chan, data, len);
 }
 
 void stream_session_eof(struct stream_conn *c, int chan)
 {
-    if (c->req->kind != STREAM_PORTFORWARD)
+    if (c->req->kind == STREAM_PORTFORWARD)
+        stream_pf_eof(c, chan);
+    else
         stream_rc_eof(c, chan);
 }
 
 void stream_session_drain(struct stream_conn *c)
 {
-    if (c->req && c->req->kind != STREAM_PORTFORWARD)
+    if (!c->req)
+        return;
+    if (c->req->kind == STREAM_PORTFORWARD)
+        stream_pf_drain(c);
+    else
         stream_rc_drain(c);
 }
 
 void stream_session_gone(struct stream_conn *c)
 {
-    if (c->req && c->req->kind != STREAM_PORTFORWARD)
+    if (!c->req)
+        return;
+    if (c->req->kind == STREAM_PORTFORWARD)
+        stream_pf_gone(c);
+    else
         stream_rc_gone(c);
 }

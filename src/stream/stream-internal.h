@@ -159,6 +159,24 @@ void stream_ws_free(struct stream_conn *c);
 int stream_ws_decode(bool base64, const uint8_t *msg, size_t len, struct buf *out);
 void stream_ws_encode(bool base64, int chan, const void *data, size_t len, struct buf *out);
 
+/* ---- spdy-conn.c ---- */
+int stream_spdy_open(struct stream_conn *c);
+int stream_spdy_feed(struct stream_conn *c, const uint8_t *data, size_t len);
+void stream_spdy_send(struct stream_conn *c, int chan, const void *data, size_t len);
+void stream_spdy_close_chan(struct stream_conn *c, int chan);
+void stream_spdy_finish(struct stream_conn *c);
+size_t stream_spdy_queued(struct stream_conn *c);
+void stream_spdy_free(struct stream_conn *c);
+
+/* ---- portforward.c ---- */
+void stream_pf_start(struct stream_conn *c);
+/* SPDY: the client opened the data or error stream of a connection to port. */
+void stream_pf_stream(struct stream_conn *c, int chan, int port);
+void stream_pf_data(struct stream_conn *c, int chan, const uint8_t *data, size_t len);
+void stream_pf_eof(struct stream_conn *c, int chan);
+void stream_pf_drain(struct stream_conn *c);
+void stream_pf_gone(struct stream_conn *c);
+
 /* ---- remotecommand.c ---- */
 void stream_rc_start(struct stream_conn *c);
 void stream_rc_data(struct stream_conn *c, int chan, const uint8_t *data, size_t len);

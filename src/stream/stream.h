@@ -48,6 +48,7 @@ struct stream_ops {
 };
 
 void stream_proc_set_backend(struct stream_proc *p, void *backend);
+enum stream_kind stream_proc_kind(const struct stream_proc *p);
 void *stream_proc_backend(const struct stream_proc *p);
 /* Hand the session its ends of the process's stdio (taken; -1 for none). For a tty, in_fd is the
  * pty's master (resizes are applied to it) and out_fd another descriptor of it, or -1 when

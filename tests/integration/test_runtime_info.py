@@ -121,7 +121,8 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "Get
                "RunPodSandbox", "StopPodSandbox", "RemovePodSandbox", "PodSandboxStatus",
                "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer",
                "RemoveContainer", "ContainerStatus", "ListContainers", "ExecSync",
-               "UpdateContainerResources", "ReopenContainerLog", "Exec"}
+               "UpdateContainerResources", "ReopenContainerLog", "Exec", "Attach",
+               "PortForward"}
 
 
 def test_proto_has_every_cri_method(pb):

@@ -1,6 +1,8 @@
 """The streaming server: Exec (and later Attach and PortForward) through one-time URLs, driven by
 an independent WebSocket client (python3-websocket) speaking the Kubernetes channel protocols."""
 import base64
+import os
+import subprocess
 import concurrent.futures
 import json
 import socket
@@ -289,3 +291,181 @@ def test_twenty_concurrent_execs(running):
             assert st["details"]["causes"][0]["message"] == str(i % 4)
         else:
             assert st["status"] == "Success"
+
+
+# ---- Attach ----
+
+def test_attach_ws_output_stdin_once_and_exit(env):
+    pod = env.pod("attach")
+    cid = env.run(pod, ["sh", "-c", "while read l; do echo got $l; echo err $l >&2; done; "
+                                    "echo bye; exit 4"], stdin=True, stdin_once=True)
+    url = env.cli.unary("Attach", container_id=cid, stdin=True, stdout=True, stderr=True).url
+    url2 = env.cli.unary("Attach", container_id=cid, stdout=True).url
+    ws = ws_connect(url, ("v5.channel.k8s.io",))
+    ws2 = ws_connect(url2, ("v4.channel.k8s.io",))
+    time.sleep(0.2)
+    ws.send_binary(bytes([STDIN]) + b"one\ntwo\n")
+    time.sleep(0.2)
+    ws.send_binary(bytes([255, STDIN]))  # stdin_once: the container's stdin closes
+    res = ws_read_all(ws)
+    res2 = ws_read_all(ws2)
+    # Both clients saw the output; the container ended when its stdin closed.
+    assert res.text(STDOUT) == "got one\ngot two\nbye\n"
+    assert res.text(STDERR) == "err one\nerr two\n"
+    assert res2.text(STDOUT) == "got one\ngot two\nbye\n"
+    assert STDERR not in res2.chans or res2.text(STDERR) == ""
+    assert res.status()["status"] == "Success"
+    assert env.wait_exit(cid).exit_code == 4
+
+
+def test_attach_tty_resize(env):
+    pod = env.pod("attachtty")
+    cid = env.run(pod, ["sh", "-c", "read x; stty size; read y"], stdin=True, tty=True)
+    url = env.cli.unary("Attach", container_id=cid, stdin=True, stdout=True, tty=True).url
+    ws = ws_connect(url)
+    ws.send_binary(bytes([RESIZE]) + b'{"Width":77,"Height":33}')
+    time.sleep(0.3)
+    ws.send_binary(bytes([STDIN]) + b"go\r")
+    got = b""
+    deadline = time.monotonic() + 10
+    while b"33 77" not in got and time.monotonic() < deadline:
+        op, data = ws.recv_data()
+        if data and data[0] == STDOUT:
+            got += data[1:]
+    assert b"33 77" in got, got
+    ws.close()
+    # Attach without the container's stdin is refused clearly.
+    plain = env.run(pod, ["sleep", "100"], name="plain")
+    with pytest.raises(grpc.RpcError) as ei:
+        env.cli.unary("Attach", container_id=plain, stdin=True, stdout=True)
+    assert ei.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "stdin" in ei.value.details()
+
+
+# ---- PortForward ----
+
+HTTPD = ["sh", "-c", "mkdir -p /tmp/www && echo hello from the pod > /tmp/www/index.html && "
+                     "head -c 300000 /dev/zero > /tmp/www/big && "
+                     "exec busybox httpd -f -p 8080 -h /tmp/www"]
+
+
+def http_get_over(ws, path, chan=0):
+    ws.send_binary(bytes([chan]) + f"GET {path} HTTP/1.0\r\n\r\n".encode())
+    res = ws_read_all(ws)
+    return res
+
+
+def test_portforward_ws_http_server(env):
+    pod = env.pod("pf")
+    env.run(pod, HTTPD)
+    time.sleep(0.5)
+    url = env.cli.unary("PortForward", pod_sandbox_id=pod[0], port=[8080]).url
+    ws = websocket.create_connection(ws_url(url) + "?port=8080",
+                                     subprotocols=["v4.channel.k8s.io"], timeout=30)
+    res = http_get_over(ws, "/index.html")
+    data = b"".join(res.chans[0])
+    assert data[:2] == (8080).to_bytes(2, "little")  # every channel starts with its port
+    assert b"".join(res.chans[1]) == (8080).to_bytes(2, "little")
+    assert data[2:].startswith(b"HTTP/1.")
+    assert data.endswith(b"hello from the pod\n")
+    # A port nothing listens on: the error channel says so.
+    url = env.cli.unary("PortForward", pod_sandbox_id=pod[0]).url
+    ws = websocket.create_connection(ws_url(url) + "?port=9",
+                                     subprotocols=["v4.channel.k8s.io"], timeout=30)
+    res = ws_read_all(ws)
+    assert "connection refused" in b"".join(res.chans[1])[2:].decode(), res.chans
+    with pytest.raises(grpc.RpcError) as ei:
+        env.cli.unary("PortForward", pod_sandbox_id="nope")
+    assert ei.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+# ---- SPDY/3.1 (the npm package spdy-transport as the client, and crictl) ----
+
+SPDY_DIR = os.path.join(os.path.dirname(__file__), "spdy")
+
+
+@pytest.fixture(scope="session")
+def spdy_client():
+    if not os.path.isdir(os.path.join(SPDY_DIR, "node_modules", "spdy-transport")):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--prefix", SPDY_DIR],
+                       check=True, capture_output=True, timeout=300)
+    return os.path.join(SPDY_DIR, "client.js")
+
+
+def spdy(client, *args, timeout=60):
+    r = subprocess.run(["node", client, *args], capture_output=True, text=True,
+                       timeout=timeout)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_spdy_exec_v4(running, spdy_client):
+    e, pod, cid = running
+    url = exec_url(e, cid, ["sh", "-c", "cat; echo err >&2; exit 5"], stdin=True)
+    res = spdy(spdy_client, "exec", url, "--stdin-data", "hello spdy")
+    assert res["http_status"] == 101 and res["protocol"] == "v4.channel.k8s.io"
+    assert res["stdout"] == "hello spdy"
+    assert res["stderr"] == "err\n"
+    st = json.loads(res["error"])
+    assert st["reason"] == "NonZeroExitCode", st
+    assert st["details"]["causes"][0]["message"] == "5"
+
+
+def test_spdy_exec_large_stdin_flow_control(running, spdy_client, tmp_path):
+    e, pod, cid = running
+    data = os.urandom(3 << 20)
+    src = tmp_path / "in.bin"
+    src.write_bytes(data)
+    url = exec_url(e, cid, ["cat"], stdin=True, stderr=False)
+    res = spdy(spdy_client, "exec", url, "--stdin-file", str(src), "--no-stderr")
+    assert not res["timed_out"]
+    assert base64.b64decode(res["stdout_b64"]) == data
+    assert res["window_updates"]["session"] > 0 and res["window_updates"]["stream"] > 0
+
+
+def test_spdy_exec_tty_resize_and_old_protocols(running, spdy_client):
+    e, pod, cid = running
+    url = exec_url(e, cid, ["sh", "-c", "sleep 0.5; stty size"], tty=True, stdin=True,
+                   stderr=False)
+    res = spdy(spdy_client, "exec", url, "--tty", "--resize", "91x17", "--no-stderr",
+               "--hold-stdin-open-ms", "2000")
+    assert "17 91" in res["stdout"], res
+    for proto, want in (("v2.channel.k8s.io", "v2"), ("channel.k8s.io", "v1")):
+        url = exec_url(e, cid, ["sh", "-c", "echo $0; exit 2", want])
+        res = spdy(spdy_client, "exec", url, "--no-stdin", "--protocol", proto)
+        assert res["protocol"] == proto
+        assert res["stdout"] == want + "\n"
+        assert "exit status 2" in res["error"]
+
+
+def test_spdy_attach(env, spdy_client):
+    pod = env.pod("spdyattach")
+    cid = env.run(pod, ["sh", "-c", "read l; echo attached $l; exit 0"], stdin=True,
+                  stdin_once=True)
+    url = env.cli.unary("Attach", container_id=cid, stdin=True, stdout=True, stderr=True).url
+    res = spdy(spdy_client, "exec", url, "--stdin-data", "spdy\n")
+    assert res["stdout"] == "attached spdy\n"
+    assert json.loads(res["error"])["status"] == "Success"
+
+
+def test_spdy_portforward(env, spdy_client):
+    pod = env.pod("spdypf")
+    env.run(pod, HTTPD)
+    time.sleep(0.5)
+    url = env.cli.unary("PortForward", pod_sandbox_id=pod[0], port=[8080]).url
+    res = spdy(spdy_client, "portforward", url, "--port", "8080", "--connections", "3",
+               "--send-data", "GET /big HTTP/1.0\r\n\r\n")
+    assert res["protocol"] == "portforward.k8s.io"
+    assert len(res["connections"]) == 3
+    for conn in res["connections"]:
+        body = base64.b64decode(conn["data_b64"])
+        assert body.startswith(b"HTTP/1.") and body.endswith(b"\0" * 1000), body[:200]
+        assert len(body.split(b"\r\n\r\n", 1)[1]) == 300000
+        assert conn["error"] == ""
+    res = spdy(spdy_client, "portforward", url.replace("xx", "xx"), "--port", "8080")
+    assert res["http_status"] == 404  # single use
+    url = env.cli.unary("PortForward", pod_sandbox_id=pod[0]).url
+    res = spdy(spdy_client, "portforward", url, "--port", "9", "--send-data", "x")
+    assert "connection refused" in res["connections"][0]["error"]
+
+
