@@ -14,21 +14,10 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
-import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-TOP = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
-IMAGE = "localhost/bench/busybox:1"
-
-
-def pct(v, q):
-    v = sorted(v)
-    return v[min(len(v) - 1, int(q * len(v)))] * 1000
+from benchlib import TOP, Cribd, pct
 
 
 def status_kib(pid, key="VmRSS:"):
@@ -87,111 +76,50 @@ def main():
     ap.add_argument("--cribd", default=os.path.join(TOP, "cribd"))
     ap.add_argument("--containers", type=int, default=100)
     a = ap.parse_args()
-    d = tempfile.mkdtemp(prefix="bench-ctrs-")
-    pbdir = f"{d}/pb"
-    os.makedirs(pbdir)
-    subprocess.run(["protoc", f"-I{TOP}/proto", f"--python_out={pbdir}",
-                    f"{TOP}/proto/runtime.proto"], check=True)
-    sys.path.insert(0, pbdir)
-    import grpc
-    import runtime_pb2 as pb
-    from registry import busybox_layer
-    from test_image_load import write_layout
-    os.makedirs(f"{d}/net.d")
-    with open(f"{d}/net.d/10-bench.conflist", "w") as f:
-        json.dump({"cniVersion": "1.0.0", "name": "crib-bench", "plugins": [
-            {"type": "bridge", "bridge": "cribbench1", "isGateway": True,
-             "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.96.0.0/16"}]],
-                      "dataDir": f"{d}/ipam"}}]}, f)
-    with open(f"{d}/crib.conf", "w") as f:
-        f.write(f'[crib]\nroot = "{d}/root"\nrunroot = "{d}/run"\n[crib.api]\n'
-                f'listen = "{d}/crib.sock"\n[crib.runtime]\nlog_level = "warn"\n'
-                f'[crib.network]\nnetwork_dir = "{d}/net.d"\nplugin_dirs = ["/usr/lib/cni"]\n')
-    p = subprocess.Popen([a.cribd, "--config", f"{d}/crib.conf"], stderr=subprocess.DEVNULL)
-    try:
-        while not os.path.exists(f"{d}/crib.sock"):
-            time.sleep(0.02)
-        write_layout(f"{d}/layout", [busybox_layer()], ref_name=IMAGE)
-        subprocess.run([a.cribd, "--config", f"{d}/crib.conf", "load", f"{d}/layout"],
-                       check=True, capture_output=True)
-        ch = grpc.insecure_channel(f"unix://{d}/crib.sock")
+    with Cribd(a.cribd, "ctrs") as bench:
+        measure(a, bench)
 
-        def call(method, req):
-            resp = getattr(pb, method + "Response")
-            fn = ch.unary_unary(f"/runtime.v1.RuntimeService/{method}",
-                                request_serializer=lambda m: m.SerializeToString(),
-                                response_deserializer=resp.FromString)
-            return fn(req, timeout=120)
 
-        counter = iter(range(10**6))
-
-        def run(cmd):
-            i = next(counter)
-            pcfg = pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(
-                name=f"p{i}", namespace="bench", uid=f"u{i}"), hostname=f"p{i}",
-                log_directory=f"{d}/logs/p{i}")
-            ccfg = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="c"),
-                                      image=pb.ImageSpec(image=IMAGE), command=cmd,
-                                      log_path="c.log")
-            t0 = time.perf_counter()
-            pid = call("RunPodSandbox", pb.RunPodSandboxRequest(config=pcfg)).pod_sandbox_id
-            cid = call("CreateContainer", pb.CreateContainerRequest(
-                pod_sandbox_id=pid, config=ccfg, sandbox_config=pcfg)).container_id
-            call("StartContainer", pb.StartContainerRequest(container_id=cid))
-            return pid, cid, time.perf_counter() - t0, f"{d}/logs/p{i}/c.log"
-
-        def wait_exit(cid):
-            while True:
-                st = call("ContainerStatus", pb.ContainerStatusRequest(container_id=cid)).status
-                if st.state == pb.CONTAINER_EXITED:
-                    return st
-                time.sleep(0.02)
-
-        run(["/bin/true"])  # warm up
-        started = [run(["/bin/sleep", "600"]) for _ in range(30)]
-        lat = [x[2] for x in started]
-        print(f"RunPodSandbox+CreateContainer+StartContainer: p50 {pct(lat, .5):.1f} ms, "
-              f"p99 {pct(lat, .99):.1f} ms ({len(lat)} pods)")
-        stops = []
-        for _ in range(10):
-            _, cid, _, _ = run(["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"])
-            time.sleep(0.2)
-            t0 = time.perf_counter()
-            call("StopContainer", pb.StopContainerRequest(container_id=cid, timeout=30))
-            stops.append(time.perf_counter() - t0)
-        print(f"StopContainer (exits on SIGTERM): p50 {pct(stops, .5):.1f} ms, "
-              f"p99 {pct(stops, .99):.1f} ms")
-        n_lines = 1000000
-        cpu0 = cpu_seconds(p.pid)
+def measure(a, bench):
+    pb, call, run, wait_exit, d = bench.pb, bench.call, bench.run, bench.wait_exit, bench.d
+    p = bench.proc
+    run(["/bin/true"])  # warm up
+    started = [run(["/bin/sleep", "600"]) for _ in range(30)]
+    lat = [x[2] for x in started]
+    print(f"RunPodSandbox+CreateContainer+StartContainer: p50 {pct(lat, .5):.1f} ms, "
+          f"p99 {pct(lat, .99):.1f} ms ({len(lat)} pods)")
+    stops = []
+    for _ in range(10):
+        _, cid, _, _ = run(["/bin/sh", "-c", "trap 'exit 0' TERM; while :; do sleep 1 & wait; done"])
+        time.sleep(0.2)
         t0 = time.perf_counter()
-        _, cid, _, log = run(["/bin/busybox", "seq", "1", str(n_lines)])
-        wait_exit(cid)
-        took = time.perf_counter() - t0
-        cpu = cpu_seconds(p.pid) - cpu0
-        mb = os.path.getsize(log) / 1e6
-        payload = sum(len(str(i)) + 1 for i in range(1, n_lines + 1)) / 1e6
-        print(f"logs: {n_lines} lines ({payload:.1f} MB of output, {mb:.1f} MB of CRI log) in "
-              f"{took:.2f} s: {n_lines / took:,.0f} lines/s, {payload / took:.1f} MB/s; cribd CPU "
-              f"{cpu:.2f} s = {cpu / payload * 1000:.0f} ms per MB")
-        while len(started) < a.containers:
-            started.append(run(["/bin/sleep", "600"]))
-        time.sleep(1)
-        rss = status_kib(p.pid)
-        print(f"cribd RSS with {len(started)} running containers: {rss} KiB "
-              f"({rss / len(started):.0f} KiB per container incl. the daemon)")
-        cm = conmon_rss(d)
-        if cm:
-            print(f"conmon (Debian) for one container: RSS {cm[0]} KiB, PSS {cm[1]} KiB; "
-                  f"{len(started)} containers = {cm[0] * len(started)} KiB RSS, "
-                  f"{cm[1] * len(started)} KiB PSS of monitors alone")
-        for pid, _, _, _ in started:
-            call("RemovePodSandbox", pb.RemovePodSandboxRequest(pod_sandbox_id=pid))
-        ch.close()
-    finally:
-        p.send_signal(signal.SIGTERM)
-        p.wait(60)
-        subprocess.run(["ip", "link", "del", "cribbench1"], capture_output=True)
-        shutil.rmtree(d, ignore_errors=True)
+        call("StopContainer", pb.StopContainerRequest(container_id=cid, timeout=30))
+        stops.append(time.perf_counter() - t0)
+    print(f"StopContainer (exits on SIGTERM): p50 {pct(stops, .5):.1f} ms, "
+          f"p99 {pct(stops, .99):.1f} ms")
+    n_lines = 1000000
+    cpu0 = cpu_seconds(p.pid)
+    t0 = time.perf_counter()
+    _, cid, _, log = run(["/bin/busybox", "seq", "1", str(n_lines)])
+    wait_exit(cid)
+    took = time.perf_counter() - t0
+    cpu = cpu_seconds(p.pid) - cpu0
+    mb = os.path.getsize(log) / 1e6
+    payload = sum(len(str(i)) + 1 for i in range(1, n_lines + 1)) / 1e6
+    print(f"logs: {n_lines} lines ({payload:.1f} MB of output, {mb:.1f} MB of CRI log) in "
+          f"{took:.2f} s: {n_lines / took:,.0f} lines/s, {payload / took:.1f} MB/s; cribd CPU "
+          f"{cpu:.2f} s = {cpu / payload * 1000:.0f} ms per MB")
+    while len(started) < a.containers:
+        started.append(run(["/bin/sleep", "600"]))
+    time.sleep(1)
+    rss = status_kib(p.pid)
+    print(f"cribd RSS with {len(started)} running containers: {rss} KiB "
+          f"({rss / len(started):.0f} KiB per container incl. the daemon)")
+    cm = conmon_rss(d)
+    if cm:
+        print(f"conmon (Debian) for one container: RSS {cm[0]} KiB, PSS {cm[1]} KiB; "
+              f"{len(started)} containers = {cm[0] * len(started)} KiB RSS, "
+              f"{cm[1] * len(started)} KiB PSS of monitors alone")
 
 
 if __name__ == "__main__":

@@ -134,11 +134,9 @@ static void on_sock_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
         pair_fail(p, uv_strerror((int)n));
         return;
     }
-    if (c)
-        stream_chan_close(c, 2 * p->idx); /* the pod's side is done sending */
-    /* A WebSocket channel cannot be half-closed: the pair ends with the pod's side. */
-    if (p->client_eof || (c && c->proto == PROTO_WS))
-        pair_done(p);
+    /* The pod's side is done: so is the pair, as the kubelet's forwarder ends (clients wait
+     * for the error stream to end before they close their connection). */
+    pair_done(p);
 }
 
 struct sock_write {

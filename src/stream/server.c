@@ -54,6 +54,7 @@ static void maybe_free_conn(struct stream_conn *c)
         return;
     stream_handshake_done(&c->hs);
     stream_request_free(c->req);
+    stream_tls_conn_free(c->tls);
     free(c);
 }
 
@@ -89,7 +90,7 @@ static void on_written(uv_write_t *req, int status)
     }
 }
 
-void stream_conn_write(struct stream_conn *c, const void *data, size_t len)
+static void write_raw(struct stream_conn *c, const void *data, size_t len)
 {
     if (c->closing || len == 0)
         return;
@@ -105,6 +106,22 @@ void stream_conn_write(struct stream_conn *c, const void *data, size_t len)
         free(w);
         stream_conn_abort(c);
     }
+}
+
+void stream_conn_write(struct stream_conn *c, const void *data, size_t len)
+{
+    if (!c->tls) {
+        write_raw(c, data, len);
+        return;
+    }
+    if (c->closing || len == 0)
+        return;
+    struct buf cipher = {0};
+    int r = stream_tls_write(c->tls, data, len, &cipher);
+    write_raw(c, cipher.data, cipher.len);
+    buf_done(&cipher);
+    if (r < 0)
+        stream_conn_abort(c);
 }
 
 size_t stream_conn_queued(struct stream_conn *c)
@@ -164,6 +181,12 @@ void stream_conn_finish(struct stream_conn *c)
         return;
     c->finishing = true;
     stream_conn_pause_input(c, false); /* read until the client's EOF */
+    if (c->tls) {
+        struct buf cipher = {0};
+        stream_tls_close(c->tls, &cipher);
+        write_raw(c, cipher.data, cipher.len);
+        buf_done(&cipher);
+    }
     uv_shutdown_t *req = xcalloc(1, sizeof(*req));
     if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
         free(req);
@@ -423,7 +446,18 @@ static void feed(struct stream_conn *c, const uint8_t *data, size_t len)
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     struct stream_conn *c = container_of((uv_tcp_t *)s, struct stream_conn, tcp);
-    if (n > 0) {
+    if (n > 0 && c->tls) {
+        touch(c);
+        struct buf plain = {0}, cipher = {0};
+        int r = stream_tls_feed(c->tls, (const uint8_t *)b->base, (size_t)n, &plain, &cipher);
+        write_raw(c, cipher.data, cipher.len);
+        if (plain.len)
+            feed(c, plain.data, plain.len);
+        buf_done(&plain);
+        buf_done(&cipher);
+        if (r < 0 && !c->finishing)
+            conn_close(c);
+    } else if (n > 0) {
         touch(c);
         feed(c, (const uint8_t *)b->base, (size_t)n);
     } else if (n < 0) {
@@ -461,6 +495,8 @@ static void on_connection(uv_stream_t *l, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    if (srv->tls)
+        c->tls = stream_tls_conn_new(srv->tls);
     /* The handshake must come soon; after it, the idle timeout applies. */
     uv_timer_start(&c->idle, on_idle, 30000, srv->idle_ms ? srv->idle_ms : 0);
     stream_conn_pause_input(c, false);
@@ -474,6 +510,7 @@ static void on_srv_closed(uv_handle_t *h)
     if (--srv->handles > 0)
         return;
     stream_tokens_done(&srv->tokens);
+    stream_tls_free(srv->tls);
     free(srv->base_url);
     free(srv);
 }
@@ -495,7 +532,14 @@ int stream_server_start(uv_loop_t *loop, const struct stream_config *cfg,
                : uv_ip4_addr(cfg->address, cfg->port, (struct sockaddr_in *)&ss);
     if (r < 0)
         return err_set(err, -EINVAL, "stream_address `%s` is not an IP address", cfg->address);
+    struct stream_tls *tls = NULL;
+    if (cfg->tls_cert && cfg->tls_key) {
+        r = stream_tls_new(cfg->tls_cert, cfg->tls_key, &tls, err);
+        if (r < 0)
+            return r;
+    }
     struct stream_server *srv = xcalloc(1, sizeof(*srv));
+    srv->tls = tls;
     srv->loop = loop;
     srv->ops = ops;
     srv->data = data;
@@ -521,8 +565,8 @@ int stream_server_start(uv_loop_t *loop, const struct stream_config *cfg,
     uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
     int port = ntohs(v6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
                         : ((struct sockaddr_in *)&bound)->sin_port);
-    srv->base_url = xasprintf("%s://%s%s%s:%d", cfg->tls_cert ? "https" : "http", v6 ? "[" : "",
-                              cfg->address, v6 ? "]" : "", port);
+    srv->base_url = xasprintf("%s://%s%s%s:%d", tls ? "https" : "http", v6 ? "[" : "", cfg->address,
+                              v6 ? "]" : "", port);
     uv_timer_start(&srv->sweep, on_sweep, srv->token_ttl_ms, srv->token_ttl_ms);
     log_info("streaming server on %s", srv->base_url);
     *ret = srv;

@@ -48,6 +48,20 @@ void stream_handshake_target(const struct stream_handshake *hs, const char **ret
                              const char **ret_query);
 void stream_http_error(struct buf *out, int status, const char *msg);
 
+/* ---- tls.c ---- */
+struct stream_tls;
+struct stream_tls_conn;
+int stream_tls_new(const char *cert, const char *key, struct stream_tls **ret, struct err *err);
+void stream_tls_free(struct stream_tls *t);
+struct stream_tls_conn *stream_tls_conn_new(struct stream_tls *t);
+void stream_tls_conn_free(struct stream_tls_conn *tc);
+/* Ciphertext from the client: plaintext for us into plain, records to send back (handshake)
+ * into cipher. -EPIPE at the client's close_notify, -EPROTO when TLS fails. */
+int stream_tls_feed(struct stream_tls_conn *tc, const uint8_t *data, size_t len, struct buf *plain,
+                    struct buf *cipher);
+int stream_tls_write(struct stream_tls_conn *tc, const void *data, size_t len, struct buf *cipher);
+void stream_tls_close(struct stream_tls_conn *tc, struct buf *cipher);
+
 /* ---- token.c ---- */
 
 #define STREAM_TOKEN_LEN 43 /* 32 random bytes, base64url without padding */

@@ -469,3 +469,40 @@ def test_spdy_portforward(env, spdy_client):
     assert "connection refused" in res["connections"][0]["error"]
 
 
+
+
+# ---- configuration: TLS, token lifetime ----
+
+def test_tls_streaming_and_token_expiry(net_cribd, pb, layouts, tmp_path):
+    import ssl
+    from test_containers import Env
+    cert, key = tmp_path / "s.crt", tmp_path / "s.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    c = net_cribd(extra_config=f'[crib.api]\nstream_enable_tls = true\nstream_tls_cert = '
+                               f'"{cert}"\nstream_tls_key = "{key}"\nstream_token_ttl = 2\n')
+    e = Env(c, pb, layouts, str(tmp_path))
+    try:
+        pod = e.pod("tls")
+        cid = e.run(pod, ["sleep", "3600"])
+        url = exec_url(e, cid, ["sh", "-c", "echo over tls; exit 6"])
+        assert url.startswith("https://127.0.0.1:")
+        wss = "wss" + url[len("https"):]
+        ws = websocket.create_connection(wss, subprotocols=["v4.channel.k8s.io"], timeout=30,
+                                         sslopt={"ca_certs": str(cert)})
+        res = ws_read_all(ws)
+        assert res.text(STDOUT) == "over tls\n"
+        assert res.status()["details"]["causes"][0]["message"] == "6"
+        # Plain HTTP to the TLS port gets nowhere.
+        with pytest.raises(Exception):
+            websocket.create_connection("ws" + url[len("https"):], timeout=5)
+        # A URL unused for longer than stream_token_ttl is refused.
+        url = exec_url(e, cid, ["true"])
+        time.sleep(2.5)
+        with pytest.raises(websocket.WebSocketBadStatusException) as ei:
+            websocket.create_connection("wss" + url[len("https"):], timeout=10,
+                                        sslopt={"ca_certs": str(cert)})
+        assert ei.value.status_code == 404
+    finally:
+        e.close()
