@@ -37,12 +37,9 @@ def http_get(host, port, path):
     return n, took
 
 
-def ws_get(url, port, path):
-    ws = websocket.create_connection(url.replace("http", "ws", 1) + f"?port={port}",
-                                     subprotocols=["v4.channel.k8s.io"], timeout=60)
-    t0 = time.perf_counter()
-    ws.send_binary(b"\x00" + f"GET {path} HTTP/1.0\r\n\r\n".encode())
-    n = 0
+def ws_channel(ws, chan, keep=True):
+    """What arrives on one channel until the server closes: the bytes (or their count)."""
+    out, n = [], 0
     while True:
         try:
             op, data = ws.recv_data()
@@ -50,8 +47,19 @@ def ws_get(url, port, path):
             break
         if op == websocket.ABNF.OPCODE_CLOSE:
             break
-        if data and data[0] == 0:
+        if data and data[0] == chan:
             n += len(data) - 1
+            if keep:
+                out.append(data[1:])
+    return b"".join(out) if keep else n
+
+
+def ws_get(url, port, path):
+    ws = websocket.create_connection(url.replace("http", "ws", 1) + f"?port={port}",
+                                     subprotocols=["v4.channel.k8s.io"], timeout=60)
+    t0 = time.perf_counter()
+    ws.send_binary(b"\x00" + f"GET {path} HTTP/1.0\r\n\r\n".encode())
+    n = ws_channel(ws, 0, keep=False)
     took = time.perf_counter() - t0
     return n - 2, took  # the port prefix
 
@@ -61,17 +69,7 @@ def ws_exec(b, cid, cmd):
                                           stderr=True)).url
     ws = websocket.create_connection(url.replace("http", "ws", 1),
                                      subprotocols=["v4.channel.k8s.io"], timeout=30)
-    out = b""
-    while True:
-        try:
-            op, data = ws.recv_data()
-        except websocket.WebSocketConnectionClosedException:
-            break
-        if op == websocket.ABNF.OPCODE_CLOSE:
-            break
-        if data and data[0] == 1:
-            out += data[1:]
-    return out
+    return ws_channel(ws, 1)
 
 
 def main():

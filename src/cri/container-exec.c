@@ -123,17 +123,23 @@ char *cri_exec_process_file(struct ctr *c, char *const *cmd, size_t n, bool tty,
     return path;
 }
 
+struct ctr *cri_ctr_exec_target(struct cri *cri, const char *id, size_t n_cmd, struct err *err)
+{
+    struct ctr *c = cri_ctr_running(cri, id, err);
+    if (c && n_cmd == 0) {
+        err_set(err, -EINVAL, "no command to execute");
+        return NULL;
+    }
+    return c;
+}
+
 void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     const Runtime__V1__ExecSyncRequest *r = (const void *)req;
     struct err err = ERR_INIT;
-    struct ctr *c = cri_ctr_running(cri, r->container_id, &err);
+    struct ctr *c = cri_ctr_exec_target(cri, r->container_id, r->n_cmd, &err);
     if (!c)
         return reply_err(call, &err);
-    if (r->n_cmd == 0) {
-        err_set(&err, -EINVAL, "no command to execute");
-        return reply_err(call, &err);
-    }
     if (r->timeout < 0) {
         err_set(&err, -EINVAL, "negative timeout %lld", (long long)r->timeout);
         return reply_err(call, &err);

@@ -55,13 +55,9 @@ void cri_exec(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *r
 {
     const Runtime__V1__ExecRequest *r = (const void *)req;
     struct err err = ERR_INIT;
-    struct ctr *c = cri_ctr_running(cri, r->container_id, &err);
+    struct ctr *c = cri_ctr_exec_target(cri, r->container_id, r->n_cmd, &err);
     if (!c)
         return reply_err(call, &err);
-    if (r->n_cmd == 0) {
-        err_set(&err, -EINVAL, "no command to execute");
-        return reply_err(call, &err);
-    }
     if (check_streams(r->stdin, r->stdout, r->stderr, r->tty, &err) < 0)
         return reply_err(call, &err);
     struct stream_request *sr = xcalloc(1, sizeof(*sr));
