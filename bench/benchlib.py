@@ -21,6 +21,14 @@ def pct(v, q):
     return v[min(len(v) - 1, int(q * len(v)))] * 1000
 
 
+def status_kib(pid, key="VmRSS:"):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1])
+    return 0
+
+
 class Cribd:
     """with Cribd(path) as b: b.call(...), b.run(cmd) -> (pod, ctr, seconds, log)."""
 

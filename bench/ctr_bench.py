@@ -17,15 +17,7 @@ import shutil
 import subprocess
 import time
 
-from benchlib import TOP, Cribd, pct
-
-
-def status_kib(pid, key="VmRSS:"):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith(key):
-                return int(line.split()[1])
-    return 0
+from benchlib import TOP, Cribd, pct, status_kib
 
 
 def cpu_seconds(pid):

@@ -420,12 +420,18 @@ static void backend_release(void *data, struct stream_proc *p)
 struct pf_connect {
     stream_connect_cb cb;
     void *data;
+    char *gone; /* the pod went away after the URL was made */
 };
 
 static void on_pod_socket(int fd, struct err *err, void *data)
 {
     struct pf_connect *w = data;
+    if (w->gone && fd >= 0) {
+        close(fd);
+        fd = err_set(err, -ENOENT, "pod sandbox %s is gone", w->gone);
+    }
     w->cb(fd, err, w->data);
+    free(w->gone);
     free(w);
 }
 
@@ -438,8 +444,9 @@ static void backend_connect(void *data, const struct stream_request *req, uint16
     w->cb = cb;
     w->data = cb_data;
     if (!pod || pod->state != POD_READY) {
-        /* Told through the pool as well, so that cb never runs inside connect. */
-        network_socket_in(cri->loop, "/nonexistent/pod-is-gone", AF_INET, on_pod_socket, w);
+        /* Told after a round through the pool, so that cb never runs inside connect. */
+        w->gone = xstrdup(req->pod_id);
+        network_socket_in(cri->loop, NULL, AF_INET, on_pod_socket, w);
         return;
     }
     cleanup_free char *netns = pod->host_network ? NULL : xasprintf("%s/ns/net", pod->run_dir);

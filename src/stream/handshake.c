@@ -106,11 +106,6 @@ static int on_value_complete(llhttp_t *p)
     return 0;
 }
 
-static int on_field_complete(llhttp_t *p)
-{
-    return 0;
-}
-
 static int on_headers_complete(llhttp_t *p)
 {
     struct stream_handshake *hs = from_parser(p);
@@ -139,7 +134,6 @@ void stream_handshake_init(struct stream_handshake *hs)
     hs->settings.on_url = on_url;
     hs->settings.on_header_field = on_field;
     hs->settings.on_header_value = on_value;
-    hs->settings.on_header_field_complete = on_field_complete;
     hs->settings.on_header_value_complete = on_value_complete;
     hs->settings.on_headers_complete = on_headers_complete;
     hs->settings.on_body = on_body;

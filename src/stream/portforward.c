@@ -320,7 +320,6 @@ void stream_pf_drain(struct stream_conn *c)
     struct pf_session *pf = c->pf;
     for (size_t i = 0; pf && i < pf->n; i++)
         set_reading(pf->pairs[i], true);
-    stream_conn_pause_input(c, false);
 }
 
 void stream_pf_gone(struct stream_conn *c)

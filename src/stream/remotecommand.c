@@ -401,7 +401,6 @@ void stream_rc_status(int version, int exit_code, const char *msg, struct buf *o
             buf_puts(out, "{\"metadata\":{},\"status\":\"Success\"}");
         return;
     }
-    cJSON *j = NULL;
     char text[256];
     if (msg)
         snprintf(text, sizeof(text), "%s", msg);
@@ -412,7 +411,7 @@ void stream_rc_status(int version, int exit_code, const char *msg, struct buf *o
         buf_puts(out, text);
         return;
     }
-    j = cJSON_CreateObject();
+    cJSON *j = cJSON_CreateObject();
     cJSON_AddObjectToObject(j, "metadata");
     cJSON_AddStringToObject(j, "status", "Failure");
     cJSON_AddStringToObject(j, "message", msg ? msg : text);

@@ -167,10 +167,7 @@ static void on_shutdown(uv_shutdown_t *req, int status)
     free(req);
 }
 
-static void on_linger_timeout(uv_timer_t *t)
-{
-    conn_close(t->data);
-}
+static void on_idle(uv_timer_t *t);
 
 /* Everything is queued: say so with a FIN once it is written, and close when the client closes
  * too (closing with unread input would send a reset, which can make the client drop our last
@@ -193,7 +190,7 @@ void stream_conn_finish(struct stream_conn *c)
         conn_close(c);
         return;
     }
-    uv_timer_start(&c->idle, on_linger_timeout, LINGER_MS, 0);
+    uv_timer_start(&c->idle, on_idle, LINGER_MS, 0);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -468,11 +465,8 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 static void on_idle(uv_timer_t *t)
 {
     struct stream_conn *c = t->data;
-    if (c->finishing) {
-        conn_close(c);
-        return;
-    }
-    log_info("streaming session idle for %" PRIu64 " s: closed", c->srv->idle_ms / 1000);
+    if (!c->finishing)
+        log_info("streaming session idle for %" PRIu64 " s: closed", c->srv->idle_ms / 1000);
     conn_close(c);
 }
 
@@ -613,11 +607,8 @@ void stream_chan_send(struct stream_conn *c, int chan, const void *data, size_t 
 
 void stream_chan_close(struct stream_conn *c, int chan)
 {
-    if (c->closing)
-        return;
-    if (c->proto == PROTO_WS && !c->finishing)
-        stream_ws_close_chan(c, chan);
-    else if (c->proto == PROTO_SPDY)
+    /* WebSocket channels have no half-close of their own: the session ends them all at once. */
+    if (!c->closing && c->proto == PROTO_SPDY)
         stream_spdy_close_chan(c, chan);
 }
 

@@ -155,10 +155,12 @@ void stream_spdy_send(struct stream_conn *c, int chan, const void *data, size_t 
     struct spdy_stream *st = s ? by_chan(s, chan) : NULL;
     if (!st || st->local_closed || st->pending_fin || len == 0)
         return;
-    if (st->pending.len)
-        buf_append(&st->pending, data, len), s->pending += len;
-    else
+    if (st->pending.len) { /* behind earlier output still waiting for the window */
+        buf_append(&st->pending, data, len);
+        s->pending += len;
+    } else {
         send_data(s, st, data, len, false);
+    }
     flush_out(s);
 }
 

@@ -164,7 +164,6 @@ void stream_session_gone(struct stream_conn *c);
 int stream_ws_open(struct stream_conn *c);
 int stream_ws_feed(struct stream_conn *c, const uint8_t *data, size_t len);
 void stream_ws_send(struct stream_conn *c, int chan, const void *data, size_t len);
-void stream_ws_close_chan(struct stream_conn *c, int chan);
 void stream_ws_finish(struct stream_conn *c);
 size_t stream_ws_queued(struct stream_conn *c);
 void stream_ws_free(struct stream_conn *c);

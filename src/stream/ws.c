@@ -189,11 +189,6 @@ void stream_ws_send(struct stream_conn *c, int chan, const void *data, size_t le
     flush(c);
 }
 
-void stream_ws_close_chan(struct stream_conn *c, int chan)
-{
-    /* WebSocket channels have no half-close of their own; the session ends them all at once. */
-}
-
 void stream_ws_finish(struct stream_conn *c)
 {
     if (c->ws && wslay_event_get_write_enabled(c->ws->ctx)) {
