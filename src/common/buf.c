@@ -11,6 +11,10 @@ void buf_reserve(struct buf *b, size_t extra)
 {
     if (b->cap - b->len > extra)
         return;
+    /* A length that wrapped (a decoder's arithmetic gone wrong) must not spin or under-allocate:
+     * no allocation of that size can succeed, and allocation failure aborts. */
+    if (extra >= SIZE_MAX / 2 - b->len)
+        abort();
     size_t cap = b->cap ? b->cap : 256;
     while (cap - b->len <= extra)
         cap *= 2;

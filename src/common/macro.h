@@ -50,6 +50,8 @@ static inline void closep(int *fd)
 void *xmalloc(size_t n);
 void *xcalloc(size_t n, size_t m);
 void *xrealloc(void *p, size_t n);
+/* A header followed by tail bytes; a sum that would wrap aborts like a failed allocation. */
+void *xmalloc_flex(size_t head, size_t tail);
 char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

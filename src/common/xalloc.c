@@ -22,6 +22,13 @@ void *xcalloc(size_t n, size_t m)
     return check(calloc(n ? n : 1, m ? m : 1));
 }
 
+void *xmalloc_flex(size_t head, size_t tail)
+{
+    if (tail > SIZE_MAX - head)
+        abort();
+    return xmalloc(head + tail);
+}
+
 void *xrealloc(void *p, size_t n)
 {
     return check(realloc(p, n ? n : 1));

@@ -2,7 +2,6 @@
  * ListContainers, their records and their reload after a restart. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/fsutil.h"
 #include "common/list.h"
 #include "common/log.h"
@@ -118,9 +118,7 @@ static char *b64_config(const Runtime__V1__ContainerConfig *cfg)
     size_t len = protobuf_c_message_get_packed_size(&cfg->base);
     cleanup_free uint8_t *bytes = xmalloc(len + 1);
     protobuf_c_message_pack(&cfg->base, bytes);
-    char *out = xmalloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, bytes, (int)len);
-    return out;
+    return base64_encode(bytes, len);
 }
 
 static char *ctr_record(const struct ctr *c)
@@ -1226,15 +1224,12 @@ static struct ctr *ctr_parse(struct cri *cri, const char *text)
 {
     cJSON *j = cJSON_Parse(text);
     const char *cfg_b64 = str_of(j, "config");
-    size_t len = strlen(cfg_b64);
-    cleanup_free uint8_t *raw = xmalloc(len / 4 * 3 + 3);
-    int n = EVP_DecodeBlock(raw, (const unsigned char *)cfg_b64, (int)len);
-    while (n > 0 && len > 0 && cfg_b64[len - 1] == '=') {
-        n--;
-        len--;
-    }
+    struct buf raw = {0};
     Runtime__V1__ContainerConfig *cfg =
-        n > 0 ? runtime__v1__container_config__unpack(NULL, (size_t)n, raw) : NULL;
+        base64_decode(cfg_b64, strlen(cfg_b64), &raw) == 0 && raw.len > 0
+            ? runtime__v1__container_config__unpack(NULL, raw.len, raw.data)
+            : NULL;
+    buf_done(&raw);
     if (!j || !cfg || !cfg->metadata || !*str_of(j, "id")) {
         cJSON_Delete(j);
         if (cfg)

@@ -14,9 +14,9 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "common/base64.h"
 #include "common/fsutil.h"
 #include "common/list.h"
 #include "common/log.h"
@@ -48,13 +48,6 @@ struct pod_work {
 static void run_queue(struct cri *cri, struct pod *pod);
 
 /* ---- records ---- */
-
-static char *b64(const uint8_t *data, size_t len)
-{
-    char *out = xmalloc(4 * ((len + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-    return out;
-}
 
 static char *pod_record_path(struct cri *cri, const char *id)
 {
@@ -571,7 +564,7 @@ void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobuf
     protobuf_c_message_pack(&r->config->base, packed);
     p->config = (Runtime__V1__PodSandboxConfig *)protobuf_c_message_unpack(
         &runtime__v1__pod_sandbox_config__descriptor, NULL, len, packed);
-    p->config_b64 = b64(packed, len);
+    p->config_b64 = base64_encode(packed, len);
     p->run_dir = xasprintf("%s/%s", cri->pods_run, p->id);
     p->busy = true;
     namespaces_of(p);
@@ -959,17 +952,13 @@ static struct pod *pod_parse(struct cri *cri, const char *text)
     const char *handler = cJSON_GetStringValue(cJSON_GetObjectItem(j, "runtime_handler"));
     struct pod *p = NULL;
     if (id && cfg && state && handler && strlen(id) == 64) {
-        size_t n = strlen(cfg);
-        cleanup_free unsigned char *raw = xmalloc(n + 1);
-        int len = EVP_DecodeBlock(raw, (const unsigned char *)cfg, (int)n);
-        while (len > 0 && n > 0 && cfg[n - 1] == '=') {
-            len--;
-            n--;
-        }
+        struct buf raw = {0};
         Runtime__V1__PodSandboxConfig *c =
-            len >= 0 ? (Runtime__V1__PodSandboxConfig *)protobuf_c_message_unpack(
-                           &runtime__v1__pod_sandbox_config__descriptor, NULL, (size_t)len, raw)
-                     : NULL;
+            base64_decode(cfg, strlen(cfg), &raw) == 0
+                ? (Runtime__V1__PodSandboxConfig *)protobuf_c_message_unpack(
+                      &runtime__v1__pod_sandbox_config__descriptor, NULL, raw.len, raw.data)
+                : NULL;
+        buf_done(&raw);
         if (c && c->metadata) {
             p = xcalloc(1, sizeof(*p));
             p->id = xstrdup(id);

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
+#include "common/base64.h"
 #include "common/digest.h"
 #include "common/list.h"
 #include "common/log.h"
@@ -634,18 +635,15 @@ static void auth_from_cri(struct registry_auth *a, const struct image_auth *in)
         a->username = xstrdup(in->username);
         a->password = xstrdup(in->password ? in->password : "");
     } else if (in->auth && *in->auth) {
-        size_t n = strlen(in->auth);
-        cleanup_free unsigned char *dec = xcalloc(1, n + 1);
-        int len = EVP_DecodeBlock(dec, (const unsigned char *)in->auth, (int)n);
-        if (len > 0) {
-            while (len > 0 && dec[len - 1] == '\0')
-                len--; /* EVP_DecodeBlock counts padding */
-            char *colon = memchr(dec, ':', (size_t)len);
+        struct buf dec = {0};
+        if (base64_decode(in->auth, strlen(in->auth), &dec) == 0) {
+            char *colon = memchr(dec.data, ':', dec.len);
             if (colon) {
-                a->username = xstrndup((char *)dec, (size_t)(colon - (char *)dec));
-                a->password = xstrndup(colon + 1, (size_t)len - (size_t)(colon - (char *)dec) - 1);
+                a->username = xstrndup((char *)dec.data, (size_t)(colon - (char *)dec.data));
+                a->password = xstrdup(colon + 1);
             }
         }
+        buf_done(&dec);
     }
     if (in->identity_token && *in->identity_token)
         a->identity_token = xstrdup(in->identity_token);

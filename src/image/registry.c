@@ -11,8 +11,8 @@
 
 #include <cjson/cJSON.h>
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
+#include "common/base64.h"
 #include "common/digest.h"
 #include "common/list.h"
 #include "common/log.h"
@@ -80,14 +80,6 @@ static char *url_escape(const char *s)
             buf_printf(&b, "%%%02X", *p);
     }
     return buf_steal(&b);
-}
-
-static char *base64(const char *s)
-{
-    size_t n = strlen(s);
-    char *out = xmalloc(4 * ((n + 2) / 3) + 1);
-    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)s, (int)n);
-    return out;
 }
 
 /* The first message of a registry's {"errors":[{"code":..,"message":..}]} body. */
@@ -425,7 +417,7 @@ static void req_send(struct registry_req *r)
     } else if (r->basic && r->auth && r->auth->username) {
         cleanup_free char *up =
             xasprintf("%s:%s", r->auth->username, r->auth->password ? r->auth->password : "");
-        cleanup_free char *b = base64(up);
+        cleanup_free char *b = base64_encode(up, strlen(up));
         authz = xasprintf("Authorization: Basic %s", b);
     }
     const char *headers[3] = {NULL};
@@ -468,7 +460,7 @@ static void fetch_token(struct registry_req *r, const struct registry_challenge 
                         service, scope);
         if (a && a->username) {
             cleanup_free char *up = xasprintf("%s:%s", a->username, a->password ? a->password : "");
-            cleanup_free char *b = base64(up);
+            cleanup_free char *b = base64_encode(up, strlen(up));
             authz = xasprintf("Authorization: Basic %s", b);
         }
     }

@@ -65,7 +65,7 @@ void conn_write(struct conn *c, const uint8_t *data, size_t len)
 {
     if (c->closing || len == 0)
         return;
-    struct write_req *w = xmalloc(sizeof(*w) + len);
+    struct write_req *w = xmalloc_flex(sizeof(*w), len);
     memcpy(w->data, data, len);
     w->conn = c;
     w->len = len;

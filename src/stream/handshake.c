@@ -5,9 +5,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/evp.h>
 #include <openssl/sha.h>
 
+#include "common/base64.h"
 #include "common/macro.h"
 #include "stream/stream-internal.h"
 
@@ -232,7 +232,7 @@ void stream_ws_accept(const char *key, char ret[29])
     buf_append(&in, guid, sizeof(guid) - 1);
     SHA1(in.data, in.len, md);
     buf_done(&in);
-    EVP_EncodeBlock((unsigned char *)ret, md, SHA_DIGEST_LENGTH);
+    base64_encode_to(md, SHA_DIGEST_LENGTH, ret);
 }
 
 static const char *reason(int status)

@@ -159,7 +159,7 @@ static void on_sock_written(uv_write_t *req, int status)
 
 static void write_sock(struct pf_pair *p, const uint8_t *data, size_t len)
 {
-    struct sock_write *w = xmalloc(sizeof(*w) + len);
+    struct sock_write *w = xmalloc_flex(sizeof(*w), len);
     memcpy(w->data, data, len);
     w->p = p;
     uv_buf_t b = uv_buf_init(w->data, (unsigned)len);

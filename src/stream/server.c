@@ -94,7 +94,7 @@ static void write_raw(struct stream_conn *c, const void *data, size_t len)
 {
     if (c->closing || len == 0)
         return;
-    struct write_req *w = xmalloc(sizeof(*w) + len);
+    struct write_req *w = xmalloc_flex(sizeof(*w), len);
     memcpy(w->data, data, len);
     w->len = len;
     w->req.data = c;

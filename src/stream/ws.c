@@ -5,9 +5,9 @@
 #include <errno.h>
 #include <string.h>
 
-#include <openssl/evp.h>
 #include <wslay/wslay.h>
 
+#include "common/base64.h"
 #include "common/macro.h"
 #include "stream/stream-internal.h"
 
@@ -21,6 +21,7 @@ struct ws_conn {
     size_t in_len;
     struct buf scratch;
     bool closed_by_client;
+    bool malformed;  /* a message that is not of the negotiated framing */
     bool busy, dead; /* inside wslay; freed on the way out */
 };
 
@@ -35,18 +36,8 @@ int stream_ws_decode(bool base64, const uint8_t *msg, size_t len, struct buf *ou
     }
     if (msg[0] < '0' || msg[0] > '9')
         return -EPROTO;
-    size_t n = len - 1;
-    if (n % 4)
+    if (base64_decode((const char *)msg + 1, len - 1, out) < 0)
         return -EPROTO;
-    buf_reserve(out, n / 4 * 3 + 1);
-    int got = n ? EVP_DecodeBlock(out->data, msg + 1, (int)n) : 0;
-    if (got < 0)
-        return -EPROTO;
-    size_t dec = (size_t)got;
-    /* EVP_DecodeBlock counts padding as zero bytes. */
-    for (size_t i = n; i > 1 && msg[i] == '='; i--)
-        dec--;
-    out->len = dec;
     return msg[0] - '0';
 }
 
@@ -59,11 +50,11 @@ void stream_ws_encode(bool base64, int chan, const void *data, size_t len, struc
         buf_append(out, data, len);
         return;
     }
-    char digit = (char)('0' + chan);
-    buf_reserve(out, 1 + (len + 2) / 3 * 4 + 1);
-    out->data[0] = (uint8_t)digit;
-    int n = len ? EVP_EncodeBlock(out->data + 1, data, (int)len) : 0;
-    out->len = 1 + (size_t)n;
+    size_t n = base64_encoded_len(len);
+    buf_reserve(out, 1 + n);
+    out->data[0] = (uint8_t)('0' + chan);
+    base64_encode_to(data, len, (char *)out->data + 1);
+    out->len = 1 + n;
 }
 
 static ssize_t on_recv(wslay_event_context_ptr ctx, uint8_t *b, size_t len, int flags, void *ud)
@@ -94,7 +85,7 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
 {
     struct ws_conn *ws = ud;
     struct stream_conn *c = ws->c;
-    if (ws->dead)
+    if (ws->dead || ws->malformed)
         return;
     if (arg->opcode == WSLAY_CONNECTION_CLOSE) {
         ws->closed_by_client = true;
@@ -102,9 +93,13 @@ static void on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_
     }
     if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
         return;
+    if (arg->msg_length == 0)
+        return; /* an empty message carries nothing */
     int chan = stream_ws_decode(c->base64, arg->msg, arg->msg_length, &ws->scratch);
-    if (chan < 0)
-        return; /* an empty or malformed message carries nothing */
+    if (chan < 0) {
+        ws->malformed = true;
+        return;
+    }
     if (chan == CH_CLOSE && c->version >= 5) {
         if (ws->scratch.len >= 1)
             stream_session_eof(c, ws->scratch.data[0]);
@@ -169,7 +164,13 @@ int stream_ws_feed(struct stream_conn *c, const uint8_t *data, size_t len)
     flush(c); /* pongs, and the answer to a close */
     if (r != 0)
         return -EPROTO;
-    if (ws->closed_by_client) {
+    if (ws->malformed && wslay_event_get_write_enabled(ws->ctx)) {
+        static const char why[] = "malformed channel message";
+        wslay_event_queue_close(ws->ctx, WSLAY_CODE_INVALID_FRAME_PAYLOAD_DATA,
+                                (const uint8_t *)why, sizeof(why) - 1);
+        flush(c);
+    }
+    if (ws->closed_by_client || ws->malformed) {
         stream_session_gone(c);
         stream_conn_finish(c);
     }

@@ -134,6 +134,27 @@ def test_exec_base64_protocol(running):
     assert b"".join(res.chans[STDOUT]) == b"hello\x01\xff"
 
 
+@pytest.mark.parametrize("frame", ["0========", "0====", "0aGV=sbG8=", "0a*bc"])
+def test_exec_base64_malformed_frame_closes_with_1007(running, frame):
+    """Padding anywhere but at the end once made the decoded length wrap (a heap overflow)."""
+    e, pod, cid = running
+    ws = ws_connect(exec_url(e, cid, ["cat"], stdin=True), ("v4.base64.channel.k8s.io",))
+    ws.send(frame)
+    code = None
+    while code is None:
+        try:
+            op, data = ws.recv_data(control_frame=True)
+        except websocket.WebSocketConnectionClosedException:
+            break
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            code = int.from_bytes(data[:2], "big")
+            assert data[2:] == b"malformed channel message"
+    ws.close()
+    assert code == 1007
+    # The daemon is unharmed and the container still serves execs.
+    assert ws_exec(e, cid, ["echo", "ok"]).text(STDOUT) == "ok\n"
+
+
 def test_exec_channel_k8s_io_error_text(running):
     e, pod, cid = running
     res = ws_exec(e, cid, ["sh", "-c", "exit 7"], protocols=("channel.k8s.io",))

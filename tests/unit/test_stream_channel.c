@@ -153,6 +153,12 @@ static void test_channel_base64(void **state)
     assert_int_equal(stream_ws_decode(true, (const uint8_t *)"xaGVs", 5, &dec), -EPROTO);
     assert_int_equal(stream_ws_decode(true, (const uint8_t *)"0aGV", 4, &dec), -EPROTO);
     assert_int_equal(stream_ws_decode(true, (const uint8_t *)"0a*Vs", 5, &dec), -EPROTO);
+    /* Padding only at the end and at most two of it: these once wrapped the length. */
+    static const char *const bad[] = {
+        "0========", "0====", "0a===", "0aG=Vs===", "0aGV=Vs=", "0=aGV"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_int_equal(stream_ws_decode(true, (const uint8_t *)bad[i], strlen(bad[i]), &dec),
+                         -EPROTO);
     buf_done(&enc);
     buf_done(&dec);
 }
