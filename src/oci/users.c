@@ -118,17 +118,24 @@ static int read_in_root(const char *rootfs, const char *path, struct buf *out, s
     cleanup_close int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (root < 0)
         return err_set(err, -errno, "rootfs %s: %s", rootfs, strerror(errno));
-    /* O_NONBLOCK: a FIFO planted in the image must not hang us before the S_ISREG check */
-    cleanup_close int fd = open_in_root(root, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd == -ENOENT || fd == -ENOTDIR)
+    /* Looked at through O_PATH first: opening a device node or FIFO the image planted there
+     * can have effects (or hang) before any check on what was opened. */
+    cleanup_close int at = open_in_root(root, path, O_PATH | O_CLOEXEC);
+    if (at == -ENOENT || at == -ENOTDIR)
         return 0;
-    if (fd < 0)
-        return err_set(err, fd, "%s of the image: %s", path, strerror(-fd));
+    if (at < 0)
+        return err_set(err, at, "%s of the image: %s", path, strerror(-at));
     struct stat st;
-    if (fstat(fd, &st) < 0)
+    if (fstat(at, &st) < 0)
         return err_set(err, -errno, "%s of the image: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode))
         return err_set(err, -EINVAL, "%s of the image is not a regular file", path);
+    /* Reopened through our own fd, so the file read is the one checked. */
+    char self[64];
+    snprintf(self, sizeof(self), "/proc/self/fd/%d", at);
+    cleanup_close int fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return err_set(err, -errno, "%s of the image: %s", path, strerror(errno));
     char chunk[16384];
     for (;;) {
         ssize_t n = read(fd, chunk, sizeof(chunk));

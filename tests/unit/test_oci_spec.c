@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -287,6 +288,40 @@ static void test_users_odd_files(void **state)
     assert_int_equal(ftruncate(fd, (4 << 20) + 1), 0);
     close(fd);
     assert_int_equal(oci_user_resolve(dir, "0", NULL, 0, &u, &err), -EFBIG);
+    err_done(&err);
+}
+
+/* A device node in the image's place of /etc/passwd is refused without being opened: opening a
+ * device can have effects of its own (a tape rewinds, a watchdog arms). inotify sees every real
+ * open of the node; an O_PATH look at it is not one. */
+static void test_users_device_node_not_opened(void **state)
+{
+    char dir[300], path[400];
+    struct oci_user u;
+    struct err err = ERR_INIT;
+    snprintf(dir, sizeof(dir), "%s/devnode", tmpdir);
+    make_dir(dir, "etc");
+    snprintf(path, sizeof(path), "%s/etc/passwd", dir);
+    assert_int_equal(mknod(path, S_IFCHR | 0644, makedev(1, 3)), 0);
+    int in = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+    assert_true(in >= 0);
+    assert_true(inotify_add_watch(in, path, IN_OPEN) >= 0);
+    for (int fallback = 0; fallback < 2; fallback++) {
+        no_openat2 = fallback;
+        assert_int_equal(oci_user_resolve(dir, "0", NULL, 0, &u, &err), -EINVAL);
+        assert_non_null(strstr(err_msg(&err), "not a regular file"));
+        char ev[4096];
+        assert_int_equal(read(in, ev, sizeof(ev)), -1);
+        assert_int_equal(errno, EAGAIN);
+    }
+    no_openat2 = 0;
+    /* The watch itself works: a real open is seen. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    close(fd);
+    char ev[4096];
+    assert_true(read(in, ev, sizeof(ev)) > 0);
+    close(in);
     err_done(&err);
 }
 
@@ -1479,6 +1514,7 @@ int main(void)
         cmocka_unit_test(test_users_symlinks_stay_inside),
         cmocka_unit_test(test_users_symlinks_stay_inside_without_openat2),
         cmocka_unit_test(test_users_odd_files),
+        cmocka_unit_test(test_users_device_node_not_opened),
         cmocka_unit_test(test_caps_default),
         cmocka_unit_test(test_caps_add_drop),
         cmocka_unit_test(test_caps_unknown),
