@@ -388,6 +388,9 @@ int config_validate(const struct config *cfg, struct err *err)
         return err_set(err, -EINVAL,
                        "`pull_progress_timeout` must be >= 0 and "
                        "`max_parallel_downloads` between 1 and 64");
+    if (cfg->log_size_max >= 0 && cfg->log_size_max < 8192)
+        return err_set(err, -EINVAL,
+                       "`log_size_max` must be negative (no limit) or at least 8192 bytes");
     if (cfg->shutdown_timeout < 0 || cfg->shutdown_timeout > 3600)
         return err_set(err, -EINVAL, "`shutdown_timeout` must be between 0 and 3600 seconds");
     if (cfg->stream_port < 0 || cfg->stream_port > 65535)

@@ -97,6 +97,71 @@ int fs_mkdir_p(const char *path, unsigned mode)
     return 0;
 }
 
+/* The directory name beneath dir, made if missing; never through a symlink. */
+static int enter_dir(int dir, const char *name, unsigned mode)
+{
+    if (strcmp(name, "..") == 0)
+        return -EINVAL;
+    if (mkdirat(dir, name, mode) < 0 && errno != EEXIST)
+        return -errno;
+    int fd = openat(dir, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+/* The leaf: an existing one is looked at through O_PATH and reopened through that fd only when
+ * it is a regular file; a new one is made with O_EXCL, which follows nothing. */
+static int append_leaf(int dir, const char *name, unsigned mode)
+{
+    if (strcmp(name, "..") == 0 || strcmp(name, ".") == 0)
+        return -EINVAL;
+    for (int tries = 0; tries < 8; tries++) {
+        cleanup_close int at = openat(dir, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        if (at < 0 && errno != ENOENT)
+            return -errno;
+        if (at < 0) {
+            int fd = openat(dir, name,
+                            O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
+            if (fd >= 0 || errno != EEXIST)
+                return fd < 0 ? -errno : fd;
+            continue; /* made meanwhile: look again */
+        }
+        struct stat st;
+        if (fstat(at, &st) < 0)
+            return -errno;
+        if (!S_ISREG(st.st_mode))
+            return S_ISLNK(st.st_mode) ? -ELOOP : -EINVAL;
+        char self[64];
+        snprintf(self, sizeof(self), "/proc/self/fd/%d", at);
+        int fd = open(self, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+        return fd < 0 ? -errno : fd;
+    }
+    return -EAGAIN;
+}
+
+int fs_append_beneath(const char *base, const char *rel, unsigned mode, unsigned dir_mode)
+{
+    int r = fs_mkdir_p(base, dir_mode);
+    if (r < 0)
+        return r;
+    cleanup_close int dir = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (dir < 0)
+        return -errno;
+    cleanup_free char *todo = xstrdup(rel);
+    char *save = NULL, *name = strtok_r(todo, "/", &save);
+    if (!name)
+        return -EINVAL;
+    for (char *next; (next = strtok_r(NULL, "/", &save)); name = next) {
+        if (strcmp(name, ".") == 0)
+            continue;
+        int sub = enter_dir(dir, name, dir_mode);
+        if (sub < 0)
+            return sub;
+        close(dir);
+        dir = sub;
+    }
+    return append_leaf(dir, name, mode);
+}
+
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)
 {
     if (type == FTW_DP)

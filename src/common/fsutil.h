@@ -15,6 +15,11 @@ int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mod
 int fs_read_file(const char *path, size_t max, struct buf *out);
 /* mkdir -p with mode for the directories it creates. */
 int fs_mkdir_p(const char *path, unsigned mode);
+/* Open for appending the regular file rel beneath the directory base, making it (mode) and the
+ * directories of rel that are missing (dir_mode): no symlink in rel is followed, ".." is refused
+ * and an existing file that is not regular is -EINVAL without being opened, so a directory that
+ * a workload can write to cannot send the write elsewhere. base itself is trusted. */
+int fs_append_beneath(const char *base, const char *rel, unsigned mode, unsigned dir_mode);
 /* rm -rf that never follows symlinks and stays on one file system. Missing is fine. */
 int fs_remove_tree(const char *path);
 /* Bytes (allocated blocks) and inodes used below path, counting hard links once. */

@@ -211,6 +211,7 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
         struct monitor_opts mo = {
             .log_to_journald = cfg->log_to_journald,
             .journald_socket = cfg->journald_socket,
+            .log_size_max = cfg->log_size_max,
         };
         r = monitor_new(loop, &mo, &cri->monitor, err);
     }

@@ -33,6 +33,7 @@ struct monitor {
     int journal_fd;
     char *journal_socket;
     uint64_t journal_dropped;
+    int64_t log_size_max;
 };
 
 struct ctr_stream {
@@ -53,9 +54,10 @@ struct monitor_attach {
 struct monitor_ctr {
     struct monitor *m;
     char *id, *name, *pod_namespace, *pod_name, *pod_uid;
-    char *run_dir, *log_path, *oom_file;
+    char *run_dir, *log_path, *log_dir, *oom_file;
     bool tty;
     int log_fd;
+    int64_t log_bytes;          /* the log file's size, for log_size_max */
     struct ctr_stream out, err; /* for a tty: out is the pty's master */
     int child_fds[3];           /* the container's ends until `create` returns */
     int stdin_fd;               /* our end of the stdin FIFO (for attach) */
@@ -78,6 +80,7 @@ int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **
     struct monitor *m = xcalloc(1, sizeof(*m));
     m->loop = loop;
     m->journal_fd = -1;
+    m->log_size_max = o->log_size_max;
     if (o->log_to_journald) {
         m->journal_socket = xstrdup(o->journald_socket);
         m->journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -107,17 +110,80 @@ static int open_log(struct monitor_ctr *c, struct err *err)
 {
     if (!c->log_path)
         return 0;
-    cleanup_free char *dir = xstrdup(c->log_path);
-    int r = fs_mkdir_p(dirname(dir), 0755);
-    if (r < 0)
-        return err_set(err, r, "log directory of %s: %s", c->log_path, strerror(-r));
-    int fd = open(c->log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+    /* Beneath the pod's log directory nothing is followed: a container that can write there
+     * (a hostPath mount) must not turn its log into a write to another file. */
+    cleanup_free char *base = NULL;
+    const char *rel;
+    size_t n = c->log_dir ? strlen(c->log_dir) : 0;
+    if (n && strncmp(c->log_path, c->log_dir, n) == 0 && c->log_path[n] == '/') {
+        base = xstrdup(c->log_dir);
+        rel = c->log_path + n + 1;
+    } else {
+        base = xstrdup(c->log_path);
+        char *slash = strrchr(base, '/');
+        rel = slash ? c->log_path + (slash - base) + 1 : c->log_path;
+        if (!slash)
+            strcpy(base, ".");
+        else if (slash == base)
+            base[1] = '\0'; /* "/" */
+        else
+            *slash = '\0';
+    }
+    int fd = fs_append_beneath(base, rel, 0640, 0755);
     if (fd < 0)
-        return err_set(err, -errno, "open log %s: %s", c->log_path, strerror(errno));
+        return err_set(err, fd, "open log %s: %s", c->log_path,
+                       fd == -ELOOP || fd == -ENOTDIR ? "a symlink on the way"
+                       : fd == -EINVAL ? "not a regular file beneath the log directory"
+                                       : strerror(-fd));
+    struct stat st;
+    c->log_bytes = fstat(fd, &st) == 0 ? st.st_size : 0;
     if (c->log_fd >= 0)
         close(c->log_fd);
     c->log_fd = fd;
     return 0;
+}
+
+/* How much of data (whole CRI log lines) goes to the file before it must start over to stay
+ * within log_size_max, as CRI-O's: 0 means start over first. A line alone longer than the limit
+ * still goes whole into an empty file. */
+static size_t log_fits(const struct monitor_ctr *c, const uint8_t *data, size_t len)
+{
+    int64_t max = c->m->log_size_max;
+    if (max < 0 || c->log_bytes + (int64_t)len <= max)
+        return len;
+    size_t fit = 0;
+    for (const uint8_t *nl = data; (nl = memchr(nl, '\n', len - (size_t)(nl - data))); nl++) {
+        size_t upto = (size_t)(nl + 1 - data);
+        if (c->log_bytes + (int64_t)upto > max)
+            break;
+        fit = upto;
+    }
+    if (fit == 0 && c->log_bytes == 0) {
+        const uint8_t *nl = memchr(data, '\n', len);
+        fit = nl ? (size_t)(nl + 1 - data) : len;
+    }
+    return fit;
+}
+
+static void write_log(struct monitor_ctr *c, const uint8_t *data, size_t len)
+{
+    while (c->log_fd >= 0 && len) {
+        size_t run = log_fits(c, data, len);
+        if (run == 0) {
+            if (ftruncate(c->log_fd, 0) < 0)
+                return;
+            c->log_bytes = 0;
+            continue;
+        }
+        ssize_t n = write(c->log_fd, data, run);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return; /* a full disk loses lines, not the container */
+        data += n;
+        len -= (size_t)n;
+        c->log_bytes += n;
+    }
 }
 
 struct journal_ctx {
@@ -165,15 +231,7 @@ static void log_chunk(struct ctr_stream *s, const char *data, size_t len, bool e
         monitor_logline_feed(&s->ll, data, len, now, &c->scratch, fn, &j);
     if (eof)
         monitor_logline_flush(&s->ll, now, &c->scratch, fn, &j);
-    size_t off = 0;
-    while (c->log_fd >= 0 && off < c->scratch.len) {
-        ssize_t n = write(c->log_fd, c->scratch.data + off, c->scratch.len - off);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            break; /* a full disk loses lines, not the container */
-        off += (size_t)n;
-    }
+    write_log(c, c->scratch.data, c->scratch.len);
 }
 
 /* ---- stdio ---- */
@@ -316,6 +374,7 @@ static void maybe_free(struct monitor_ctr *c)
     free(c->pod_uid);
     free(c->run_dir);
     free(c->log_path);
+    free(c->log_dir);
     free(c->oom_file);
     free(c);
 }
@@ -339,6 +398,7 @@ int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct 
     c->pod_uid = xstrdup(o->pod_uid ? o->pod_uid : "");
     c->run_dir = xstrdup(o->run_dir);
     c->log_path = o->log_path && *o->log_path ? xstrdup(o->log_path) : NULL;
+    c->log_dir = o->log_dir && *o->log_dir ? xstrdup(o->log_dir) : NULL;
     c->oom_file = o->oom_file ? xstrdup(o->oom_file) : NULL;
     c->tty = o->tty;
     c->on_exit = o->on_exit;

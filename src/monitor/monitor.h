@@ -17,6 +17,7 @@ struct monitor_ctr;
 struct monitor_opts {
     bool log_to_journald;
     const char *journald_socket; /* the journal's native socket */
+    int64_t log_size_max;        /* a log file past this many bytes starts over; < 0: no limit */
 };
 
 int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **ret,
@@ -38,6 +39,9 @@ struct monitor_ctr_opts {
     const char *pod_namespace, *pod_name, *pod_uid; /* for journald */
     const char *run_dir;                            /* FIFOs and the console socket go here */
     const char *log_path;                           /* the CRI log file; NULL or "": none */
+    /* The pod's log directory, which log_path lies beneath: trusted, while nothing below it is
+     * (a workload may write there). NULL: log_path's own directory. */
+    const char *log_dir;
     /* The file that counts OOM kills of the container's cgroup: memory.oom_control (v1) or
      * memory.events (v2). NULL: not known. */
     const char *oom_file;

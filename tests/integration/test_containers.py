@@ -60,7 +60,7 @@ class Env:
         pid, pcfg = pod
         cfg = self.pb.ContainerConfig(
             metadata=self.pb.ContainerMetadata(name=name), image=self.pb.ImageSpec(image=image),
-            command=cmd, log_path=f"{name}.log", **kw)
+            command=cmd, log_path=kw.pop("log_path", f"{name}.log"), **kw)
         if linux is not None:
             cfg.linux.CopyFrom(linux)
         return self.cli.unary("CreateContainer", pod_sandbox_id=pid, config=cfg,
@@ -193,6 +193,69 @@ def test_reopen_log_after_rename(env):
     assert b"two" in open(path, "rb").read()
     assert b"two" not in open(path + ".1", "rb").read()
     env.stop(cid, 0)
+
+
+def test_log_path_symlinks_beneath_the_log_directory_are_refused(env, tmp_path):
+    """A workload that can write to the pod's log directory must not redirect cribd's writes."""
+    victim_dir = tmp_path / "victim"
+    victim_dir.mkdir()
+    victim = victim_dir / "file"
+    victim.write_bytes(b"precious\n")
+    pod = env.pod()
+    logdir = pod[1].log_directory
+    os.makedirs(logdir, exist_ok=True)
+    # The kubelet's layout is <log_directory>/<name>/<attempt>.log: the directory a symlink,
+    os.symlink(victim_dir, os.path.join(logdir, "sub"))
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, ["echo", "owned"], name="a", log_path="sub/file")
+    assert "a symlink on the way" in e.value.details(), e.value.details()
+    # or the file itself,
+    os.symlink(victim, os.path.join(logdir, "b.log"))
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, ["echo", "owned"], name="b")
+    assert "a symlink on the way" in e.value.details(), e.value.details()
+    # or something that is not a file at all.
+    os.mkfifo(os.path.join(logdir, "c.log"))
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, ["echo", "owned"], name="c")
+    assert "not a regular file" in e.value.details(), e.value.details()
+    assert victim.read_bytes() == b"precious\n"
+    # A symlink planted after the kubelet rotated the log: the reopen refuses it too.
+    cid = env.run(pod, ["sh", "-c", "sleep 30"], name="d")
+    path = os.path.join(logdir, "d.log")
+    os.rename(path, path + ".1")
+    os.symlink(victim, path)
+    with pytest.raises(grpc.RpcError) as e:
+        env.cli.unary("ReopenContainerLog", container_id=cid)
+    assert "a symlink on the way" in e.value.details(), e.value.details()
+    assert victim.read_bytes() == b"precious\n"
+    env.stop(cid, 0)
+
+
+def test_log_size_max_starts_the_file_over(net_cribd, pb, layouts, tmp_path):
+    e = Env(net_cribd(extra_config="[crib.runtime]\nlog_size_max = 8192\n"), pb, layouts,
+            str(tmp_path))
+    try:
+        pod = e.pod()
+        cid = e.run(pod, ["sh", "-c", "i=0; while [ $i -lt 400 ]; do echo line-$i; "
+                                      "i=$((i+1)); done; echo last"])
+        assert e.wait_exit(cid).exit_code == 0
+        path = os.path.join(pod[1].log_directory, "ctr.log")
+        size = os.path.getsize(path)
+        assert 0 < size <= 8192, size
+        got = lines(e.log_records(pod), "stdout")
+        assert got[-1] == b"last"
+        assert b"line-0" not in got  # the start is gone: 400 lines are ~20 KB of records
+    finally:
+        e.close()
+
+
+def test_log_size_max_below_8192_is_refused(tmp_path):
+    from conftest import Cribd
+    c = Cribd(str(tmp_path), extra_config="[crib.runtime]\nlog_size_max = 100\n")
+    r = subprocess.run([CRIBD, "--config", c.config, "config"], capture_output=True, text=True)
+    assert r.returncode != 0
+    assert "`log_size_max` must be negative (no limit) or at least 8192 bytes" in r.stderr
 
 
 def test_stop_honours_stop_signal_and_timeout(env):
