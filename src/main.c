@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "common/config.h"
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "cri/cri.h"
@@ -132,6 +133,7 @@ int main(int argc, char **argv)
     if (argc > 1 && strcmp(argv[1], "infra") == 0)
         return network_infra_main(argc - 1, argv + 1);
     uv_disable_stdio_inheritance();
+    fs_cloexec_from(3); /* fds our own parent let us inherit */
     signal(SIGPIPE, SIG_IGN);
     while ((opt = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {
         switch (opt) {

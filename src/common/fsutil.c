@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <linux/close_range.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/fsutil.h"
@@ -160,6 +163,23 @@ int fs_append_beneath(const char *base, const char *rel, unsigned mode, unsigned
         dir = sub;
     }
     return append_leaf(dir, name, mode);
+}
+
+void fs_cloexec_from(int lowfd)
+{
+    if (syscall(SYS_close_range, (unsigned)lowfd, ~0u, CLOSE_RANGE_CLOEXEC) == 0)
+        return;
+    /* Kernels before 5.11: one fd at a time, as /proc lists them. */
+    DIR *d = opendir("/proc/self/fd");
+    if (!d)
+        return;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        int fd = atoi(de->d_name);
+        if (de->d_name[0] != '.' && fd >= lowfd && fd != dirfd(d))
+            fcntl(fd, F_SETFD, FD_CLOEXEC);
+    }
+    closedir(d);
 }
 
 static int remove_entry(const char *path, const struct stat *st, int type, struct FTW *ftw)

@@ -20,6 +20,9 @@ int fs_mkdir_p(const char *path, unsigned mode);
  * and an existing file that is not regular is -EINVAL without being opened, so a directory that
  * a workload can write to cannot send the write elsewhere. base itself is trusted. */
 int fs_append_beneath(const char *base, const char *rel, unsigned mode, unsigned dir_mode);
+/* Mark every open fd from lowfd up close-on-exec: what we inherited, and what a library opened
+ * without O_CLOEXEC, must not reach our children. */
+void fs_cloexec_from(int lowfd);
 /* rm -rf that never follows symlinks and stays on one file system. Missing is fine. */
 int fs_remove_tree(const char *path);
 /* Bytes (allocated blocks) and inodes used below path, counting hard links once. */

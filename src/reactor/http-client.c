@@ -4,9 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 
+#include "common/fsutil.h"
 #include "common/list.h"
 #include "common/macro.h"
 #include "reactor/reactor.h"
@@ -247,6 +249,14 @@ static size_t on_write(char *data, size_t size, size_t n, void *userp)
     return len;
 }
 
+/* Transfer sockets close-on-exec: libcurl opens them without it, and runc, CNI plugins and
+ * our own subcommands are spawned while transfers run. */
+static curl_socket_t open_socket(void *data, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    (void)data, (void)purpose;
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 struct reactor_http *reactor_http_new(uv_loop_t *loop)
 {
     struct reactor_http *h = xcalloc(1, sizeof(*h));
@@ -254,6 +264,8 @@ struct reactor_http *reactor_http_new(uv_loop_t *loop)
     h->multi = curl_multi_init();
     if (!h->multi)
         abort();
+    /* libcurl makes the multi handle's wakeup socketpair without SOCK_CLOEXEC. */
+    fs_cloexec_from(3);
     uv_timer_init(loop, &h->timer);
     uv_timer_init(loop, &h->reaper);
     curl_multi_setopt(h->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
@@ -292,6 +304,7 @@ static void set_opts(struct reactor_http_req *r)
     curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf);
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_OPENSOCKETFUNCTION, open_socket);
     curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(e, CURLOPT_HEADERDATA, r);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);

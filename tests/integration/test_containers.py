@@ -258,6 +258,57 @@ def test_log_size_max_below_8192_is_refused(tmp_path):
     assert "`log_size_max` must be negative (no limit) or at least 8192 bytes" in r.stderr
 
 
+def test_children_inherit_no_descriptor_of_ours(net_cribd, pb, layouts, tmp_path):
+    """runc (and every other child) gets its stdio and nothing else: not the sockets of a pull
+    running meanwhile, not libcurl's wakeup pair."""
+    from test_pull_stalls import StallingRegistry
+    dumps = tmp_path / "fds"
+    dumps.mkdir()
+    wrapper = tmp_path / "runc-wrapper"
+    # Python rather than sh: dash parks its own stdout on a higher fd around a redirection.
+    wrapper.write_text(f"""#!/usr/bin/python3
+import os, sys
+fds = []
+for n in os.listdir("/proc/self/fd"):
+    try:
+        target = os.readlink("/proc/self/fd/" + n)
+    except OSError:
+        continue  # the listing's own directory fd, closed by now
+    if int(n) > 2 and not target.startswith("/proc/"):
+        fds.append("fd " + n + " -> " + target)
+with open("{dumps}/%d" % os.getpid(), "w") as f:
+    f.write(" ".join(sys.argv[1:]) + "\\n" + "\\n".join(fds))
+os.execvp("runc", ["runc"] + sys.argv[1:])
+""")
+    wrapper.chmod(0o755)
+    reg = StallingRegistry()
+    conf = tmp_path / "registries.conf"
+    conf.write_text(f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n')
+    c = net_cribd(extra_config=f'[crib.runtime.runtimes.runc]\nruntime_path = "{wrapper}"\n'
+                               f'[crib.image]\nregistries_conf = "{conf}"\n')
+    e = Env(c, pb, layouts, str(tmp_path))
+    try:
+        pull = concurrent.futures.ThreadPoolExecutor(1).submit(
+            lambda: e.cli.unary("PullImage", service="ImageService",
+                                image=pb.ImageSpec(image=f"{reg.host}/stall/img:v1"), timeout=8))
+        assert reg.stalled.wait(30)  # the layer's download is under way
+        pod = e.pod()
+        cid = e.run(pod, ["true"])
+        assert e.wait_exit(cid).exit_code == 0
+        with pytest.raises(grpc.RpcError):  # the layer never comes: the client gives up
+            pull.result()
+        leaks, cmds = [], ""
+        for f in dumps.iterdir():
+            cmd, *fds = f.read_text().split("\n")
+            cmds += cmd + "\n"
+            leaks += [f"{fd} in runc {cmd}" for fd in fds if fd]
+        assert " create " in cmds and " start " in cmds
+        assert leaks == []
+    finally:
+        e.close()
+        reg.stop()
+
+
 def test_stop_honours_stop_signal_and_timeout(env):
     pod = env.pod()
     # The image's STOPSIGNAL is SIGUSR1: the trap makes the exit code tell it arrived.

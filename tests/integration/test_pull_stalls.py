@@ -25,6 +25,7 @@ class StallingRegistry:
 
     def __init__(self):
         self.release = threading.Event()
+        self.stalled = threading.Event()  # a client is waiting for the rest of the layer
         layer = gzip.compress(tar_layer([{"name": "big", "data": os.urandom(1 << 20)}]))
         config = json.dumps({"architecture": "amd64", "os": "linux", "config": {},
                              "rootfs": {"type": "layers",
@@ -56,6 +57,7 @@ class StallingRegistry:
                     self.end_headers()
                     self.wfile.write(layer[:1000])
                     self.wfile.flush()
+                    outer.stalled.set()
                     outer.release.wait(60)
                     return
                 body, ctype = routes.get(self.path, (None, None))
