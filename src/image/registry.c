@@ -21,7 +21,7 @@
 
 #define MAX_ATTEMPTS 3
 #define BACKOFF_MS 250
-#define TOKEN_BODY_MAX (64u * 1024)
+#define AUX_BODY_MAX (64u * 1024) /* a /v2/ ping's or a token server's answer */
 
 struct host {
     char *domain;
@@ -394,7 +394,10 @@ static void start_http(struct registry_req *r, const char *url, const char *cons
         .ca_file = h->ca_file,
         .cert_file = h->cert_file,
         .key_file = h->key_file,
-        .max_body = stream ? 0 : r->opts.max_body,
+        /* A ping or token request made for a streamed blob download has a body of its own. */
+        .max_body = stream                ? 0
+                    : r->state == REQ_GET ? r->opts.max_body
+                                          : AUX_BODY_MAX,
         .on_data = stream ? req_on_data : NULL,
         .low_speed_seconds = r->c->low_speed_seconds,
         .connect_timeout_ms = 30000,

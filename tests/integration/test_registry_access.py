@@ -262,3 +262,28 @@ def test_bad_signature_policy_fails_start(cribd_factory, tmp_path):
     c.start(wait=False)
     assert c.proc.wait(timeout=10) == 1
     assert "acceptAll" in c.output()
+
+
+def test_token_expiring_during_a_slow_download_is_renewed(cribd_factory, pb, tmp_path,
+                                                          token_registry):
+    """issue 14 item 15: the second layer's request finds the (1 s) token expired while the first
+    layer crawled in, and fetches a new one in the middle of the blob downloads."""
+    from netspy import ThrottleProxy
+    reg = token_registry
+    img = push_with_token(reg, "public/slow", "v1",
+                          [busybox_layer(), tar_layer([{"name": "late", "data": b"late"}])])
+    proxy = ThrottleProxy(reg.port, rate=400 * 1024)
+    conf = tmp_path / "registries-slow.conf"
+    conf.write_text(f'[[registry]]\nlocation = "{proxy.host}"\ninsecure = true\n')
+    c = cribd_factory(f'[crib.image]\nregistries_conf = "{conf}"\nmax_parallel_downloads = 1\n',
+                      subdir="slow")
+    cli = Cri(c.channel(), pb)
+    reg.tokens.expires_in = 1
+    n = len(reg.tokens.requests)
+    try:
+        assert pull(cli, f"{proxy.host}/public/slow:v1") == img.id
+    finally:
+        reg.tokens.expires_in = 300
+        proxy.stop()
+    fetched = [r for r in reg.tokens.requests[n:] if r["scope"] == "repository:public/slow:pull"]
+    assert len(fetched) >= 2, fetched

@@ -25,6 +25,7 @@ class TokenServer:
         self.service = service
         self.issuer = issuer
         self.requests = []
+        self.expires_in = 300  # seconds, as the token response says
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "crib test token signer")])
         now = datetime.datetime.utcnow()
@@ -86,7 +87,7 @@ class TokenServer:
             # Anonymous users may pull `public/*`; alice may do anything.
             if user or repo.startswith("public/"):
                 access.append({"type": kind, "name": repo, "actions": actions.split(",")})
-        body = json.dumps({"token": self.token(access), "expires_in": 300}).encode()
+        body = json.dumps({"token": self.token(access), "expires_in": self.expires_in}).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(body)))
