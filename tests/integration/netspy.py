@@ -60,11 +60,13 @@ class ThrottleProxy:
 
 
 class AuthSpy:
-    """An HTTP server on bind:0 that records (path, Authorization) of every request and answers
+    """An HTTP server on bind:0 that records each request's method, path, Authorization and body,
+    and answers
     what respond(handler) returns: (status, headers dict, body bytes)."""
 
     def __init__(self, bind="127.0.0.1", respond=None):
-        self.seen = []
+        self.seen = []  # (method, path, Authorization)
+        self.bodies = []
         spy = self
         self.respond = respond or (lambda h: (404, {}, b""))
 
@@ -76,9 +78,9 @@ class AuthSpy:
 
             def _any(self):
                 n = int(self.headers.get("Content-Length") or 0)
-                if n:
-                    self.rfile.read(n)
+                body = self.rfile.read(n) if n else b""
                 spy.seen.append((self.command, self.path, self.headers.get("Authorization")))
+                spy.bodies.append(body)
                 status, headers, body = spy.respond(self)
                 self.send_response(status)
                 for k, v in headers.items():

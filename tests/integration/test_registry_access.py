@@ -287,3 +287,123 @@ def test_token_expiring_during_a_slow_download_is_renewed(cribd_factory, pb, tmp
         proxy.stop()
     fetched = [r for r in reg.tokens.requests[n:] if r["scope"] == "repository:public/slow:pull"]
     assert len(fetched) >= 2, fetched
+
+
+def remove(cli, image_id):
+    cli.unary("RemoveImage", service="ImageService", image=cli.pb.ImageSpec(image=image_id))
+
+
+def test_pull_credentials_go_only_to_their_registry(cribd_factory, pb, tmp_path, token_registry):
+    """issue 14 item 6: the kubelet's credentials reach only the registry server_address names
+    (or the image's own registry when it is empty): never a mirror, never another search
+    registry."""
+    from netspy import AuthSpy
+    reg = token_registry
+    priv = push_with_token(reg, "private/scoped", "v1",
+                           [tar_layer([{"name": "scoped", "data": b"scoped"}])])
+    spy = AuthSpy(respond=lambda h: (401, {"WWW-Authenticate": 'Basic realm="spy"'}, b""))
+    conf = f"""unqualified-search-registries = ["{spy.host}", "{reg.host}"]
+[[registry]]
+location = "{spy.host}"
+insecure = true
+[[registry]]
+location = "{reg.host}"
+insecure = true
+[[registry.mirror]]
+location = "{spy.host}"
+insecure = true
+"""
+    cli = start(cribd_factory, pb, tmp_path, conf, subdir="scoped")
+    name = f"{reg.host}/private/scoped:v1"
+    alice = {"username": "alice", "password": "s3cret"}
+    try:
+        for addr in (reg.host, f"https://{reg.host}/v1/", ""):
+            assert pull(cli, name, pb.AuthConfig(server_address=addr, **alice)) == priv.id, addr
+            remove(cli, priv.id)
+        assert pull(cli, "private/scoped:v1",
+                    pb.AuthConfig(server_address=reg.host, **alice)) == priv.id
+        remove(cli, priv.id)
+        assert spy.seen, "the mirror and the first search registry were asked"
+        assert spy.authorizations() == []
+        # Credentials for another registry are not sent to this one.
+        n = len(reg.tokens.requests)
+        with pytest.raises(grpc.RpcError) as e:
+            pull(cli, name, pb.AuthConfig(server_address="quay.io", **alice))
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "quay.io" in e.value.details()
+        # Nor, with no server_address, to a search registry a short name went through.
+        with pytest.raises(grpc.RpcError) as e:
+            pull(cli, "private/scoped:v1", pb.AuthConfig(**alice))
+        assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "unqualified-search" in e.value.details()
+        assert all(r["basic"] is None for r in reg.tokens.requests[n:])
+        assert spy.authorizations() == []
+    finally:
+        spy.stop()
+
+
+def test_credentials_never_go_in_clear_to_a_realm_on_another_host(cribd_factory, pb, tmp_path):
+    """issue 14 item 6: a registry naming a plain-HTTP token realm on another host gets an
+    anonymous token request, not the pull's password or refresh token."""
+    from netspy import AuthSpy
+    realm = AuthSpy(bind="127.0.0.2", respond=lambda h: (
+        200, {"Content-Type": "application/json"}, b'{"token": "t0ken", "expires_in": 60}'))
+    challenge = f'Bearer realm="http://{realm.host}/token",service="spy"'
+    registry = AuthSpy(respond=lambda h: (401, {"WWW-Authenticate": challenge}, b""))
+    conf = f'[[registry]]\nlocation = "{registry.host}"\ninsecure = true\n'
+    cli = start(cribd_factory, pb, tmp_path, conf, subdir="realm")
+    try:
+        for auth in (pb.AuthConfig(username="alice", password="s3cret"),
+                     pb.AuthConfig(identity_token="refresh-me")):
+            with pytest.raises(grpc.RpcError) as e:
+                pull(cli, f"{registry.host}/x/y:v1", auth)
+            assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert f"not sent to the plain-HTTP token realm on {realm.host}" in e.value.details()
+        assert realm.seen, "the token was asked for, anonymously"
+        assert realm.authorizations() == []
+        assert not any("refresh-me" in path for _, path, _ in realm.seen)
+        assert not any(b"refresh-me" in body for body in realm.bodies)
+        assert registry.authorizations() and all(
+            a == "Bearer t0ken" for a in registry.authorizations())
+    finally:
+        realm.stop()
+        registry.stop()
+
+
+def test_mirror_credentials_come_from_the_global_auth_file(cribd_factory, pb, tmp_path,
+                                                           token_registry):
+    """issue 14 item 6: a mirror gets the node's credentials for it from global_auth_file
+    (containers-auth.json(5)), not the kubelet's for the image's registry."""
+    import base64
+    reg = token_registry
+    priv = push_with_token(reg, "private/mirrored", "v1",
+                           [tar_layer([{"name": "mirrored", "data": b"m"}])])
+    authfile = tmp_path / "auth.json"
+    authfile.write_text(json.dumps({"auths": {
+        f"{reg.host}/private": {"auth": base64.b64encode(b"alice:s3cret").decode()},
+        "quay.io": {"auth": base64.b64encode(b"carol:x").decode()}}}))
+    regconf = tmp_path / "registries-authfile.conf"
+    regconf.write_text(f"""[[registry]]
+location = "registry.invalid"
+[[registry.mirror]]
+location = "{reg.host}"
+insecure = true
+""")
+    c = cribd_factory(f'[crib.image]\nregistries_conf = "{regconf}"\n'
+                      f'global_auth_file = "{authfile}"\n', subdir="authfile")
+    cli = Cri(c.channel(), pb)
+    n = len(reg.tokens.requests)
+    assert pull(cli, "registry.invalid/private/mirrored:v1",
+                pb.AuthConfig(username="bob", password="bobs")) == priv.id
+    basic = [r["basic"] for r in reg.tokens.requests[n:]]
+    assert "alice" in basic and "bob" not in basic and "carol" not in basic
+
+
+def test_bad_global_auth_file_fails_start(cribd_factory, tmp_path):
+    bad = tmp_path / "bad-auth.json"
+    bad.write_text('{"auths": {"quay.io": "not an object"}}')
+    c = cribd_factory(f'[crib.image]\nglobal_auth_file = "{bad}"\n', start=False, subdir="badauth")
+    c.expected_rc = 1
+    c.start(wait=False)
+    assert c.proc.wait(timeout=10) == 1
+    assert f'{bad}: auths."quay.io" must be an object' in c.output()

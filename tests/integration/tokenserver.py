@@ -69,12 +69,13 @@ class TokenServer:
     def handle(self, h):
         q = urllib.parse.parse_qs(urllib.parse.urlparse(h.path).query)
         authz = h.headers.get("Authorization", "")
-        user = None
+        user = basic = None
         if authz.startswith("Basic "):
             u, _, p = base64.b64decode(authz[6:]).decode().partition(":")
+            basic = u
             if self.users.get(u) == p:
                 user = u
-        self.requests.append({"scope": q.get("scope", [""])[0], "user": user,
+        self.requests.append({"scope": q.get("scope", [""])[0], "user": user, "basic": basic,
                               "service": q.get("service", [""])[0]})
         if authz and not user:
             h.send_response(401)
