@@ -410,8 +410,12 @@ static int fail(struct registry_req *r, int code, const char *fmt, ...)
     cleanup_free char *m = xvasprintf(fmt, ap);
     va_end(ap);
     const char *note = code == -EACCES && r->note ? r->note : "";
-    if (r->state == REQ_TOKEN)
-        return err_set(&r->err, code, "token for %s/%s: %s%s", r->domain, r->path, m, note);
+    if (r->state == REQ_TOKEN) {
+        bool https;
+        cleanup_free char *realm = r->url ? url_domain(r->url, &https) : NULL;
+        return err_set(&r->err, code, "token for %s/%s from %s: %s%s", r->domain, r->path,
+                       realm ? realm : "the realm", m, note);
+    }
     if (r->state == REQ_PING)
         return err_set(&r->err, code, "GET %s/v2/: %s", r->domain, m);
     return err_set(&r->err, code, "GET %s/v2/%s/%s: %s%s", r->domain, r->path, r->what, m, note);
@@ -569,6 +573,8 @@ static void fetch_token(struct registry_req *r, const struct registry_challenge 
     }
     /* Credentials go to a realm over https, or over plain http only to the registry's own host
      * when the registry itself speaks plain http: never in clear text to another host. */
+    free(r->url);
+    r->url = xstrdup(ch->realm); /* for messages */
     bool https = false;
     cleanup_free char *realm_domain = url_domain(ch->realm, &https);
     if (!realm_domain) {

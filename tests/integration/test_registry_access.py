@@ -11,8 +11,8 @@ from conftest import Cri
 from registry import Registry, busybox_layer, free_port, push_image, tar_layer
 
 
-def make_ca_and_cert(d):
-    """A CA and a server certificate for 127.0.0.1 signed by it."""
+def make_ca_and_cert(d, ips=("127.0.0.1",)):
+    """A CA and a server certificate for 127.0.0.1 (or ips) signed by it."""
     ca_key, ca_crt = f"{d}/ca.key", f"{d}/ca.crt"
     key, csr, crt, ext = f"{d}/server.key", f"{d}/server.csr", f"{d}/server.crt", f"{d}/ext"
     run = lambda *a: subprocess.run(a, check=True, capture_output=True)
@@ -21,7 +21,7 @@ def make_ca_and_cert(d):
     run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
         "-subj", "/CN=127.0.0.1")
     with open(ext, "w") as f:
-        f.write("subjectAltName=IP:127.0.0.1\n")
+        f.write("subjectAltName=" + ",".join(f"IP:{ip}" for ip in ips) + "\n")
     run("openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key,
         "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", ext)
     return crt, key, ca_crt
@@ -407,3 +407,46 @@ def test_bad_global_auth_file_fails_start(cribd_factory, tmp_path):
     c.start(wait=False)
     assert c.proc.wait(timeout=10) == 1
     assert f'{bad}: auths."quay.io" must be an object' in c.output()
+
+
+def test_tls_settings_stay_with_their_host(cribd_factory, pb, tmp_path):
+    """issue 14 item 6: an insecure (no-verify) registry's setting and its certs.d client
+    certificate are not used for its token realm, an https server on 127.0.0.2."""
+    from tokenserver import TokenServer
+    d = str(tmp_path)
+    crt, key, ca = make_ca_and_cert(d, ips=("127.0.0.1", "127.0.0.2"))
+    run = lambda *a: subprocess.run(a, check=True, capture_output=True)
+    ckey, ccsr, ccrt = f"{d}/client.key", f"{d}/client.csr", f"{d}/client.cert"
+    run("openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", ckey, "-out", ccsr,
+        "-subj", "/CN=crib client")
+    run("openssl", "x509", "-req", "-in", ccsr, "-CA", ca, "-CAkey", f"{d}/ca.key",
+        "-CAcreateserial", "-out", ccrt, "-days", "2")
+    ts = TokenServer(d, {"alice": "s3cret"}, bind="127.0.0.2", tls=(crt, key, ca))
+    reg = Registry(d, tls=(crt, key, ca), token=ts.registry_config())
+    reg.tokens = ts
+    try:
+        img = push_with_token(reg, "public/tls", "v1", [tar_layer([{"name": "t", "data": b"t"}])])
+        conf = f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n'
+        # The registry's certs.d entry: a client certificate, and no CA (it is insecure).
+        certs = tmp_path / "certs.d"
+        (certs / reg.host).mkdir(parents=True)
+        (certs / reg.host / "client.cert").write_text(open(ccrt).read())
+        (certs / reg.host / "client.key").write_text(open(ckey).read())
+        realm = f"127.0.0.2:{ts.port}"
+        # The realm's certificate is verified: with no CA for it, the pull fails.
+        cli = start(cribd_factory, pb, tmp_path, conf, certs=certs, subdir="tls-noca")
+        n = len(ts.requests)
+        with pytest.raises(grpc.RpcError) as e:
+            pull(cli, f"{reg.host}/public/tls:v1")
+        assert "certificate" in e.value.details().lower() and realm in e.value.details()
+        assert len(ts.requests) == n
+        # With the realm's own CA in certs.d it works, and the realm gets no client certificate.
+        (certs / realm).mkdir()
+        (certs / realm / "ca.crt").write_text(open(ca).read())
+        cli = start(cribd_factory, pb, tmp_path, conf, certs=certs, subdir="tls-ca")
+        assert pull(cli, f"{reg.host}/public/tls:v1") == img.id
+        got = ts.requests[n:]
+        assert got and not any(r["client_cert"] for r in got), got
+    finally:
+        reg.stop()
+        ts.stop()

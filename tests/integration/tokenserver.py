@@ -20,7 +20,10 @@ def b64url(data):
 
 
 class TokenServer:
-    def __init__(self, workdir, users, service="crib-test-registry", issuer="crib-test-issuer"):
+    def __init__(self, workdir, users, service="crib-test-registry", issuer="crib-test-issuer",
+                 bind="127.0.0.1", tls=None):
+        """tls: (cert, key, ca) to serve https, asking for (not requiring) a client certificate
+        signed by ca; each request records whether one came."""
         self.users = users
         self.service = service
         self.issuer = issuer
@@ -47,9 +50,16 @@ class TokenServer:
             def do_GET(self):
                 server.handle(self)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = http.server.ThreadingHTTPServer((bind, 0), Handler)
         self.port = self.httpd.server_address[1]
-        self.realm = f"http://127.0.0.1:{self.port}/token"
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls[0], tls[1])
+            ctx.load_verify_locations(tls[2])
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.realm = f"{'https' if tls else 'http'}://{bind}:{self.port}/token"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def registry_config(self):
@@ -75,8 +85,9 @@ class TokenServer:
             basic = u
             if self.users.get(u) == p:
                 user = u
+        peer = getattr(h.connection, "getpeercert", lambda: None)()
         self.requests.append({"scope": q.get("scope", [""])[0], "user": user, "basic": basic,
-                              "service": q.get("service", [""])[0]})
+                              "service": q.get("service", [""])[0], "client_cert": bool(peer)})
         if authz and not user:
             h.send_response(401)
             h.end_headers()
