@@ -450,3 +450,29 @@ def test_tls_settings_stay_with_their_host(cribd_factory, pb, tmp_path):
     finally:
         reg.stop()
         ts.stop()
+
+
+def test_redirects_are_followed_without_credentials(cribd_factory, pb, tmp_path, plain_registry):
+    """Redirects (as to blob storage) are followed by the registry client itself now; the
+    registry's credentials stay with it."""
+    from netspy import AuthSpy
+    reg = plain_registry
+    img = push_image(reg, "redirected/busybox", "v1", [tar_layer([{"name": "r", "data": b"r"}])])
+
+    def respond(h):
+        if not h.headers.get("Authorization"):
+            return 401, {"WWW-Authenticate": 'Basic realm="front"'}, b""
+        if h.path == "/v2/":
+            return 200, {}, b"{}"
+        return 307, {"Location": f"http://{reg.host}{h.path}"}, b""
+
+    front = AuthSpy(respond=respond)
+    conf = (f'[[registry]]\nlocation = "{front.host}"\ninsecure = true\n'
+            f'[[registry]]\nlocation = "{reg.host}"\ninsecure = true\n')
+    cli = start(cribd_factory, pb, tmp_path, conf, subdir="redirect")
+    try:
+        assert pull(cli, f"{front.host}/redirected/busybox:v1",
+                    pb.AuthConfig(username="alice", password="s3cret")) == img.id
+        assert any(p.startswith("/v2/redirected/busybox/blobs/") for _, p, _ in front.seen)
+    finally:
+        front.stop()
