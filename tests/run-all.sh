@@ -52,10 +52,9 @@ CRIBD="$BUILD/asan/cribd" /usr/bin/python3 -m pytest -v -p no:cacheprovider test
 step "libFuzzer targets, ${FUZZ_SECONDS}s each"
 configure_in "$BUILD/fuzz" CC=clang --enable-fuzzers --enable-asan --enable-ubsan
 make -C "$BUILD/fuzz" src/proto/runtime.pb-c.h  # generated first: named targets skip BUILT_SOURCES
-make -C "$BUILD/fuzz" -j"$JOBS" tests/fuzz/fuzz_toml tests/fuzz/fuzz_http1 tests/fuzz/fuzz_manifest tests/fuzz/fuzz_extract \
-    tests/fuzz/fuzz_logline tests/fuzz/fuzz_handshake tests/fuzz/fuzz_spdy \
-    tests/fuzz/fuzz_ws
-for t in toml http1 manifest extract logline handshake spdy ws; do
+TARGETS=$(ls tests/fuzz/corpus)  # every target has a corpus directory of its name
+make -C "$BUILD/fuzz" -j"$JOBS" $(for t in $TARGETS; do printf 'tests/fuzz/fuzz_%s ' "$t"; done)
+for t in $TARGETS; do
     work="$BUILD/fuzz/corpus-$t"
     rm -rf "$work"; mkdir -p "$work"
     "$BUILD/fuzz/tests/fuzz/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \

@@ -55,6 +55,7 @@ static const struct opt opts[] = {
     O("crib.runtime", seccomp_profile_root, OPT_STRING, seccomp_profile_root),
     O("crib.image", registries_conf, OPT_STRING, registries_conf),
     O("crib.image", certs_dir, OPT_STRING, certs_dir),
+    O("crib.image", global_auth_file, OPT_STRING, global_auth_file),
     O("crib.image", signature_policy, OPT_STRING, signature_policy),
     O("crib.image", pull_progress_timeout, OPT_INT, pull_progress_timeout),
     O("crib.image", max_parallel_downloads, OPT_INT, max_parallel_downloads),
@@ -127,6 +128,7 @@ void config_init(struct config *cfg)
     set_strings(&cfg->plugin_dirs, &cfg->n_plugin_dirs, plugin_dirs, ARRAY_SIZE(plugin_dirs));
     cfg->registries_conf = xstrdup("/etc/containers/registries.conf");
     cfg->certs_dir = xstrdup("/etc/containers/certs.d");
+    cfg->global_auth_file = xstrdup("");
     cfg->signature_policy = xstrdup("/etc/containers/policy.json");
     cfg->pull_progress_timeout = 60;
     cfg->max_parallel_downloads = 3;

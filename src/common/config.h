@@ -49,6 +49,7 @@ struct config {
     char *registries_conf;
     char *signature_policy;
     char *certs_dir;
+    char *global_auth_file; /* containers-auth.json(5): credentials the node has, by registry */
     int64_t pull_progress_timeout; /* seconds without a byte before a download fails; 0 off */
     int64_t max_parallel_downloads;
     bool allow_device_nodes;

@@ -199,6 +199,7 @@ void cri_pull_image(struct cri *cri, struct grpc_call *call, const ProtobufCMess
         auth.auth = r->auth->auth;
         auth.identity_token = r->auth->identity_token;
         auth.registry_token = r->auth->registry_token;
+        auth.server_address = r->auth->server_address;
     }
     struct pull_ctx *ctx = xcalloc(1, sizeof(*ctx));
     ctx->call = grpc_call_ref(call);

@@ -181,6 +181,7 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
             .root = cfg->root,
             .registries_conf = cfg->registries_conf,
             .certs_dir = cfg->certs_dir,
+            .global_auth_file = cfg->global_auth_file,
             .signature_policy = cfg->signature_policy,
             .pull_progress_timeout = (long)cfg->pull_progress_timeout,
             .max_parallel_downloads = (unsigned)cfg->max_parallel_downloads,

@@ -2,6 +2,7 @@
 #ifndef CRIB_IMAGE_INTERNAL_H
 #define CRIB_IMAGE_INTERNAL_H
 
+#include "image/authfile.h"
 #include "image/image.h"
 #include "image/policy.h"
 #include "image/registries.h"
@@ -17,6 +18,7 @@ struct image_service {
     struct registries_conf reg;
     struct image_policy *policy;
     char *policy_path;
+    struct image_authfile *authfile; /* global_auth_file, or NULL */
     struct reactor_http *http;
     struct registry_client *client;
     struct image_record *images;

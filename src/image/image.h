@@ -16,6 +16,7 @@ struct image_service_opts {
     const char *root;             /* records go to root/images */
     const char *registries_conf;  /* registries.conf(5) path; its .d directory is read too */
     const char *certs_dir;        /* /etc/containers/certs.d */
+    const char *global_auth_file; /* containers-auth.json(5); "" or missing: none */
     const char *signature_policy; /* containers-policy.json(5); missing: accept anything */
     long pull_progress_timeout;   /* seconds without a byte before a download fails; 0 off */
     unsigned max_parallel_downloads;
@@ -55,8 +56,11 @@ const struct image_record *image_store_find(struct image_service *s, const char 
 /* Remove an image: its record, and its layers when nothing else uses them. */
 int image_store_remove(struct image_service *s, const struct image_record *img, struct err *err);
 
+/* The kubelet's AuthConfig. server_address names the registry the credentials are for
+ * ("quay.io", "https://index.docker.io/v1/"); empty: the image's own registry. */
 struct image_auth {
     const char *username, *password, *auth, *identity_token, *registry_token;
+    const char *server_address;
 };
 struct image_pull;
 typedef void (*image_pull_cb)(int status, const struct image_record *img, struct err *err,

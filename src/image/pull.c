@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,7 +59,12 @@ struct layer_fetch {
 struct image_pull {
     struct image_service *s;
     char *spec;
-    struct registry_auth auth;
+    struct registry_auth auth; /* the kubelet's */
+    /* The registry host the kubelet's credentials are for: server_address, or the image's own
+     * registry; NULL for a short name resolved through the unqualified-search registries. */
+    char *auth_host;
+    bool searched;
+    struct registry_auth node_auth; /* the current endpoint's, from global_auth_file */
     image_pull_cb cb;
     void *data;
     enum pull_state state;
@@ -100,6 +106,8 @@ static void pull_free(struct image_pull *p)
 {
     free(p->spec);
     registry_auth_done(&p->auth);
+    free(p->auth_host);
+    registry_auth_done(&p->node_auth);
     image_ref_done(&p->ref);
     for (size_t i = 0; i < p->n_cands; i++)
         image_ref_done(&p->cands[i]);
@@ -376,10 +384,14 @@ static void wait_for_layer(struct image_pull *p, size_t i)
         f->size = d->size;
         f->domain = xstrdup(p->target.domain);
         f->path = xstrdup(p->target.path);
-        f->auth.username = p->auth.username ? xstrdup(p->auth.username) : NULL;
-        f->auth.password = p->auth.password ? xstrdup(p->auth.password) : NULL;
-        f->auth.identity_token = p->auth.identity_token ? xstrdup(p->auth.identity_token) : NULL;
-        f->auth.registry_token = p->auth.registry_token ? xstrdup(p->auth.registry_token) : NULL;
+        /* The credentials chosen for this endpoint, not simply the kubelet's. */
+        const struct registry_auth *a = p->target.auth;
+        if (a) {
+            f->auth.username = a->username ? xstrdup(a->username) : NULL;
+            f->auth.password = a->password ? xstrdup(a->password) : NULL;
+            f->auth.identity_token = a->identity_token ? xstrdup(a->identity_token) : NULL;
+            f->auth.registry_token = a->registry_token ? xstrdup(a->registry_token) : NULL;
+        }
         f->target = (struct registry_target){f->domain, f->path, p->target.insecure, &f->auth};
         /* Appended: layers start in image order. */
         struct layer_fetch **tail = &s->fetches;
@@ -573,6 +585,42 @@ static void request_manifest(struct image_pull *p)
     p->req = registry_get(p->s->client, &p->target, what, &o, on_manifest, p);
 }
 
+static void auth_from_cri(struct registry_auth *a, const struct image_auth *in);
+
+static bool has_creds(const struct registry_auth *a)
+{
+    return a->username || a->identity_token || a->registry_token;
+}
+
+/* The kubelet's credentials go only to the registry host they were given for, and never to a
+ * mirror (issue 14 item 6); any other endpoint gets the node's, from global_auth_file. */
+static const struct registry_auth *endpoint_auth(struct image_pull *p,
+                                                 const struct registries_endpoint *ep)
+{
+    if (has_creds(&p->auth) && !ep->mirror && p->auth_host &&
+        strcasecmp(p->auth_host, ep->domain) == 0)
+        return &p->auth;
+    registry_auth_done(&p->node_auth);
+    const struct image_auth *a = image_authfile_find(p->s->authfile, ep->domain, ep->path);
+    if (!a)
+        return NULL;
+    auth_from_cri(&p->node_auth, a);
+    return &p->node_auth;
+}
+
+/* Why the kubelet's credentials were not sent to the endpoint, for an "unauthorized" message. */
+static char *withheld_note(const struct image_pull *p, const struct registries_endpoint *ep)
+{
+    if (!has_creds(&p->auth) || p->target.auth == &p->auth)
+        return xstrdup("");
+    if (ep->mirror)
+        return xstrdup(" (the pull's credentials are not sent to mirrors)");
+    if (!p->auth_host)
+        return xstrdup(" (the pull's credentials name no registry: they are not sent to "
+                       "unqualified-search registries)");
+    return xasprintf(" (the pull's credentials are for `%s`)", p->auth_host);
+}
+
 /* Try the current candidate's next endpoint, then the next candidate. */
 static void try_endpoint(struct image_pull *p)
 {
@@ -600,7 +648,8 @@ static void try_endpoint(struct image_pull *p)
         }
         if (p->i_ep < p->n_eps) {
             const struct registries_endpoint *ep = &p->eps[p->i_ep];
-            p->target = (struct registry_target){ep->domain, ep->path, ep->insecure, &p->auth};
+            p->target =
+                (struct registry_target){ep->domain, ep->path, ep->insecure, endpoint_auth(p, ep)};
             request_manifest(p);
             return;
         }
@@ -616,8 +665,9 @@ static void try_endpoint(struct image_pull *p)
 static void next_endpoint(struct image_pull *p, int status, const char *msg)
 {
     const struct registries_endpoint *ep = &p->eps[p->i_ep];
-    buf_printf(&p->tried, "%s%s%s: %s", p->tried.len ? "; " : "", ep->mirror ? "mirror " : "",
-               ep->name, msg);
+    cleanup_free char *note = status == -EACCES ? withheld_note(p, ep) : xstrdup("");
+    buf_printf(&p->tried, "%s%s%s: %s%s", p->tried.len ? "; " : "", ep->mirror ? "mirror " : "",
+               ep->name, msg, note);
     /* The most telling failure wins: anything but "not found". */
     if (p->err.code == 0 || p->err.code == -ENOENT)
         p->err.code = status;
@@ -671,6 +721,7 @@ static int candidates(struct image_pull *p, struct err *err)
         p->n_cands = 1;
         return image_ref_parse(full, &p->cands[0], err);
     }
+    p->searched = true;
     static const char *const fallback[] = {"docker.io"};
     const char *const *search = reg->n_search ? (const char *const *)reg->search : fallback;
     size_t n = reg->n_search ? reg->n_search : 1;
@@ -704,6 +755,10 @@ struct image_pull *image_pull_start(struct image_service *s, const char *spec,
         pull_complete(p, r, NULL);
         return NULL;
     }
+    if (auth && auth->server_address && *auth->server_address)
+        p->auth_host = image_auth_host(auth->server_address);
+    else if (!p->searched)
+        p->auth_host = xstrdup(p->cands[0].domain);
     p->starting = true;
     try_endpoint(p);
     p->starting = false;

@@ -20,8 +20,9 @@
 #include "image/registry.h"
 
 #define MAX_ATTEMPTS 3
+#define MAX_REDIRECTS 10
 #define BACKOFF_MS 250
-#define TOKEN_BODY_MAX (64u * 1024)
+#define AUX_BODY_MAX (64u * 1024) /* a /v2/ ping's or a token server's answer */
 
 struct host {
     char *domain;
@@ -60,9 +61,12 @@ struct registry_req {
     registry_cb cb;
     void *data;
     enum req_state state;
-    int attempt;
+    int attempt, redirects;
     bool auth_tried, basic, cancelled;
     char *bearer;
+    char *url;        /* of the current request */
+    char *note;       /* said with an "unauthorized" failure: credentials held back, and why */
+    struct host *tls; /* certs.d of a token realm's or redirect's host: not cached */
     struct reactor_http_req *http;
     uv_timer_t timer;
     struct err err;
@@ -180,6 +184,66 @@ static bool has_suffix(const char *s, const char *suffix)
     return n > m && strcmp(s + n - m, suffix) == 0;
 }
 
+static void host_free(struct host *h)
+{
+    if (!h)
+        return;
+    free(h->domain);
+    free(h->ca_file);
+    free(h->cert_file);
+    free(h->key_file);
+    free(h);
+}
+
+/* "host[:port]" of an http or https URL (the port only when written), NULL for anything
+ * else. curl parses it, so that we judge the host curl will connect to. */
+static char *url_domain(const char *url, bool *ret_https)
+{
+    CURLU *u = curl_url();
+    char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        (strcmp(scheme, "http") == 0 || strcmp(scheme, "https") == 0)) {
+        if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+            port = NULL;
+        out = port ? xasprintf("%s:%s", host, port) : xstrdup(host);
+        *ret_https = strcmp(scheme, "https") == 0;
+    }
+    curl_free(scheme);
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return out;
+}
+
+/* location resolved against base (a redirect's Location may be relative). */
+static char *url_resolve(const char *base, const char *location)
+{
+    CURLU *u = curl_url();
+    char *url = NULL, *out = NULL;
+    if (u && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+        curl_url_set(u, CURLUPART_URL, location, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_URL, &url, 0) == CURLUE_OK)
+        out = xstrdup(url);
+    curl_free(url);
+    curl_url_cleanup(u);
+    return out;
+}
+
+/* The host part of "host[:port]" ("[::1]:5000" included). */
+static char *domain_host(const char *domain)
+{
+    cleanup_free char *url = xasprintf("http://%s/", domain);
+    bool https;
+    char *d = url_domain(url, &https);
+    if (d && d[0] != '[')
+        d[strcspn(d, ":")] = '\0';
+    else if (d)
+        d[strcspn(d, "]") + 1] = '\0';
+    return d;
+}
+
 /* certs_dir/<domain>/: *.crt are CAs, *.cert + *.key a client certificate (certs.d(5)). */
 static void load_certs(struct registry_client *c, struct host *h)
 {
@@ -285,11 +349,7 @@ void registry_client_free(struct registry_client *c)
     while (c->hosts) {
         struct host *h = c->hosts;
         LIST_REMOVE(c->hosts, h);
-        free(h->domain);
-        free(h->ca_file);
-        free(h->cert_file);
-        free(h->key_file);
-        free(h);
+        host_free(h);
     }
     while (c->tokens) {
         struct token *t = c->tokens;
@@ -307,6 +367,9 @@ static void req_send(struct registry_req *r);
 static void on_timer_closed(uv_handle_t *h)
 {
     struct registry_req *r = container_of((uv_timer_t *)h, struct registry_req, timer);
+    free(r->url);
+    free(r->note);
+    host_free(r->tls);
     err_done(&r->err);
     free(r->domain);
     free(r->path);
@@ -338,11 +401,16 @@ static int fail(struct registry_req *r, int code, const char *fmt, ...)
     va_start(ap, fmt);
     cleanup_free char *m = xvasprintf(fmt, ap);
     va_end(ap);
-    if (r->state == REQ_TOKEN)
-        return err_set(&r->err, code, "token for %s/%s: %s", r->domain, r->path, m);
+    const char *note = code == -EACCES && r->note ? r->note : "";
+    if (r->state == REQ_TOKEN) {
+        bool https;
+        cleanup_free char *realm = r->url ? url_domain(r->url, &https) : NULL;
+        return err_set(&r->err, code, "token for %s/%s from %s: %s%s", r->domain, r->path,
+                       realm ? realm : "the realm", m, note);
+    }
     if (r->state == REQ_PING)
         return err_set(&r->err, code, "GET %s/v2/: %s", r->domain, m);
-    return err_set(&r->err, code, "GET %s/v2/%s/%s: %s", r->domain, r->path, r->what, m);
+    return err_set(&r->err, code, "GET %s/v2/%s/%s: %s%s", r->domain, r->path, r->what, m, note);
 }
 
 static void on_backoff(uv_timer_t *t)
@@ -373,24 +441,46 @@ static int req_on_data(const uint8_t *data, size_t len, void *arg)
 
 static void on_token(int status, struct reactor_http_result *res, void *data);
 static void on_response(int status, struct reactor_http_result *res, void *data);
+static void send_get(struct registry_req *r, const char *url, bool with_auth);
 
+/* TLS settings belong to the host they were made for: a registry's "insecure" and its certs.d
+ * entry are not used for its token realm or a redirect's host, which get their own certs.d
+ * entry (looked up afresh: hosts named by a registry are not remembered) and full verification.
+ * Redirects are followed here, not by curl, to keep to that. */
 static void start_http(struct registry_req *r, const char *url, const char *const *headers,
                        bool stream, const char *post, reactor_http_cb cb)
 {
-    struct host *h = get_host(r->c, r->domain);
+    bool https;
+    cleanup_free char *domain = url_domain(url, &https);
+    bool own = !domain || strcasecmp(domain, r->domain) == 0;
+    struct host *h;
+    if (own) {
+        h = get_host(r->c, r->domain);
+    } else {
+        host_free(r->tls);
+        r->tls = h = xcalloc(1, sizeof(*h));
+        h->domain = TAKE_PTR(domain);
+        load_certs(r->c, h);
+    }
+    if (url != r->url) {
+        free(r->url);
+        r->url = xstrdup(url);
+    }
     struct reactor_http_opts o = {
         .url = url,
         .headers = headers,
         .post_body = post,
-        .insecure_tls = r->insecure,
+        .insecure_tls = r->insecure && own,
         .ca_file = h->ca_file,
         .cert_file = h->cert_file,
         .key_file = h->key_file,
-        .max_body = stream ? 0 : r->opts.max_body,
+        /* A ping or token request made for a streamed blob download has a body of its own. */
+        .max_body = stream                ? 0
+                    : r->state == REQ_GET ? r->opts.max_body
+                                          : AUX_BODY_MAX,
         .on_data = stream ? req_on_data : NULL,
         .low_speed_seconds = r->c->low_speed_seconds,
         .connect_timeout_ms = 30000,
-        .follow_redirects = true,
     };
     r->http = reactor_http_start(r->c->http, &o, cb, r);
 }
@@ -406,13 +496,22 @@ static void req_send(struct registry_req *r)
         return;
     }
     r->state = REQ_GET;
+    r->redirects = 0;
     if (r->opts.on_restart && r->opts.on_data)
         r->opts.on_restart(r->data);
     cleanup_free char *url = xasprintf("%s://%s/v2/%s/%s", scheme, r->domain, r->path, r->what);
+    send_get(r, url, true);
+}
+
+/* A GET of the request's object at url; with_auth: url is the registry's own. */
+static void send_get(struct registry_req *r, const char *url, bool with_auth)
+{
     cleanup_free char *accept = r->accept ? xasprintf("Accept: %s", r->accept) : NULL;
     cleanup_free char *authz = NULL;
     const char *token = r->bearer ? r->bearer : cached_token(r->c, r->domain, r->scope, r->who);
-    if (token) {
+    if (!with_auth) {
+        /* nothing of ours goes to a redirect's host */
+    } else if (token) {
         authz = xasprintf("Authorization: Bearer %s", token);
     } else if (r->basic && r->auth && r->auth->username) {
         cleanup_free char *up =
@@ -429,6 +528,27 @@ static void req_send(struct registry_req *r)
     start_http(r, url, headers, r->opts.on_data != NULL, NULL, on_response);
 }
 
+/* Blob downloads are often redirected to a storage service: follow, with no credentials and
+ * the new host's own TLS settings, unless it is the registry itself, over the same scheme. */
+static void follow_redirect(struct registry_req *r, const char *location)
+{
+    bool https = false;
+    cleanup_free char *next = url_resolve(r->url, location);
+    cleanup_free char *domain = next ? url_domain(next, &https) : NULL;
+    if (!domain) {
+        fail(r, -EIO, "redirected to `%.200s`, not an http(s) URL", location);
+        req_finish(r, -EIO, NULL);
+        return;
+    }
+    if (++r->redirects > MAX_REDIRECTS) {
+        fail(r, -EIO, "more than %d redirects", MAX_REDIRECTS);
+        req_finish(r, -EIO, NULL);
+        return;
+    }
+    bool own = strcasecmp(domain, r->domain) == 0 && https != get_host(r->c, r->domain)->use_http;
+    send_get(r, next, own);
+}
+
 static void fetch_token(struct registry_req *r, const struct registry_challenge *ch)
 {
     r->state = REQ_TOKEN;
@@ -442,6 +562,27 @@ static void fetch_token(struct registry_req *r, const struct registry_challenge 
     if (ch->scope) {
         free(r->scope);
         r->scope = xstrdup(ch->scope);
+    }
+    /* Credentials go to a realm over https, or over plain http only to the registry's own host
+     * when the registry itself speaks plain http: never in clear text to another host. */
+    free(r->url);
+    r->url = xstrdup(ch->realm); /* for messages */
+    bool https = false;
+    cleanup_free char *realm_domain = url_domain(ch->realm, &https);
+    if (!realm_domain) {
+        fail(r, -EACCES, "the token realm `%.200s` is not an http(s) URL", ch->realm);
+        req_finish(r, -EACCES, NULL);
+        return;
+    }
+    cleanup_free char *realm_host = domain_host(realm_domain);
+    cleanup_free char *own_host = domain_host(r->domain);
+    bool creds_ok = https || (realm_host && own_host && strcasecmp(realm_host, own_host) == 0 &&
+                              get_host(r->c, r->domain)->use_http);
+    if (!creds_ok && a && (a->username || (a->identity_token && *a->identity_token))) {
+        free(r->note);
+        r->note = xasprintf(" (credentials are not sent to the plain-HTTP token realm on %s)",
+                            realm_domain);
+        a = NULL;
     }
     cleanup_free char *service = url_escape(ch->service ? ch->service : "");
     cleanup_free char *scope = url_escape(r->scope);
@@ -536,7 +677,7 @@ static bool is_protocol_mismatch(int curl_code)
 static void on_transport_error(struct registry_req *r, int status, struct reactor_http_result *res)
 {
     struct host *h = get_host(r->c, r->domain);
-    if (r->insecure && !h->use_http && is_protocol_mismatch(res->curl_code)) {
+    if (r->insecure && !h->use_http && r->redirects == 0 && is_protocol_mismatch(res->curl_code)) {
         h->use_http = true;
         req_send(r);
         return;
@@ -572,6 +713,10 @@ static void on_response(int status, struct reactor_http_result *res, void *data)
     }
     if (code >= 200 && code < 300) {
         req_finish(r, 0, res);
+        return;
+    }
+    if (code >= 300 && code < 400 && res->location) {
+        follow_redirect(r, res->location);
         return;
     }
     if (code == 401 && !r->auth_tried) {

@@ -421,6 +421,23 @@ static int load_policy(struct image_service *s, const char *path, struct err *er
     return r;
 }
 
+/* Read at start, as registries.conf is: a missing file means no node credentials. */
+static int load_authfile(struct image_service *s, const char *path, struct err *err)
+{
+    if (!path || !*path)
+        return 0;
+    struct buf text = {0};
+    int r = fs_read_file(path, IMAGE_AUTHFILE_MAX_BYTES, &text);
+    if (r == 0)
+        r = image_authfile_parse(path, (const char *)text.data, text.len, &s->authfile, err);
+    else if (r == -ENOENT)
+        r = 0;
+    else
+        r = err_set(err, r, "read %s: %s", path, strerror(-r));
+    buf_done(&text);
+    return r;
+}
+
 int image_service_new(uv_loop_t *loop, struct storage *storage,
                       const struct image_service_opts *opts, struct image_service **ret,
                       struct err *err)
@@ -435,6 +452,8 @@ int image_service_new(uv_loop_t *loop, struct storage *storage,
     int r = load_registries(s, opts->registries_conf, err);
     if (r == 0)
         r = load_policy(s, opts->signature_policy, err);
+    if (r == 0)
+        r = load_authfile(s, opts->global_auth_file, err);
     if (r == 0)
         r = store_load(s, err);
     if (r < 0) {
@@ -467,6 +486,7 @@ void image_service_free(struct image_service *s)
     registry_client_free(s->client);
     store_free_all(s);
     image_policy_free(s->policy);
+    image_authfile_free(s->authfile);
     free(s->policy_path);
     registries_conf_done(&s->reg);
     reactor_fileq_free(s->writes);

@@ -20,11 +20,15 @@ def b64url(data):
 
 
 class TokenServer:
-    def __init__(self, workdir, users, service="crib-test-registry", issuer="crib-test-issuer"):
+    def __init__(self, workdir, users, service="crib-test-registry", issuer="crib-test-issuer",
+                 bind="127.0.0.1", tls=None):
+        """tls: (cert, key, ca) to serve https, asking for (not requiring) a client certificate
+        signed by ca; each request records whether one came."""
         self.users = users
         self.service = service
         self.issuer = issuer
         self.requests = []
+        self.expires_in = 300  # seconds, as the token response says
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "crib test token signer")])
         now = datetime.datetime.utcnow()
@@ -46,9 +50,16 @@ class TokenServer:
             def do_GET(self):
                 server.handle(self)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = http.server.ThreadingHTTPServer((bind, 0), Handler)
         self.port = self.httpd.server_address[1]
-        self.realm = f"http://127.0.0.1:{self.port}/token"
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls[0], tls[1])
+            ctx.load_verify_locations(tls[2])
+            ctx.verify_mode = ssl.CERT_OPTIONAL
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.realm = f"{'https' if tls else 'http'}://{bind}:{self.port}/token"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
 
     def registry_config(self):
@@ -68,13 +79,15 @@ class TokenServer:
     def handle(self, h):
         q = urllib.parse.parse_qs(urllib.parse.urlparse(h.path).query)
         authz = h.headers.get("Authorization", "")
-        user = None
+        user = basic = None
         if authz.startswith("Basic "):
             u, _, p = base64.b64decode(authz[6:]).decode().partition(":")
+            basic = u
             if self.users.get(u) == p:
                 user = u
-        self.requests.append({"scope": q.get("scope", [""])[0], "user": user,
-                              "service": q.get("service", [""])[0]})
+        peer = getattr(h.connection, "getpeercert", lambda: None)()
+        self.requests.append({"scope": q.get("scope", [""])[0], "user": user, "basic": basic,
+                              "service": q.get("service", [""])[0], "client_cert": bool(peer)})
         if authz and not user:
             h.send_response(401)
             h.end_headers()
@@ -86,7 +99,7 @@ class TokenServer:
             # Anonymous users may pull `public/*`; alice may do anything.
             if user or repo.startswith("public/"):
                 access.append({"type": kind, "name": repo, "actions": actions.split(",")})
-        body = json.dumps({"token": self.token(access), "expires_in": 300}).encode()
+        body = json.dumps({"token": self.token(access), "expires_in": self.expires_in}).encode()
         h.send_response(200)
         h.send_header("Content-Type", "application/json")
         h.send_header("Content-Length", str(len(body)))
