@@ -38,6 +38,7 @@ static const struct opt opts[] = {
     O("crib.api", grpc_max_recv_msg_size, OPT_INT, grpc_max_recv_msg_size),
     O("crib.api", grpc_max_send_msg_size, OPT_INT, grpc_max_send_msg_size),
     O("crib.api", shutdown_timeout, OPT_INT, shutdown_timeout),
+    O("crib.api", events_backlog_max, OPT_INT, events_backlog_max),
     O("crib.api", stream_address, OPT_STRING, stream_address),
     O("crib.api", stream_port, OPT_INT, stream_port),
     O("crib.api", stream_enable_tls, OPT_BOOL, stream_enable_tls),
@@ -112,6 +113,7 @@ void config_init(struct config *cfg)
     cfg->grpc_max_recv_msg_size = 16 << 20;
     cfg->grpc_max_send_msg_size = 16 << 20;
     cfg->shutdown_timeout = 10;
+    cfg->events_backlog_max = 1000;
     cfg->stream_address = xstrdup("127.0.0.1");
     cfg->stream_tls_cert = xstrdup("");
     cfg->stream_tls_key = xstrdup("");
@@ -393,6 +395,8 @@ int config_validate(const struct config *cfg, struct err *err)
     if (cfg->log_size_max >= 0 && cfg->log_size_max < 8192)
         return err_set(err, -EINVAL,
                        "`log_size_max` must be negative (no limit) or at least 8192 bytes");
+    if (cfg->events_backlog_max < 1 || cfg->events_backlog_max > 1000000)
+        return err_set(err, -EINVAL, "`events_backlog_max` must be between 1 and 1000000");
     if (cfg->shutdown_timeout < 0 || cfg->shutdown_timeout > 3600)
         return err_set(err, -EINVAL, "`shutdown_timeout` must be between 0 and 3600 seconds");
     if (cfg->stream_port < 0 || cfg->stream_port > 65535)

@@ -27,9 +27,10 @@ struct config {
     char *listen;
     int64_t grpc_max_recv_msg_size;
     int64_t grpc_max_send_msg_size;
-    int64_t shutdown_timeout; /* seconds to let in-flight calls finish on SIGTERM */
-    char *stream_address;     /* the streaming server (exec, attach, port-forward) */
-    int64_t stream_port;      /* 0: a free port */
+    int64_t shutdown_timeout;   /* seconds to let in-flight calls finish on SIGTERM */
+    int64_t events_backlog_max; /* events a GetContainerEvents client may fall behind */
+    char *stream_address;       /* the streaming server (exec, attach, port-forward) */
+    int64_t stream_port;        /* 0: a free port */
     bool stream_enable_tls;
     char *stream_tls_cert, *stream_tls_key;
     int64_t stream_token_ttl;    /* seconds a streaming URL stays valid */

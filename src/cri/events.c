@@ -1,7 +1,9 @@
 /* GetContainerEvents: a server-streaming call per subscriber, open until the client leaves. */
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "common/list.h"
+#include "common/log.h"
 #include "common/macro.h"
 #include "cri/cri-internal.h"
 
@@ -43,10 +45,18 @@ void cri_events_publish(struct cri *cri, const Runtime__V1__ContainerEventRespon
     size_t len = protobuf_c_message_get_packed_size(&ev->base);
     cleanup_free uint8_t *bytes = xmalloc(len);
     protobuf_c_message_pack(&ev->base, bytes);
+    /* Events are of one size near enough: the backlog in bytes says how many are queued. */
+    size_t max = (size_t)cri->cfg->events_backlog_max * len;
     for (struct event_sub *sub = cri->event_subs, *next; sub; sub = next) {
         next = sub->next;
-        if (grpc_call_send(sub->call, bytes, len) < 0)
+        if (grpc_call_backlog(sub->call) >= max) {
+            log_warn("GetContainerEvents: dropping a subscriber %" PRId64 " events behind",
+                     cri->cfg->events_backlog_max);
+            grpc_call_abort(sub->call);
             sub_remove(sub);
+        } else if (grpc_call_send(sub->call, bytes, len) < 0) {
+            sub_remove(sub);
+        }
     }
 }
 

@@ -18,6 +18,10 @@
 #define MAX_HEADER_BYTES 16384
 #define MAX_PATH 1024
 #define STREAM_WINDOW (1u << 20)
+/* Request bytes one connection may hold in calls not yet answered, as multiples of the largest
+ * message: auto window updates let a client keep sending, so flow control alone bounds nothing
+ * (1000 streams of 16 MiB each). */
+#define CONN_HELD_MSGS 4
 
 struct grpc_session {
     struct conn *conn;
@@ -27,6 +31,7 @@ struct grpc_session {
     bool want_flush;
     bool broken;  /* a protocol error: close once flushed */
     bool in_feed; /* grpc_session_feed is on the stack: it closes the connection itself */
+    size_t held;  /* request bytes received by calls still open */
 };
 
 struct grpc_call {
@@ -40,6 +45,7 @@ struct grpc_call {
     bool has_timeout;
     uint64_t timeout_ms;
     size_t header_bytes;
+    size_t held; /* what this call counts in its session's held */
     struct grpc_frame_reader reader;
     bool request_done;
     bool dispatched;
@@ -208,6 +214,26 @@ int grpc_call_send(struct grpc_call *call, const uint8_t *msg, size_t len)
     return 0;
 }
 
+size_t grpc_call_backlog(const struct grpc_call *call)
+{
+    return call->out.len - call->out_off;
+}
+
+void grpc_call_abort(struct grpc_call *call)
+{
+    if (call->finished)
+        return;
+    call->finished = true;
+    call_stop_timer(call);
+    buf_done(&call->out);
+    call->out_off = 0;
+    if (call->sess) {
+        nghttp2_submit_rst_stream(call->sess->ng, NGHTTP2_FLAG_NONE, call->stream_id,
+                                  NGHTTP2_ENHANCE_YOUR_CALM);
+        session_flush(call->sess);
+    }
+}
+
 static void call_finish_http(struct grpc_call *call, enum grpc_status status, const char *msg,
                              int http_status)
 {
@@ -253,6 +279,8 @@ static void call_detach(struct grpc_call *call)
     if (!s)
         return;
     LIST_REMOVE(s->calls, call);
+    s->held -= call->held;
+    call->held = 0;
     call->sess = NULL;
     call_stop_timer(call);
     if (!call->finished)
@@ -364,9 +392,20 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id, const uint8_t *data,
                          size_t len, void *user)
 {
+    struct grpc_session *s = user;
     struct grpc_call *call = stream_call(ng, stream_id);
     if (!call || call->finished)
         return 0;
+    size_t max = CONN_HELD_MSGS * call->srv->cfg.max_recv_msg_size;
+    if (s->held + len > max) {
+        char m[128];
+        snprintf(m, sizeof(m), "the connection holds more than %zu bytes of unanswered requests",
+                 max);
+        grpc_call_finish(call, GRPC_RESOURCE_EXHAUSTED, m);
+        return 0;
+    }
+    s->held += len;
+    call->held += len;
     int r = grpc_frame_reader_feed(&call->reader, data, len);
     if (r == -EMSGSIZE) {
         char m[128];

@@ -42,6 +42,11 @@ void grpc_call_unref(struct grpc_call *call);
  * call is gone, -EMSGSIZE over the send limit (the call is then finished with RESOURCE_EXHAUSTED).
  */
 int grpc_call_send(struct grpc_call *call, const uint8_t *msg, size_t len);
+/* Response bytes queued and not yet taken by HTTP/2 flow control: how far the client is behind. */
+size_t grpc_call_backlog(const struct grpc_call *call);
+/* End the call at once, dropping what is queued: RST_STREAM ENHANCE_YOUR_CALM, which gRPC
+ * clients read as RESOURCE_EXHAUSTED (trailers would wait behind the queued messages). */
+void grpc_call_abort(struct grpc_call *call);
 /* End the call with a status and message (trailers). Only the first finish counts. */
 void grpc_call_finish(struct grpc_call *call, enum grpc_status status, const char *msg);
 /* Called once if the client goes away or the deadline passes before the call is finished. */

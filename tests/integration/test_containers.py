@@ -309,6 +309,44 @@ os.execvp("runc", ["runc"] + sys.argv[1:])
         reg.stop()
 
 
+def test_events_subscriber_that_stops_reading_is_dropped(net_cribd, pb, layouts, tmp_path):
+    """A GetContainerEvents client that reads nothing (its HTTP/2 window is 0) is dropped once
+    it is events_backlog_max events behind, rather than queueing without end; one that reads
+    gets every event."""
+    import h2.events
+    import h2.settings
+    from h2client import H2
+    from test_grpc_transport import wait_stats
+    c = net_cribd(extra_config="[crib.api]\nevents_backlog_max = 5\n")
+    e = Env(c, pb, layouts, str(tmp_path))
+    stuck = H2(c.sock)
+    stuck.conn.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 0})
+    stuck.flush()
+    sid = stuck.start_call("/runtime.v1.RuntimeService/GetContainerEvents")
+    stuck.send_message(sid, b"")
+    reader = e.cli.stream("GetContainerEvents", timeout=60)
+    wait_stats(c, calls=2)  # both subscribed
+    try:
+        pod = e.pod()
+        cids = [e.run(pod, ["true"], name=f"c{i}") for i in range(3)]  # 6 events, then more
+        for cid in cids:
+            e.wait_exit(cid)
+            e.cli.unary("RemoveContainer", container_id=cid)
+        ev, seen = stuck.wait_for(h2.events.StreamReset, sid)
+        assert ev.error_code == 11, ev  # ENHANCE_YOUR_CALM: gRPC's RESOURCE_EXHAUSTED
+        got = []
+        for msg in reader:
+            got.append((msg.container_id, msg.container_event_type))
+            if len(got) == 12:  # created, started, stopped, deleted for each
+                break
+        assert sorted(got) == sorted((cid, t) for cid in cids for t in range(4))
+        assert "dropping a subscriber 5 events behind" in c.output()
+    finally:
+        reader.cancel()
+        stuck.close()
+        e.close()
+
+
 def test_stop_honours_stop_signal_and_timeout(env):
     pod = env.pod()
     # The image's STOPSIGNAL is SIGUSR1: the trap makes the exit code tell it arrived.

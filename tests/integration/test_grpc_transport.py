@@ -73,6 +73,46 @@ def test_message_over_limit_is_resource_exhausted(cribd_factory, pb):
     assert cri.unary("Version").runtime_name == "crib"
 
 
+def test_unanswered_requests_on_one_connection_are_capped(cribd_factory):
+    """Each stream may stay under the message limit while many of them together hold the
+    daemon's memory: one connection holds at most four messages' worth of unanswered requests."""
+    c = cribd_factory('[crib.api]\ngrpc_max_recv_msg_size = 65536\n')
+    h = H2(c.sock)
+    while h.conn.outbound_flow_control_window < 1 << 20:  # the server's SETTINGS and window
+        h.events()
+    part = b"\x00\x00\x00\xfd\xe8" + b"x" * 60000  # declares 65000 bytes, sends 60000
+
+    def send_part(sid):
+        for i in range(0, len(part), 16384):
+            h.conn.send_data(sid, part[i:i + 16384])
+        h.flush()
+
+    sids = []
+    for _ in range(4):  # 240000 bytes held: under 4 x 65536
+        sids.append(h.start_call(VERSION))
+        send_part(sids[-1])
+    over = h.start_call(VERSION)
+    send_part(over)
+    ev, seen = h.wait_for(h2.events.StreamEnded, over)
+    trailers = [e for e in seen if isinstance(e, (h2.events.TrailersReceived,
+                                                   h2.events.ResponseReceived))
+                and e.stream_id == over]
+    st = headers_dict(trailers[-1])
+    assert st["grpc-status"] == "8", st  # RESOURCE_EXHAUSTED
+    assert "unanswered requests" in st["grpc-message"]
+    assert not any(isinstance(e, h2.events.StreamEnded) and e.stream_id in sids for e in seen)
+    # Closing the held calls gives their room back.
+    for sid in sids:
+        h.conn.reset_stream(sid)
+    h.flush()
+    sid = h.start_call(VERSION)
+    h.send_message(sid, b"")
+    ev, seen = h.wait_for(h2.events.StreamEnded, sid)
+    st = headers_dict([e for e in seen if isinstance(e, h2.events.TrailersReceived)][-1])
+    assert st["grpc-status"] == "0", st
+    h.close()
+
+
 def test_garbage_bytes_on_the_socket(cribd, cri):
     payloads = [os.urandom(4096), b"\x00" * 100, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + os.urandom(512),
                 b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x05\x07\x00\x00\x00\x00\x00abcde"]
