@@ -59,10 +59,10 @@ struct image_auth {
     const char *username, *password, *auth, *identity_token, *registry_token;
 };
 struct image_pull;
-typedef void (*image_pull_cb)(int status, const struct image_record *img, struct err *err,
-                              void *data);
+typedef void (*image_pull_cb)(int status, const char *image_id, struct err *err, void *data);
 /* Pull ref (short names go through the unqualified-search registries) with optional
- * credentials. The callback runs exactly once: 0 and the image, or a negative errno and err
+ * credentials. The callback runs exactly once: 0 and the image's ID (only the ID: a RemoveImage
+ * may have removed the image again by then), or a negative errno and err
  * (-EINVAL bad reference, -ENOENT not found, -EACCES unauthorized, -EPERM blocked or refused by the
  * signature policy, -EIO, ...). It may
  * run before image_pull_start returns (which then returns NULL) and inside image_pull_cancel. */

@@ -51,7 +51,7 @@ struct image_load {
     size_t pending;
     int status;
     struct err err;
-    const struct image_record **stored;
+    char **stored_ids; /* IDs, not records: a RemoveImage may come before the load ends */
 };
 
 /* ---- files beneath the layout's root (never through a symlink out of it) ---- */
@@ -489,7 +489,9 @@ static void load_free(struct image_load *l)
         free(l->imgs[i].layers);
     }
     free(l->imgs);
-    free(l->stored);
+    for (size_t i = 0; l->stored_ids && i < l->n_imgs; i++)
+        free(l->stored_ids[i]);
+    free(l->stored_ids);
     if (l->rootfd >= 0)
         close(l->rootfd);
     free(l->path);
@@ -511,8 +513,20 @@ static void finish(struct image_load *l)
         for (size_t k = 0; k < l->imgs[i].n_layers; k++)
             storage_layer_unref(l->s->storage, l->imgs[i].layers[k].chain_id);
     l->holding = false;
-    l->cb(l->status, l->status == 0 ? l->stored : NULL, l->status == 0 ? l->n_imgs : 0, &l->err,
-          l->data);
+    /* Images removed since they were stored are reported by their ID alone. */
+    size_t n = l->status == 0 ? l->n_imgs : 0;
+    cleanup_free const struct image_record **imgs = xcalloc(n ? n : 1, sizeof(*imgs));
+    cleanup_free struct image_record *gone = xcalloc(n ? n : 1, sizeof(*gone));
+    for (size_t i = 0; i < n; i++) {
+        struct err e = ERR_INIT;
+        imgs[i] = image_store_find(l->s, l->stored_ids[i], &e);
+        err_done(&e);
+        if (!imgs[i]) {
+            gone[i].id = l->stored_ids[i];
+            imgs[i] = &gone[i];
+        }
+    }
+    l->cb(l->status, l->status == 0 ? imgs : NULL, n, &l->err, l->data);
     if (l->rootfd >= 0)
         close(l->rootfd);
     l->rootfd = -1;
@@ -530,11 +544,12 @@ static void on_stored(int status, void *data)
 
 static void store_all(struct image_load *l)
 {
-    l->stored = xcalloc(l->n_imgs, sizeof(*l->stored));
+    l->stored_ids = xcalloc(l->n_imgs, sizeof(*l->stored_ids));
     l->pending = l->n_imgs;
     for (size_t i = 0; i < l->n_imgs; i++) {
-        store_add(l->s, TAKE_PTR(l->imgs[i].rec), on_stored, l, &l->stored[i]);
-        log_info("loaded %s as %s", l->path, l->stored[i]->id);
+        l->stored_ids[i] = xstrdup(l->imgs[i].rec->id);
+        store_add(l->s, TAKE_PTR(l->imgs[i].rec), on_stored, l, NULL);
+        log_info("loaded %s as %s", l->path, l->stored_ids[i]);
     }
 }
 

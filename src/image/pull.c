@@ -121,7 +121,7 @@ static void pull_free(struct image_pull *p)
     free(p);
 }
 
-static void pull_complete(struct image_pull *p, int status, const struct image_record *img)
+static void pull_complete(struct image_pull *p, int status, const char *image_id)
 {
     if (p->done)
         return;
@@ -132,7 +132,7 @@ static void pull_complete(struct image_pull *p, int status, const struct image_r
         registry_req_cancel(p->req);
     waits_drop(p);
     LIST_REMOVE(p->s->pulls, p);
-    p->cb(status, img, &p->err, p->data);
+    p->cb(status, image_id, &p->err, p->data);
     if (!outstanding && !p->starting)
         pull_free(p);
 }
@@ -149,20 +149,17 @@ static void pull_fail(struct image_pull *p, int code, const char *fmt, ...)
 
 /* ---- store ---- */
 
+/* The record is durable. A RemoveImage may have come since store_add (the record's removal is
+ * queued behind its write): the pull still stored the image and answers with its ID. */
 static void on_stored(int status, void *data)
 {
     struct image_pull *p = data;
-    const struct image_record *img = NULL;
-    for (img = p->s->images; img; img = img->next)
-        if (strcmp(img->id, p->man.config.digest) == 0)
-            break;
-    if (status < 0 || !img) {
-        pull_fail(p, status < 0 ? status : -EIO, "record the image: %s",
-                  strerror(status < 0 ? -status : EIO));
+    if (status < 0) {
+        pull_fail(p, status, "record the image: %s", strerror(-status));
         return;
     }
-    log_info("pulled %s as %s", p->spec, img->id);
-    pull_complete(p, 0, img);
+    log_info("pulled %s as %s", p->spec, p->man.config.digest);
+    pull_complete(p, 0, p->man.config.digest);
 }
 
 static void layers_complete(struct image_pull *p)
