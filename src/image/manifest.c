@@ -636,6 +636,21 @@ static void strings_free(char **s, size_t n)
     free(s);
 }
 
+/* The number of entries of an array or object of the config, counted up to one past
+ * IMAGE_CONFIG_LIST_MAX (then an error in err). */
+static size_t count_entries(const cJSON *a, const char *what, const char *key, struct err *err)
+{
+    size_t n = 0;
+    for (const cJSON *c = a->child; c; c = c->next) {
+        if (++n > IMAGE_CONFIG_LIST_MAX) {
+            err_set(err, -EINVAL, "too many entries in %s.%s (at most %d)", what, key,
+                    IMAGE_CONFIG_LIST_MAX);
+            break;
+        }
+    }
+    return n;
+}
+
 /* An optional array of strings (absent or null: none). */
 static int get_strings(const cJSON *obj, const char *key, const char *what, char ***ret,
                        size_t *ret_n, struct err *err)
@@ -645,8 +660,10 @@ static int get_strings(const cJSON *obj, const char *key, const char *what, char
         return 0;
     if (!cJSON_IsArray(a))
         return err_set(err, -EINVAL, "%s.%s must be an array of strings", what, key);
-    size_t n = (size_t)cJSON_GetArraySize(a);
-    *ret = xcalloc(n, sizeof(char *));
+    size_t n = count_entries(a, what, key, err);
+    if (n > IMAGE_CONFIG_LIST_MAX)
+        return err->code;
+    *ret = xcalloc(n ? n : 1, sizeof(char *));
     for (const cJSON *c = a->child; c; c = c->next) {
         if (!cJSON_IsString(c))
             return err_set(err, -EINVAL, "%s.%s must be an array of strings", what, key);
@@ -664,10 +681,12 @@ static int get_keys(const cJSON *obj, const char *key, const char *what, char **
         return 0;
     if (!cJSON_IsObject(o))
         return err_set(err, -EINVAL, "%s.%s must be an object", what, key);
-    size_t n = (size_t)cJSON_GetArraySize(o);
-    *ret_keys = xcalloc(n, sizeof(char *));
+    size_t n = count_entries(o, what, key, err);
+    if (n > IMAGE_CONFIG_LIST_MAX)
+        return err->code;
+    *ret_keys = xcalloc(n ? n : 1, sizeof(char *));
     if (ret_values)
-        *ret_values = xcalloc(n, sizeof(char *));
+        *ret_values = xcalloc(n ? n : 1, sizeof(char *));
     for (const cJSON *c = o->child; c; c = c->next) {
         if (ret_values && !cJSON_IsString(c) && !cJSON_IsNull(c))
             return err_set(err, -EINVAL, "%s.%s[\"%.*s\"] must be a string", what, key,

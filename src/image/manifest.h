@@ -13,6 +13,10 @@
 #define IMAGE_CONFIG_MAX (8u << 20)
 /* Most layers in a manifest and entries in an index. */
 #define IMAGE_MANIFEST_ENTRIES_MAX 1000
+/* Most entries in each list of an image config (Env, Entrypoint, Cmd, Volumes, ExposedPorts,
+ * Labels): far more than any real image has, and what every container of the image then
+ * carries through its spec. */
+#define IMAGE_CONFIG_LIST_MAX 10000
 
 #define IMAGE_MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define IMAGE_MEDIA_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -103,7 +107,9 @@ struct image_config {
 
 /* Parse an image config (Docker or OCI), at most IMAGE_CONFIG_MAX bytes. rootfs.type must be
  * "layers"; diff_ids required and valid (at most IMAGE_MANIFEST_ENTRIES_MAX); config fields
- * optional (null allowed; a null label value reads as ""). *ret is zeroed on failure. */
+ * optional (null allowed; a null label value reads as ""), each list at most
+ * IMAGE_CONFIG_LIST_MAX entries ("too many entries in config.Env (at most 10000)"). *ret is
+ * zeroed on failure. */
 int image_config_parse(const void *data, size_t len, struct image_config *ret, struct err *err);
 void image_config_done(struct image_config *c);
 

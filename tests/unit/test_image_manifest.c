@@ -770,6 +770,51 @@ static void test_config_type_errors(void **state UNUSED)
     expect_config_error("{", "image config is not valid JSON (error at byte 1)");
 }
 
+/* A config whose field (an array, or with object_value an object of such values) has n
+ * entries. */
+static char *config_with_list(const char *field, const char *object_value, size_t n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    fprintf(f, "{\"config\":{\"%s\":%c", field, object_value ? '{' : '[');
+    for (size_t i = 0; i < n; i++) {
+        if (object_value)
+            fprintf(f, "%s\"K%zu\":%s", i ? "," : "", i, object_value);
+        else
+            fprintf(f, "%s\"K%zu=v\"", i ? "," : "", i);
+    }
+    fprintf(f, "%c},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", object_value ? '}' : ']');
+    assert_int_equal(fclose(f), 0);
+    return text;
+}
+
+/* Every list read from an image config has a bound; more is an error naming the field. */
+static void test_config_list_caps(void **state UNUSED)
+{
+    static const struct {
+        const char *field, *object_value;
+    } lists[] = {{"Env", NULL},     {"Entrypoint", NULL},   {"Cmd", NULL},
+                 {"Volumes", "{}"}, {"ExposedPorts", "{}"}, {"Labels", "\"v\""}};
+    for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+        cleanup_free char *most =
+            config_with_list(lists[i].field, lists[i].object_value, IMAGE_CONFIG_LIST_MAX);
+        struct image_config c;
+        config_ok(most, &c);
+        size_t counts[] = {c.n_env,     c.n_entrypoint,    c.n_cmd,
+                           c.n_volumes, c.n_exposed_ports, c.n_labels};
+        assert_int_equal(counts[i], IMAGE_CONFIG_LIST_MAX);
+        image_config_done(&c);
+
+        cleanup_free char *over =
+            config_with_list(lists[i].field, lists[i].object_value, IMAGE_CONFIG_LIST_MAX + 1);
+        cleanup_free char *want = xasprintf("too many entries in config.%s (at most %d)",
+                                            lists[i].field, IMAGE_CONFIG_LIST_MAX);
+        expect_config_error(over, want);
+    }
+}
+
 static void test_layer_compression(void **state UNUSED)
 {
     assert_int_equal(image_layer_compression(NULL), IMAGE_LAYER_NONE);
@@ -812,6 +857,7 @@ int main(void)
         cmocka_unit_test(test_config_rootfs_errors),
         cmocka_unit_test(test_config_type_errors),
         cmocka_unit_test(test_layer_compression),
+        cmocka_unit_test(test_config_list_caps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
