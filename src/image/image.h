@@ -19,6 +19,7 @@ struct image_service_opts {
     const char *signature_policy; /* containers-policy.json(5); missing: accept anything */
     long pull_progress_timeout;   /* seconds without a byte before a download fails; 0 off */
     unsigned max_parallel_downloads;
+    uint64_t max_image_size; /* bytes an image's layers may uncompress to, together; 0 none */
 };
 
 /* A stored image. Read-only for callers; valid until the next change of the store. */
