@@ -53,8 +53,9 @@ step "libFuzzer targets, ${FUZZ_SECONDS}s each"
 configure_in "$BUILD/fuzz" CC=clang --enable-fuzzers --enable-asan --enable-ubsan
 make -C "$BUILD/fuzz" src/proto/runtime.pb-c.h  # generated first: named targets skip BUILT_SOURCES
 make -C "$BUILD/fuzz" -j"$JOBS" tests/fuzz/fuzz_toml tests/fuzz/fuzz_http1 tests/fuzz/fuzz_manifest tests/fuzz/fuzz_extract \
-    tests/fuzz/fuzz_logline tests/fuzz/fuzz_handshake tests/fuzz/fuzz_spdy
-for t in toml http1 manifest extract logline handshake spdy; do
+    tests/fuzz/fuzz_logline tests/fuzz/fuzz_handshake tests/fuzz/fuzz_spdy \
+    tests/fuzz/fuzz_docker_manifest tests/fuzz/fuzz_policy tests/fuzz/fuzz_registries
+for t in toml http1 manifest extract logline handshake spdy docker_manifest policy registries; do
     work="$BUILD/fuzz/corpus-$t"
     rm -rf "$work"; mkdir -p "$work"
     "$BUILD/fuzz/tests/fuzz/fuzz_$t" -max_total_time="$FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \

@@ -25,7 +25,7 @@
 #include "storage/extract.h"
 
 #define JSON_MAX (4u << 20)
-#define MAX_IMAGES 256
+#define MAX_IMAGES IMAGE_DOCKER_IMAGES_MAX
 
 struct load_layer {
     char *path, *diff_id, *chain_id;
@@ -330,61 +330,31 @@ static int oci_layout(struct image_load *l)
 
 /* ---- docker save ---- */
 
-static bool safe_rel(const char *p)
+static int docker_entry(struct image_load *l, const struct image_docker_entry *de,
+                        struct load_image *out)
 {
-    if (!*p || p[0] == '/')
-        return false;
-    for (const char *s = p; s; s = strchr(s, '/')) {
-        if (*s == '/')
-            s++;
-        if (strncmp(s, "..", 2) == 0 && (s[2] == '/' || s[2] == '\0'))
-            return false;
-    }
-    return true;
-}
-
-static int docker_entry(struct image_load *l, const cJSON *e, struct load_image *out)
-{
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(e, "Config");
-    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(e, "Layers");
-    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(e, "RepoTags");
-    if (!cJSON_IsString(cfg) || !safe_rel(cfg->valuestring) || !cJSON_IsArray(layers))
-        return err_set(&l->err, -EINVAL, "manifest.json: an entry needs Config and Layers");
     struct buf config = {0};
-    int r = read_beneath(l, cfg->valuestring, IMAGE_CONFIG_MAX, &config);
-    size_t n = (size_t)cJSON_GetArraySize(layers);
-    cleanup_free char **paths = xcalloc(n ? n : 1, sizeof(char *));
+    int r = read_beneath(l, de->config, IMAGE_CONFIG_MAX, &config);
     uint64_t size = 0;
-    size_t i = 0;
-    const cJSON *p;
-    cJSON_ArrayForEach(p, layers)
-    {
-        if (!cJSON_IsString(p) || !safe_rel(p->valuestring)) {
-            r = r ? r : err_set(&l->err, -EINVAL, "manifest.json: bad layer path");
-            break;
-        }
-        paths[i++] = p->valuestring;
+    for (size_t i = 0; r == 0 && i < de->n_layers; i++) {
         struct stat st;
-        cleanup_close int fd = r == 0 ? open_beneath(l->rootfd, p->valuestring) : -1;
-        if (r == 0 && (fd < 0 || fstat(fd, &st) < 0))
-            r = err_set(&l->err, -ENOENT, "layer %s is missing", p->valuestring);
-        else if (r == 0)
+        cleanup_close int fd = open_beneath(l->rootfd, de->layers[i]);
+        if (fd < 0 || fstat(fd, &st) < 0)
+            r = err_set(&l->err, -ENOENT, "layer %s is missing", de->layers[i]);
+        else
             size += (uint64_t)st.st_size;
     }
     cleanup_free char *id = NULL;
     if (r == 0) {
         id = digest_of(NULL, config.data, config.len);
         /* diff IDs are checked when each layer is unpacked. */
-        r = new_image(l, (const char *)config.data, config.len, id, paths, i, size, out);
+        r = new_image(l, (const char *)config.data, config.len, id, de->layers, de->n_layers, size,
+                      out);
     }
     if (r == 0) {
         out->rec->manifest_digest = xstrdup("");
-        const cJSON *t;
-        cJSON_ArrayForEach(t, tags)
-        {
-            if (cJSON_IsString(t))
-                add_name(out->rec, normalise_name(t->valuestring));
-        }
+        for (size_t i = 0; i < de->n_repo_tags; i++)
+            add_name(out->rec, normalise_name(de->repo_tags[i]));
         if (l->name)
             add_name(out->rec, normalise_name(l->name));
     }
@@ -395,22 +365,19 @@ static int docker_entry(struct image_load *l, const cJSON *e, struct load_image 
 static int docker_archive(struct image_load *l)
 {
     struct buf text = {0};
+    struct image_docker_entry *entries = NULL;
+    size_t n = 0;
     int r = read_beneath(l, "manifest.json", JSON_MAX, &text);
-    cJSON *j = r == 0 ? cJSON_Parse((const char *)text.data) : NULL;
-    if (r == 0 &&
-        (!cJSON_IsArray(j) || cJSON_GetArraySize(j) == 0 || cJSON_GetArraySize(j) > MAX_IMAGES))
-        r = err_set(&l->err, -EINVAL, "manifest.json: not a list of images");
     if (r == 0)
-        l->imgs = xcalloc((size_t)cJSON_GetArraySize(j), sizeof(*l->imgs));
-    const cJSON *e;
-    cJSON_ArrayForEach(e, j)
-    {
-        if (r == 0)
-            r = docker_entry(l, e, &l->imgs[l->n_imgs]);
+        r = image_docker_manifest_parse(text.data, text.len, &entries, &n, &l->err);
+    if (r == 0)
+        l->imgs = xcalloc(n, sizeof(*l->imgs));
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        r = docker_entry(l, &entries[i], &l->imgs[l->n_imgs]);
         if (r == 0)
             l->n_imgs++;
     }
-    cJSON_Delete(j);
+    image_docker_entries_free(entries, n);
     buf_done(&text);
     return r;
 }

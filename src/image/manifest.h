@@ -113,4 +113,24 @@ struct image_config {
 int image_config_parse(const void *data, size_t len, struct image_config *ret, struct err *err);
 void image_config_done(struct image_config *c);
 
+/* One image of a `docker save` archive's manifest.json. */
+struct image_docker_entry {
+    char *config;  /* path of the config beneath the archive's root */
+    char **layers; /* paths of the layer tars beneath the root, bottom first */
+    size_t n_layers;
+    char **repo_tags; /* as written */
+    size_t n_repo_tags;
+};
+/* Most images in one manifest.json. */
+#define IMAGE_DOCKER_IMAGES_MAX 256
+
+/* Parse a `docker save` manifest.json (at most IMAGE_MANIFEST_MAX bytes): a non-empty list of
+ * at most IMAGE_DOCKER_IMAGES_MAX objects, each with Config (a path) and Layers (at most
+ * IMAGE_MANIFEST_ENTRIES_MAX paths) and optional RepoTags (at most IMAGE_MANIFEST_ENTRIES_MAX
+ * strings). Paths are relative and never name `..`; they are not checked against files here.
+ * *ret and *ret_n are NULL and 0 on failure. */
+int image_docker_manifest_parse(const void *data, size_t len, struct image_docker_entry **ret,
+                                size_t *ret_n, struct err *err);
+void image_docker_entries_free(struct image_docker_entry *e, size_t n);
+
 #endif
