@@ -61,6 +61,8 @@ static const struct opt opts[] = {
     O("crib.image", pull_progress_timeout, OPT_INT, pull_progress_timeout),
     O("crib.image", max_parallel_downloads, OPT_INT, max_parallel_downloads),
     O("crib.image", allow_device_nodes, OPT_BOOL, allow_device_nodes),
+    O("crib.image", max_image_size, OPT_INT, max_image_size),
+    O("crib.image", min_free_space, OPT_INT, min_free_space),
     {"crib.network", "plugin_dirs", OPT_STRINGS, offsetof(struct config, plugin_dirs),
      offsetof(struct config, n_plugin_dirs)},
     O("crib.network", network_dir, OPT_STRING, network_dir),
@@ -135,6 +137,8 @@ void config_init(struct config *cfg)
     cfg->pull_progress_timeout = 60;
     cfg->max_parallel_downloads = 3;
     cfg->allow_device_nodes = true;
+    cfg->max_image_size = INT64_C(64) << 30;
+    cfg->min_free_space = INT64_C(256) << 20;
     cfg->network_dir = xstrdup("/etc/cni/net.d/");
     cfg->cni_default_network = xstrdup("");
     runtime_get(cfg, "runc");
@@ -397,6 +401,9 @@ int config_validate(const struct config *cfg, struct err *err)
                        "`log_size_max` must be negative (no limit) or at least 8192 bytes");
     if (cfg->events_backlog_max < 1 || cfg->events_backlog_max > 1000000)
         return err_set(err, -EINVAL, "`events_backlog_max` must be between 1 and 1000000");
+    if (cfg->max_image_size < 1 || cfg->min_free_space < 0)
+        return err_set(err, -EINVAL,
+                       "`max_image_size` must be at least 1 byte and `min_free_space` >= 0");
     if (cfg->shutdown_timeout < 0 || cfg->shutdown_timeout > 3600)
         return err_set(err, -EINVAL, "`shutdown_timeout` must be between 0 and 3600 seconds");
     if (cfg->stream_port < 0 || cfg->stream_port > 65535)

@@ -54,6 +54,8 @@ struct config {
     int64_t pull_progress_timeout; /* seconds without a byte before a download fails; 0 off */
     int64_t max_parallel_downloads;
     bool allow_device_nodes;
+    int64_t max_image_size; /* bytes an image's layers may uncompress to, together */
+    int64_t min_free_space; /* bytes a pull leaves free on the image filesystem; 0 off */
     /* [crib.network] */
     char *network_dir;
     char **plugin_dirs;

@@ -161,12 +161,12 @@ void cri_remove_image(struct cri *cri, struct grpc_call *call, const ProtobufCMe
     cri_reply(call, &resp.base);
 }
 
-static void on_pulled(int status, const struct image_record *img, struct err *err, void *data)
+static void on_pulled(int status, const char *image_id, struct err *err, void *data)
 {
     struct pull_ctx *ctx = data;
     if (status == 0) {
         Runtime__V1__PullImageResponse resp = RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT;
-        resp.image_ref = img->id;
+        resp.image_ref = (char *)image_id;
         cri_reply(ctx->call, &resp.base);
     } else if (status != -ECANCELED || !grpc_call_is_done(ctx->call)) {
         cri_reply_err(ctx->call, err);

@@ -90,6 +90,8 @@ enum grpc_status cri_status_from_errno(int code)
     case -ENOSYS:
         return GRPC_UNIMPLEMENTED;
     case -EMSGSIZE:
+    case -EFBIG:
+    case -ENOSPC:
         return GRPC_RESOURCE_EXHAUSTED;
     case -EBUSY:
         return GRPC_FAILED_PRECONDITION;
@@ -174,7 +176,9 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
     struct cri *cri = xcalloc(1, sizeof(*cri));
     cri->loop = loop;
     cri->cfg = cfg;
-    struct storage_opts so = {.allow_devices = cfg->allow_device_nodes};
+    struct storage_opts so = {.allow_devices = cfg->allow_device_nodes,
+                              .max_layer_size = (uint64_t)cfg->max_image_size,
+                              .min_free = (uint64_t)cfg->min_free_space};
     int r = storage_new(loop, cfg->root, &so, &cri->storage, err);
     if (r == 0) {
         struct image_service_opts io = {
@@ -185,6 +189,7 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
             .signature_policy = cfg->signature_policy,
             .pull_progress_timeout = (long)cfg->pull_progress_timeout,
             .max_parallel_downloads = (unsigned)cfg->max_parallel_downloads,
+            .max_image_size = (uint64_t)cfg->max_image_size,
         };
         r = image_service_new(loop, cri->storage, &io, &cri->images, err);
     }

@@ -25,6 +25,7 @@ struct image_service {
     struct image_pull *pulls;
     struct layer_fetch *fetches;
     unsigned downloads_active, max_downloads;
+    uint64_t max_image_size;
     struct reactor_fileq *writes; /* record writes, in order */
 };
 

@@ -20,6 +20,7 @@ struct image_service_opts {
     const char *signature_policy; /* containers-policy.json(5); missing: accept anything */
     long pull_progress_timeout;   /* seconds without a byte before a download fails; 0 off */
     unsigned max_parallel_downloads;
+    uint64_t max_image_size; /* bytes an image's layers may uncompress to, together; 0 none */
 };
 
 /* A stored image. Read-only for callers; valid until the next change of the store. */
@@ -63,10 +64,10 @@ struct image_auth {
     const char *server_address;
 };
 struct image_pull;
-typedef void (*image_pull_cb)(int status, const struct image_record *img, struct err *err,
-                              void *data);
+typedef void (*image_pull_cb)(int status, const char *image_id, struct err *err, void *data);
 /* Pull ref (short names go through the unqualified-search registries) with optional
- * credentials. The callback runs exactly once: 0 and the image, or a negative errno and err
+ * credentials. The callback runs exactly once: 0 and the image's ID (only the ID: a RemoveImage
+ * may have removed the image again by then), or a negative errno and err
  * (-EINVAL bad reference, -ENOENT not found, -EACCES unauthorized, -EPERM blocked or refused by the
  * signature policy, -EIO, ...). It may
  * run before image_pull_start returns (which then returns NULL) and inside image_pull_cancel. */

@@ -25,7 +25,7 @@
 #include "storage/extract.h"
 
 #define JSON_MAX (4u << 20)
-#define MAX_IMAGES 256
+#define MAX_IMAGES IMAGE_DOCKER_IMAGES_MAX
 
 struct load_layer {
     char *path, *diff_id, *chain_id;
@@ -51,7 +51,7 @@ struct image_load {
     size_t pending;
     int status;
     struct err err;
-    const struct image_record **stored;
+    char **stored_ids; /* IDs, not records: a RemoveImage may come before the load ends */
 };
 
 /* ---- files beneath the layout's root (never through a symlink out of it) ---- */
@@ -330,61 +330,31 @@ static int oci_layout(struct image_load *l)
 
 /* ---- docker save ---- */
 
-static bool safe_rel(const char *p)
+static int docker_entry(struct image_load *l, const struct image_docker_entry *de,
+                        struct load_image *out)
 {
-    if (!*p || p[0] == '/')
-        return false;
-    for (const char *s = p; s; s = strchr(s, '/')) {
-        if (*s == '/')
-            s++;
-        if (strncmp(s, "..", 2) == 0 && (s[2] == '/' || s[2] == '\0'))
-            return false;
-    }
-    return true;
-}
-
-static int docker_entry(struct image_load *l, const cJSON *e, struct load_image *out)
-{
-    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(e, "Config");
-    const cJSON *layers = cJSON_GetObjectItemCaseSensitive(e, "Layers");
-    const cJSON *tags = cJSON_GetObjectItemCaseSensitive(e, "RepoTags");
-    if (!cJSON_IsString(cfg) || !safe_rel(cfg->valuestring) || !cJSON_IsArray(layers))
-        return err_set(&l->err, -EINVAL, "manifest.json: an entry needs Config and Layers");
     struct buf config = {0};
-    int r = read_beneath(l, cfg->valuestring, IMAGE_CONFIG_MAX, &config);
-    size_t n = (size_t)cJSON_GetArraySize(layers);
-    cleanup_free char **paths = xcalloc(n ? n : 1, sizeof(char *));
+    int r = read_beneath(l, de->config, IMAGE_CONFIG_MAX, &config);
     uint64_t size = 0;
-    size_t i = 0;
-    const cJSON *p;
-    cJSON_ArrayForEach(p, layers)
-    {
-        if (!cJSON_IsString(p) || !safe_rel(p->valuestring)) {
-            r = r ? r : err_set(&l->err, -EINVAL, "manifest.json: bad layer path");
-            break;
-        }
-        paths[i++] = p->valuestring;
+    for (size_t i = 0; r == 0 && i < de->n_layers; i++) {
         struct stat st;
-        cleanup_close int fd = r == 0 ? open_beneath(l->rootfd, p->valuestring) : -1;
-        if (r == 0 && (fd < 0 || fstat(fd, &st) < 0))
-            r = err_set(&l->err, -ENOENT, "layer %s is missing", p->valuestring);
-        else if (r == 0)
+        cleanup_close int fd = open_beneath(l->rootfd, de->layers[i]);
+        if (fd < 0 || fstat(fd, &st) < 0)
+            r = err_set(&l->err, -ENOENT, "layer %s is missing", de->layers[i]);
+        else
             size += (uint64_t)st.st_size;
     }
     cleanup_free char *id = NULL;
     if (r == 0) {
         id = digest_of(NULL, config.data, config.len);
         /* diff IDs are checked when each layer is unpacked. */
-        r = new_image(l, (const char *)config.data, config.len, id, paths, i, size, out);
+        r = new_image(l, (const char *)config.data, config.len, id, de->layers, de->n_layers, size,
+                      out);
     }
     if (r == 0) {
         out->rec->manifest_digest = xstrdup("");
-        const cJSON *t;
-        cJSON_ArrayForEach(t, tags)
-        {
-            if (cJSON_IsString(t))
-                add_name(out->rec, normalise_name(t->valuestring));
-        }
+        for (size_t i = 0; i < de->n_repo_tags; i++)
+            add_name(out->rec, normalise_name(de->repo_tags[i]));
         if (l->name)
             add_name(out->rec, normalise_name(l->name));
     }
@@ -395,22 +365,19 @@ static int docker_entry(struct image_load *l, const cJSON *e, struct load_image 
 static int docker_archive(struct image_load *l)
 {
     struct buf text = {0};
+    struct image_docker_entry *entries = NULL;
+    size_t n = 0;
     int r = read_beneath(l, "manifest.json", JSON_MAX, &text);
-    cJSON *j = r == 0 ? cJSON_Parse((const char *)text.data) : NULL;
-    if (r == 0 &&
-        (!cJSON_IsArray(j) || cJSON_GetArraySize(j) == 0 || cJSON_GetArraySize(j) > MAX_IMAGES))
-        r = err_set(&l->err, -EINVAL, "manifest.json: not a list of images");
     if (r == 0)
-        l->imgs = xcalloc((size_t)cJSON_GetArraySize(j), sizeof(*l->imgs));
-    const cJSON *e;
-    cJSON_ArrayForEach(e, j)
-    {
-        if (r == 0)
-            r = docker_entry(l, e, &l->imgs[l->n_imgs]);
+        r = image_docker_manifest_parse(text.data, text.len, &entries, &n, &l->err);
+    if (r == 0)
+        l->imgs = xcalloc(n, sizeof(*l->imgs));
+    for (size_t i = 0; r == 0 && i < n; i++) {
+        r = docker_entry(l, &entries[i], &l->imgs[l->n_imgs]);
         if (r == 0)
             l->n_imgs++;
     }
-    cJSON_Delete(j);
+    image_docker_entries_free(entries, n);
     buf_done(&text);
     return r;
 }
@@ -489,7 +456,9 @@ static void load_free(struct image_load *l)
         free(l->imgs[i].layers);
     }
     free(l->imgs);
-    free(l->stored);
+    for (size_t i = 0; l->stored_ids && i < l->n_imgs; i++)
+        free(l->stored_ids[i]);
+    free(l->stored_ids);
     if (l->rootfd >= 0)
         close(l->rootfd);
     free(l->path);
@@ -511,8 +480,20 @@ static void finish(struct image_load *l)
         for (size_t k = 0; k < l->imgs[i].n_layers; k++)
             storage_layer_unref(l->s->storage, l->imgs[i].layers[k].chain_id);
     l->holding = false;
-    l->cb(l->status, l->status == 0 ? l->stored : NULL, l->status == 0 ? l->n_imgs : 0, &l->err,
-          l->data);
+    /* Images removed since they were stored are reported by their ID alone. */
+    size_t n = l->status == 0 ? l->n_imgs : 0;
+    cleanup_free const struct image_record **imgs = xcalloc(n ? n : 1, sizeof(*imgs));
+    cleanup_free struct image_record *gone = xcalloc(n ? n : 1, sizeof(*gone));
+    for (size_t i = 0; i < n; i++) {
+        struct err e = ERR_INIT;
+        imgs[i] = image_store_find(l->s, l->stored_ids[i], &e);
+        err_done(&e);
+        if (!imgs[i]) {
+            gone[i].id = l->stored_ids[i];
+            imgs[i] = &gone[i];
+        }
+    }
+    l->cb(l->status, l->status == 0 ? imgs : NULL, n, &l->err, l->data);
     if (l->rootfd >= 0)
         close(l->rootfd);
     l->rootfd = -1;
@@ -530,11 +511,12 @@ static void on_stored(int status, void *data)
 
 static void store_all(struct image_load *l)
 {
-    l->stored = xcalloc(l->n_imgs, sizeof(*l->stored));
+    l->stored_ids = xcalloc(l->n_imgs, sizeof(*l->stored_ids));
     l->pending = l->n_imgs;
     for (size_t i = 0; i < l->n_imgs; i++) {
-        store_add(l->s, TAKE_PTR(l->imgs[i].rec), on_stored, l, &l->stored[i]);
-        log_info("loaded %s as %s", l->path, l->stored[i]->id);
+        l->stored_ids[i] = xstrdup(l->imgs[i].rec->id);
+        store_add(l->s, TAKE_PTR(l->imgs[i].rec), on_stored, l, NULL);
+        log_info("loaded %s as %s", l->path, l->stored_ids[i]);
     }
 }
 

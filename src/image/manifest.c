@@ -636,6 +636,21 @@ static void strings_free(char **s, size_t n)
     free(s);
 }
 
+/* The number of entries of an array or object of the config, counted up to one past
+ * IMAGE_CONFIG_LIST_MAX (then an error in err). */
+static size_t count_entries(const cJSON *a, const char *what, const char *key, struct err *err)
+{
+    size_t n = 0;
+    for (const cJSON *c = a->child; c; c = c->next) {
+        if (++n > IMAGE_CONFIG_LIST_MAX) {
+            err_set(err, -EINVAL, "too many entries in %s.%s (at most %d)", what, key,
+                    IMAGE_CONFIG_LIST_MAX);
+            break;
+        }
+    }
+    return n;
+}
+
 /* An optional array of strings (absent or null: none). */
 static int get_strings(const cJSON *obj, const char *key, const char *what, char ***ret,
                        size_t *ret_n, struct err *err)
@@ -645,8 +660,10 @@ static int get_strings(const cJSON *obj, const char *key, const char *what, char
         return 0;
     if (!cJSON_IsArray(a))
         return err_set(err, -EINVAL, "%s.%s must be an array of strings", what, key);
-    size_t n = (size_t)cJSON_GetArraySize(a);
-    *ret = xcalloc(n, sizeof(char *));
+    size_t n = count_entries(a, what, key, err);
+    if (n > IMAGE_CONFIG_LIST_MAX)
+        return err->code;
+    *ret = xcalloc(n ? n : 1, sizeof(char *));
     for (const cJSON *c = a->child; c; c = c->next) {
         if (!cJSON_IsString(c))
             return err_set(err, -EINVAL, "%s.%s must be an array of strings", what, key);
@@ -664,10 +681,12 @@ static int get_keys(const cJSON *obj, const char *key, const char *what, char **
         return 0;
     if (!cJSON_IsObject(o))
         return err_set(err, -EINVAL, "%s.%s must be an object", what, key);
-    size_t n = (size_t)cJSON_GetArraySize(o);
-    *ret_keys = xcalloc(n, sizeof(char *));
+    size_t n = count_entries(o, what, key, err);
+    if (n > IMAGE_CONFIG_LIST_MAX)
+        return err->code;
+    *ret_keys = xcalloc(n ? n : 1, sizeof(char *));
     if (ret_values)
-        *ret_values = xcalloc(n, sizeof(char *));
+        *ret_values = xcalloc(n ? n : 1, sizeof(char *));
     for (const cJSON *c = o->child; c; c = c->next) {
         if (ret_values && !cJSON_IsString(c) && !cJSON_IsNull(c))
             return err_set(err, -EINVAL, "%s.%s[\"%.*s\"] must be a string", what, key,
@@ -796,4 +815,108 @@ void image_config_done(struct image_config *c)
     strings_free(c->diff_ids, c->n_diff_ids);
     free(c->created);
     memset(c, 0, sizeof(*c));
+}
+
+/* ---- docker save manifest.json ---- */
+
+static bool safe_rel(const char *p)
+{
+    if (!*p || p[0] == '/')
+        return false;
+    for (const char *s = p; s; s = strchr(s, '/')) {
+        if (*s == '/')
+            s++;
+        if (strncmp(s, "..", 2) == 0 && (s[2] == '/' || s[2] == '\0'))
+            return false;
+    }
+    return true;
+}
+
+/* The optional array of strings key of entry i (paths: each a safe relative path). */
+static int docker_strings(const cJSON *e, size_t i, const char *key, bool paths, char ***ret,
+                          size_t *ret_n, struct err *err)
+{
+    const cJSON *a = get(e, key);
+    if (!a || cJSON_IsNull(a))
+        return paths ? err_set(err, -EINVAL, "manifest.json[%zu]: `%s` is missing", i, key) : 0;
+    if (!cJSON_IsArray(a))
+        return err_set(err, -EINVAL, "manifest.json[%zu]: `%s` must be an array", i, key);
+    size_t n = 0;
+    for (const cJSON *c = a->child; c; c = c->next)
+        if (++n > IMAGE_MANIFEST_ENTRIES_MAX)
+            return err_set(err, -EINVAL,
+                           "manifest.json[%zu]: too many entries in `%s` (at most %d)", i, key,
+                           IMAGE_MANIFEST_ENTRIES_MAX);
+    *ret = xcalloc(n ? n : 1, sizeof(char *));
+    for (const cJSON *c = a->child; c; c = c->next) {
+        if (!cJSON_IsString(c))
+            return err_set(err, -EINVAL, "manifest.json[%zu]: `%s` must hold strings", i, key);
+        if (paths && !safe_rel(c->valuestring))
+            return err_set(err, -EINVAL, "manifest.json[%zu]: bad layer path `%.*s`", i,
+                           qlen(c->valuestring), c->valuestring);
+        (*ret)[(*ret_n)++] = xstrdup(c->valuestring);
+    }
+    return 0;
+}
+
+static int docker_entry(const cJSON *e, size_t i, struct image_docker_entry *out, struct err *err)
+{
+    static const char *const keys[] = {"Config", "Layers", "RepoTags"};
+    if (!cJSON_IsObject(e))
+        return err_set(err, -EINVAL, "manifest.json[%zu] is not an object", i);
+    int r = check_unique(e, keys, ARRAY_SIZE(keys), "manifest.json", err);
+    if (r < 0)
+        return r;
+    const cJSON *cfg = get(e, "Config");
+    if (!cJSON_IsString(cfg) || !safe_rel(cfg->valuestring))
+        return err_set(err, -EINVAL, "manifest.json[%zu]: `Config` must be a relative path", i);
+    out->config = xstrdup(cfg->valuestring);
+    r = docker_strings(e, i, "Layers", true, &out->layers, &out->n_layers, err);
+    if (r == 0)
+        r = docker_strings(e, i, "RepoTags", false, &out->repo_tags, &out->n_repo_tags, err);
+    return r;
+}
+
+int image_docker_manifest_parse(const void *data, size_t len, struct image_docker_entry **ret,
+                                size_t *ret_n, struct err *err)
+{
+    *ret = NULL;
+    *ret_n = 0;
+    if (len > IMAGE_MANIFEST_MAX)
+        return err_set(err, -EFBIG, "manifest.json is larger than %u bytes", IMAGE_MANIFEST_MAX);
+    if (memchr(data, '\0', len))
+        return err_set(err, -EINVAL, "manifest.json is not valid JSON: it contains a NUL byte");
+    cleanup_free char *text = xstrndup(data, len);
+    cJSON *root = cJSON_ParseWithOpts(text, NULL, true);
+    size_t n = 0;
+    for (const cJSON *c = cJSON_IsArray(root) ? root->child : NULL; c; c = c->next)
+        n++;
+    if (n == 0 || n > IMAGE_DOCKER_IMAGES_MAX) {
+        cJSON_Delete(root);
+        return err_set(err, -EINVAL, "manifest.json: not a list of 1 to %d images",
+                       IMAGE_DOCKER_IMAGES_MAX);
+    }
+    struct image_docker_entry *v = xcalloc(n, sizeof(*v));
+    size_t i = 0;
+    int r = 0;
+    for (const cJSON *c = root->child; c && r == 0; c = c->next, i++)
+        r = docker_entry(c, i, &v[i], err);
+    cJSON_Delete(root);
+    if (r < 0) {
+        image_docker_entries_free(v, n);
+        return r;
+    }
+    *ret = v;
+    *ret_n = n;
+    return 0;
+}
+
+void image_docker_entries_free(struct image_docker_entry *e, size_t n)
+{
+    for (size_t i = 0; e && i < n; i++) {
+        free(e[i].config);
+        strings_free(e[i].layers, e[i].n_layers);
+        strings_free(e[i].repo_tags, e[i].n_repo_tags);
+    }
+    free(e);
 }

@@ -13,6 +13,10 @@
 #define IMAGE_CONFIG_MAX (8u << 20)
 /* Most layers in a manifest and entries in an index. */
 #define IMAGE_MANIFEST_ENTRIES_MAX 1000
+/* Most entries in each list of an image config (Env, Entrypoint, Cmd, Volumes, ExposedPorts,
+ * Labels): far more than any real image has, and what every container of the image then
+ * carries through its spec. */
+#define IMAGE_CONFIG_LIST_MAX 10000
 
 #define IMAGE_MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
 #define IMAGE_MEDIA_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -103,8 +107,30 @@ struct image_config {
 
 /* Parse an image config (Docker or OCI), at most IMAGE_CONFIG_MAX bytes. rootfs.type must be
  * "layers"; diff_ids required and valid (at most IMAGE_MANIFEST_ENTRIES_MAX); config fields
- * optional (null allowed; a null label value reads as ""). *ret is zeroed on failure. */
+ * optional (null allowed; a null label value reads as ""), each list at most
+ * IMAGE_CONFIG_LIST_MAX entries ("too many entries in config.Env (at most 10000)"). *ret is
+ * zeroed on failure. */
 int image_config_parse(const void *data, size_t len, struct image_config *ret, struct err *err);
 void image_config_done(struct image_config *c);
+
+/* One image of a `docker save` archive's manifest.json. */
+struct image_docker_entry {
+    char *config;  /* path of the config beneath the archive's root */
+    char **layers; /* paths of the layer tars beneath the root, bottom first */
+    size_t n_layers;
+    char **repo_tags; /* as written */
+    size_t n_repo_tags;
+};
+/* Most images in one manifest.json. */
+#define IMAGE_DOCKER_IMAGES_MAX 256
+
+/* Parse a `docker save` manifest.json (at most IMAGE_MANIFEST_MAX bytes): a non-empty list of
+ * at most IMAGE_DOCKER_IMAGES_MAX objects, each with Config (a path) and Layers (at most
+ * IMAGE_MANIFEST_ENTRIES_MAX paths) and optional RepoTags (at most IMAGE_MANIFEST_ENTRIES_MAX
+ * strings). Paths are relative and never name `..`; they are not checked against files here.
+ * *ret and *ret_n are NULL and 0 on failure. */
+int image_docker_manifest_parse(const void *data, size_t len, struct image_docker_entry **ret,
+                                size_t *ret_n, struct err *err);
+void image_docker_entries_free(struct image_docker_entry *e, size_t n);
 
 #endif

@@ -4,6 +4,7 @@
  * record the image. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 #include "image/ref.h"
 
 #define CONFIG_MAX (8u << 20)
+/* Blob bytes written between two looks at the image filesystem's free space. */
+#define FREE_CHECK_BYTES (8 << 20)
 #define ACCEPT_MANIFESTS                                                                           \
     "application/vnd.oci.image.index.v1+json, "                                                    \
     "application/vnd.docker.distribution.manifest.list.v2+json, "                                  \
@@ -51,7 +54,8 @@ struct layer_fetch {
     int fd;
     char *tmp_path;
     EVP_MD_CTX *md;
-    int64_t got;
+    int64_t got, unchecked;
+    struct err nospace; /* why the download stopped for want of space */
     struct layer_wait *waiters;
     struct layer_fetch *prev, *next;
 };
@@ -86,6 +90,7 @@ struct image_pull {
      * the pull ends, so that a failed pull's layers go unless an image uses them. */
     bool *held;
     size_t layers_left;
+    uint64_t unpacked; /* bytes its layers uncompress to, as far as they are in */
     struct layer_wait *waits;
     struct err err;
     struct buf tried; /* "endpoint: error; ..." for the final message */
@@ -130,7 +135,7 @@ static void pull_free(struct image_pull *p)
     free(p);
 }
 
-static void pull_complete(struct image_pull *p, int status, const struct image_record *img)
+static void pull_complete(struct image_pull *p, int status, const char *image_id)
 {
     if (p->done)
         return;
@@ -141,7 +146,7 @@ static void pull_complete(struct image_pull *p, int status, const struct image_r
         registry_req_cancel(p->req);
     waits_drop(p);
     LIST_REMOVE(p->s->pulls, p);
-    p->cb(status, img, &p->err, p->data);
+    p->cb(status, image_id, &p->err, p->data);
     if (!outstanding && !p->starting)
         pull_free(p);
 }
@@ -158,20 +163,17 @@ static void pull_fail(struct image_pull *p, int code, const char *fmt, ...)
 
 /* ---- store ---- */
 
+/* The record is durable. A RemoveImage may have come since store_add (the record's removal is
+ * queued behind its write): the pull still stored the image and answers with its ID. */
 static void on_stored(int status, void *data)
 {
     struct image_pull *p = data;
-    const struct image_record *img = NULL;
-    for (img = p->s->images; img; img = img->next)
-        if (strcmp(img->id, p->man.config.digest) == 0)
-            break;
-    if (status < 0 || !img) {
-        pull_fail(p, status < 0 ? status : -EIO, "record the image: %s",
-                  strerror(status < 0 ? -status : EIO));
+    if (status < 0) {
+        pull_fail(p, status, "record the image: %s", strerror(-status));
         return;
     }
-    log_info("pulled %s as %s", p->spec, img->id);
-    pull_complete(p, 0, img);
+    log_info("pulled %s as %s", p->spec, p->man.config.digest);
+    pull_complete(p, 0, p->man.config.digest);
 }
 
 static void layers_complete(struct image_pull *p)
@@ -203,6 +205,18 @@ static void layers_complete(struct image_pull *p)
 
 /* ---- layer fetches ---- */
 
+/* Count layer i of p, now held, against max_image_size. False when that fails the pull (which
+ * may be freed then). */
+static bool count_layer(struct image_pull *p, size_t i)
+{
+    p->unpacked += storage_layer_size(p->s->storage, p->chain_ids[i]);
+    if (p->unpacked <= p->s->max_image_size)
+        return true;
+    pull_fail(p, -EFBIG, "the image unpacks to more than %" PRIu64 " bytes (max_image_size)",
+              p->s->max_image_size);
+    return false;
+}
+
 static void fetch_free(struct layer_fetch *f)
 {
     if (f->fd >= 0)
@@ -210,6 +224,7 @@ static void fetch_free(struct layer_fetch *f)
     if (f->tmp_path)
         unlink(f->tmp_path);
     EVP_MD_CTX_free(f->md);
+    err_done(&f->nospace);
     free(f->tmp_path);
     free(f->chain_id);
     free(f->digest);
@@ -253,7 +268,7 @@ static void fetch_finish(struct layer_fetch *f, int status, const char *msg)
         }
         storage_layer_ref(s->storage, f->chain_id);
         p->held[idx] = true;
-        if (--p->layers_left == 0)
+        if (count_layer(p, idx) && --p->layers_left == 0)
             layers_complete(p);
     }
     if (status == 0)
@@ -273,6 +288,12 @@ static int fetch_on_data(const uint8_t *data, size_t len, void *arg)
     f->got += (int64_t)len;
     if (f->got > f->size)
         return -EFBIG;
+    f->unchecked += (int64_t)len;
+    if (f->unchecked >= FREE_CHECK_BYTES) {
+        f->unchecked = 0;
+        if (storage_check_free(f->s->storage, &f->nospace) < 0)
+            return -ENOSPC;
+    }
     EVP_DigestUpdate(f->md, data, len);
     /* Chunks of at most curl's buffer into the page cache: small, fast writes, inline. */
     while (len > 0) {
@@ -302,6 +323,10 @@ static void on_blob(int status, struct reactor_http_result *res, struct err *err
     f->req = NULL;
     if (status == -EFBIG) {
         fetch_finish(f, -EINVAL, "blob is larger than the manifest says");
+        return;
+    }
+    if (status < 0 && f->nospace.code) {
+        fetch_finish(f, f->nospace.code, err_msg(&f->nospace));
         return;
     }
     if (status < 0) {
@@ -334,6 +359,10 @@ static void fetch_begin(struct layer_fetch *f)
     struct image_service *s = f->s;
     f->started = true;
     s->downloads_active++;
+    if (storage_check_free(s->storage, &f->nospace) < 0) {
+        fetch_finish(f, f->nospace.code, err_msg(&f->nospace));
+        return;
+    }
     static unsigned seq;
     f->tmp_path = xasprintf("%s/blob-%u-%s", storage_tmp_dir(s->storage), ++seq, f->digest + 7);
     f->fd = open(f->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -447,6 +476,8 @@ static void fetch_layers(struct image_pull *p)
         if (storage_layer_exists(p->s->storage, p->chain_ids[i])) {
             storage_layer_ref(p->s->storage, p->chain_ids[i]);
             p->held[i] = true;
+            if (!count_layer(p, i))
+                return; /* failed; waits taken so far were dropped */
         } else {
             p->layers_left++;
             wait_for_layer(p, i);

@@ -447,6 +447,7 @@ int image_service_new(uv_loop_t *loop, struct storage *storage,
     s->storage = storage;
     s->images_dir = xasprintf("%s/images", opts->root);
     s->max_downloads = opts->max_parallel_downloads ? opts->max_parallel_downloads : 3;
+    s->max_image_size = opts->max_image_size ? opts->max_image_size : UINT64_MAX;
     s->writes = reactor_fileq_new(loop);
     registries_conf_init(&s->reg);
     int r = load_registries(s, opts->registries_conf, err);

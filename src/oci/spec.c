@@ -259,43 +259,90 @@ static cJSON *env_find(cJSON *env, const char *key, size_t key_len)
     return NULL;
 }
 
-/* Set "K=V" in env (an array of "K=V"), replacing the same key in place. */
-static void env_set(cJSON *env, const char *kv, size_t key_len)
-{
-    cJSON *old = env_find(env, kv, key_len);
-    if (old)
-        cJSON_ReplaceItemViaPointer(env, old, cJSON_CreateString(kv));
-    else
-        cJSON_AddItemToArray(env, cJSON_CreateString(kv));
-}
-
 static bool env_has(cJSON *env, const char *key)
 {
     return env_find(env, key, strlen(key)) != NULL;
 }
 
-/* The image's Env, then ours (PATH if missing, HOSTNAME, TERM for a tty), then the CRI's, each
- * replacing the same key in place. HOME is added with the user (make_user). */
-static int make_env(const struct oci_spec_params *p, const cJSON *ic, cJSON *proc, struct err *err)
+/* The environment is merged from lists of any length (an image's Env, the CRI's envs): the
+ * candidates are collected in order, then sorted by key, so that finding each key's first
+ * place and last value costs O(n log n), not a scan of the list per variable. */
+struct env_item {
+    char *kv; /* "K=V" */
+    size_t key_len;
+    size_t seq;     /* place among the candidates */
+    bool if_absent; /* a default: dropped when an earlier candidate has the key */
+};
+
+struct env_merge {
+    struct env_item *v;
+    size_t n, cap;
+};
+
+static void env_add(struct env_merge *m, char *kv, size_t key_len, bool if_absent)
 {
-    cJSON *env = cJSON_AddArrayToObject(proc, "env");
+    if (m->n == m->cap) {
+        m->cap = m->cap ? 2 * m->cap : 64;
+        m->v = xrealloc(m->v, m->cap * sizeof(*m->v));
+    }
+    m->v[m->n] = (struct env_item){kv, key_len, m->n, if_absent};
+    m->n++;
+}
+
+static void env_merge_done(struct env_merge *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->v[i].kv);
+    free(m->v);
+}
+
+static int cmp_key(const struct env_item *x, const struct env_item *y)
+{
+    int c = memcmp(x->kv, y->kv, x->key_len < y->key_len ? x->key_len : y->key_len);
+    if (c == 0 && x->key_len != y->key_len)
+        c = x->key_len < y->key_len ? -1 : 1;
+    return c;
+}
+
+static int cmp_env_item(const void *a, const void *b)
+{
+    const struct env_item *x = a, *y = b;
+    int c = cmp_key(x, y);
+    return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Each key once, at the place of its first candidate, with the value of its last. */
+static void env_merge_into(struct env_merge *m, cJSON *env)
+{
+    cleanup_free const char **at = xcalloc(m->n ? m->n : 1, sizeof(char *));
+    qsort(m->v, m->n, sizeof(*m->v), cmp_env_item);
+    for (size_t i = 0, j; i < m->n; i = j) {
+        const struct env_item *last = &m->v[i];
+        for (j = i + 1; j < m->n && cmp_key(&m->v[j], &m->v[i]) == 0; j++)
+            if (!m->v[j].if_absent)
+                last = &m->v[j];
+        at[m->v[i].seq] = last->kv;
+    }
+    for (size_t i = 0; i < m->n; i++)
+        if (at[i])
+            cJSON_AddItemToArray(env, cJSON_CreateString(at[i]));
+}
+
+static void env_add_image(struct env_merge *m, const cJSON *image_env)
+{
     const cJSON *x;
-    cJSON_ArrayForEach(x, cJSON_GetObjectItemCaseSensitive(ic, "Env"))
+    cJSON_ArrayForEach(x, image_env)
     {
         const char *eq = cJSON_IsString(x) ? strchr(x->valuestring, '=') : NULL;
         if (eq && eq != x->valuestring)
-            env_set(env, x->valuestring, (size_t)(eq - x->valuestring));
+            env_add(m, xstrdup(x->valuestring), (size_t)(eq - x->valuestring), false);
     }
-    if (!env_has(env, "PATH"))
-        env_set(env, DEFAULT_PATH, 4);
-    if (nonempty(p->hostname)) {
-        cleanup_free char *h = xasprintf("HOSTNAME=%s", p->hostname);
-        env_set(env, h, 8);
-    }
-    if (p->config->tty && !env_has(env, "TERM"))
-        env_set(env, "TERM=xterm", 4);
-    for (size_t i = 0; i < p->config->n_envs; i++) {
-        const Runtime__V1__KeyValue *kv = p->config->envs[i];
+}
+
+static int env_add_cri(struct env_merge *m, const Runtime__V1__ContainerConfig *c, struct err *err)
+{
+    for (size_t i = 0; i < c->n_envs; i++) {
+        const Runtime__V1__KeyValue *kv = c->envs[i];
         if (!nonempty(kv->key))
             continue;
         if (strchr(kv->key, '=') || (kv->value.len && memchr(kv->value.data, '\0', kv->value.len)))
@@ -303,11 +350,31 @@ static int make_env(const struct oci_spec_params *p, const cJSON *ic, cJSON *pro
                            "environment variable `%s` has a '=' in its name or a "
                            "NUL byte in its value",
                            kv->key);
-        cleanup_free char *s = xasprintf("%s=%.*s", kv->key, (int)kv->value.len,
-                                         kv->value.len ? (const char *)kv->value.data : "");
-        env_set(env, s, strlen(kv->key));
+        env_add(m,
+                xasprintf("%s=%.*s", kv->key, (int)kv->value.len,
+                          kv->value.len ? (const char *)kv->value.data : ""),
+                strlen(kv->key), false);
     }
     return 0;
+}
+
+/* The image's Env, then ours (PATH if missing, HOSTNAME, TERM for a tty), then the CRI's, each
+ * replacing the same key in place. HOME is added with the user (make_user). */
+static int make_env(const struct oci_spec_params *p, const cJSON *ic, cJSON *proc, struct err *err)
+{
+    cJSON *env = cJSON_AddArrayToObject(proc, "env");
+    struct env_merge m = {0};
+    env_add_image(&m, cJSON_GetObjectItemCaseSensitive(ic, "Env"));
+    env_add(&m, xstrdup(DEFAULT_PATH), 4, true);
+    if (nonempty(p->hostname))
+        env_add(&m, xasprintf("HOSTNAME=%s", p->hostname), 8, false);
+    if (p->config->tty)
+        env_add(&m, xstrdup("TERM=xterm"), 4, true);
+    int r = env_add_cri(&m, p->config, err);
+    if (r == 0)
+        env_merge_into(&m, env);
+    env_merge_done(&m);
+    return r;
 }
 
 /* ---- process: user ---- */
@@ -404,7 +471,7 @@ static int make_user(const struct oci_spec_params *p, const cJSON *ic, cJSON *pr
     cJSON *env = cJSON_GetObjectItemCaseSensitive(proc, "env");
     if (!env_has(env, "HOME")) {
         cleanup_free char *home = xasprintf("HOME=%s", u.home);
-        env_set(env, home, 4);
+        cJSON_AddItemToArray(env, cJSON_CreateString(home));
     }
     oci_user_done(&u);
     return 0;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -26,6 +27,7 @@
 #define MAX_FILTERS 2                      /* the raw bytes plus one decompressor */
 #define LABEL_MAX 256                      /* bytes of a name quoted in a message */
 #define DIR_TIMES_MAX (UINT64_C(64) << 20) /* bytes of names kept for deferred directory times */
+#define FREE_CHECK_BYTES (8u << 20)        /* content written between two looks at free space */
 #define READ_BLOCK (128 * 1024)
 
 #define WHITEOUT_PREFIX ".wh."
@@ -50,6 +52,8 @@ struct extract {
     bool allow_devices;
     uint64_t max_entries;
     uint64_t max_bytes;
+    uint64_t min_free;
+    uint64_t unchecked; /* bytes written since free space was last looked at */
     struct storage_extract_stats stats;
     char *label; /* the current entry's name, printable, for messages */
     struct dir_time *dirs;
@@ -734,6 +738,26 @@ static int write_all(int fd, const void *data, size_t len, off_t off)
     return 0;
 }
 
+/* A layer that would fill the filesystem stops while min_free bytes are still free: looked at
+ * every FREE_CHECK_BYTES written. */
+static int check_free(struct extract *x, size_t written)
+{
+    x->unchecked += written;
+    if (!x->min_free || x->unchecked < FREE_CHECK_BYTES)
+        return 0;
+    x->unchecked = 0;
+    struct statvfs st;
+    if (fstatvfs(x->dest, &st) < 0)
+        return fail_errno(x, "statvfs");
+    uint64_t avail = (uint64_t)st.f_bavail * (uint64_t)st.f_frsize;
+    if (avail < x->min_free)
+        return fail(x, -ENOSPC,
+                    "the image filesystem has %" PRIu64 " bytes free, less than the %" PRIu64
+                    " bytes min_free_space keeps",
+                    avail, x->min_free);
+    return 0;
+}
+
 /* Content at the offsets libarchive gives, so sparse files keep their holes. */
 static int write_data(struct extract *x, int fd, uint64_t size)
 {
@@ -754,6 +778,9 @@ static int write_data(struct extract *x, int fd, uint64_t size)
         r = write_all(fd, data, len, (off_t)off);
         if (r < 0)
             return fail(x, r, "write: %s", strerror(-r));
+        r = check_free(x, len);
+        if (r < 0)
+            return r;
         if ((uint64_t)off + len > end)
             end = (uint64_t)off + len;
     }
@@ -1008,6 +1035,8 @@ static int extract_all(struct archive *a, int open_r, int dest,
         .allow_devices = opts && opts->allow_devices,
         .max_entries = opts && opts->max_entries ? opts->max_entries : DEFAULT_MAX_ENTRIES,
         .max_bytes = opts && opts->max_bytes ? opts->max_bytes : DEFAULT_MAX_BYTES,
+        .min_free = opts ? opts->min_free : 0,
+        .unchecked = FREE_CHECK_BYTES, /* the first write looks */
         .err = err,
     };
     int r = 0;

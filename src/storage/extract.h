@@ -14,6 +14,7 @@ struct storage_extract_opts {
     bool allow_devices;   /* char/block device and fifo entries (other than whiteouts) allowed */
     uint64_t max_entries; /* 0 = default 1,000,000 */
     uint64_t max_bytes;   /* total size of regular file content; 0 = default 64 GiB */
+    uint64_t min_free;    /* stop (-ENOSPC) when dest's filesystem has fewer bytes free; 0 off */
 };
 
 /* What one extraction did (also filled as far as it got when it fails). */

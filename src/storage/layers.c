@@ -8,10 +8,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <inttypes.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
+
+#define DEFAULT_MAX_LAYER_SIZE (UINT64_C(64) << 30)
 
 #include "common/digest.h"
 #include "common/fsutil.h"
@@ -31,6 +35,7 @@ struct unpack {
     uv_work_t work;
     struct storage *s;
     char *blob_path, *diff_id, *chain_id, *tmp_dir, *final_dir;
+    uint64_t size; /* of the uncompressed tar stream */
     int status;
     char *msg;
     struct unpack_waiter *waiters;
@@ -63,6 +68,35 @@ bool storage_layer_exists(struct storage *s, const char *chain_id)
     return stat(d, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/* The size file beside a layer's diff/: decimal bytes of its uncompressed tar stream. */
+uint64_t storage_layer_size(struct storage *s, const char *chain_id)
+{
+    cleanup_free char *path = xasprintf("%s/%s/size", s->layers, hex_of(chain_id));
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    char text[32];
+    ssize_t n = fd >= 0 ? read(fd, text, sizeof(text) - 1) : -1;
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    return strtoull(text, NULL, 10);
+}
+
+static uint64_t free_bytes(const struct statvfs *st)
+{
+    return (uint64_t)st->f_bavail * (uint64_t)st->f_frsize;
+}
+
+int storage_check_free(struct storage *s, struct err *err)
+{
+    struct statvfs st;
+    if (!s->opts.min_free || statvfs(s->root, &st) < 0 || free_bytes(&st) >= s->opts.min_free)
+        return 0;
+    return err_set(err, -ENOSPC,
+                   "the image filesystem (%s) has %" PRIu64 " bytes free, less than the %" PRIu64
+                   " bytes min_free_space keeps",
+                   s->root, free_bytes(&st), s->opts.min_free);
+}
+
 const char *storage_tmp_dir(struct storage *s)
 {
     return s->tmp;
@@ -82,6 +116,8 @@ int storage_new(uv_loop_t *loop, const char *root, const struct storage_opts *op
     s->layers = xasprintf("%s/layers", root);
     s->tmp = xasprintf("%s/tmp", root);
     s->opts = *opts;
+    if (!s->opts.max_layer_size)
+        s->opts.max_layer_size = DEFAULT_MAX_LAYER_SIZE;
     /* Start-up, before the loop runs: an interrupted download or unpack leaves only tmp/. */
     int r = fs_remove_tree(s->tmp);
     if (r == 0)
@@ -115,8 +151,12 @@ void storage_free(struct storage *s)
 
 /* ---- unpacking (pool thread) ---- */
 
-static int hash_uncompressed(const char *path, char **ret_digest, char **ret_msg)
+/* The diff ID of the blob at path, and the size of its uncompressed stream; a stream longer
+ * than max stops the pass before anything is written. */
+static int hash_uncompressed(const char *path, uint64_t max, char **ret_digest, uint64_t *ret_size,
+                             char **ret_msg)
 {
+    uint64_t size = 0;
     struct archive *a = archive_read_new();
     archive_read_support_filter_gzip(a);
     archive_read_support_filter_zstd(a);
@@ -136,8 +176,16 @@ static int hash_uncompressed(const char *path, char **ret_digest, char **ret_msg
         size_t len;
         int64_t off;
         int dr;
-        while ((dr = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK)
+        while ((dr = archive_read_data_block(a, &buf, &len, &off)) == ARCHIVE_OK) {
+            if (len > max - size) {
+                r = -EFBIG;
+                *ret_msg = xasprintf(
+                    "the layer uncompresses to more than %" PRIu64 " bytes (max_image_size)", max);
+                goto out;
+            }
+            size += len;
             EVP_DigestUpdate(md, buf, len);
+        }
         if (dr != ARCHIVE_EOF) {
             *ret_msg = xasprintf("decompress layer: %s", archive_error_string(a));
             goto out;
@@ -147,6 +195,7 @@ static int hash_uncompressed(const char *path, char **ret_digest, char **ret_msg
         goto out;
     }
     *ret_digest = digest_final(md, "sha256");
+    *ret_size = size;
     r = 0;
 out:
     EVP_MD_CTX_free(md);
@@ -158,7 +207,8 @@ static void do_unpack(uv_work_t *w)
 {
     struct unpack *u = container_of(w, struct unpack, work);
     cleanup_free char *digest = NULL;
-    u->status = hash_uncompressed(u->blob_path, &digest, &u->msg);
+    u->status =
+        hash_uncompressed(u->blob_path, u->s->opts.max_layer_size, &digest, &u->size, &u->msg);
     if (u->status < 0)
         return;
     if (strcmp(digest, u->diff_id) != 0) {
@@ -175,13 +225,23 @@ static void do_unpack(uv_work_t *w)
         u->msg = xasprintf("prepare layer directory: %s", strerror(-u->status));
         return;
     }
-    struct storage_extract_opts eo = {.allow_devices = u->s->opts.allow_devices};
+    struct storage_extract_opts eo = {.allow_devices = u->s->opts.allow_devices,
+                                      .max_bytes = u->s->opts.max_layer_size,
+                                      .min_free = u->s->opts.min_free};
     struct storage_extract_stats st;
     struct err err = ERR_INIT;
     u->status = storage_extract_fd(bfd, dfd, &eo, &st, &err);
     if (u->status < 0) {
         u->msg = xstrdup(err_msg(&err));
         err_done(&err);
+        return;
+    }
+    cleanup_free char *size_path = xasprintf("%s/size", u->tmp_dir);
+    cleanup_free char *size = xasprintf("%" PRIu64 "\n", u->size);
+    r = fs_write_atomic(size_path, size, strlen(size), 0644);
+    if (r < 0) {
+        u->status = r;
+        u->msg = xasprintf("record the layer's size: %s", strerror(-r));
         return;
     }
     /* The layer appears whole or not at all. */

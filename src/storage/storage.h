@@ -12,7 +12,9 @@
 struct storage;
 
 struct storage_opts {
-    bool allow_devices; /* device nodes in layers */
+    bool allow_devices;      /* device nodes in layers */
+    uint64_t max_layer_size; /* bytes a layer may uncompress to (max_image_size); 0: 64 GiB */
+    uint64_t min_free;       /* bytes to leave free on the store's filesystem; 0: no floor */
 };
 
 /* Open the store under root (root/layers, root/tmp); removes leftovers of interrupted unpacks. */
@@ -32,6 +34,13 @@ typedef void (*storage_unpack_cb)(int status, const char *msg, void *data);
  * The callback gets 0, or a negative errno and a message. */
 void storage_layer_unpack(struct storage *s, const char *blob_path, const char *diff_id,
                           const char *chain_id, storage_unpack_cb cb, void *data);
+
+/* Bytes the layer's tar stream uncompressed to (recorded when it was unpacked; 0 for a layer
+ * unpacked before sizes were recorded). A small read, inline. */
+uint64_t storage_layer_size(struct storage *s, const char *chain_id);
+/* -ENOSPC and a message when the store's filesystem has less than min_free bytes free. One
+ * statvfs, inline. */
+int storage_check_free(struct storage *s, struct err *err);
 
 /* Layers are kept while referenced (by images, later by containers); the last unref removes
  * the directory on the thread pool. References are counted in memory: the image store

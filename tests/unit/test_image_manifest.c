@@ -770,6 +770,109 @@ static void test_config_type_errors(void **state UNUSED)
     expect_config_error("{", "image config is not valid JSON (error at byte 1)");
 }
 
+/* A config whose field (an array, or with object_value an object of such values) has n
+ * entries. */
+static char *config_with_list(const char *field, const char *object_value, size_t n)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    assert_non_null(f);
+    fprintf(f, "{\"config\":{\"%s\":%c", field, object_value ? '{' : '[');
+    for (size_t i = 0; i < n; i++) {
+        if (object_value)
+            fprintf(f, "%s\"K%zu\":%s", i ? "," : "", i, object_value);
+        else
+            fprintf(f, "%s\"K%zu=v\"", i ? "," : "", i);
+    }
+    fprintf(f, "%c},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", object_value ? '}' : ']');
+    assert_int_equal(fclose(f), 0);
+    return text;
+}
+
+/* Every list read from an image config has a bound; more is an error naming the field. */
+static void test_config_list_caps(void **state UNUSED)
+{
+    static const struct {
+        const char *field, *object_value;
+    } lists[] = {{"Env", NULL},     {"Entrypoint", NULL},   {"Cmd", NULL},
+                 {"Volumes", "{}"}, {"ExposedPorts", "{}"}, {"Labels", "\"v\""}};
+    for (size_t i = 0; i < ARRAY_SIZE(lists); i++) {
+        cleanup_free char *most =
+            config_with_list(lists[i].field, lists[i].object_value, IMAGE_CONFIG_LIST_MAX);
+        struct image_config c;
+        config_ok(most, &c);
+        size_t counts[] = {c.n_env,     c.n_entrypoint,    c.n_cmd,
+                           c.n_volumes, c.n_exposed_ports, c.n_labels};
+        assert_int_equal(counts[i], IMAGE_CONFIG_LIST_MAX);
+        image_config_done(&c);
+
+        cleanup_free char *over =
+            config_with_list(lists[i].field, lists[i].object_value, IMAGE_CONFIG_LIST_MAX + 1);
+        cleanup_free char *want = xasprintf("too many entries in config.%s (at most %d)",
+                                            lists[i].field, IMAGE_CONFIG_LIST_MAX);
+        expect_config_error(over, want);
+    }
+}
+
+static void expect_docker_error(const char *text, const char *want)
+{
+    struct image_docker_entry *v;
+    size_t n;
+    struct err err = ERR_INIT;
+    int r = image_docker_manifest_parse(text, strlen(text), &v, &n, &err);
+    if (r != -EINVAL || strcmp(err_msg(&err), want) != 0)
+        print_error("got  %d `%s`\nwant `%s`\n", r, err_msg(&err), want);
+    assert_int_equal(r, -EINVAL);
+    assert_string_equal(err_msg(&err), want);
+    assert_null(v);
+    assert_int_equal(n, 0);
+    err_done(&err);
+}
+
+/* A `docker save` manifest.json: paths stay inside, lists are bounded. */
+static void test_docker_manifest_json(void **state UNUSED)
+{
+    const char *ok = "[{\"Config\":\"c.json\",\"RepoTags\":[\"busybox:latest\"],"
+                     "\"Layers\":[\"a/layer.tar\",\"b..c/layer.tar\"]},"
+                     "{\"Config\":\"d.json\",\"Layers\":[]}]";
+    struct image_docker_entry *v;
+    size_t n;
+    struct err err = ERR_INIT;
+    assert_int_equal(image_docker_manifest_parse(ok, strlen(ok), &v, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(v[0].config, "c.json");
+    assert_int_equal(v[0].n_layers, 2);
+    assert_string_equal(v[0].layers[1], "b..c/layer.tar");
+    assert_int_equal(v[0].n_repo_tags, 1);
+    assert_string_equal(v[0].repo_tags[0], "busybox:latest");
+    assert_int_equal(v[1].n_layers, 0);
+    assert_int_equal(v[1].n_repo_tags, 0);
+    image_docker_entries_free(v, n);
+
+    expect_docker_error("[]", "manifest.json: not a list of 1 to 256 images");
+    expect_docker_error("{}", "manifest.json: not a list of 1 to 256 images");
+    expect_docker_error("[{\"Config\":\"../c.json\",\"Layers\":[]}]",
+                        "manifest.json[0]: `Config` must be a relative path");
+    expect_docker_error("[{\"Config\":\"c\",\"Layers\":[]},{\"Config\":\"c\",\"Layers\":"
+                        "[\"a/../../x\"]}]",
+                        "manifest.json[1]: bad layer path `a/../../x`");
+    expect_docker_error("[{\"Config\":\"c\"}]", "manifest.json[0]: `Layers` is missing");
+    expect_docker_error("[{\"Config\":\"c\",\"Layers\":[],\"RepoTags\":[1]}]",
+                        "manifest.json[0]: `RepoTags` must hold strings");
+    char *many = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&many, &len);
+    assert_non_null(f);
+    fputs("[{\"Config\":\"c\",\"Layers\":[],\"RepoTags\":[", f);
+    for (int i = 0; i <= IMAGE_MANIFEST_ENTRIES_MAX; i++)
+        fprintf(f, "%s\"t:%d\"", i ? "," : "", i);
+    fputs("]}]", f);
+    assert_int_equal(fclose(f), 0);
+    expect_docker_error(many, "manifest.json[0]: too many entries in `RepoTags` (at most 1000)");
+    free(many);
+}
+
 static void test_layer_compression(void **state UNUSED)
 {
     assert_int_equal(image_layer_compression(NULL), IMAGE_LAYER_NONE);
@@ -812,6 +915,8 @@ int main(void)
         cmocka_unit_test(test_config_rootfs_errors),
         cmocka_unit_test(test_config_type_errors),
         cmocka_unit_test(test_layer_compression),
+        cmocka_unit_test(test_config_list_caps),
+        cmocka_unit_test(test_docker_manifest_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

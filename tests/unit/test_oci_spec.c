@@ -693,6 +693,80 @@ static void test_env(void **state)
     done(&f);
 }
 
+/* Merging works on lists of any length with the same rules: image Env, then the CRI's envs;
+ * a later key replaces an earlier one in place; first places kept in order. */
+static void test_env_large(void **state)
+{
+    enum { N = 30000 };
+    struct fixture f;
+    fixture_init(&f);
+    char *text = NULL;
+    size_t len = 0;
+    FILE *img = open_memstream(&text, &len);
+    assert_non_null(img);
+    fputs("{\"config\":{\"Cmd\":[\"sh\"],\"User\":\"app\",\"Env\":[", img);
+    for (int i = 0; i < N; i++)
+        fprintf(img, "%s\"K%05d=img%d\"", i ? "," : "", i, i);
+    for (int i = 0; i < N; i += 3)
+        fprintf(img, ",\"K%05d=dup\"", i);
+    fputs("]}}", img);
+    assert_int_equal(fclose(img), 0);
+    f.p.image_config = text;
+
+    /* Every even image key overridden, N new keys (the first one twice), PATH. */
+    size_t n_envs = N / 2 + N + 2, k = 0;
+    Runtime__V1__KeyValue *kvs = xcalloc(n_envs, sizeof(*kvs));
+    Runtime__V1__KeyValue **envs = xcalloc(n_envs, sizeof(*envs));
+    char(*keys)[8] = xcalloc(n_envs, sizeof(*keys));
+    for (int i = 0; i < N; i += 2) {
+        snprintf(keys[k], sizeof(keys[k]), "K%05d", i);
+        kvs[k] = kv_of(keys[k], "cri");
+        k++;
+    }
+    for (int i = 0; i < N; i++) {
+        snprintf(keys[k], sizeof(keys[k]), "N%05d", i);
+        kvs[k] = kv_of(keys[k], "new");
+        k++;
+    }
+    kvs[k++] = kv_of("N00000", "last");
+    kvs[k++] = kv_of("PATH", "/x");
+    assert_int_equal(k, n_envs);
+    for (size_t i = 0; i < n_envs; i++)
+        envs[i] = &kvs[i];
+    f.c.envs = envs;
+    f.c.n_envs = n_envs;
+    gen_ok(&f);
+
+    const cJSON *env = at(f.r.spec, "process.env");
+    assert_int_equal(cJSON_GetArraySize(env), N + 2 + N + 1);
+    const cJSON *x = env->child;
+    char want[64];
+    for (int i = 0; i < N; i++, x = x->next) {
+        if (i % 2 == 0)
+            snprintf(want, sizeof(want), "K%05d=cri", i);
+        else if (i % 3 == 0)
+            snprintf(want, sizeof(want), "K%05d=dup", i);
+        else
+            snprintf(want, sizeof(want), "K%05d=img%d", i, i);
+        assert_string_equal(x->valuestring, want);
+    }
+    assert_string_equal(x->valuestring, "PATH=/x"); /* the default's place, the CRI's value */
+    x = x->next;
+    assert_string_equal(x->valuestring, "HOSTNAME=pod");
+    x = x->next;
+    for (int i = 0; i < N; i++, x = x->next) {
+        snprintf(want, sizeof(want), "N%05d=%s", i, i == 0 ? "last" : "new");
+        assert_string_equal(x->valuestring, want);
+    }
+    assert_string_equal(x->valuestring, "HOME=/home/app");
+    assert_null(x->next);
+    done(&f);
+    free(keys);
+    free(envs);
+    free(kvs);
+    free(text);
+}
+
 static void test_cwd_and_readonly(void **state)
 {
     struct fixture f;
@@ -1521,6 +1595,7 @@ int main(void)
         cmocka_unit_test(test_signals),
         cmocka_unit_test(test_args_rules),
         cmocka_unit_test(test_env),
+        cmocka_unit_test(test_env_large),
         cmocka_unit_test(test_cwd_and_readonly),
         cmocka_unit_test(test_user),
         cmocka_unit_test(test_default_mounts),

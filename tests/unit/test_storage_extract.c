@@ -904,6 +904,26 @@ static void test_max_bytes(void **state)
     assert_false(exists(f, "c"));
 }
 
+/* A floor of free space no filesystem meets: the first content written stops the layer. */
+static void test_min_free(void **state)
+{
+    struct fixture *f = *state;
+    struct storage_extract_opts opts = {.min_free = UINT64_C(1) << 60};
+    struct tar t;
+    tar_open(&t, PLAIN, false);
+    tar_dir(&t, "d", 0755);
+    tar_file(&t, "d/a", 0644, "123456");
+    assert_int_equal(extract_opts(f, &t, &opts), -ENOSPC);
+    assert_non_null(strstr(f->msg, "layer entry `d/a`: the image filesystem has "));
+    assert_non_null(strstr(f->msg, " bytes free, less than the 1152921504606846976 bytes "
+                                   "min_free_space keeps"));
+    opts.min_free = 1; /* met */
+    tar_open(&t, PLAIN, false);
+    tar_file(&t, "b", 0644, "1234");
+    assert_int_equal(extract_opts(f, &t, &opts), 0);
+    assert_content(f, "b", "1234");
+}
+
 static void test_not_a_tar(void **state)
 {
     struct fixture *f = *state;
@@ -1192,6 +1212,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_long_name_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_entries, setup, teardown),
         cmocka_unit_test_setup_teardown(test_max_bytes, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_min_free, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_a_tar, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncated_archive, setup, teardown),
         cmocka_unit_test_setup_teardown(test_negative_size_refused, setup, teardown),
