@@ -643,7 +643,7 @@ static int prepare(struct create_work *w, struct pod *p, const struct image_reco
         .cgroups_path = c->cgroups_path,
         .oom_score_adj_min = cri->oom_score_adj_min,
         .pids_limit = cri->cfg->pids_limit,
-        .apparmor = false,
+        .lsm = cri->lsm,
         .seccomp_profile_root = cri->cfg->seccomp_profile_root,
         .seccomp = true,
     };

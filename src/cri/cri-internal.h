@@ -6,6 +6,7 @@
 
 #include "common/err.h"
 #include "cri/cri.h"
+#include "oci/oci.h"
 #include "proto/runtime.pb-c.h"
 
 struct status_waiter;
@@ -37,6 +38,7 @@ struct cri {
     char *ctrs_dir;        /* root/containers: records */
     char *ctrs_run;        /* runroot/containers: bundles, FIFOs */
     int oom_score_adj_min; /* the daemon's own oom_score_adj */
+    struct oci_lsm lsm;    /* AppArmor and SELinux on this host */
     struct stream_server *stream;
 };
 

@@ -24,6 +24,9 @@ static void info_json(struct cri *cri, struct buf *out)
     cJSON_AddStringToObject(j, "run_root", cfg->runroot);
     cJSON_AddStringToObject(j, "cgroup_driver", cfg->cgroup_manager);
     cJSON_AddStringToObject(j, "default_runtime", cfg->default_runtime);
+    cJSON *lsm = cJSON_AddObjectToObject(j, "security_modules");
+    cJSON_AddBoolToObject(lsm, "apparmor", cri->lsm.apparmor);
+    cJSON_AddBoolToObject(lsm, "selinux", cri->lsm.selinux);
     cJSON *v = cJSON_AddObjectToObject(j, "versions");
     cJSON_AddStringToObject(v, "crib", PACKAGE_VERSION);
     cJSON_AddStringToObject(v, "cri_api", "v1");

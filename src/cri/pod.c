@@ -510,8 +510,6 @@ static int check_config(struct cri *cri, const Runtime__V1__RunPodSandboxRequest
         buf_done(&known);
         return rc;
     }
-    if (strlen(c->hostname) > 64)
-        return err_set(err, -EINVAL, "hostname `%s` is longer than 64 characters", c->hostname);
     const Runtime__V1__LinuxPodSandboxConfig *l = c->linux;
     if (l && *l->cgroup_parent) {
         cleanup_free char *path = NULL;
@@ -528,6 +526,9 @@ static int check_config(struct cri *cri, const Runtime__V1__RunPodSandboxRequest
         if (rc < 0)
             return rc;
     }
+    int rc = oci_lsm_check_sandbox(&cri->lsm, l ? l->security_context : NULL, err);
+    if (rc < 0)
+        return rc;
     for (const struct pod *p = cri->pods; p; p = p->next) {
         const Runtime__V1__PodSandboxMetadata *m = p->config->metadata;
         if (strcmp(m->name, c->metadata->name) == 0 &&

@@ -133,6 +133,8 @@ static void reply_status(struct cri *cri, struct grpc_call *call, bool runtime_o
         cJSON_AddStringToObject(j, "runtimeVersion", runtime_version ? runtime_version : "");
         cJSON_AddStringToObject(j, "networkDir", cri->cfg->network_dir);
         cJSON_AddStringToObject(j, "cgroupManager", cri->cfg->cgroup_manager);
+        cJSON_AddBoolToObject(j, "apparmor", cri->lsm.apparmor);
+        cJSON_AddBoolToObject(j, "selinux", cri->lsm.selinux);
         info = cJSON_PrintUnformatted(j);
         cJSON_Delete(j);
         entry.key = "config";

@@ -94,6 +94,7 @@ enum grpc_status cri_status_from_errno(int code)
     case -ENOSPC:
         return GRPC_RESOURCE_EXHAUSTED;
     case -EBUSY:
+    case -EOPNOTSUPP: /* the host lacks what was asked for (an LSM) */
         return GRPC_FAILED_PRECONDITION;
     case -EPERM:
         return GRPC_PERMISSION_DENIED;
@@ -223,6 +224,7 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
     }
     if (r == 0) {
         cri->oom_score_adj_min = read_oom_score_adj();
+        oci_lsm_detect(&cri->lsm);
         cri->ctr_writes = reactor_fileq_new(loop);
         cri->ctrs_dir = xasprintf("%s/containers", cfg->root);
         cri->ctrs_run = xasprintf("%s/containers", cfg->runroot);

@@ -27,6 +27,25 @@ void oci_strv_free(char **v);
 int oci_caps_resolve(char *const *add, size_t n_add, char *const *drop, size_t n_drop,
                      bool privileged, char ***ret, struct err *err);
 
+/* ---- lsm.c: AppArmor and SELinux ---- */
+
+struct oci_lsm {
+    bool apparmor; /* enabled, with its filesystem to load profiles through */
+    bool selinux;  /* selinuxfs mounted */
+};
+
+/* What the host runs, from /sys. */
+void oci_lsm_detect(struct oci_lsm *ret);
+/* The container's AppArmor profile (process.apparmorProfile) and SELinux labels
+ * (process.selinuxLabel, linux.mountLabel). A Localhost AppArmor profile on a host without
+ * AppArmor is -EOPNOTSUPP; RuntimeDefault and Unconfined are accepted anywhere; SELinux options
+ * are checked and then applied only where SELinux runs. */
+int oci_lsm_apply(const struct oci_lsm *host, const Runtime__V1__LinuxContainerSecurityContext *sc,
+                  cJSON *proc, cJSON *linux_, struct err *err);
+/* The pod's own request: a Localhost AppArmor profile needs AppArmor on the host. */
+int oci_lsm_check_sandbox(const struct oci_lsm *host,
+                          const Runtime__V1__LinuxSandboxSecurityContext *sc, struct err *err);
+
 /* ---- seccomp.c: seccomp profiles ---- */
 
 /* The built-in RuntimeDefault profile as an OCI `linux.seccomp` object: every syscall allowed
@@ -81,7 +100,7 @@ struct oci_spec_params {
     const char *cgroups_path;  /* linux.cgroupsPath as the runtime wants it */
     int oom_score_adj_min;     /* lower requests are raised to this (the daemon's own value) */
     int64_t pids_limit;        /* > 0: linux.resources.pids.limit */
-    bool apparmor;             /* the host has AppArmor enabled */
+    struct oci_lsm lsm;        /* what the host enforces */
     const char *seccomp_profile_root; /* relative Localhost profiles are resolved here */
     bool seccomp;                     /* the host supports seccomp */
 };

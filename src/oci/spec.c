@@ -531,10 +531,6 @@ static const char *deprecated_seccomp(const Runtime__V1__LinuxContainerSecurityC
 {
     return sc->seccomp_profile_path;
 }
-static const char *deprecated_apparmor(const Runtime__V1__LinuxContainerSecurityContext *sc)
-{
-    return sc->apparmor_profile;
-}
 #pragma GCC diagnostic pop
 
 static int make_caps(const struct oci_spec_params *p, bool privileged, cJSON *proc, char ***ret,
@@ -611,29 +607,6 @@ static int make_seccomp(const struct oci_spec_params *p, char *const *caps, cJSO
     return err_set(err, -EINVAL, "unknown seccomp profile `%s`", old);
 }
 
-/* Only a Localhost profile is named: RuntimeDefault would need a profile loaded on the host
- * under a name of ours (Docker's "docker-default"), which nothing installs, so it is left to the
- * runtime's own confinement, as Unconfined is. The kubelet sends the bare name; the deprecated
- * string and older kubelets have "localhost/<name>". */
-static void make_apparmor(const struct oci_spec_params *p, cJSON *proc)
-{
-    const Runtime__V1__LinuxContainerSecurityContext *sc = security_context(p->config);
-    const char *name = NULL;
-    if (!p->apparmor || !sc)
-        return;
-    if (sc->apparmor) {
-        if (sc->apparmor->profile_type == RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost)
-            name = sc->apparmor->localhost_ref;
-    } else if (nonempty(deprecated_apparmor(sc)) &&
-               strncmp(deprecated_apparmor(sc), "localhost/", 10) == 0) {
-        name = deprecated_apparmor(sc);
-    }
-    if (name && strncmp(name, "localhost/", 10) == 0)
-        name += 10;
-    if (nonempty(name))
-        cJSON_AddStringToObject(proc, "apparmorProfile", name);
-}
-
 static void add_paths(cJSON *linux_, const char *key, char *const *v, size_t n,
                       const char *const *def, size_t n_def)
 {
@@ -656,7 +629,9 @@ static int make_security(const struct oci_spec_params *p, bool privileged, cJSON
     oci_strv_free(caps);
     if (r < 0)
         return r;
-    make_apparmor(p, proc);
+    r = oci_lsm_apply(&p->lsm, sc, proc, linux_, err);
+    if (r < 0)
+        return r;
     if (!privileged) {
         add_paths(linux_, "maskedPaths", sc ? sc->masked_paths : NULL, sc ? sc->n_masked_paths : 0,
                   masked_default, ARRAY_SIZE(masked_default));

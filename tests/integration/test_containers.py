@@ -445,6 +445,53 @@ def test_capabilities_seen_in_proc_status(env):
     assert "NOT_A_CAP" in e.value.details()
 
 
+def test_apparmor_and_selinux_on_a_host_without_them(env):
+    """This host runs neither LSM: a Localhost AppArmor profile is refused, not dropped;
+    RuntimeDefault and Unconfined run; SELinux options are checked, then have nothing to apply
+    to; Status and /info say what the host supports."""
+    from test_http1 import http_get
+    pb = env.pb
+    try:
+        apparmor = open("/sys/module/apparmor/parameters/enabled").read().startswith("Y")
+    except OSError:
+        apparmor = False
+    if apparmor or os.path.exists("/sys/fs/selinux/enforce"):
+        pytest.skip("this host runs an LSM")
+    status, body = http_get(env.c.sock, "/info")
+    assert json.loads(body)["security_modules"] == {"apparmor": False, "selinux": False}
+    info = json.loads(env.cli.unary("Status", verbose=True).info["config"])
+    assert info["apparmor"] is False and info["selinux"] is False
+    pod = env.pod()
+    P = pb.SecurityProfile.ProfileType
+
+    def sc(**kw):
+        return pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(**kw))
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, ["true"], name="local", linux=sc(
+            apparmor=pb.SecurityProfile(profile_type=P.Localhost, localhost_ref="k8s-deny")))
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert e.value.details() == ("AppArmor profile `k8s-deny` asked for, but AppArmor is not "
+                                 "enabled on this host")
+    for i, t in enumerate((P.RuntimeDefault, P.Unconfined)):
+        cid = env.run(pod, ["true"], name=f"ok{i}",
+                      linux=sc(apparmor=pb.SecurityProfile(profile_type=t)))
+        assert env.wait_exit(cid).exit_code == 0
+    cid = env.run(pod, ["true"], name="labelled",
+                  linux=sc(selinux_options=pb.SELinuxOption(level="s0:c1,c2")))
+    assert env.wait_exit(cid).exit_code == 0
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(pod, ["true"], name="badlabel",
+                   linux=sc(selinux_options=pb.SELinuxOption(type="a:b")))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # The pod's own request is held to the same rule.
+    cfg = pod_config(pb, name="aa-pod")
+    cfg.linux.security_context.apparmor.profile_type = P.Localhost
+    cfg.linux.security_context.apparmor.localhost_ref = "k8s-deny"
+    with pytest.raises(grpc.RpcError) as e:
+        env.cli.unary("RunPodSandbox", config=cfg, timeout=60)
+    assert e.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
 def test_seccomp_runtime_default_refuses_unshare(env):
     pod = env.pod()
 

@@ -1450,10 +1450,20 @@ static void test_apparmor(void **state)
     prof.profile_type = RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost;
     prof.localhost_ref = "k8s-deny-write";
     f.sc.apparmor = &prof;
-    gen_ok(&f); /* the host has no AppArmor */
+    /* A host without AppArmor refuses a profile rather than run the container unconfined. */
+    assert_int_equal(gen_fail(&f), -EOPNOTSUPP);
+    assert_string_equal(err_msg(&f.err), "AppArmor profile `k8s-deny-write` asked for, but "
+                                         "AppArmor is not enabled on this host");
+    done(&f);
+    prof.profile_type = RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__RuntimeDefault;
+    gen_ok(&f);
     assert_null(at(f.r.spec, "process.apparmorProfile"));
     done(&f);
-    f.p.apparmor = true;
+    prof.profile_type = RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Unconfined;
+    gen_ok(&f);
+    done(&f);
+    prof.profile_type = RUNTIME__V1__SECURITY_PROFILE__PROFILE_TYPE__Localhost;
+    f.p.lsm.apparmor = true;
     gen_ok(&f);
     assert_string_equal(str(f.r.spec, "process.apparmorProfile"), "k8s-deny-write");
     done(&f);
@@ -1469,6 +1479,40 @@ static void test_apparmor(void **state)
     set_apparmor_string(&f.sc, "localhost/old-style");
     gen_ok(&f);
     assert_string_equal(str(f.r.spec, "process.apparmorProfile"), "old-style");
+    done(&f);
+}
+
+static void test_selinux(void **state)
+{
+    struct fixture f;
+    fixture_init(&f);
+    Runtime__V1__SELinuxOption o = RUNTIME__V1__SELINUX_OPTION__INIT;
+    o.level = "s0:c1,c2";
+    f.sc.selinux_options = &o;
+    gen_ok(&f); /* no SELinux on the host: nothing to label with */
+    assert_null(at(f.r.spec, "process.selinuxLabel"));
+    assert_null(at(f.r.spec, "linux.mountLabel"));
+    done(&f);
+    f.p.lsm.selinux = true;
+    gen_ok(&f);
+    assert_string_equal(str(f.r.spec, "process.selinuxLabel"),
+                        "system_u:system_r:container_t:s0:c1,c2");
+    assert_string_equal(str(f.r.spec, "linux.mountLabel"),
+                        "system_u:object_r:container_file_t:s0:c1,c2");
+    done(&f);
+    o.user = "user_u";
+    o.role = "user_r";
+    o.type = "spc_t";
+    o.level = "";
+    gen_ok(&f);
+    assert_string_equal(str(f.r.spec, "process.selinuxLabel"), "user_u:user_r:spc_t:s0");
+    done(&f);
+    o.type = "a:b";
+    assert_int_equal(gen_fail(&f), -EINVAL);
+    assert_string_equal(err_msg(&f.err), "SELinux type `a:b` is not a valid label field");
+    done(&f);
+    f.p.lsm.selinux = false; /* checked even where it would not apply */
+    assert_int_equal(gen_fail(&f), -EINVAL);
     done(&f);
 }
 
@@ -1609,6 +1653,7 @@ int main(void)
         cmocka_unit_test(test_seccomp),
         cmocka_unit_test(test_seccomp_deprecated),
         cmocka_unit_test(test_apparmor),
+        cmocka_unit_test(test_selinux),
         cmocka_unit_test(test_annotations),
         cmocka_unit_test(test_stop_signal),
     };
