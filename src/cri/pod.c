@@ -470,7 +470,8 @@ static void on_pinned(int status, struct err *err, void *data)
         return;
     }
     if (p->pod_pid) {
-        int r = network_infra_start(w->cri->loop, w->cri->self_exe, on_infra, w);
+        cleanup_free char *nsdir = xasprintf("%s/ns", p->run_dir);
+        int r = network_infra_start(w->cri->loop, w->cri->self_exe, nsdir, on_infra, w);
         if (r < 0) {
             err_set(&w->err, r, "start the infra process: %s", uv_strerror(r));
             run_fail(w);

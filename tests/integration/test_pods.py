@@ -426,3 +426,72 @@ def test_pod_without_hostname_gets_the_nodes_even_with_a_long_name(net_cribd, pb
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "longer than 64" in e.value.details()
     cli.unary("RemovePodSandbox", pod_sandbox_id=pid, timeout=60)
+
+
+# ---- pods with containers (the containers' helpers come from test_containers, which imports
+# this module: they are imported late, inside the fixture) ----
+
+@pytest.fixture
+def ctr_env(net_cribd, pb, tmp_path):
+    from registry import busybox_layer
+    from test_containers import IMAGE, STOPSIG_IMAGE, Env
+    from test_image_load import write_layout
+    layer = busybox_layer()
+    write_layout(f"{tmp_path}/layouts/busybox", [layer], ref_name=IMAGE)
+    write_layout(f"{tmp_path}/layouts/stopsig", [layer], ref_name=STOPSIG_IMAGE,
+                 config={"StopSignal": "SIGUSR1"})
+    e = Env(net_cribd(), pb, f"{tmp_path}/layouts", str(tmp_path))
+    yield e
+    e.close()
+
+
+def exec_out(env, cid, *cmd):
+    req = env.pb.ExecSyncRequest(container_id=cid, cmd=list(cmd), timeout=10)
+    r = env.cli.unary("ExecSync", req=req, timeout=20)
+    assert r.exit_code == 0, (cmd, r.stdout, r.stderr)
+    return r.stdout.decode()
+
+
+def proc_status_fields(text):
+    return {l.split(":")[0]: l.split(":", 1)[1].split() for l in text.splitlines() if ":" in l}
+
+
+def test_shared_pid_infra_process_holds_nothing_a_ptracer_could_use(ctr_env):
+    env, pb = ctr_env, ctr_env.pb
+    sec = pb.LinuxSandboxSecurityContext(namespace_options=pb.NamespaceOption(pid=pb.POD))
+    pod = env.pod("ptraced", linux=pb.LinuxPodSandboxConfig(security_context=sec))
+    infra = json.loads(status(env.cli, pod[0], verbose=True).info["info"])["infraPid"]
+    ptrace = pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+        capabilities=pb.Capability(add_capabilities=["SYS_PTRACE"])))
+    app = env.run(pod, ["/bin/sleep", "601"], name="app")
+    dbg = env.run(pod, ["/bin/sleep", "602"], name="debug", linux=ptrace)
+    # The node's root is not behind PID 1's root or working directory.
+    for link in ("root", "cwd"):
+        names = exec_out(env, dbg, "/bin/ls", "-a", f"/proc/1/{link}/").split()
+        assert set(names) <= {".", ".."}, names
+    st = proc_status_fields(exec_out(env, dbg, "/bin/cat", "/proc/1/status"))
+    assert st["Name"] == ["crib-infra"]
+    for caps in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(st[caps][0], 16) == 0, (caps, st[caps])
+    assert st["Uid"] == ["65534"] * 4 and st["Gid"] == ["65534"] * 4
+    assert st["Groups"] == []
+    assert st["NoNewPrivs"] == ["1"] and st["Seccomp"] == ["2"]
+    # No fd of the daemon's or the launcher's.
+    assert exec_out(env, dbg, "/bin/ls", "/proc/1/fd/").split() == []
+    # In the pod's namespaces (not the node's), in a mount namespace of its own.
+    for ns in ("net", "ipc", "uts"):
+        assert exec_out(env, dbg, "/bin/readlink", f"/proc/1/ns/{ns}") == \
+            exec_out(env, dbg, "/bin/readlink", f"/proc/self/ns/{ns}")
+    assert os.readlink(f"/proc/{infra}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    # The pod still works: its containers see each other's processes.
+    ps = exec_out(env, app, "/bin/ps", "-o", "pid,args")
+    assert "sleep 601" in ps and "sleep 602" in ps and "crib-infra" not in ps.split("\n")[0]
+    env.cli.unary("StopPodSandbox", pod_sandbox_id=pod[0])
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{infra}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{infra}")
+    assert env.status(app).state == pb.CONTAINER_EXITED
+    env.cli.unary("RemovePodSandbox", pod_sandbox_id=pod[0])
+    assert not os.path.exists(pod_dir(env.c, pod[0]))
+    assert mounts_under(pod_dir(env.c, pod[0])) == []
