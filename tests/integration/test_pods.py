@@ -495,3 +495,32 @@ def test_shared_pid_infra_process_holds_nothing_a_ptracer_could_use(ctr_env):
     env.cli.unary("RemovePodSandbox", pod_sandbox_id=pod[0])
     assert not os.path.exists(pod_dir(env.c, pod[0]))
     assert mounts_under(pod_dir(env.c, pod[0])) == []
+
+
+def target_pid_ns(pb, target):
+    return pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+        namespace_options=pb.NamespaceOption(pid=pb.TARGET, target_id=target)))
+
+
+def test_target_pid_namespace_only_of_a_container_of_the_same_pod(ctr_env):
+    env, pb = ctr_env, ctr_env.pb
+    a, b = env.pod("a"), env.pod("b")
+    target = env.run(a, ["/bin/sleep", "603"], name="target")
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(b, ["/bin/ps"], name="intruder", linux=target_pid_ns(pb, target))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert target in e.value.details() and "not in this pod" in e.value.details()
+    assert [c.id for c in env.cli.unary("ListContainers").containers] == [target]
+    # In the same pod it works, through our own fd of the namespace, not a pid's path.
+    dbg = env.create(a, ["/bin/sleep", "604"], name="debug", linux=target_pid_ns(pb, target))
+    spec = json.load(open(os.path.join(env.c.dir, "run", "containers", dbg, "config.json")))
+    path = [n["path"] for n in spec["linux"]["namespaces"] if n["type"] == "pid"][0]
+    assert path.startswith(f"/proc/{env.c.proc.pid}/fd/"), path
+    env.start(dbg)
+    ps = exec_out(env, dbg, "/bin/ps", "-o", "args")
+    assert "sleep 603" in ps and "sleep 604" in ps
+    # A target that is not running is refused too.
+    env.stop(target, 5)
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(a, ["/bin/ps"], name="late", linux=target_pid_ns(pb, target))
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND and "not running" in e.value.details()
