@@ -1321,7 +1321,9 @@ static void readopt(struct cri *cri, struct ctr *c)
 {
     struct err err = ERR_INIT;
     struct pod *p = cri_pod_find(cri, c->pod_id);
-    bool alive = c->pid > 0 && monitor_proc_start_time(c->pid) == c->pid_start;
+    /* A pod that lost its run state (a reboot): whatever has this pid now is not ours. */
+    bool lost = p && p->lost;
+    bool alive = !lost && c->pid > 0 && monitor_proc_start_time(c->pid) == c->pid_start;
     if (alive && p) {
         struct monitor_ctr_opts mo = {
             .id = c->id,
@@ -1354,7 +1356,9 @@ static void readopt(struct cri *cri, struct ctr *c)
     free(c->reason);
     free(c->message);
     c->reason = xstrdup("Error");
-    c->message = xstrdup("the container ended while cribd was not running");
+    c->message = xstrdup(lost ? "the node rebooted (or the run root was cleared) while the "
+                                "container ran"
+                              : "the container ended while cribd was not running");
     cri_ctr_persist(c);
 }
 

@@ -26,11 +26,12 @@ def conflist(tmp, n, extra_plugins=()):
 
 @pytest.fixture
 def net_cribd(cribd_factory, tmp_path):
-    def make(plugin_dirs=("/usr/lib/cni",), extra_plugins=(), subdir=None, extra_config=""):
+    def make(plugin_dirs=("/usr/lib/cni",), extra_plugins=(), subdir=None, extra_config="",
+             env=None):
         n = next(_nets) + (os.getpid() % 100)
         dirs = ", ".join(f'"{d}"' for d in plugin_dirs)
         c = cribd_factory(f"[crib.network]\nplugin_dirs = [{dirs}]\n{extra_config}", start=False,
-                          subdir=subdir or f"net{n}")
+                          subdir=subdir or f"net{n}", env=env)
         with open(os.path.join(c.netdir, "10-test.conflist"), "w") as f:
             json.dump(conflist(c.dir, n, extra_plugins), f)
         c.net_n = n
@@ -432,7 +433,7 @@ def test_pod_without_hostname_gets_the_nodes_even_with_a_long_name(net_cribd, pb
 # this module: they are imported late, inside the fixture) ----
 
 @pytest.fixture
-def ctr_env(net_cribd, pb, tmp_path):
+def ctr_env(net_cribd, pb, tmp_path, request):
     from registry import busybox_layer
     from test_containers import IMAGE, STOPSIG_IMAGE, Env
     from test_image_load import write_layout
@@ -440,7 +441,14 @@ def ctr_env(net_cribd, pb, tmp_path):
     write_layout(f"{tmp_path}/layouts/busybox", [layer], ref_name=IMAGE)
     write_layout(f"{tmp_path}/layouts/stopsig", [layer], ref_name=STOPSIG_IMAGE,
                  config={"StopSignal": "SIGUSR1"})
-    e = Env(net_cribd(), pb, f"{tmp_path}/layouts", str(tmp_path))
+    boot_file = None
+    if getattr(request, "param", None) == "boot_id":  # a boot id of the test's, to play a reboot
+        boot_file = str(tmp_path / "boot_id")
+        with open(boot_file, "w") as f:
+            f.write("11111111-1111-1111-1111-111111111111\n")
+    c = net_cribd(env={"CRIB_BOOT_ID_FILE": boot_file} if boot_file else None)
+    e = Env(c, pb, f"{tmp_path}/layouts", str(tmp_path))
+    e.boot_file = boot_file
     yield e
     e.close()
 
@@ -524,3 +532,75 @@ def test_target_pid_namespace_only_of_a_container_of_the_same_pod(ctr_env):
     with pytest.raises(grpc.RpcError) as e:
         env.create(a, ["/bin/ps"], name="late", linux=target_pid_ns(pb, target))
     assert e.value.code() == grpc.StatusCode.NOT_FOUND and "not running" in e.value.details()
+
+
+def restart(env):
+    env.ch.close()
+    assert env.c.stop() == 0
+    env.c.start()
+    env.ch = env.c.channel()
+    env.cli = Cri(env.ch, env.pb)
+
+
+def kill_as_a_reboot_would(env, cid):
+    """The container's process and the runtime's state (under /run) go."""
+    subprocess.run(["runc", "delete", "--force", cid], capture_output=True, timeout=30)
+
+
+def check_reboot_seen(env, pod, cid, ip):
+    pb = env.pb
+    assert status(env.cli, pod[0]).status.state == pb.SANDBOX_NOTREADY
+    assert [p.id for p in env.cli.unary("ListPodSandbox", filter=pb.PodSandboxFilter(
+        state=pb.PodSandboxStateValue(state=pb.SANDBOX_READY))).items] == []
+    st = env.status(cid)
+    assert st.state == pb.CONTAINER_EXITED and st.exit_code == 255
+    assert st.reason == "Error" and "rebooted" in st.message
+    assert "rebooted" in env.c.output() or "gone" in env.c.output()
+    # The kubelet's clean-up still works, and releases the pod's address.
+    env.cli.unary("StopPodSandbox", pod_sandbox_id=pod[0], timeout=60)
+    env.cli.unary("RemoveContainer", container_id=cid, timeout=30)
+    env.cli.unary("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=60)
+    assert list(env.cli.unary("ListContainers").containers) == []
+    assert list(env.cli.unary("ListPodSandbox").items) == []
+    ipam = os.path.join(env.c.dir, "ipam", f"crib-test-{env.c.net_n}")
+    assert ip not in os.listdir(ipam)
+    assert mounts_under(os.path.join(env.c.dir, "run")) == []
+
+
+def test_pods_not_ready_after_the_run_root_is_cleared(ctr_env):
+    env = ctr_env
+    pod = env.pod("rebooted")
+    ip = status(env.cli, pod[0]).status.network.ip
+    cid = env.run(pod, ["/bin/sleep", "605"], name="app")
+    env.ch.close()
+    assert env.c.stop() == 0
+    # As a reboot would: the processes, the mounts and the files under the run root are gone.
+    kill_as_a_reboot_would(env, cid)
+    run_root = os.path.join(env.c.dir, "run")
+    for m in sorted(mounts_under(run_root), reverse=True):
+        subprocess.run(["umount", "-l", m], check=True)
+    subprocess.run(["rm", "-rf", run_root], check=True)
+    env.c.start()
+    env.ch = env.c.channel()
+    env.cli = Cri(env.ch, env.pb)
+    check_reboot_seen(env, pod, cid, ip)
+
+
+@pytest.mark.parametrize("ctr_env", ["boot_id"], indirect=True)
+def test_pods_not_ready_after_the_boot_id_changed(ctr_env):
+    env = ctr_env
+    pod = env.pod("rebooted")
+    ip = status(env.cli, pod[0]).status.network.ip
+    cid = env.run(pod, ["/bin/sleep", "606"], name="app")
+    restart(env)  # the same boot: nothing changes
+    assert status(env.cli, pod[0]).status.state == env.pb.SANDBOX_READY
+    assert env.status(cid).state == env.pb.CONTAINER_RUNNING
+    env.ch.close()
+    assert env.c.stop() == 0
+    kill_as_a_reboot_would(env, cid)
+    with open(env.boot_file, "w") as f:
+        f.write("22222222-2222-2222-2222-222222222222\n")
+    env.c.start()
+    env.ch = env.c.channel()
+    env.cli = Cri(env.ch, env.pb)
+    check_reboot_seen(env, pod, cid, ip)
