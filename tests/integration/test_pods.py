@@ -604,3 +604,59 @@ def test_pods_not_ready_after_the_boot_id_changed(ctr_env):
     env.ch = env.c.channel()
     env.cli = Cri(env.ch, env.pb)
     check_reboot_seen(env, pod, cid, ip)
+
+
+ORPHANER = """#!/usr/bin/python3
+import json, subprocess, sys
+conf = json.load(sys.stdin)
+# A grandchild left behind (as a plugin's double-forked helper is): it ends soon after the
+# plugin, orphaned, so it reaches cribd, the child subreaper.
+subprocess.Popen(["sleep", "0.3"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.DEVNULL)
+print(json.dumps(conf.get("prevResult", {"cniVersion": conf["cniVersion"]})))
+"""
+
+
+def children_of(pid):
+    """{pid: (comm, state)} of pid's children, from /proc."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+        if int(ppid) == pid:
+            out[int(d)] = (comm, state)
+    return out
+
+
+def test_orphans_reaching_the_daemon_are_reaped(net_cribd, pb, tmp_path):
+    plugdir = tmp_path / "plugins"
+    plugdir.mkdir()
+    (plugdir / "orphaner").write_text(ORPHANER)
+    (plugdir / "orphaner").chmod(0o755)
+    c = net_cribd(plugin_dirs=(str(plugdir), "/usr/lib/cni"), extra_plugins=[{"type": "orphaner"}])
+    cli = Cri(c.channel(), pb)
+    pids = [run(cli, pod_config(pb, f"orphans{i}")) for i in range(3)]
+    # The orphans do reach cribd...
+    deadline = time.monotonic() + 5
+    while not any(comm == "sleep" for comm, _ in children_of(c.proc.pid).values()):
+        assert time.monotonic() < deadline, "no orphan reached cribd"
+        time.sleep(0.01)
+    # ...and once they have ended, none stays a zombie.
+    deadline = time.monotonic() + 15
+    while True:
+        zombies = {p: v for p, v in children_of(c.proc.pid).items() if v[1] == "Z"}
+        if not zombies or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert zombies == {}
+    # The daemon's own children still report their exits: pods stop and go as usual.
+    for pid in pids:
+        cli.unary("RemovePodSandbox", pod_sandbox_id=pid, timeout=60)
+    assert list(cli.unary("ListPodSandbox").items) == []
