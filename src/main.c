@@ -24,6 +24,7 @@ struct daemon {
     struct config cfg;
     struct cri *cri;
     struct reactor_server *srv;
+    struct reactor_sweeper *sweeper;
     bool stopping;
 };
 
@@ -54,6 +55,7 @@ static void on_server_done(void *data)
 {
     struct daemon *d = data;
     d->srv = NULL;
+    reactor_sweeper_stop(TAKE_PTR(d->sweeper));
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     log_info("stopped");
@@ -102,6 +104,8 @@ static int run(struct daemon *d)
         d->sigterm.data = d->sigint.data = d;
         uv_signal_start(&d->sigterm, on_signal, SIGTERM);
         uv_signal_start(&d->sigint, on_signal, SIGINT);
+        if (reactor_sweeper_start(&d->loop, &d->sweeper) < 0)
+            log_warn("orphans that reach the daemon will not be reaped");
         log_info("crib %s listening on %s (runtime %s, cgroup manager %s)", PACKAGE_VERSION,
                  d->cfg.listen, d->cfg.default_runtime, d->cfg.cgroup_manager);
     }

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -383,6 +384,7 @@ struct create_work {
     struct ctr *c;
     struct grpc_call *call;
     bool rootfs_mounted;
+    int pidns_fd; /* a target container's PID namespace, open until `create` returns */
     struct err err;
 };
 
@@ -407,9 +409,16 @@ static int write_file(const char *path, const char *text, struct err *err)
     return 0;
 }
 
+static void close_pidns(struct create_work *w)
+{
+    if (w->pidns_fd >= 0)
+        close(TAKE_FD(w->pidns_fd));
+}
+
 static void create_cleanup(struct create_work *w)
 {
     struct ctr *c = w->c;
+    close_pidns(w);
     if (c->mon) {
         monitor_ctr_close(c->mon);
         c->mon = NULL;
@@ -443,6 +452,7 @@ static void on_created(int status, const struct reactor_child_result *res, struc
 {
     struct create_work *w = data;
     struct ctr *c = w->c;
+    close_pidns(w); /* the runtime has joined it, or failed */
     if (status == 0) {
         monitor_ctr_created(c->mon);
         cleanup_free char *pidfile = xasprintf("%s/pid", c->run_dir);
@@ -489,9 +499,41 @@ static void on_created(int status, const struct reactor_child_result *res, struc
     free(w);
 }
 
+/* The PID namespace of t, a running container of pod p, held open as ret_fd: the path handed
+ * to the runtime (it takes only a path) is our own fd's, /proc/<cribd>/fd/N, so that a pid
+ * reused since cannot redirect the container into another process's namespace. */
+static int target_pid_ns(struct pod *p, const char *target_id, struct ctr *t, char *buf, size_t len,
+                         int *ret_fd, struct err *err)
+{
+    if (!t || t->state != CTR_RUNNING || t->pid <= 0)
+        return err_set(err, -ENOENT, "target container `%s` of the PID namespace is not running",
+                       target_id);
+    if (strcmp(t->pod_id, p->id) != 0)
+        return err_set(err, -EINVAL,
+                       "target container `%s` of the PID namespace is in pod %s, not in this "
+                       "pod (%s)",
+                       target_id, t->pod_id, p->id);
+    int pidfd = monitor_ctr_pidfd(t->mon);
+    if (pidfd < 0)
+        return err_set(err, -ENOENT, "target container `%s` of the PID namespace has ended",
+                       target_id);
+    cleanup_free char *path = xasprintf("/proc/%d/ns/pid", t->pid);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(err, -ENOENT, "target container `%s` of the PID namespace: %s: %s",
+                       target_id, path, strerror(errno));
+    /* Alive after the open: the pid was still the process behind the pidfd when we opened. */
+    if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
+        return err_set(err, -ENOENT, "target container `%s` of the PID namespace has ended",
+                       target_id);
+    snprintf(buf, len, "/proc/%d/fd/%d", (int)getpid(), fd);
+    *ret_fd = TAKE_FD(fd);
+    return 0;
+}
+
 static const char *pid_ns_path(struct cri *cri, struct pod *p,
                                const Runtime__V1__ContainerConfig *cfg, char *buf, size_t len,
-                               bool *ret_host, struct err *err)
+                               bool *ret_host, int *ret_fd, struct err *err)
 {
     const Runtime__V1__NamespaceOption *ns = cfg->linux && cfg->linux->security_context
                                                  ? cfg->linux->security_context->namespace_options
@@ -506,17 +548,12 @@ static const char *pid_ns_path(struct cri *cri, struct pod *p,
     case RUNTIME__V1__NAMESPACE_MODE__CONTAINER:
         *ret_host = false;
         return NULL;
-    case RUNTIME__V1__NAMESPACE_MODE__TARGET: {
-        struct ctr *t = cri_ctr_find(cri, ns->target_id);
-        if (!t || t->state != CTR_RUNNING || t->pid <= 0) {
-            err_set(err, -ENOENT, "target container `%s` of the PID namespace is not running",
-                    ns->target_id);
-            return (const char *)-1;
-        }
+    case RUNTIME__V1__NAMESPACE_MODE__TARGET:
         *ret_host = false;
-        snprintf(buf, len, "/proc/%d/ns/pid", t->pid);
+        if (target_pid_ns(p, ns->target_id, cri_ctr_find(cri, ns->target_id), buf, len, ret_fd,
+                          err) < 0)
+            return (const char *)-1;
         return buf;
-    }
     default:
         break;
     }
@@ -597,7 +634,8 @@ static int prepare(struct create_work *w, struct pod *p, const struct image_reco
     w->rootfs_mounted = true;
     char pidns[64];
     bool host_pid = false;
-    const char *pidns_path = pid_ns_path(cri, p, cfg, pidns, sizeof(pidns), &host_pid, &w->err);
+    const char *pidns_path =
+        pid_ns_path(cri, p, cfg, pidns, sizeof(pidns), &host_pid, &w->pidns_fd, &w->err);
     if (pidns_path == (const char *)-1)
         return w->err.code;
     cleanup_free char *netns = NULL, *ipcns = NULL, *utsns = NULL;
@@ -761,6 +799,7 @@ void cri_create_container(struct cri *cri, struct grpc_call *call, const Protobu
     w->cri = cri;
     w->c = c;
     w->call = grpc_call_ref(call);
+    w->pidns_fd = -1;
     if (prepare(w, p, img) < 0) {
         create_fail(w);
         return;
@@ -1278,7 +1317,9 @@ static void readopt(struct cri *cri, struct ctr *c)
 {
     struct err err = ERR_INIT;
     struct pod *p = cri_pod_find(cri, c->pod_id);
-    bool alive = c->pid > 0 && monitor_proc_start_time(c->pid) == c->pid_start;
+    /* A pod that lost its run state (a reboot): whatever has this pid now is not ours. */
+    bool lost = p && p->lost;
+    bool alive = !lost && c->pid > 0 && monitor_proc_start_time(c->pid) == c->pid_start;
     if (alive && p) {
         struct monitor_ctr_opts mo = {
             .id = c->id,
@@ -1312,7 +1353,9 @@ static void readopt(struct cri *cri, struct ctr *c)
     free(c->reason);
     free(c->message);
     c->reason = xstrdup("Error");
-    c->message = xstrdup("the container ended while cribd was not running");
+    c->message = xstrdup(lost ? "the node rebooted (or the run root was cleared) while the "
+                                "container ran"
+                              : "the container ended while cribd was not running");
     cri_ctr_persist(c);
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -463,7 +464,8 @@ static void on_pinned(int status, struct err *err, void *data)
         return;
     }
     if (p->pod_pid) {
-        int r = network_infra_start(w->cri->loop, w->cri->self_exe, on_infra, w);
+        cleanup_free char *nsdir = xasprintf("%s/ns", p->run_dir);
+        int r = network_infra_start(w->cri->loop, w->cri->self_exe, nsdir, on_infra, w);
         if (r < 0) {
             err_set(&w->err, r, "start the infra process: %s", uv_strerror(r));
             run_fail(w);
@@ -1008,6 +1010,82 @@ static struct pod *pod_parse(struct cri *cri, const char *text)
     return p;
 }
 
+#define NSFS_MAGIC_ 0x6e736673
+#define TMPFS_MAGIC_ 0x01021994
+
+/* The kernel's id of this boot, or NULL. CRIB_BOOT_ID_FILE names another file to read it from:
+ * only the tests set it, to play a reboot; nothing else does. */
+static char *boot_id(void)
+{
+    const char *path = getenv("CRIB_BOOT_ID_FILE");
+    struct buf b = {0};
+    char *id = NULL;
+    if (fs_read_file(path && *path ? path : "/proc/sys/kernel/random/boot_id", 128, &b) == 0) {
+        const char *s = (const char *)b.data;
+        size_t n = strcspn(s, "\n");
+        id = n ? xstrndup(s, n) : NULL;
+    }
+    buf_done(&b);
+    return id;
+}
+
+/* Whether the node rebooted since the last daemon ran (as far as the recorded boot id says);
+ * the current boot id is recorded for the next one. */
+static bool rebooted(struct cri *cri)
+{
+    cleanup_free char *path = xasprintf("%s/boot_id", cri->cfg->root);
+    cleanup_free char *now = boot_id();
+    struct buf was = {0};
+    bool changed = false;
+    if (now && fs_read_file(path, 128, &was) == 0) {
+        const char *s = (const char *)was.data;
+        changed = strlen(now) != strcspn(s, "\n") || strncmp(s, now, strlen(now)) != 0;
+    }
+    buf_done(&was);
+    int r = now ? fs_write_atomic(path, now, strlen(now), 0644) : 0;
+    if (r < 0)
+        log_warn("record the boot id in %s: %s", path, strerror(-r));
+    return changed;
+}
+
+/* Whether what the pod keeps under the run root is gone, as after a reboot (/run is a tmpfs):
+ * its directory, a namespace pin (no longer an nsfs bind mount), its /dev/shm. */
+static bool run_state_gone(const struct pod *p)
+{
+    static const struct {
+        unsigned flag;
+        const char *name;
+    } pins[] = {{NETWORK_NS_NET, "net"}, {NETWORK_NS_IPC, "ipc"}, {NETWORK_NS_UTS, "uts"}};
+    struct stat st;
+    if (stat(p->run_dir, &st) < 0)
+        return true;
+    struct statfs fs;
+    for (size_t i = 0; i < ARRAY_SIZE(pins); i++) {
+        if (!(p->pinned & pins[i].flag))
+            continue;
+        cleanup_free char *path = xasprintf("%s/ns/%s", p->run_dir, pins[i].name);
+        if (statfs(path, &fs) < 0 || fs.f_type != NSFS_MAGIC_)
+            return true;
+    }
+    cleanup_free char *shm = xasprintf("%s/shm", p->run_dir);
+    return p->shm_mounted && (statfs(shm, &fs) < 0 || fs.f_type != TMPFS_MAGIC_);
+}
+
+/* A pod whose run state is gone cannot run containers any more: NOTREADY, so that the kubelet
+ * makes a new one; Stop and Remove still undo the rest (CNI DEL releases its address). */
+static void mark_lost(struct cri *cri, struct pod *p, bool boot_changed)
+{
+    p->lost = true;
+    p->infra_pid = 0; /* a pid of another boot, or of a PID namespace that is gone */
+    if (p->state != POD_READY)
+        return;
+    log_warn("pod %s: %s: not ready any more", p->id,
+             boot_changed ? "the node rebooted since it was started"
+                          : "its namespaces under the run root are gone");
+    p->state = POD_NOTREADY;
+    persist(cri, p, NULL, NULL);
+}
+
 int cri_pods_load(struct cri *cri, struct err *err)
 {
     int r = fs_mkdir_p(cri->pods_dir, 0700);
@@ -1015,6 +1093,7 @@ int cri_pods_load(struct cri *cri, struct err *err)
         r = fs_mkdir_p(cri->pods_run, 0711);
     if (r < 0)
         return err_set(err, r, "create pod directories: %s", strerror(-r));
+    bool boot_changed = rebooted(cri);
     struct dirent **names = NULL;
     int n = scandir(cri->pods_dir, &names, NULL, alphasort);
     for (int i = 0; i < n; i++) {
@@ -1031,6 +1110,8 @@ int cri_pods_load(struct cri *cri, struct err *err)
             buf_done(&text);
             if (p) {
                 LIST_PREPEND(cri->pods, p);
+                if (boot_changed || run_state_gone(p))
+                    mark_lost(cri, p, boot_changed);
                 watch_infra(cri, p);
             } else
                 log_warn("pod record %s is unreadable: left alone", path);

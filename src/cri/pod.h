@@ -29,6 +29,7 @@ struct pod {
     char **cgroups_created; /* cgroup directories made for this pod, removed with it */
     size_t n_cgroups_created;
     int infra_pid; /* PID 1 of a shared PID namespace (NamespaceMode POD), or 0 */
+    bool lost;     /* its run state did not survive (a reboot): NOTREADY, containers exited */
     struct network_infra_watch *infra_watch;
     bool busy;                /* an operation runs: others wait in line */
     struct pod_waiter *queue; /* operations waiting for this pod */

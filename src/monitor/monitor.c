@@ -548,6 +548,11 @@ int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err)
     return 0;
 }
 
+int monitor_ctr_pidfd(const struct monitor_ctr *c)
+{
+    return c && !c->exited ? c->pidfd : -1;
+}
+
 int monitor_ctr_reopen_log(struct monitor_ctr *c, struct err *err)
 {
     return open_log(c, err);

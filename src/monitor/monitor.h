@@ -64,6 +64,8 @@ void monitor_ctr_created(struct monitor_ctr *c);
 /* Watch pid, the container's init: its exit is reported once through on_exit, after the output
  * written before it has been logged. */
 int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err);
+/* The pidfd of the adopted process (it stays that process even when its pid is reused), or -1. */
+int monitor_ctr_pidfd(const struct monitor_ctr *c);
 /* Open the log file again (the kubelet renamed it to rotate it). */
 int monitor_ctr_reopen_log(struct monitor_ctr *c, struct err *err);
 /* Close everything (output still buffered is logged); on_exit is not called any more. Freed once

@@ -36,8 +36,10 @@ int network_sysctl_check(const char *key, bool host_network, bool host_ipc, stru
 /* ---- the infra process of a shared PID namespace ---- */
 
 typedef void (*network_infra_cb)(int status, int pid, struct err *err, void *data);
-/* Start `cribd infra`: a PID 1 in a new PID namespace; cb gets its pid (in ours). */
-int network_infra_start(uv_loop_t *loop, const char *self_exe, network_infra_cb cb, void *data);
+/* Start `cribd infra`: a PID 1 in a new PID namespace, in the pod's namespaces pinned under
+ * nsdir, with no privilege and an empty root of its own; cb gets its pid (in ours). */
+int network_infra_start(uv_loop_t *loop, const char *self_exe, const char *nsdir,
+                        network_infra_cb cb, void *data);
 /* The `cribd infra` subcommand itself. */
 int network_infra_main(int argc, char **argv);
 

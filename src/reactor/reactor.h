@@ -146,6 +146,13 @@ int reactor_child_spawn(uv_loop_t *loop, char *const *argv, uint64_t timeout_ms,
 /* Stop waiting: the child is killed, cb is called with -ECANCELED. */
 void reactor_child_cancel(struct reactor_child *child);
 
+/* Reaping of orphans that reach the daemon (the child subreaper) and that nobody claims: on
+ * SIGCHLD, by pid, after a grace period in which their owner may still claim them. */
+struct reactor_sweeper;
+int reactor_sweeper_start(uv_loop_t *loop, struct reactor_sweeper **ret);
+/* Close its handles (freed once closed; a scan in flight is waited for). NULL-safe. */
+void reactor_sweeper_stop(struct reactor_sweeper *s);
+
 /* Ordered durable file updates on the thread pool (records of images, pods, containers). */
 struct reactor_fileq;
 typedef void (*reactor_fileq_cb)(int status, const char *path, void *data);

@@ -26,11 +26,12 @@ def conflist(tmp, n, extra_plugins=()):
 
 @pytest.fixture
 def net_cribd(cribd_factory, tmp_path):
-    def make(plugin_dirs=("/usr/lib/cni",), extra_plugins=(), subdir=None, extra_config=""):
+    def make(plugin_dirs=("/usr/lib/cni",), extra_plugins=(), subdir=None, extra_config="",
+             env=None):
         n = next(_nets) + (os.getpid() % 100)
         dirs = ", ".join(f'"{d}"' for d in plugin_dirs)
         c = cribd_factory(f"[crib.network]\nplugin_dirs = [{dirs}]\n{extra_config}", start=False,
-                          subdir=subdir or f"net{n}")
+                          subdir=subdir or f"net{n}", env=env)
         with open(os.path.join(c.netdir, "10-test.conflist"), "w") as f:
             json.dump(conflist(c.dir, n, extra_plugins), f)
         c.net_n = n
@@ -426,3 +427,236 @@ def test_pod_without_hostname_gets_the_nodes_even_with_a_long_name(net_cribd, pb
     assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "longer than 64" in e.value.details()
     cli.unary("RemovePodSandbox", pod_sandbox_id=pid, timeout=60)
+
+
+# ---- pods with containers (the containers' helpers come from test_containers, which imports
+# this module: they are imported late, inside the fixture) ----
+
+@pytest.fixture
+def ctr_env(net_cribd, pb, tmp_path, request):
+    from registry import busybox_layer
+    from test_containers import IMAGE, STOPSIG_IMAGE, Env
+    from test_image_load import write_layout
+    layer = busybox_layer()
+    write_layout(f"{tmp_path}/layouts/busybox", [layer], ref_name=IMAGE)
+    write_layout(f"{tmp_path}/layouts/stopsig", [layer], ref_name=STOPSIG_IMAGE,
+                 config={"StopSignal": "SIGUSR1"})
+    boot_file = None
+    if getattr(request, "param", None) == "boot_id":  # a boot id of the test's, to play a reboot
+        boot_file = str(tmp_path / "boot_id")
+        with open(boot_file, "w") as f:
+            f.write("11111111-1111-1111-1111-111111111111\n")
+    c = net_cribd(env={"CRIB_BOOT_ID_FILE": boot_file} if boot_file else None)
+    e = Env(c, pb, f"{tmp_path}/layouts", str(tmp_path))
+    e.boot_file = boot_file
+    yield e
+    e.close()
+
+
+def exec_out(env, cid, *cmd):
+    req = env.pb.ExecSyncRequest(container_id=cid, cmd=list(cmd), timeout=10)
+    r = env.cli.unary("ExecSync", req=req, timeout=20)
+    assert r.exit_code == 0, (cmd, r.stdout, r.stderr)
+    return r.stdout.decode()
+
+
+def proc_status_fields(text):
+    return {l.split(":")[0]: l.split(":", 1)[1].split() for l in text.splitlines() if ":" in l}
+
+
+def test_shared_pid_infra_process_holds_nothing_a_ptracer_could_use(ctr_env):
+    env, pb = ctr_env, ctr_env.pb
+    sec = pb.LinuxSandboxSecurityContext(namespace_options=pb.NamespaceOption(pid=pb.POD))
+    pod = env.pod("ptraced", linux=pb.LinuxPodSandboxConfig(security_context=sec))
+    infra = json.loads(status(env.cli, pod[0], verbose=True).info["info"])["infraPid"]
+    ptrace = pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+        capabilities=pb.Capability(add_capabilities=["SYS_PTRACE"])))
+    app = env.run(pod, ["/bin/sleep", "601"], name="app")
+    dbg = env.run(pod, ["/bin/sleep", "602"], name="debug", linux=ptrace)
+    # The node's root is not behind PID 1's root or working directory.
+    for link in ("root", "cwd"):
+        names = exec_out(env, dbg, "/bin/ls", "-a", f"/proc/1/{link}/").split()
+        assert set(names) <= {".", ".."}, names
+    st = proc_status_fields(exec_out(env, dbg, "/bin/cat", "/proc/1/status"))
+    assert st["Name"] == ["crib-infra"]
+    for caps in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+        assert int(st[caps][0], 16) == 0, (caps, st[caps])
+    assert st["Uid"] == ["65534"] * 4 and st["Gid"] == ["65534"] * 4
+    assert st["Groups"] == []
+    assert st["NoNewPrivs"] == ["1"] and st["Seccomp"] == ["2"]
+    # No fd of the daemon's or the launcher's.
+    assert exec_out(env, dbg, "/bin/ls", "/proc/1/fd/").split() == []
+    # In the pod's namespaces (not the node's), in a mount namespace of its own.
+    for ns in ("net", "ipc", "uts"):
+        assert exec_out(env, dbg, "/bin/readlink", f"/proc/1/ns/{ns}") == \
+            exec_out(env, dbg, "/bin/readlink", f"/proc/self/ns/{ns}")
+    assert os.readlink(f"/proc/{infra}/ns/mnt") != os.readlink("/proc/self/ns/mnt")
+    # The pod still works: its containers see each other's processes.
+    ps = exec_out(env, app, "/bin/ps", "-o", "pid,args")
+    assert "sleep 601" in ps and "sleep 602" in ps and "crib-infra" not in ps.split("\n")[0]
+    env.cli.unary("StopPodSandbox", pod_sandbox_id=pod[0])
+    deadline = time.monotonic() + 5
+    while os.path.exists(f"/proc/{infra}") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not os.path.exists(f"/proc/{infra}")
+    assert env.status(app).state == pb.CONTAINER_EXITED
+    env.cli.unary("RemovePodSandbox", pod_sandbox_id=pod[0])
+    assert not os.path.exists(pod_dir(env.c, pod[0]))
+    assert mounts_under(pod_dir(env.c, pod[0])) == []
+
+
+def target_pid_ns(pb, target):
+    return pb.LinuxContainerConfig(security_context=pb.LinuxContainerSecurityContext(
+        namespace_options=pb.NamespaceOption(pid=pb.TARGET, target_id=target)))
+
+
+def test_target_pid_namespace_only_of_a_container_of_the_same_pod(ctr_env):
+    env, pb = ctr_env, ctr_env.pb
+    a, b = env.pod("a"), env.pod("b")
+    target = env.run(a, ["/bin/sleep", "603"], name="target")
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(b, ["/bin/ps"], name="intruder", linux=target_pid_ns(pb, target))
+    assert e.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert target in e.value.details() and "not in this pod" in e.value.details()
+    assert [c.id for c in env.cli.unary("ListContainers").containers] == [target]
+    # In the same pod it works, through our own fd of the namespace, not a pid's path.
+    dbg = env.create(a, ["/bin/sleep", "604"], name="debug", linux=target_pid_ns(pb, target))
+    spec = json.load(open(os.path.join(env.c.dir, "run", "containers", dbg, "config.json")))
+    path = [n["path"] for n in spec["linux"]["namespaces"] if n["type"] == "pid"][0]
+    assert path.startswith(f"/proc/{env.c.proc.pid}/fd/"), path
+    env.start(dbg)
+    ps = exec_out(env, dbg, "/bin/ps", "-o", "args")
+    assert "sleep 603" in ps and "sleep 604" in ps
+    # A target that is not running is refused too.
+    env.stop(target, 5)
+    with pytest.raises(grpc.RpcError) as e:
+        env.create(a, ["/bin/ps"], name="late", linux=target_pid_ns(pb, target))
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND and "not running" in e.value.details()
+
+
+def restart(env):
+    env.ch.close()
+    assert env.c.stop() == 0
+    env.c.start()
+    env.ch = env.c.channel()
+    env.cli = Cri(env.ch, env.pb)
+
+
+def kill_as_a_reboot_would(env, cid):
+    """The container's process and the runtime's state (under /run) go."""
+    subprocess.run(["runc", "delete", "--force", cid], capture_output=True, timeout=30)
+
+
+def check_reboot_seen(env, pod, cid, ip):
+    pb = env.pb
+    assert status(env.cli, pod[0]).status.state == pb.SANDBOX_NOTREADY
+    assert [p.id for p in env.cli.unary("ListPodSandbox", filter=pb.PodSandboxFilter(
+        state=pb.PodSandboxStateValue(state=pb.SANDBOX_READY))).items] == []
+    st = env.status(cid)
+    assert st.state == pb.CONTAINER_EXITED and st.exit_code == 255
+    assert st.reason == "Error" and "rebooted" in st.message
+    assert "rebooted" in env.c.output() or "gone" in env.c.output()
+    # The kubelet's clean-up still works, and releases the pod's address.
+    env.cli.unary("StopPodSandbox", pod_sandbox_id=pod[0], timeout=60)
+    env.cli.unary("RemoveContainer", container_id=cid, timeout=30)
+    env.cli.unary("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=60)
+    assert list(env.cli.unary("ListContainers").containers) == []
+    assert list(env.cli.unary("ListPodSandbox").items) == []
+    ipam = os.path.join(env.c.dir, "ipam", f"crib-test-{env.c.net_n}")
+    assert ip not in os.listdir(ipam)
+    assert mounts_under(os.path.join(env.c.dir, "run")) == []
+
+
+def test_pods_not_ready_after_the_run_root_is_cleared(ctr_env):
+    env = ctr_env
+    pod = env.pod("rebooted")
+    ip = status(env.cli, pod[0]).status.network.ip
+    cid = env.run(pod, ["/bin/sleep", "605"], name="app")
+    env.ch.close()
+    assert env.c.stop() == 0
+    # As a reboot would: the processes, the mounts and the files under the run root are gone.
+    kill_as_a_reboot_would(env, cid)
+    run_root = os.path.join(env.c.dir, "run")
+    for m in sorted(mounts_under(run_root), reverse=True):
+        subprocess.run(["umount", "-l", m], check=True)
+    subprocess.run(["rm", "-rf", run_root], check=True)
+    env.c.start()
+    env.ch = env.c.channel()
+    env.cli = Cri(env.ch, env.pb)
+    check_reboot_seen(env, pod, cid, ip)
+
+
+@pytest.mark.parametrize("ctr_env", ["boot_id"], indirect=True)
+def test_pods_not_ready_after_the_boot_id_changed(ctr_env):
+    env = ctr_env
+    pod = env.pod("rebooted")
+    ip = status(env.cli, pod[0]).status.network.ip
+    cid = env.run(pod, ["/bin/sleep", "606"], name="app")
+    restart(env)  # the same boot: nothing changes
+    assert status(env.cli, pod[0]).status.state == env.pb.SANDBOX_READY
+    assert env.status(cid).state == env.pb.CONTAINER_RUNNING
+    env.ch.close()
+    assert env.c.stop() == 0
+    kill_as_a_reboot_would(env, cid)
+    with open(env.boot_file, "w") as f:
+        f.write("22222222-2222-2222-2222-222222222222\n")
+    env.c.start()
+    env.ch = env.c.channel()
+    env.cli = Cri(env.ch, env.pb)
+    check_reboot_seen(env, pod, cid, ip)
+
+
+ORPHANER = """#!/usr/bin/python3
+import json, subprocess, sys
+conf = json.load(sys.stdin)
+# A grandchild left behind (as a plugin's double-forked helper is): it ends soon after the
+# plugin, orphaned, so it reaches cribd, the child subreaper.
+subprocess.Popen(["sleep", "0.3"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                 stderr=subprocess.DEVNULL)
+print(json.dumps(conf.get("prevResult", {"cniVersion": conf["cniVersion"]})))
+"""
+
+
+def children_of(pid):
+    """{pid: (comm, state)} of pid's children, from /proc."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        state, ppid = stat[stat.rindex(")") + 2:].split()[:2]
+        if int(ppid) == pid:
+            out[int(d)] = (comm, state)
+    return out
+
+
+def test_orphans_reaching_the_daemon_are_reaped(net_cribd, pb, tmp_path):
+    plugdir = tmp_path / "plugins"
+    plugdir.mkdir()
+    (plugdir / "orphaner").write_text(ORPHANER)
+    (plugdir / "orphaner").chmod(0o755)
+    c = net_cribd(plugin_dirs=(str(plugdir), "/usr/lib/cni"), extra_plugins=[{"type": "orphaner"}])
+    cli = Cri(c.channel(), pb)
+    pids = [run(cli, pod_config(pb, f"orphans{i}")) for i in range(3)]
+    # The orphans do reach cribd...
+    deadline = time.monotonic() + 5
+    while not any(comm == "sleep" for comm, _ in children_of(c.proc.pid).values()):
+        assert time.monotonic() < deadline, "no orphan reached cribd"
+        time.sleep(0.01)
+    # ...and once they have ended, none stays a zombie.
+    deadline = time.monotonic() + 15
+    while True:
+        zombies = {p: v for p, v in children_of(c.proc.pid).items() if v[1] == "Z"}
+        if not zombies or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert zombies == {}
+    # The daemon's own children still report their exits: pods stop and go as usual.
+    for pid in pids:
+        cli.unary("RemovePodSandbox", pod_sandbox_id=pid, timeout=60)
+    assert list(cli.unary("ListPodSandbox").items) == []
