@@ -327,13 +327,36 @@ static bool catches_signal(int pid, int sig)
     return caught;
 }
 
-/* A container's PID 1 ignores signals it has no handler for. Stopped right after it started,
- * it may not have installed its handler yet: the stop signal is sent again once it has. */
+/* Whether pid is still the runtime's init, between `start` returning and the exec of the
+ * container's process: runc's init is a Go program, which catches every signal, so one sent then
+ * is taken by it and gone at the exec. */
+static bool before_exec(int pid)
+{
+    cleanup_free char *path = xasprintf("/proc/%d/comm", pid);
+    struct buf b = {0};
+    bool init = fs_read_file(path, 64, &b) == 0 && strncmp((char *)b.data, "runc:[", 6) == 0;
+    buf_done(&b);
+    return init;
+}
+
+/* Send the stop signal to the container's own process; true when nothing is left to do. A PID 1
+ * ignores signals it has no handler for: stopped right after it started, it may not have
+ * installed its handler yet, and the signal is sent again once it has. */
+static bool stop_signal_step(struct ctr *c)
+{
+    if (before_exec(c->pid))
+        return false;
+    bool caught = catches_signal(c->pid, c->stop_signo);
+    if (!c->sig_sent || caught)
+        send_signal(c, c->stop_signo);
+    c->sig_sent = true;
+    return caught;
+}
+
 static void on_sig_retry(uv_timer_t *t)
 {
     struct ctr *c = t->data;
-    if (catches_signal(c->pid, c->stop_signo)) {
-        send_signal(c, c->stop_signo);
+    if (stop_signal_step(c)) {
         uv_close((uv_handle_t *)c->sig_timer, on_kill_timer_closed);
         c->sig_timer = NULL;
     }
@@ -360,9 +383,8 @@ static void start_stop(struct ctr *c, int64_t timeout)
         send_signal(c, SIGKILL);
         return;
     }
-    bool caught = catches_signal(c->pid, c->stop_signo);
-    send_signal(c, c->stop_signo);
-    if (!caught && !c->sig_timer) {
+    c->sig_sent = false;
+    if (!stop_signal_step(c) && !c->sig_timer) {
         c->sig_timer = xcalloc(1, sizeof(*c->sig_timer));
         uv_timer_init(c->cri->loop, c->sig_timer);
         c->sig_timer->data = c;

@@ -43,7 +43,8 @@ struct ctr {
     struct ctr_waiter *queue; /* operations waiting for this container */
     struct ctr_waiter *exit_waiters;
     uv_timer_t *kill_timer;
-    uv_timer_t *sig_timer; /* resends the stop signal once PID 1 handles it */
+    uv_timer_t *sig_timer; /* sends the stop signal once PID 1 can take it */
+    bool sig_sent;         /* the stop signal went to the container's own process */
     struct ctr *prev, *next;
 };
 
