@@ -4,10 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include <curl/curl.h>
 
+#include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/list.h"
 #include "common/macro.h"
@@ -42,7 +45,12 @@ struct reactor_http_req {
     struct reactor_http_result res;
     char errbuf[CURL_ERROR_SIZE];
     bool cancelled;
-    bool data_failed; /* on_data refused a chunk */
+    bool resolving; /* the host's name is being looked up (uv_getaddrinfo) */
+    bool orphaned;  /* reported and detached while resolving: freed by the lookup's callback */
+    uv_getaddrinfo_t gai;
+    char *host, *resolve_prefix; /* the name looked up; "host:port:" */
+    struct curl_slist *resolved; /* CURLOPT_RESOLVE: "host:port:addr,..." */
+    bool data_failed;            /* on_data refused a chunk */
     int data_error;
     struct reactor_http_req *prev, *next;
 };
@@ -133,7 +141,15 @@ static void result_done(struct reactor_http_result *r)
 
 static void req_free(struct reactor_http_req *r)
 {
+    if (r->resolving) {
+        r->orphaned = true; /* the lookup's callback frees it */
+        uv_cancel((uv_req_t *)&r->gai);
+        return;
+    }
     curl_slist_free_all(r->headers);
+    curl_slist_free_all(r->resolved);
+    free(r->host);
+    free(r->resolve_prefix);
     curl_easy_cleanup(r->easy);
     result_done(&r->res);
     free(r->url);
@@ -282,7 +298,7 @@ static void on_reaper(uv_timer_t *t)
     struct reactor_http *h = container_of(t, struct reactor_http, reaper);
     for (struct reactor_http_req *r = h->reqs, *next; r; r = next) {
         next = r->next;
-        if (r->cancelled)
+        if (r->cancelled && !r->resolving)
             req_complete(r, CURLE_ABORTED_BY_CALLBACK);
     }
 }
@@ -321,10 +337,6 @@ static void set_opts(struct reactor_http_req *r)
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(o->post_body));
         curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, o->post_body);
     }
-    if (o->follow_redirects) {
-        curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-        curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
-    }
     if (o->insecure_tls) {
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, 0L);
         curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -347,6 +359,68 @@ static void set_opts(struct reactor_http_req *r)
         curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, o->timeout_ms);
 }
 
+/* ---- names looked up on the loop ---- */
+
+/* Host names are looked up through uv_getaddrinfo and handed to curl as CURLOPT_RESOLVE, so
+ * that curl never resolves: its threaded resolver makes a socketpair without close-on-exec for
+ * every lookup, which a child spawned meanwhile would inherit (and DESIGN.md has DNS on the
+ * loop). Every request names its host itself: nothing follows redirects inside curl. */
+static void on_resolved(uv_getaddrinfo_t *gai, int status, struct addrinfo *res)
+{
+    struct reactor_http_req *r = container_of(gai, struct reactor_http_req, gai);
+    r->resolving = false;
+    if (r->orphaned) {
+        uv_freeaddrinfo(res);
+        req_free(r);
+        return;
+    }
+    if (r->cancelled || status < 0) {
+        uv_freeaddrinfo(res);
+        if (status < 0 && !r->cancelled)
+            snprintf(r->errbuf, sizeof(r->errbuf), "resolve %s: %s", r->host, uv_strerror(status));
+        req_complete(r, r->cancelled ? CURLE_ABORTED_BY_CALLBACK : CURLE_COULDNT_RESOLVE_HOST);
+        return;
+    }
+    struct buf line = {0};
+    buf_printf(&line, "%s", r->resolve_prefix);
+    for (struct addrinfo *a = res; a; a = a->ai_next) {
+        char ip[INET6_ADDRSTRLEN];
+        if (uv_ip_name(a->ai_addr, ip, sizeof(ip)) != 0)
+            continue;
+        buf_printf(&line, a->ai_family == AF_INET6 ? "%s[%s]" : "%s%s",
+                   line.len > strlen(r->resolve_prefix) ? "," : "", ip);
+    }
+    uv_freeaddrinfo(res);
+    r->resolved = curl_slist_append(NULL, (char *)line.data);
+    buf_done(&line);
+    curl_easy_setopt(r->easy, CURLOPT_RESOLVE, r->resolved);
+    curl_multi_add_handle(r->h->multi, r->easy);
+}
+
+static void resolve_start(struct reactor_http_req *r)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    if (curl_url_set(u, CURLUPART_URL, r->url, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK &&
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) == CURLUE_OK) {
+        unsigned char addr[sizeof(struct in6_addr)];
+        bool literal = host[0] == '[' || inet_pton(AF_INET, host, addr) == 1;
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+        if (!literal) {
+            r->host = xstrdup(host);
+            r->resolve_prefix = xasprintf("%s:%s:", host, port);
+            r->resolving =
+                uv_getaddrinfo(r->h->loop, &r->gai, on_resolved, host, port, &hints) == 0;
+        }
+    }
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    if (!r->resolving)
+        curl_multi_add_handle(r->h->multi, r->easy); /* an address, or curl's own error */
+}
+
 struct reactor_http_req *reactor_http_start(struct reactor_http *h,
                                             const struct reactor_http_opts *opts,
                                             reactor_http_cb cb, void *data)
@@ -367,7 +441,7 @@ struct reactor_http_req *reactor_http_start(struct reactor_http *h,
     if (r->headers)
         curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
     LIST_PREPEND(h->reqs, r);
-    curl_multi_add_handle(h->multi, r->easy);
+    resolve_start(r);
     return r;
 }
 

@@ -182,7 +182,6 @@ struct reactor_http_opts {
     long low_speed_seconds; /* fail with -ETIMEDOUT when no byte arrives for this long; 0 off */
     long connect_timeout_ms;
     long timeout_ms; /* the whole transfer; 0 none */
-    bool follow_redirects;
 };
 
 struct reactor_http_result {

@@ -120,6 +120,23 @@ def test_pull_unknown_image_is_not_found(icri, registry):
     assert "test/missing" in e.value.details()
 
 
+def test_registry_names_are_resolved_by_cribd(cribd_factory, registry, tmp_path, pb):
+    """Host names are looked up on cribd's loop (uv_getaddrinfo) and handed to libcurl, whose
+    own resolver would leak a socketpair into children spawned meanwhile."""
+    port = registry.host.rsplit(":", 1)[1]
+    named = f"localhost:{port}"
+    push_image(registry, "test/named", "v1", [busybox_layer()])
+    conf = tmp_path / "registries.conf"
+    conf.write_text(f'[[registry]]\nlocation = "{named}"\ninsecure = true\n'
+                    f'[[registry]]\nlocation = "no-such-host.invalid"\ninsecure = true\n')
+    c = cribd_factory(f'[crib.image]\nregistries_conf = "{conf}"\n')
+    cli = Cri(c.channel(), pb)
+    assert pull(cli, f"{named}/test/named:v1").startswith("sha256:")
+    with pytest.raises(grpc.RpcError) as e:
+        pull(cli, "no-such-host.invalid/test/named:v1")
+    assert "resolve no-such-host.invalid: " in e.value.details(), e.value.details()
+
+
 def test_pull_invalid_reference(icri):
     for bad in ("library/UPPER", "a//b", "x:bad tag", "busybox@sha256:1234"):
         with pytest.raises(grpc.RpcError) as e:
