@@ -45,6 +45,9 @@ static const struct opt opts[] = {
     O("crib.api", stream_tls_key, OPT_STRING, stream_tls_key),
     O("crib.api", stream_token_ttl, OPT_INT, stream_token_ttl),
     O("crib.api", stream_idle_timeout, OPT_INT, stream_idle_timeout),
+    O("crib.api", stream_handshake_timeout, OPT_INT, stream_handshake_timeout),
+    O("crib.api", stream_max_handshakes, OPT_INT, stream_max_handshakes),
+    O("crib.api", stream_max_handshakes_per_peer, OPT_INT, stream_max_handshakes_per_peer),
     O("crib.runtime", log_level, OPT_STRING, log_level),
     O("crib.runtime", default_runtime, OPT_STRING, default_runtime),
     O("crib.runtime", cgroup_manager, OPT_STRING, cgroup_manager),
@@ -116,6 +119,9 @@ void config_init(struct config *cfg)
     cfg->stream_tls_key = xstrdup("");
     cfg->stream_token_ttl = 60;
     cfg->stream_idle_timeout = 4 * 3600;
+    cfg->stream_handshake_timeout = 30;
+    cfg->stream_max_handshakes = 256;
+    cfg->stream_max_handshakes_per_peer = 64;
     cfg->log_level = xstrdup("info");
     cfg->default_runtime = xstrdup("runc");
     cfg->cgroup_manager = xstrdup("cgroupfs");
@@ -396,6 +402,15 @@ int config_validate(const struct config *cfg, struct err *err)
         return err_set(err, -EINVAL, "`stream_token_ttl` must be between 1 and 86400 seconds");
     if (cfg->stream_idle_timeout < 0)
         return err_set(err, -EINVAL, "`stream_idle_timeout` must be >= 0");
+    if (cfg->stream_handshake_timeout < 1 || cfg->stream_handshake_timeout > 3600)
+        return err_set(err, -EINVAL,
+                       "`stream_handshake_timeout` must be between 1 and 3600 seconds");
+    if (cfg->stream_max_handshakes < 1 || cfg->stream_max_handshakes > 65536 ||
+        cfg->stream_max_handshakes_per_peer < 1 ||
+        cfg->stream_max_handshakes_per_peer > cfg->stream_max_handshakes)
+        return err_set(err, -EINVAL,
+                       "`stream_max_handshakes` must be between 1 and 65536 and "
+                       "`stream_max_handshakes_per_peer` between 1 and it");
     if (cfg->stream_enable_tls && (!*cfg->stream_tls_cert || !*cfg->stream_tls_key))
         return err_set(err, -EINVAL,
                        "`stream_enable_tls` needs `stream_tls_cert` and `stream_tls_key`");

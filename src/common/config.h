@@ -34,6 +34,9 @@ struct config {
     char *stream_tls_cert, *stream_tls_key;
     int64_t stream_token_ttl;    /* seconds a streaming URL stays valid */
     int64_t stream_idle_timeout; /* seconds without traffic before a session is closed; 0 never */
+    int64_t stream_handshake_timeout;       /* seconds a client has to finish its upgrade */
+    int64_t stream_max_handshakes;          /* connections not upgraded yet, in all */
+    int64_t stream_max_handshakes_per_peer; /* ... and from one client address */
     /* [crib.runtime] */
     char *log_level;
     char *default_runtime;

@@ -66,6 +66,11 @@ struct stream_config {
     const char *tls_cert, *tls_key; /* both set: HTTPS */
     uint64_t token_ttl_ms;
     uint64_t idle_timeout_ms; /* 0: none */
+    /* Until its upgrade is done a connection has handshake_timeout_ms, and at most
+     * max_handshakes such connections (max_handshakes_per_peer from one address) are kept: past
+     * that the oldest is closed. */
+    uint64_t handshake_timeout_ms;
+    size_t max_handshakes, max_handshakes_per_peer;
 };
 
 struct stream_server;
