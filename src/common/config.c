@@ -56,6 +56,7 @@ static const struct opt opts[] = {
     O("crib.runtime", journald_socket, OPT_STRING, journald_socket),
     O("crib.runtime", pids_limit, OPT_INT, pids_limit),
     O("crib.runtime", seccomp_profile_root, OPT_STRING, seccomp_profile_root),
+    O("crib.runtime", drain_exec_io_timeout, OPT_INT, drain_exec_io_timeout),
     O("crib.image", registries_conf, OPT_STRING, registries_conf),
     O("crib.image", certs_dir, OPT_STRING, certs_dir),
     O("crib.image", signature_policy, OPT_STRING, signature_policy),
@@ -130,6 +131,7 @@ void config_init(struct config *cfg)
     cfg->journald_socket = xstrdup("/run/systemd/journal/socket");
     cfg->pids_limit = 0;
     cfg->seccomp_profile_root = xstrdup("/var/lib/kubelet/seccomp");
+    cfg->drain_exec_io_timeout = 1;
     set_strings(&cfg->plugin_dirs, &cfg->n_plugin_dirs, plugin_dirs, ARRAY_SIZE(plugin_dirs));
     cfg->registries_conf = xstrdup("/etc/containers/registries.conf");
     cfg->certs_dir = xstrdup("/etc/containers/certs.d");
@@ -402,6 +404,8 @@ int config_validate(const struct config *cfg, struct err *err)
         return err_set(err, -EINVAL, "`stream_token_ttl` must be between 1 and 86400 seconds");
     if (cfg->stream_idle_timeout < 0)
         return err_set(err, -EINVAL, "`stream_idle_timeout` must be >= 0");
+    if (cfg->drain_exec_io_timeout < 1 || cfg->drain_exec_io_timeout > 3600)
+        return err_set(err, -EINVAL, "`drain_exec_io_timeout` must be between 1 and 3600 seconds");
     if (cfg->stream_handshake_timeout < 1 || cfg->stream_handshake_timeout > 3600)
         return err_set(err, -EINVAL,
                        "`stream_handshake_timeout` must be between 1 and 3600 seconds");

@@ -46,6 +46,9 @@ struct config {
     char *journald_socket;      /* the journal's native socket */
     int64_t pids_limit;         /* per container; 0: none */
     char *seccomp_profile_root; /* relative Localhost seccomp profiles are found here */
+    /* seconds an exec's output is still read after its process ended (something it left
+     * behind may hold the pipes open) */
+    int64_t drain_exec_io_timeout;
     struct config_runtime *runtimes;
     size_t n_runtimes;
     /* [crib.image] */

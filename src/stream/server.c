@@ -608,6 +608,7 @@ int stream_server_start(uv_loop_t *loop, const struct stream_config *cfg,
     srv->token_ttl_ms = cfg->token_ttl_ms;
     srv->idle_ms = cfg->idle_timeout_ms;
     srv->handshake_ms = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 30000;
+    srv->exec_drain_ms = cfg->exec_drain_ms ? cfg->exec_drain_ms : 1000;
     srv->max_handshakes = cfg->max_handshakes ? cfg->max_handshakes : 256;
     srv->max_handshakes_per_peer =
         cfg->max_handshakes_per_peer ? cfg->max_handshakes_per_peer : srv->max_handshakes;

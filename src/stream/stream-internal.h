@@ -106,6 +106,7 @@ struct stream_server {
     char *base_url;
     uint64_t token_ttl_ms, idle_ms;
     uint64_t handshake_ms;
+    uint64_t exec_drain_ms;
     size_t max_handshakes, max_handshakes_per_peer;
     struct stream_tls *tls; /* NULL: plain HTTP */
     int handles;
