@@ -46,6 +46,9 @@ static const struct opt opts[] = {
     O("crib.api", stream_tls_key, OPT_STRING, stream_tls_key),
     O("crib.api", stream_token_ttl, OPT_INT, stream_token_ttl),
     O("crib.api", stream_idle_timeout, OPT_INT, stream_idle_timeout),
+    O("crib.api", stream_handshake_timeout, OPT_INT, stream_handshake_timeout),
+    O("crib.api", stream_max_handshakes, OPT_INT, stream_max_handshakes),
+    O("crib.api", stream_max_handshakes_per_peer, OPT_INT, stream_max_handshakes_per_peer),
     O("crib.runtime", log_level, OPT_STRING, log_level),
     O("crib.runtime", default_runtime, OPT_STRING, default_runtime),
     O("crib.runtime", cgroup_manager, OPT_STRING, cgroup_manager),
@@ -54,6 +57,7 @@ static const struct opt opts[] = {
     O("crib.runtime", journald_socket, OPT_STRING, journald_socket),
     O("crib.runtime", pids_limit, OPT_INT, pids_limit),
     O("crib.runtime", seccomp_profile_root, OPT_STRING, seccomp_profile_root),
+    O("crib.runtime", drain_exec_io_timeout, OPT_INT, drain_exec_io_timeout),
     O("crib.image", registries_conf, OPT_STRING, registries_conf),
     O("crib.image", certs_dir, OPT_STRING, certs_dir),
     O("crib.image", global_auth_file, OPT_STRING, global_auth_file),
@@ -121,6 +125,9 @@ void config_init(struct config *cfg)
     cfg->stream_tls_key = xstrdup("");
     cfg->stream_token_ttl = 60;
     cfg->stream_idle_timeout = 4 * 3600;
+    cfg->stream_handshake_timeout = 30;
+    cfg->stream_max_handshakes = 256;
+    cfg->stream_max_handshakes_per_peer = 64;
     cfg->log_level = xstrdup("info");
     cfg->default_runtime = xstrdup("runc");
     cfg->cgroup_manager = xstrdup("cgroupfs");
@@ -129,6 +136,7 @@ void config_init(struct config *cfg)
     cfg->journald_socket = xstrdup("/run/systemd/journal/socket");
     cfg->pids_limit = 0;
     cfg->seccomp_profile_root = xstrdup("/var/lib/kubelet/seccomp");
+    cfg->drain_exec_io_timeout = 1;
     set_strings(&cfg->plugin_dirs, &cfg->n_plugin_dirs, plugin_dirs, ARRAY_SIZE(plugin_dirs));
     cfg->registries_conf = xstrdup("/etc/containers/registries.conf");
     cfg->certs_dir = xstrdup("/etc/containers/certs.d");
@@ -412,6 +420,17 @@ int config_validate(const struct config *cfg, struct err *err)
         return err_set(err, -EINVAL, "`stream_token_ttl` must be between 1 and 86400 seconds");
     if (cfg->stream_idle_timeout < 0)
         return err_set(err, -EINVAL, "`stream_idle_timeout` must be >= 0");
+    if (cfg->drain_exec_io_timeout < 1 || cfg->drain_exec_io_timeout > 3600)
+        return err_set(err, -EINVAL, "`drain_exec_io_timeout` must be between 1 and 3600 seconds");
+    if (cfg->stream_handshake_timeout < 1 || cfg->stream_handshake_timeout > 3600)
+        return err_set(err, -EINVAL,
+                       "`stream_handshake_timeout` must be between 1 and 3600 seconds");
+    if (cfg->stream_max_handshakes < 1 || cfg->stream_max_handshakes > 65536 ||
+        cfg->stream_max_handshakes_per_peer < 1 ||
+        cfg->stream_max_handshakes_per_peer > cfg->stream_max_handshakes)
+        return err_set(err, -EINVAL,
+                       "`stream_max_handshakes` must be between 1 and 65536 and "
+                       "`stream_max_handshakes_per_peer` between 1 and it");
     if (cfg->stream_enable_tls && (!*cfg->stream_tls_cert || !*cfg->stream_tls_key))
         return err_set(err, -EINVAL,
                        "`stream_enable_tls` needs `stream_tls_cert` and `stream_tls_key`");

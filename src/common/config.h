@@ -35,6 +35,9 @@ struct config {
     char *stream_tls_cert, *stream_tls_key;
     int64_t stream_token_ttl;    /* seconds a streaming URL stays valid */
     int64_t stream_idle_timeout; /* seconds without traffic before a session is closed; 0 never */
+    int64_t stream_handshake_timeout;       /* seconds a client has to finish its upgrade */
+    int64_t stream_max_handshakes;          /* connections not upgraded yet, in all */
+    int64_t stream_max_handshakes_per_peer; /* ... and from one client address */
     /* [crib.runtime] */
     char *log_level;
     char *default_runtime;
@@ -44,6 +47,9 @@ struct config {
     char *journald_socket;      /* the journal's native socket */
     int64_t pids_limit;         /* per container; 0: none */
     char *seccomp_profile_root; /* relative Localhost seccomp profiles are found here */
+    /* seconds an exec's output is still read after its process ended (something it left
+     * behind may hold the pipes open) */
+    int64_t drain_exec_io_timeout;
     struct config_runtime *runtimes;
     size_t n_runtimes;
     /* [crib.image] */

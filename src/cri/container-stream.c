@@ -471,6 +471,10 @@ int cri_stream_start(struct cri *cri, struct err *err)
         .tls_key = cfg->stream_enable_tls ? cfg->stream_tls_key : NULL,
         .token_ttl_ms = (uint64_t)cfg->stream_token_ttl * 1000,
         .idle_timeout_ms = (uint64_t)cfg->stream_idle_timeout * 1000,
+        .handshake_timeout_ms = (uint64_t)cfg->stream_handshake_timeout * 1000,
+        .exec_drain_ms = (uint64_t)cfg->drain_exec_io_timeout * 1000,
+        .max_handshakes = (size_t)cfg->stream_max_handshakes,
+        .max_handshakes_per_peer = (size_t)cfg->stream_max_handshakes_per_peer,
     };
     return stream_server_start(cri->loop, &sc, &ops, cri, &cri->stream, err);
 }

@@ -289,6 +289,37 @@ static void on_ctr_exit(struct monitor_ctr *m, const struct monitor_exit *e, voi
     cri_ctr_unref(c);
 }
 
+static void on_rest_killed(int status, const struct reactor_child_result *res, struct err *err,
+                           void *data)
+{
+    struct ctr *c = data;
+    if (status < 0)
+        log_warn("container %s: kill what its init left behind: %s", c->id, err_msg(err));
+    cri_ctr_unref(c);
+}
+
+/* The init has ended. What it left behind in a shared PID namespace (the pod's or the node's;
+ * in its own the kernel kills them) would keep running and hold its stdio open: it is killed,
+ * as containerd's shim does with `kill --all`. */
+static void on_ctr_init_exit(struct monitor_ctr *m, void *data)
+{
+    struct ctr *c = data;
+    struct err err = ERR_INIT;
+    struct oci_runtime rt;
+    char *args[] = {"kill", "--all", c->id, "KILL", NULL};
+    struct oci_runtime_opts o = {0};
+    int r = cri_runtime_of(c->cri, c->runtime, &rt, &err);
+    if (r == 0) {
+        cri_ctr_ref(c); /* until on_rest_killed */
+        r = oci_runtime_run(c->cri->loop, &rt, args, &o, on_rest_killed, c, NULL, &err);
+        if (r < 0)
+            cri_ctr_unref(c);
+    }
+    if (r < 0)
+        log_warn("container %s: kill what its init left behind: %s", c->id, err_msg(&err));
+    err_done(&err);
+}
+
 static int send_signal(struct ctr *c, int sig)
 {
     if (c->pid <= 0 || monitor_proc_start_time(c->pid) != c->pid_start)
@@ -740,6 +771,7 @@ static int prepare(struct create_work *w, struct pod *p, const struct image_reco
         .tty = cfg->tty,
         .open_stdin = cfg->stdin,
         .on_exit = on_ctr_exit,
+        .on_init_exit = on_ctr_init_exit,
         .data = c,
     };
     return monitor_ctr_new(cri->monitor, &mo, &c->mon, &w->err);
@@ -1357,6 +1389,7 @@ static void readopt(struct cri *cri, struct ctr *c)
             .open_stdin = c->config->stdin,
             .reopen = true,
             .on_exit = on_ctr_exit,
+            .on_init_exit = on_ctr_init_exit,
             .data = c,
         };
         if (monitor_ctr_new(cri->monitor, &mo, &c->mon, &err) == 0 &&

@@ -27,6 +27,9 @@
  * /proc/sys/fs/pipe-max-size allows. */
 #define FIFO_SIZE (1 << 20)
 #define READ_CHUNK 65536
+/* After the init's exit, how long its output is read before the exit is reported anyway (the
+ * pipes normally reach EOF at once: the rest of the container is killed). */
+#define EXIT_DRAIN_MS 2000
 
 struct monitor {
     uv_loop_t *loop;
@@ -70,8 +73,12 @@ struct monitor_ctr {
     int open_handles;
     struct monitor_attach *attached;
     monitor_exit_cb on_exit;
+    void (*on_init_exit)(struct monitor_ctr *c, void *data);
     void *data;
     struct buf scratch;
+    struct monitor_exit exit; /* kept while the output is drained */
+    uv_timer_t drain_timer;
+    bool draining;
 };
 
 int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **ret,
@@ -237,6 +244,7 @@ static void log_chunk(struct ctr_stream *s, const char *data, size_t len, bool e
 /* ---- stdio ---- */
 
 static void on_handle_closed(uv_handle_t *h);
+static void report_exit(struct monitor_ctr *c);
 
 static void close_stream(struct ctr_stream *s, bool flush)
 {
@@ -258,13 +266,18 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 {
     struct ctr_stream *s = container_of((uv_pipe_t *)st, struct ctr_stream, pipe);
-    if (n > 0)
+    struct monitor_ctr *c = s->c;
+    if (n > 0) {
         log_chunk(s, b->base, (size_t)n, false);
-    else if (n < 0) /* EOF, or EIO from a pty whose other side is gone */
+    } else if (n < 0) { /* EOF, or EIO from a pty whose other side is gone */
         close_stream(s, true);
+        if (c->draining && !c->out.open && !c->err.open)
+            report_exit(c);
+    }
 }
 
-/* Read what the stream holds now, without waiting (at exit, before reporting it). */
+/* Read what the stream holds now, without waiting (its monitor is closing). At most what the pipe
+ * can hold: a process that keeps writing must not keep the loop here. */
 static void drain(struct ctr_stream *s)
 {
     if (!s->open)
@@ -273,10 +286,11 @@ static void drain(struct ctr_stream *s)
     if (uv_fileno((uv_handle_t *)&s->pipe, &fd) < 0)
         return;
     static char buffer[READ_CHUNK];
-    for (;;) {
+    for (size_t total = 0; total <= FIFO_SIZE;) {
         ssize_t n = read(fd, buffer, sizeof(buffer));
         if (n > 0) {
             log_chunk(s, buffer, (size_t)n, false);
+            total += (size_t)n;
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -402,6 +416,7 @@ int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct 
     c->oom_file = o->oom_file ? xstrdup(o->oom_file) : NULL;
     c->tty = o->tty;
     c->on_exit = o->on_exit;
+    c->on_init_exit = o->on_init_exit;
     c->data = o->data;
     c->log_fd = c->stdin_fd = c->pidfd = -1;
     c->child_fds[0] = c->child_fds[1] = c->child_fds[2] = -1;
@@ -511,6 +526,30 @@ static void end_attached(struct monitor_ctr *c)
     }
 }
 
+static void stop_draining(struct monitor_ctr *c)
+{
+    if (!c->draining)
+        return;
+    c->draining = false;
+    uv_close((uv_handle_t *)&c->drain_timer, on_handle_closed);
+}
+
+/* The output the container wrote before it ended is logged (or the drain time is up): report the
+ * exit, so that a client reading the log after seeing the exit finds every line. */
+static void report_exit(struct monitor_ctr *c)
+{
+    stop_draining(c);
+    c->exit.oom_killed = oom_seen(c->oom_file);
+    end_attached(c);
+    if (c->on_exit)
+        c->on_exit(c, &c->exit, c->data);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    report_exit(t->data); /* something outside the container holds its stdio */
+}
+
 static void on_pidfd(uv_poll_t *p, int status, int events)
 {
     struct monitor_ctr *c = container_of(p, struct monitor_ctr, pid_poll);
@@ -522,14 +561,21 @@ static void on_pidfd(uv_poll_t *p, int status, int events)
     uv_close((uv_handle_t *)&c->pid_poll, on_handle_closed);
     c->pid_polling = false;
     c->exited = true;
-    /* What the container wrote before it ended is in the pipes: log it before the exit is
-     * reported, so a client reading the log after seeing the exit finds every line. */
-    drain(&c->out);
-    drain(&c->err);
-    e.oom_killed = oom_seen(c->oom_file);
-    end_attached(c);
-    if (c->on_exit)
-        c->on_exit(c, &e, c->data);
+    c->exit = e;
+    if (!c->out.open && !c->err.open) {
+        report_exit(c);
+        return;
+    }
+    /* The output is read on through the loop (never "until EAGAIN", which a process writing on
+     * would make forever) until EOF, which comes once every process of the container is gone:
+     * those the init left behind are killed now. */
+    uv_timer_init(c->m->loop, &c->drain_timer);
+    c->drain_timer.data = c;
+    c->open_handles++;
+    c->draining = true;
+    uv_timer_start(&c->drain_timer, on_drain_timeout, EXIT_DRAIN_MS, 0);
+    if (c->on_init_exit)
+        c->on_init_exit(c, c->data);
 }
 
 int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err)
@@ -564,6 +610,7 @@ void monitor_ctr_close(struct monitor_ctr *c)
         return;
     c->closing = true;
     c->on_exit = NULL;
+    stop_draining(c);
     drain(&c->out);
     drain(&c->err);
     end_attached(c);

@@ -48,6 +48,10 @@ struct monitor_ctr_opts {
     bool tty, open_stdin;
     bool reopen; /* after a restart: open the FIFOs that are there instead of making them */
     monitor_exit_cb on_exit;
+    /* Optional: the init has ended, and its exit is reported (on_exit) once the output is read to
+     * EOF or for a bounded time. Processes it left behind (in a shared or the node's PID
+     * namespace) hold the stdio open: this is where they are killed. */
+    void (*on_init_exit)(struct monitor_ctr *c, void *data);
     void *data;
 };
 

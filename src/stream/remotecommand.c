@@ -29,8 +29,14 @@ struct stream_proc {
     void *backend;
     enum stream_kind kind;
     bool tty, want_in;
-    bool released, ended;
+    bool released, ended, backend_gone;
     struct out_pipe out, err;
+    /* After the process has ended: its output is read on (with the same backpressure) until EOF
+     * or until this timer, then the exit goes to the client. */
+    uv_timer_t drain;
+    bool drain_open;
+    int exit_code;
+    char *exit_msg;
     uv_pipe_t in;
     bool in_open, in_eof;
     int tty_fd;            /* the pty master (a descriptor the in pipe owns), -1 if none */
@@ -46,6 +52,7 @@ static void maybe_free(struct stream_proc *p)
         return;
     buf_done(&p->pending_in);
     buf_done(&p->resize);
+    free(p->exit_msg);
     free(p);
 }
 
@@ -73,6 +80,16 @@ static void close_in(struct stream_proc *p)
     uv_close((uv_handle_t *)&p->in, on_closed);
 }
 
+/* The backend is done with p (the process ended, or the client left): it forgets p. */
+static void release_backend(struct stream_proc *p)
+{
+    if (p->backend_gone)
+        return;
+    p->backend_gone = true;
+    p->srv->ops->release(p->srv->data, p);
+    p->backend = NULL;
+}
+
 /* The session is over for us: let the backend forget p and close what is left. */
 static void release(struct stream_proc *p)
 {
@@ -82,12 +99,18 @@ static void release(struct stream_proc *p)
     close_in(p);
     close_out(&p->out);
     close_out(&p->err);
+    if (p->drain_open) {
+        p->drain_open = false;
+        uv_close((uv_handle_t *)&p->drain, on_closed);
+    }
     if (p->c)
         p->c->rc = NULL;
     p->c = NULL;
-    p->srv->ops->release(p->srv->data, p);
+    release_backend(p);
     maybe_free(p);
 }
+
+static void finish_exit(struct stream_proc *p);
 
 /* ---- output ---- */
 
@@ -126,31 +149,13 @@ static void send_out(struct stream_proc *p, int chan, const void *data, size_t l
 static void on_out_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     struct out_pipe *o = container_of((uv_pipe_t *)s, struct out_pipe, pipe);
-    if (n > 0)
+    if (n > 0) {
         send_out(o->p, o->chan, b->base, (size_t)n);
-    else if (n < 0) /* EOF, or EIO from a pty whose other side is gone */
+    } else if (n < 0) { /* EOF, or EIO from a pty whose other side is gone */
         close_out(o);
-}
-
-/* Read what the pipe holds now, without waiting (the process has exited). */
-static void drain(struct stream_proc *p, struct out_pipe *o)
-{
-    uv_os_fd_t fd;
-    if (!o->open || uv_fileno((uv_handle_t *)&o->pipe, &fd) < 0)
-        return;
-    static char buffer[READ_CHUNK];
-    for (;;) {
-        ssize_t n = read(fd, buffer, sizeof(buffer));
-        if (n > 0) {
-            if (p->c)
-                stream_chan_send(p->c, o->chan, buffer, (size_t)n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        break;
+        if (o->p->ended && !o->p->out.open && !o->p->err.open)
+            finish_exit(o->p);
     }
-    close_out(o);
 }
 
 static void open_out(struct stream_proc *p, struct out_pipe *o, int fd, int chan)
@@ -433,17 +438,16 @@ void stream_rc_status(int version, int exit_code, const char *msg, struct buf *o
     cJSON_Delete(j);
 }
 
-void stream_proc_exit(struct stream_proc *p, int exit_code, const char *msg)
+/* The output is all read (or the drain time is up): the exit goes to the client, and the
+ * session ends. */
+static void finish_exit(struct stream_proc *p)
 {
-    if (p->ended || p->released)
+    if (p->released)
         return;
-    p->ended = true;
-    drain(p, &p->out);
-    drain(p, &p->err);
     struct stream_conn *c = p->c;
     if (c) {
         struct buf st = {0};
-        stream_rc_status(c->version, exit_code, msg, &st);
+        stream_rc_status(c->version, p->exit_code, p->exit_msg, &st);
         if (st.len)
             stream_chan_send(c, CH_ERROR, st.data, st.len);
         buf_done(&st);
@@ -452,6 +456,34 @@ void stream_proc_exit(struct stream_proc *p, int exit_code, const char *msg)
         stream_chan_finish(c);
     }
     release(p);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    finish_exit(t->data); /* a process the command left behind holds its output open */
+}
+
+void stream_proc_exit(struct stream_proc *p, int exit_code, const char *msg)
+{
+    if (p->ended || p->released)
+        return;
+    p->ended = true;
+    p->exit_code = exit_code;
+    p->exit_msg = msg ? xstrdup(msg) : NULL;
+    release_backend(p); /* the backend is done with p, even if the client is not yet */
+    close_in(p);
+    if (!p->out.open && !p->err.open) {
+        finish_exit(p);
+        return;
+    }
+    /* What the process wrote is read as before, under the client's backpressure, until EOF; a
+     * process it left behind with the pipes open (`yes &`) gets drain_ms, as containerd's
+     * drain_exec_sync_io_timeout does. */
+    uv_timer_init(p->srv->loop, &p->drain);
+    p->drain.data = p;
+    p->drain_open = true;
+    p->handles++;
+    uv_timer_start(&p->drain, on_drain_timeout, p->srv->exec_drain_ms, 0);
 }
 
 void stream_proc_set_backend(struct stream_proc *p, void *backend)

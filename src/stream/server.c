@@ -65,9 +65,11 @@ static void on_conn_closed(uv_handle_t *h)
     maybe_free_conn(c);
 }
 
+/* Traffic restarts the idle timeout, and only that: the handshake deadline and the linger hold
+ * whatever the client sends (their timers do not repeat, so uv_timer_again leaves them alone). */
 static void touch(struct stream_conn *c)
 {
-    if (c->srv->idle_ms && !c->closing)
+    if (c->srv->idle_ms && !c->closing && c->proto != PROTO_HANDSHAKE)
         uv_timer_again(&c->idle);
 }
 
@@ -168,6 +170,16 @@ static void on_shutdown(uv_shutdown_t *req, int status)
 }
 
 static void on_idle(uv_timer_t *t);
+
+/* The upgrade is done: from now on the idle timeout applies, not the handshake deadline. */
+static void start_idle(struct stream_conn *c)
+{
+    uint64_t ms = c->srv->idle_ms;
+    if (ms)
+        uv_timer_start(&c->idle, on_idle, ms, ms);
+    else
+        uv_timer_stop(&c->idle);
+}
 
 /* Everything is queued: say so with a FIN once it is written, and close when the client closes
  * too (closing with unread input would send a reset, which can make the client drop our last
@@ -342,6 +354,7 @@ static void upgrade_ws(struct stream_conn *c)
     stream_conn_write(c, out.data, out.len);
     buf_done(&out);
     c->proto = PROTO_WS;
+    start_idle(c);
     if (stream_ws_open(c) < 0) {
         stream_conn_abort(c);
         return;
@@ -380,6 +393,7 @@ static void upgrade_spdy(struct stream_conn *c)
     stream_conn_write(c, out.data, out.len);
     buf_done(&out);
     c->proto = PROTO_SPDY;
+    start_idle(c);
     stream_spdy_open(c);
     /* The session starts once the client has opened the streams it needs. */
 }
@@ -465,9 +479,58 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 static void on_idle(uv_timer_t *t)
 {
     struct stream_conn *c = t->data;
-    if (!c->finishing)
+    if (!c->finishing && c->proto == PROTO_HANDSHAKE) /* debug: a flood must not flood the log */
+        log_debug("streaming handshake not done in %" PRIu64 " ms: closed", c->srv->handshake_ms);
+    else if (!c->finishing)
         log_info("streaming session idle for %" PRIu64 " s: closed", c->srv->idle_ms / 1000);
     conn_close(c);
+}
+
+static bool same_host(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return false;
+    if (a->ss_family == AF_INET)
+        return memcmp(&((const struct sockaddr_in *)a)->sin_addr,
+                      &((const struct sockaddr_in *)b)->sin_addr, sizeof(struct in_addr)) == 0;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return false;
+}
+
+/* The connections other than c that have not upgraded yet (from c's address only, if
+ * same_peer): how many, and the oldest (the list is newest first). */
+static size_t count_handshakes(struct stream_server *srv, struct stream_conn *c, bool same_peer,
+                               struct stream_conn **ret_oldest)
+{
+    size_t n = 0;
+    *ret_oldest = NULL;
+    for (struct stream_conn *o = srv->conns; o; o = o->next) {
+        if (o == c || o->proto != PROTO_HANDSHAKE)
+            continue;
+        if (same_peer && (!c->peer.ss_family || !same_host(&o->peer, &c->peer)))
+            continue;
+        n++;
+        *ret_oldest = o;
+    }
+    return n;
+}
+
+/* Make room for c, which has not upgraded yet: past the caps the oldest such connection goes. A
+ * client that means to upgrade does so in milliseconds, so the oldest are the ones that dribble
+ * or stall; a new client always gets its chance. */
+static void limit_handshakes(struct stream_server *srv, struct stream_conn *c)
+{
+    struct stream_conn *oldest;
+    if (count_handshakes(srv, c, true, &oldest) >= srv->max_handshakes_per_peer) {
+        log_debug("too many streaming handshakes from one address: the oldest is closed");
+        conn_close(oldest);
+    }
+    if (count_handshakes(srv, c, false, &oldest) >= srv->max_handshakes) {
+        log_debug("too many streaming handshakes: the oldest is closed");
+        conn_close(oldest);
+    }
 }
 
 static void on_connection(uv_stream_t *l, int status)
@@ -489,10 +552,15 @@ static void on_connection(uv_stream_t *l, int status)
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
+    int len = sizeof(c->peer);
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) < 0)
+        c->peer.ss_family = 0;
+    limit_handshakes(srv, c);
     if (srv->tls)
         c->tls = stream_tls_conn_new(srv->tls);
-    /* The handshake must come soon; after it, the idle timeout applies. */
-    uv_timer_start(&c->idle, on_idle, 30000, srv->idle_ms ? srv->idle_ms : 0);
+    /* The upgrade must be done by this deadline, however the bytes trickle in (no repeat: traffic
+     * does not extend it); the idle timeout replaces it at the upgrade. */
+    uv_timer_start(&c->idle, on_idle, srv->handshake_ms, 0);
     stream_conn_pause_input(c, false);
 }
 
@@ -539,6 +607,11 @@ int stream_server_start(uv_loop_t *loop, const struct stream_config *cfg,
     srv->data = data;
     srv->token_ttl_ms = cfg->token_ttl_ms;
     srv->idle_ms = cfg->idle_timeout_ms;
+    srv->handshake_ms = cfg->handshake_timeout_ms ? cfg->handshake_timeout_ms : 30000;
+    srv->exec_drain_ms = cfg->exec_drain_ms ? cfg->exec_drain_ms : 1000;
+    srv->max_handshakes = cfg->max_handshakes ? cfg->max_handshakes : 256;
+    srv->max_handshakes_per_peer =
+        cfg->max_handshakes_per_peer ? cfg->max_handshakes_per_peer : srv->max_handshakes;
     stream_tokens_init(&srv->tokens);
     uv_tcp_init(loop, &srv->listener);
     srv->listener.data = srv;
@@ -624,8 +697,6 @@ void stream_chan_finish(struct stream_conn *c)
 
 void stream_session_start(struct stream_conn *c)
 {
-    if (!c->srv->idle_ms)
-        uv_timer_stop(&c->idle); /* only the handshake had a deadline */
     if (c->req->kind == STREAM_PORTFORWARD)
         stream_pf_start(c);
     else

@@ -105,6 +105,9 @@ struct stream_server {
     struct stream_conn *conns;
     char *base_url;
     uint64_t token_ttl_ms, idle_ms;
+    uint64_t handshake_ms;
+    uint64_t exec_drain_ms;
+    size_t max_handshakes, max_handshakes_per_peer;
     struct stream_tls *tls; /* NULL: plain HTTP */
     int handles;
     bool closing;
@@ -118,7 +121,8 @@ struct stream_conn {
     struct stream_server *srv;
     struct stream_conn *prev, *next;
     uv_tcp_t tcp;
-    uv_timer_t idle;
+    uv_timer_t idle; /* the handshake deadline, then the idle timeout, then the linger */
+    struct sockaddr_storage peer; /* ss_family 0 if unknown */
     int handles;
     bool closing, finishing, reading;
     struct stream_tls_conn *tls;

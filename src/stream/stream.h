@@ -57,7 +57,8 @@ void stream_proc_set_fds(struct stream_proc *p, int in_fd, int out_fd, int err_f
 /* Output for the client (attach): fd 1 or 2. A client that cannot keep up is dropped. */
 void stream_proc_output(struct stream_proc *p, int fd, const void *data, size_t len);
 /* The process ended: exit code, or msg when it failed (the client sees it on the error stream).
- * Output still readable from the fds is sent first. */
+ * Its output is sent first: read until EOF, or for the exec drain time. The backend's release
+ * runs from inside this call. */
 void stream_proc_exit(struct stream_proc *p, int exit_code, const char *msg);
 
 struct stream_config {
@@ -66,6 +67,14 @@ struct stream_config {
     const char *tls_cert, *tls_key; /* both set: HTTPS */
     uint64_t token_ttl_ms;
     uint64_t idle_timeout_ms; /* 0: none */
+    /* Until its upgrade is done a connection has handshake_timeout_ms, and at most
+     * max_handshakes such connections (max_handshakes_per_peer from one address) are kept: past
+     * that the oldest is closed. */
+    uint64_t handshake_timeout_ms;
+    /* After an exec's process has ended, how long its output is still read while something it
+     * left behind holds the pipes open. */
+    uint64_t exec_drain_ms;
+    size_t max_handshakes, max_handshakes_per_peer;
 };
 
 struct stream_server;
