@@ -1,6 +1,7 @@
 /* Calls on a running container: ExecSync, UpdateContainerResources, ReopenContainerLog. */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,10 @@
 #include "common/macro.h"
 #include "cri/container.h"
 
-/* ExecSync returns at most this much of stdout and of stderr; the rest is dropped. */
+/* ExecSync returns at most this much of stdout and of stderr; the rest is dropped. Both together
+ * must also fit in one response under grpc_max_send_msg_size. */
 #define EXEC_SYNC_OUTPUT_MAX (16u << 20)
+#define EXEC_SYNC_RESPONSE_SLACK 1024 /* the response's own fields */
 #define SPEC_MAX (4u << 20)
 
 struct ctr *cri_ctr_running(struct cri *cri, const char *id, struct err *err)
@@ -33,42 +36,6 @@ static void reply_err(struct grpc_call *call, struct err *err)
 {
     cri_reply_err(call, err);
     err_done(err);
-}
-
-/* ---- ExecSync ---- */
-
-struct exec_work {
-    struct grpc_call *call;
-    char *process_path;
-    char *cmd;
-    int64_t timeout;
-};
-
-static void on_exec_done(int status, const struct reactor_child_result *res, struct err *err,
-                         void *data)
-{
-    struct exec_work *w = data;
-    unlink(w->process_path);
-    if (status == -ETIMEDOUT) {
-        struct err e = ERR_INIT;
-        err_set(&e, -ETIMEDOUT, "command `%s` timed out after %llds", w->cmd,
-                (long long)w->timeout);
-        reply_err(w->call, &e);
-    } else if (status < 0) {
-        cri_reply_err(w->call, err);
-    } else {
-        Runtime__V1__ExecSyncResponse resp = RUNTIME__V1__EXEC_SYNC_RESPONSE__INIT;
-        resp.stdout.data = (uint8_t *)res->out;
-        resp.stdout.len = res->out_len;
-        resp.stderr.data = (uint8_t *)res->err_out;
-        resp.stderr.len = res->err_len;
-        resp.exit_code = res->term_signal ? 128 + res->term_signal : (int32_t)res->exit_status;
-        cri_reply(w->call, &resp.base);
-    }
-    grpc_call_unref(w->call);
-    free(w->process_path);
-    free(w->cmd);
-    free(w);
 }
 
 /* The process of an exec: the container's own (user, env, cwd, capabilities, ...) with other
@@ -133,6 +100,203 @@ struct ctr *cri_ctr_exec_target(struct cri *cri, const char *id, size_t n_cmd, s
     return c;
 }
 
+/* ---- ExecSync ---- */
+
+/* The runtime runs detached and the command is watched through a pidfd (cribd is the subreaper):
+ * attached, runc waits for the end of its copies of the command's output, which anything the
+ * command left running in the background holds open. The output is read until EOF, or for
+ * drain_exec_io_timeout once the command has exited, as containerd's
+ * drain_exec_sync_io_timeout. */
+struct exec_out {
+    uv_pipe_t pipe;
+    struct buf data;
+    bool open;
+    struct exec_sync *x;
+};
+
+struct exec_sync {
+    struct cri *cri;
+    struct grpc_call *call; /* NULL once answered */
+    char *process_path, *pid_path, *cmd;
+    int64_t timeout;
+    struct exec_out out, err;
+    uv_timer_t timer; /* the command's timeout, then the drain after its exit */
+    int refs;         /* open handles, the runtime child, the pid watch */
+    int pid;
+    bool exited;
+    int exit_code;
+};
+
+static void exec_sync_unref(struct exec_sync *x)
+{
+    if (--x->refs > 0)
+        return;
+    if (x->process_path)
+        unlink(x->process_path);
+    if (x->pid_path)
+        unlink(x->pid_path);
+    buf_done(&x->out.data);
+    buf_done(&x->err.data);
+    free(x->process_path);
+    free(x->pid_path);
+    free(x->cmd);
+    free(x);
+}
+
+static void on_exec_handle_closed(uv_handle_t *h)
+{
+    exec_sync_unref(h->data);
+}
+
+static void exec_close_out(struct exec_out *o)
+{
+    if (!o->open)
+        return;
+    o->open = false;
+    uv_close((uv_handle_t *)&o->pipe, on_exec_handle_closed);
+}
+
+/* Answer once, and let go of everything that is still open. */
+static void exec_sync_end(struct exec_sync *x, const struct err *err)
+{
+    if (x->call) {
+        grpc_call_on_cancel(x->call, NULL, NULL);
+        if (err) {
+            cri_reply_err(x->call, err);
+        } else {
+            Runtime__V1__ExecSyncResponse resp = RUNTIME__V1__EXEC_SYNC_RESPONSE__INIT;
+            resp.stdout.data = x->out.data.data;
+            resp.stdout.len = x->out.data.len;
+            resp.stderr.data = x->err.data.data;
+            resp.stderr.len = x->err.data.len;
+            resp.exit_code = x->exit_code;
+            cri_reply(x->call, &resp.base);
+        }
+        grpc_call_unref(x->call);
+        x->call = NULL;
+    }
+    if (x->pid > 0 && !x->exited)
+        kill(x->pid, SIGKILL); /* ours and not reaped yet: the pid is still its */
+    exec_close_out(&x->out);
+    exec_close_out(&x->err);
+    if (!uv_is_closing((uv_handle_t *)&x->timer))
+        uv_close((uv_handle_t *)&x->timer, on_exec_handle_closed);
+}
+
+static void exec_sync_maybe_done(struct exec_sync *x)
+{
+    if (x->exited && !x->out.open && !x->err.open)
+        exec_sync_end(x, NULL);
+}
+
+static void on_exec_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    static char buffer[65536];
+    b->base = buffer;
+    b->len = sizeof(buffer);
+}
+
+static void on_exec_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    struct exec_out *o = container_of((uv_pipe_t *)st, struct exec_out, pipe);
+    if (n < 0) {
+        exec_close_out(o);
+        exec_sync_maybe_done(o->x);
+        return;
+    }
+    struct exec_sync *x = o->x;
+    size_t max = ((size_t)x->cri->cfg->grpc_max_send_msg_size - EXEC_SYNC_RESPONSE_SLACK) / 2;
+    if (max > EXEC_SYNC_OUTPUT_MAX)
+        max = EXEC_SYNC_OUTPUT_MAX;
+    size_t room = o->data.len < max ? max - o->data.len : 0;
+    buf_append(&o->data, b->base, (size_t)n < room ? (size_t)n : room);
+}
+
+static void on_exec_timer(uv_timer_t *t)
+{
+    struct exec_sync *x = t->data;
+    if (x->exited) { /* the drain is over: answer with what came */
+        exec_sync_end(x, NULL);
+        return;
+    }
+    struct err e = ERR_INIT;
+    err_set(&e, -ETIMEDOUT, "command `%s` timed out after %llds", x->cmd, (long long)x->timeout);
+    exec_sync_end(x, &e);
+    err_done(&e);
+}
+
+static void on_exec_exited(const struct monitor_exit *e, void *data)
+{
+    struct exec_sync *x = data;
+    x->exited = true;
+    x->exit_code = e->exit_code;
+    if (x->call && !uv_is_closing((uv_handle_t *)&x->timer))
+        uv_timer_start(&x->timer, on_exec_timer,
+                       (uint64_t)x->cri->cfg->drain_exec_io_timeout * 1000, 0);
+    exec_sync_maybe_done(x);
+    exec_sync_unref(x);
+}
+
+static void on_exec_runtime_done(int status, const struct reactor_child_result *res,
+                                 struct err *err, void *data)
+{
+    struct exec_sync *x = data;
+    struct buf b = {0};
+    if (status == 0 && res->exit_status == 0 && fs_read_file(x->pid_path, 64, &b) == 0)
+        x->pid = atoi((const char *)b.data);
+    buf_done(&b);
+    if (status < 0) {
+        exec_sync_end(x, err);
+    } else if (res->exit_status != 0) {
+        /* The runtime could not start the command: its message is on our stderr pipe, and
+         * the answer carries it with the runtime's exit status, as an attached exec did. */
+        x->exited = true;
+        x->exit_code = res->term_signal ? 128 + res->term_signal : (int)res->exit_status;
+        exec_sync_maybe_done(x);
+    } else if (x->pid <= 0) {
+        struct err e = ERR_INIT;
+        err_set(&e, -EIO, "runtime left no pid in %s", x->pid_path);
+        exec_sync_end(x, &e);
+        err_done(&e);
+    } else if (x->call) {
+        x->refs++; /* until on_exec_exited */
+        if (monitor_proc_watch(x->cri->loop, x->pid, on_exec_exited, x, err) < 0) {
+            x->refs--;
+            exec_sync_end(x, err);
+        }
+    } else {
+        kill(x->pid, SIGKILL); /* the client left meanwhile */
+    }
+    exec_sync_unref(x);
+}
+
+static void on_exec_cancel(struct grpc_call *call, void *data)
+{
+    struct exec_sync *x = data;
+    grpc_call_unref(x->call);
+    x->call = NULL;
+    exec_sync_end(x, NULL);
+}
+
+static int exec_pipe(struct exec_sync *x, struct exec_out *o, int *ret_child_end, struct err *err)
+{
+    int pp[2];
+    if (pipe2(pp, O_CLOEXEC) < 0)
+        return err_set(err, -errno, "pipe: %s", strerror(errno));
+    o->x = x;
+    uv_pipe_init(x->cri->loop, &o->pipe, 0);
+    o->pipe.data = x;
+    o->open = true;
+    x->refs++;
+    *ret_child_end = pp[1];
+    if (uv_pipe_open(&o->pipe, pp[0]) < 0) {
+        close(pp[0]);
+        return err_set(err, -EIO, "pipe: cannot watch it");
+    }
+    uv_read_start((uv_stream_t *)&o->pipe, on_exec_alloc, on_exec_read);
+    return 0;
+}
+
 void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     const Runtime__V1__ExecSyncRequest *r = (const void *)req;
@@ -144,35 +308,46 @@ void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessa
         err_set(&err, -EINVAL, "negative timeout %lld", (long long)r->timeout);
         return reply_err(call, &err);
     }
-    struct exec_work *w = xcalloc(1, sizeof(*w));
-    w->process_path = cri_exec_process_file(c, r->cmd, r->n_cmd, false, &err);
-    if (!w->process_path)
-        goto fail;
-    w->cmd = xstrdup(r->cmd[0]);
-    w->timeout = r->timeout;
     struct oci_runtime rt;
     if (cri_runtime_of(cri, c->runtime, &rt, &err) < 0)
-        goto fail;
-    char *args[] = {"exec", "--process", w->process_path, c->id, NULL};
-    struct oci_runtime_opts o = {
-        .out_max = EXEC_SYNC_OUTPUT_MAX,
-        /* 0 means no timeout in the CRI; the runtime's own limit does not apply to the command. */
-        .timeout_ms = r->timeout > 0 ? (uint64_t)r->timeout * 1000 : UINT64_MAX / 2,
-        .any_exit = true,
-    };
-    w->call = grpc_call_ref(call);
-    if (oci_runtime_run(cri->loop, &rt, args, &o, on_exec_done, w, NULL, &err) < 0) {
-        grpc_call_unref(w->call);
-        goto fail;
+        return reply_err(call, &err);
+    struct exec_sync *x = xcalloc(1, sizeof(*x));
+    x->cri = cri;
+    x->call = grpc_call_ref(call);
+    x->cmd = xstrdup(r->cmd[0]);
+    x->timeout = r->timeout;
+    x->refs = 1; /* ours, until the runtime has been started or failed to */
+    uv_timer_init(cri->loop, &x->timer);
+    x->timer.data = x;
+    x->refs++;
+    int fds[3] = {open("/dev/null", O_RDONLY | O_CLOEXEC), -1, -1};
+    int rc = exec_pipe(x, &x->out, &fds[1], &err);
+    if (rc == 0)
+        rc = exec_pipe(x, &x->err, &fds[2], &err);
+    if (rc == 0) {
+        x->process_path = cri_exec_process_file(c, r->cmd, r->n_cmd, false, &err);
+        rc = x->process_path ? 0 : err.code;
     }
-    return;
-fail:
-    if (w->process_path)
-        unlink(w->process_path);
-    free(w->process_path);
-    free(w->cmd);
-    free(w);
-    reply_err(call, &err);
+    if (rc == 0) {
+        x->pid_path = xasprintf("%s.pid", x->process_path);
+        char *args[] = {"exec",      "--detach",      "--pid-file", x->pid_path,
+                        "--process", x->process_path, c->id,        NULL};
+        struct oci_runtime_opts o = {.stdio_fds = fds, .any_exit = true};
+        rc = oci_runtime_run(cri->loop, &rt, args, &o, on_exec_runtime_done, x, NULL, &err);
+    }
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    if (rc < 0) {
+        exec_sync_end(x, &err);
+        exec_sync_unref(x);
+        err_done(&err);
+        return;
+    }
+    grpc_call_on_cancel(call, on_exec_cancel, x);
+    /* 0 means no timeout in the CRI. */
+    if (r->timeout > 0)
+        uv_timer_start(&x->timer, on_exec_timer, (uint64_t)r->timeout * 1000, 0);
 }
 
 /* ---- UpdateContainerResources ---- */

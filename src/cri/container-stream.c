@@ -138,7 +138,7 @@ struct exec_sess {
     char *process_path, *log_path, *pid_path;
     char *ctr_id;
     bool running;
-    int pid;    /* tty: the process, once the detached runtime has started it */
+    int pid;    /* the process, once the detached runtime has started it */
     int master; /* tty: kept until the session takes it */
 };
 
@@ -169,7 +169,7 @@ static void end_session(struct exec_sess *x, int code, const char *msg)
     stream_proc_exit(p, code, msg);
 }
 
-static void on_tty_exit(const struct monitor_exit *e, void *data)
+static void on_proc_exit(const struct monitor_exit *e, void *data)
 {
     struct exec_sess *x = data;
     x->running = false;
@@ -178,19 +178,30 @@ static void on_tty_exit(const struct monitor_exit *e, void *data)
     exec_sess_free(x);
 }
 
-/* A tty exec's runtime runs detached: it exits once the command runs, which is then watched
- * through a pidfd (it is ours as the subreaper). */
-static void on_tty_started(int status, struct exec_sess *x, struct err *err)
+/* An exec's runtime runs detached: it exits once the command runs, which is then watched through
+ * a pidfd (it is ours as the subreaper). Attached, runc would wait for the end of its copies of
+ * the command's output, which anything the command left running in the background holds open. */
+static void on_started(int status, const struct reactor_child_result *res, struct exec_sess *x,
+                       struct err *err)
 {
     struct buf b = {0};
     int pid = 0;
+    if (status == 0 && res->exit_status != 0) {
+        /* The runtime could not start the command: say why rather than "255". */
+        cleanup_free char *why = x->log_path ? oci_runtime_log_error(x->log_path) : NULL;
+        err_set(err, -EIO, "%s", why ? why : "the runtime could not start the command");
+        x->running = false;
+        end_session(x, (int)res->exit_status, err_msg(err));
+        exec_sess_free(x);
+        return;
+    }
     if (status == 0 && fs_read_file(x->pid_path, 64, &b) == 0)
         pid = atoi((const char *)b.data);
     buf_done(&b);
     if (status == 0 && pid <= 0)
         status = err_set(err, -EIO, "runtime left no pid in %s", x->pid_path);
     if (status == 0)
-        status = monitor_proc_watch(x->cri->loop, pid, on_tty_exit, x, err);
+        status = monitor_proc_watch(x->cri->loop, pid, on_proc_exit, x, err);
     if (status < 0) {
         x->running = false;
         end_session(x, 0, err_msg(err));
@@ -212,25 +223,7 @@ static void on_exec_exit(int status, const struct reactor_child_result *res, str
 {
     struct exec_sess *x = data;
     x->child = NULL;
-    if (x->console) {
-        on_tty_started(status, x, err);
-        return;
-    }
-    x->running = false;
-    if (x->p) {
-        cleanup_free char *msg = NULL;
-        int code = 0;
-        if (status < 0) {
-            msg = xstrdup(err_msg(err));
-        } else {
-            code = res->term_signal ? 128 + res->term_signal : (int)res->exit_status;
-            /* The runtime could not start the command: say why rather than "255". */
-            if (code == 255 && x->log_path)
-                msg = oci_runtime_log_error(x->log_path);
-        }
-        end_session(x, code, msg);
-    }
-    exec_sess_free(x);
+    on_started(status, res, x, err);
 }
 
 static void on_exec_master(int master, void *data)
@@ -293,9 +286,9 @@ static void backend_exec(void *data, struct stream_proc *p, const struct stream_
         }
     }
     char *console = x->console ? (char *)monitor_console_path(x->console) : NULL;
-    char *plain[] = {"exec", "--process", x->process_path, c->id, NULL};
     x->pid_path = xasprintf("%s.pid", x->process_path);
-    /* runc takes a console socket only when it detaches. */
+    char *plain[] = {"exec",      "--detach",      "--pid-file", x->pid_path,
+                     "--process", x->process_path, c->id,        NULL};
     char *tty[] = {"exec",          "--detach",         "--pid-file", x->pid_path, "--process",
                    x->process_path, "--console-socket", console,      c->id,       NULL};
     char **args = console ? tty : plain;

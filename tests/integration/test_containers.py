@@ -391,6 +391,21 @@ def test_exec_sync_output_exit_code_and_timeout(env):
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_exec_sync_output_fits_the_response_limit(net_cribd, pb, layouts, tmp_path):
+    # stdout and stderr each under their own cap could still make a response over the limit.
+    e = Env(net_cribd(extra_config="[crib.api]\ngrpc_max_send_msg_size = 1048576\n"), pb,
+            layouts, str(tmp_path))
+    try:
+        cid = e.run(e.pod(), ["/bin/sleep", "60"])
+        req = pb.ExecSyncRequest(container_id=cid, timeout=20, cmd=[
+            "sh", "-c", "head -c 2000000 /dev/zero; head -c 2000000 /dev/zero >&2; exit 4"])
+        r = e.cli.unary("ExecSync", req=req, timeout=40)
+        assert r.exit_code == 4
+        assert 0 < len(r.stdout) <= 524288 and 0 < len(r.stderr) <= 524288
+    finally:
+        e.close()
+
+
 def test_readonly_rootfs_refuses_writes(env):
     pod = env.pod()
     linux = env.pb.LinuxContainerConfig(

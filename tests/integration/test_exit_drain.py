@@ -1,8 +1,7 @@
 """Output at process exit (issue 14 item 4): a process left behind with the stdio open (`yes &`)
 must not keep the loop reading, nor a client's queue growing. A container's leftovers are killed
 when its init exits; an exec's output is read with backpressure until EOF or for
-drain_exec_io_timeout after its process exits (a tty exec's; a plain exec's runtime waits for
-EOF itself)."""
+drain_exec_io_timeout after its process exits; ExecSync's too."""
 import json
 import os
 import random
@@ -76,14 +75,15 @@ def test_container_init_exit_kills_what_it_left_behind(env):
     assert env.cli.unary("Version", version="v1").runtime_name == "crib"
 
 
-def test_tty_exec_leftover_holding_the_output_ends_within_the_drain_time(running):
-    # A tty exec's process is watched itself (its runtime detaches): when it exits, `yes` (deaf
-    # to the hangup) still writes to the pty.
+@pytest.mark.parametrize("tty", [True, False])
+def test_exec_leftover_holding_the_output_ends_within_the_drain_time(running, tty):
+    # An exec's process is watched itself (its runtime detaches): when it exits, `yes` (deaf to
+    # the hangup) still writes to the pty or the pipe.
     e, cid = running
     pid = e.c.proc.pid
     before = rss_kib(pid)
-    ws = ws_connect(exec_url(e, cid, ["sh", "-c", "trap '' HUP; yes & sleep 0.2; exit 0"], tty=True,
-                              stderr=False))
+    ws = ws_connect(exec_url(e, cid, ["sh", "-c", "trap '' HUP; yes & sleep 0.2; exit 0"], tty=tty,
+                              stderr=not tty))
     # We read nothing for a while: the server must stop reading `yes` (backpressure), not queue.
     peak = before
     until = time.monotonic() + 2
@@ -114,3 +114,25 @@ def test_tty_exec_leftover_holding_the_output_ends_within_the_drain_time(running
     assert peak - before < 128 << 10, f"cribd grew by {(peak - before) >> 10} MiB"
     # The loop is free: calls and sessions go on.
     assert ws_exec(e, cid, ["echo", "alive"]).text(STDOUT) == "alive\n"
+
+
+def test_exec_sync_leftover_holding_the_output_ends_within_the_drain_time(running):
+    # runc attached would wait for EOF of the output, which the writer left in the background
+    # does not give for ten minutes.
+    e, cid = running
+    t0 = time.monotonic()
+    req = e.pb.ExecSyncRequest(
+        container_id=cid, timeout=0,
+        cmd=["sh", "-c", "(while :; do echo y; sleep 0.1; done) & echo hi; echo bye >&2; exit 3"])
+    r = e.cli.unary("ExecSync", req=req, timeout=DRAIN_S + 20)
+    assert time.monotonic() - t0 < DRAIN_S + 8
+    assert r.exit_code == 3
+    assert r.stderr == b"bye\n"
+    assert r.stdout.startswith(b"hi\n") or r.stdout.startswith(b"y\nhi\n"), r.stdout[:40]
+    assert r.stdout.count(b"y\n") >= DRAIN_S * 5  # the drain read on for its whole time
+    # A command the runtime cannot start: its message, as before.
+    req = e.pb.ExecSyncRequest(container_id=cid, cmd=["/no/such/binary"], timeout=10)
+    r = e.cli.unary("ExecSync", req=req, timeout=30)
+    assert r.exit_code != 0
+    assert b"/no/such/binary" in r.stderr, r
+    assert e.cli.unary("Version").runtime_name == "crib"
