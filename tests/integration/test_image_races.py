@@ -7,32 +7,13 @@ import threading
 import time
 
 import grpc
-import pytest
 
 from conftest import Cri
-from registry import Registry, busybox_layer, push_image, tar_layer
-from test_images import chain_ids, pull, registries_conf, spec, status
+from registry import busybox_layer, push_image, tar_layer
+from test_images import chain_ids, icri, pull, registry, spec, status  # noqa: F401 (fixtures)
 from test_pods import pod_config
 
 LOOP_SECONDS = 4
-
-
-@pytest.fixture(scope="module")
-def registry(tmp_path_factory):
-    r = Registry(str(tmp_path_factory.mktemp("reg")))
-    yield r
-    r.stop()
-
-
-@pytest.fixture
-def icri(cribd_factory, registry, tmp_path, pb):
-    conf = registries_conf(tmp_path, registry)
-    c = cribd_factory(f'[crib.image]\nregistries_conf = "{conf}"\n')
-    ch = c.channel()
-    cli = Cri(ch, pb)
-    cli.cribd = c
-    yield cli
-    ch.close()
 
 
 def remove(cli, name):
