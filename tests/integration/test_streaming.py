@@ -490,6 +490,65 @@ def test_spdy_portforward(env, spdy_client):
     assert "connection refused" in res["connections"][0]["error"]
 
 
+# What `crictl exec -it` sends (seen in cribd with crictl v1.26.1): SYN_STREAMs error, stdin,
+# stdout, resize; then {"Width":0,"Height":0}\n on resize when its terminal has no size (script's
+# pty); then, under `script -qc ... </dev/null`, one NUL on stdin. That NUL is crictl's own input:
+# script writes VEOF to its pty when its stdin ends; the line discipline keeps an EOF read in
+# canonical mode as a NUL ending the line, and once crictl makes the terminal raw it reads that
+# NUL as a byte (`script -qc "sh -c 'sleep 0.3; stty raw; dd bs=1 count=1 | od -c'" /dev/null`
+# shows it with no container at all). The tty in the container echoes it as ^@. crib passes
+# input through as it comes: no byte is added, none is lost.
+#
+# RAW_READ: a raw terminal, and a read that ends after 2 s without input (VMIN 0, VTIME 20).
+RAW_READ = ("busybox stty raw -echo min 0 time 20; busybox dd bs=1 count=4 2>/dev/null"
+            " | busybox od -An -tx1; echo END")
+
+
+@pytest.mark.parametrize("stdin,read", [(b"", b""), (b"\0", b" 00\n")])
+def test_spdy_exec_tty_stdin_reaches_the_pty_as_sent(running, spdy_client, tmp_path, stdin, read):
+    e, pod, cid = running
+    src = tmp_path / "in.bin"
+    src.write_bytes(stdin)
+    url = exec_url(e, cid, ["sh", "-c", RAW_READ], tty=True, stdin=True, stderr=False)
+    # The stdin byte waits until the terminal should be raw; if it comes sooner the tty echoes
+    # it (^@) and the read still sees it once.
+    res = spdy(spdy_client, "exec", url, "--tty", "--no-stderr", "--resize", "0x0",
+               "--stdin-file", str(src), "--stdin-delay-ms", "500",
+               "--hold-stdin-open-ms", "4000")
+    out = base64.b64decode(res["stdout_b64"])
+    if stdin:
+        out = out.removeprefix(b"^@")
+    assert out == read + b"END\n", res
+    assert json.loads(res["error"])["status"] == "Success"
+
+
+CRICTL = os.environ.get("CRICTL", "/work/tools/crictl")
+
+
+@pytest.fixture
+def crictl():
+    if not os.access(CRICTL, os.X_OK):
+        pytest.skip(f"no crictl at {CRICTL} (build cri-tools' cmd/crictl, or set $CRICTL)")
+    return CRICTL
+
+
+def test_crictl_exec_tty_prints_only_what_the_command_wrote(running, crictl):
+    e, pod, cid = running
+    cmd = f"{crictl} --runtime-endpoint unix://{e.c.sock} exec -it {cid} busybox tty"
+    # script gives crictl a terminal. Its own stdin stays open (a pipe nobody writes to): at EOF
+    # it would type VEOF into crictl's terminal, which crictl sends on as a NUL (see above).
+    r_fd, w_fd = os.pipe()
+    try:
+        for _ in range(3):
+            r = subprocess.run(["script", "-qc", cmd, "/dev/null"], stdin=r_fd,
+                               capture_output=True, timeout=60)
+            assert r.returncode == 0, r
+            assert r.stdout == b"/dev/pts/0\r\n", r
+    finally:
+        os.close(r_fd)
+        os.close(w_fd)
+
+
 
 
 # ---- configuration: TLS, token lifetime ----
