@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 
+#include <cjson/cJSON.h>
 #include <uv.h>
 
 #include "cli.h"
@@ -131,6 +132,9 @@ int main(int argc, char **argv)
     const char *config_path = NULL, *log_level = NULL, *listen = NULL, *root = NULL,
                *runroot = NULL;
     int opt;
+    /* cJSON allocates through xmalloc: out of memory aborts, as everywhere else, so no cJSON
+     * call returns NULL for want of memory. */
+    cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = xmalloc, .free_fn = free});
     /* Subcommands the daemon runs in child processes of its own. */
     if (argc > 1 && strcmp(argv[1], "ns-pin") == 0)
         return network_ns_pin_main(argc - 1, argv + 1);

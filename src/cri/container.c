@@ -6,13 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/base64.h"
+#include "common/id.h"
 #include "common/fsutil.h"
 #include "common/list.h"
 #include "common/log.h"
@@ -441,17 +441,6 @@ struct create_work {
     struct err err;
 };
 
-static char *random_id(void)
-{
-    uint8_t raw[32];
-    if (getrandom(raw, sizeof(raw), 0) != sizeof(raw))
-        abort();
-    char *s = xmalloc(65);
-    for (size_t i = 0; i < 32; i++)
-        snprintf(s + 2 * i, 3, "%02x", raw[i]);
-    return s;
-}
-
 static int write_file(const char *path, const char *text, struct err *err)
 {
     /* The bundle lives under the run root: a fast write, inline. */
@@ -830,7 +819,7 @@ void cri_create_container(struct cri *cri, struct grpc_call *call, const Protobu
     struct ctr *c = xcalloc(1, sizeof(*c));
     c->cri = cri;
     c->refs = 1;
-    c->id = random_id();
+    c->id = id_new();
     c->pod_id = xstrdup(p->id);
     c->config = copy_config(r->config);
     c->created_at = now_unix_ns();

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
-#include <openssl/rand.h>
 
 #include "common/base64.h"
+#include "common/id.h"
 #include "common/fsutil.h"
 #include "common/list.h"
 #include "common/log.h"
@@ -553,12 +553,7 @@ void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobuf
         return;
     }
     struct pod *p = xcalloc(1, sizeof(*p));
-    unsigned char raw[32];
-    RAND_bytes(raw, sizeof(raw));
-    struct buf id = {0};
-    for (size_t i = 0; i < sizeof(raw); i++)
-        buf_printf(&id, "%02x", raw[i]);
-    p->id = buf_steal(&id);
+    p->id = id_new();
     p->created_at = now_unix_ns();
     p->state = POD_NOTREADY;
     p->handler = xstrdup(rt->name);

@@ -21,13 +21,6 @@
 #define VALUE_SHOWN_MAX 256  /* of a user value quoted in a message */
 
 /* cJSON returns NULL when an allocation fails; allocation failure aborts (STYLE.md). */
-static cJSON *must(cJSON *j)
-{
-    if (!j)
-        abort();
-    return j;
-}
-
 static void add(cJSON *obj, const char *key, cJSON *item)
 {
     if (!cJSON_AddItemToObject(obj, key, item))
@@ -230,12 +223,12 @@ static int check_root(const struct ctx *c, const cJSON *root, bool *ret_is_list)
 /* {"cniVersion", "name", "plugins": [root]}, taking root. */
 static cJSON *wrap_single(cJSON *root)
 {
-    cJSON *list = must(cJSON_CreateObject());
+    cJSON *list = cJSON_CreateObject();
     const char *version = cJSON_GetObjectItemCaseSensitive(root, "cniVersion")->valuestring;
     const char *name = cJSON_GetObjectItemCaseSensitive(root, "name")->valuestring;
-    add(list, "cniVersion", must(cJSON_CreateString(version)));
-    add(list, "name", must(cJSON_CreateString(name)));
-    cJSON *plugins = must(cJSON_CreateArray());
+    add(list, "cniVersion", cJSON_CreateString(version));
+    add(list, "name", cJSON_CreateString(name));
+    cJSON *plugins = cJSON_CreateArray();
     if (!cJSON_AddItemToArray(plugins, root))
         abort();
     add(list, "plugins", plugins);
@@ -447,22 +440,22 @@ static cJSON *int64_item(int64_t v)
 {
     char s[32];
     snprintf(s, sizeof(s), "%" PRId64, v);
-    return must(cJSON_CreateRaw(s));
+    return cJSON_CreateRaw(s);
 }
 
 static cJSON *port_mapping(const struct cni_port_mapping *m)
 {
-    cJSON *o = must(cJSON_CreateObject());
-    add(o, "hostPort", must(cJSON_CreateNumber(m->host_port)));
-    add(o, "containerPort", must(cJSON_CreateNumber(m->container_port)));
+    cJSON *o = cJSON_CreateObject();
+    add(o, "hostPort", cJSON_CreateNumber(m->host_port));
+    add(o, "containerPort", cJSON_CreateNumber(m->container_port));
     /* Kubernetes says TCP/UDP/SCTP, the portmap plugin wants lower case */
     cleanup_free char *proto = xstrdup(m->protocol ? m->protocol : "tcp");
     for (char *p = proto; *p; p++)
         if (*p >= 'A' && *p <= 'Z')
             *p = (char)(*p - 'A' + 'a');
-    add(o, "protocol", must(cJSON_CreateString(proto)));
+    add(o, "protocol", cJSON_CreateString(proto));
     if (m->host_ip && m->host_ip[0])
-        add(o, "hostIP", must(cJSON_CreateString(m->host_ip)));
+        add(o, "hostIP", cJSON_CreateString(m->host_ip));
     return o;
 }
 
@@ -474,7 +467,7 @@ static cJSON *port_mappings(const struct cni_runtime_config *rc)
         if (rc->port_mappings[i].host_port <= 0)
             continue;
         if (!a)
-            a = must(cJSON_CreateArray());
+            a = cJSON_CreateArray();
         if (!cJSON_AddItemToArray(a, port_mapping(&rc->port_mappings[i])))
             abort();
     }
@@ -492,7 +485,7 @@ static cJSON *bandwidth(const struct cni_runtime_config *rc)
 {
     if (!rc->ingress_rate && !rc->ingress_burst && !rc->egress_rate && !rc->egress_burst)
         return NULL;
-    cJSON *o = must(cJSON_CreateObject());
+    cJSON *o = cJSON_CreateObject();
     add(o, "ingressRate", int64_item(rc->ingress_rate));
     add(o, "ingressBurst", int64_item(burst_for(rc->ingress_rate, rc->ingress_burst)));
     add(o, "egressRate", int64_item(rc->egress_rate));
@@ -505,10 +498,10 @@ static cJSON *ip_ranges(const char *pod_cidr)
 {
     if (!pod_cidr || !pod_cidr[0])
         return NULL;
-    cJSON *range = must(cJSON_CreateObject());
-    add(range, "subnet", must(cJSON_CreateString(pod_cidr)));
-    cJSON *set = must(cJSON_CreateArray());
-    cJSON *sets = must(cJSON_CreateArray());
+    cJSON *range = cJSON_CreateObject();
+    add(range, "subnet", cJSON_CreateString(pod_cidr));
+    cJSON *set = cJSON_CreateArray();
+    cJSON *sets = cJSON_CreateArray();
     if (!cJSON_AddItemToArray(set, range) || !cJSON_AddItemToArray(sets, set))
         abort();
     return sets;
@@ -519,7 +512,7 @@ static cJSON *runtime_config(const cJSON *plugin, const struct cni_runtime_confi
 {
     if (!rc)
         return NULL;
-    cJSON *out = must(cJSON_CreateObject());
+    cJSON *out = cJSON_CreateObject();
     cJSON *v;
     if (declares(plugin, "portMappings") && (v = port_mappings(rc)))
         add(out, "portMappings", v);
@@ -557,12 +550,12 @@ char *cni_plugin_stdin(const struct cni_conflist *c, size_t i, const char *prev_
         prev = NULL;
     }
     const cJSON *plugin = c->plugins[i];
-    cJSON *out = must(cJSON_CreateObject());
-    add(out, "cniVersion", must(cJSON_CreateString(c->cni_version)));
-    add(out, "name", must(cJSON_CreateString(c->name)));
+    cJSON *out = cJSON_CreateObject();
+    add(out, "cniVersion", cJSON_CreateString(c->cni_version));
+    add(out, "name", cJSON_CreateString(c->name));
     for (const cJSON *k = plugin->child; k; k = k->next)
         if (!runtime_key(k->string))
-            add(out, k->string, must(cJSON_Duplicate(k, true)));
+            add(out, k->string, cJSON_Duplicate(k, true));
     cJSON *rtc = runtime_config(plugin, rc);
     if (rtc)
         add(out, "runtimeConfig", rtc);
