@@ -63,6 +63,14 @@ int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mod
     return fsync_dir_of(path);
 }
 
+int fs_write_file(const char *path, const void *data, size_t len, unsigned mode)
+{
+    cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        return -errno;
+    return write_all(fd, data, len);
+}
+
 int fs_read_file(const char *path, size_t max, struct buf *out)
 {
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -11,6 +11,9 @@
 /* Write data to path atomically: a temporary file in the same directory, fsync, rename, fsync
  * of the directory. */
 int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* Write data to path, created or truncated, without fsync: small files under the run root
+ * (bundles, pod files), which a reboot discards anyway. */
+int fs_write_file(const char *path, const void *data, size_t len, unsigned mode);
 /* Read a whole file of at most max bytes into out (NUL-terminated). -EFBIG when larger. */
 int fs_read_file(const char *path, size_t max, struct buf *out);
 /* mkdir -p with mode for the directories it creates. */

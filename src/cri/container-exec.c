@@ -76,17 +76,13 @@ char *cri_exec_process_file(struct ctr *c, char *const *cmd, size_t n, bool tty,
         return NULL;
     static unsigned seq;
     char *path = xasprintf("%s/exec-%u.json", c->run_dir, ++seq);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    size_t len = strlen(proc);
-    if (fd < 0 || write(fd, proc, len) != (ssize_t)len) {
-        err_set(err, -errno, "write %s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
+    int r = fs_write_file(path, proc, strlen(proc), 0600);
+    if (r < 0) {
+        err_set(err, r, "write %s: %s", path, strerror(-r));
         unlink(path);
         free(path);
         return NULL;
     }
-    close(fd);
     return path;
 }
 

@@ -444,11 +444,8 @@ struct create_work {
 static int write_file(const char *path, const char *text, struct err *err)
 {
     /* The bundle lives under the run root: a fast write, inline. */
-    cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    size_t n = strlen(text);
-    if (fd < 0 || write(fd, text, n) != (ssize_t)n)
-        return err_set(err, -errno, "write %s: %s", path, strerror(errno));
-    return 0;
+    int r = fs_write_file(path, text, strlen(text), 0600);
+    return r < 0 ? err_set(err, r, "write %s: %s", path, strerror(-r)) : 0;
 }
 
 static void close_pidns(struct create_work *w)

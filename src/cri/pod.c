@@ -138,11 +138,8 @@ struct pod *cri_pod_find(struct cri *cri, const char *id)
 static int write_small(const char *path, const char *text, struct err *err)
 {
     /* A few hundred bytes into a fresh file under the run root: a fast write, inline. */
-    cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    size_t n = strlen(text);
-    if (fd < 0 || write(fd, text, n) != (ssize_t)n)
-        return err_set(err, -errno, "write %s: %s", path, strerror(errno));
-    return 0;
+    int r = fs_write_file(path, text, strlen(text), 0644);
+    return r < 0 ? err_set(err, r, "write %s: %s", path, strerror(-r)) : 0;
 }
 
 static const char *pod_hostname(const struct pod *p, char *buf, size_t len)
