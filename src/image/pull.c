@@ -519,7 +519,7 @@ static void on_config(int status, struct reactor_http_result *res, struct err *e
     }
     struct err e = ERR_INIT;
     if (image_config_parse(res->body.data, res->body.len, &p->cfg, &e) < 0) {
-        pull_fail(p, -EINVAL, "config: %s", err_msg(&e));
+        pull_fail(p, e.code, "config: %s", err_msg(&e));
         err_done(&e);
         return;
     }
@@ -539,7 +539,7 @@ static void got_manifest(struct image_pull *p, const struct reactor_http_result 
     image_manifest_done(&p->man);
     struct err e = ERR_INIT;
     if (image_manifest_parse(res->content_type, res->body.data, res->body.len, &p->man, &e) < 0) {
-        pull_fail(p, -EINVAL, "%s", err_msg(&e));
+        pull_fail(p, e.code, "%s", err_msg(&e));
         err_done(&e);
         return;
     }
@@ -552,7 +552,7 @@ static void got_manifest(struct image_pull *p, const struct reactor_http_result 
         const struct image_descriptor *d;
         image_platform_host(&os, &arch, &variant);
         if (image_index_select(&p->man, os, arch, variant, &d, &e) < 0) {
-            pull_fail(p, -ENOENT, "%s", err_msg(&e));
+            pull_fail(p, e.code, "%s", err_msg(&e));
             err_done(&e);
             return;
         }

@@ -209,7 +209,7 @@ static void op_finish(struct cni_op *op)
             att.result = op->result ? xstrdup(op->result) : xstrdup("{}");
             struct err e = ERR_INIT;
             if (cni_result_ips(att.result, strlen(att.result), &att.ips, &att.n_ips, &e) < 0) {
-                status = err_set(&op->err, -EINVAL, "network `%s`: %s", op->conf.name, err_msg(&e));
+                status = err_set(&op->err, e.code, "network `%s`: %s", op->conf.name, err_msg(&e));
                 /* The result is unusable: the plugins' work stays for DEL by the caller. */
             }
             err_done(&e);
