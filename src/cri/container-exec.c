@@ -221,7 +221,7 @@ static void on_exec_timer(uv_timer_t *t)
     err_done(&e);
 }
 
-static void on_exec_exited(const struct monitor_exit *e, void *data)
+static void on_exec_exited(const struct reactor_pid_exit *e, void *data)
 {
     struct exec_sync *x = data;
     x->exited = true;
@@ -256,8 +256,10 @@ static void on_exec_runtime_done(int status, const struct reactor_child_result *
         err_done(&e);
     } else if (x->call) {
         x->refs++; /* until on_exec_exited */
-        if (monitor_proc_watch(x->cri->loop, x->pid, on_exec_exited, x, err) < 0) {
+        int r = reactor_pid_watch(x->cri->pids, x->pid, on_exec_exited, x, NULL);
+        if (r < 0) {
             x->refs--;
+            err_set(err, r, "watch process %d: %s", x->pid, strerror(-r));
             exec_sync_end(x, err);
         }
     } else {

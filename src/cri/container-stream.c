@@ -169,7 +169,7 @@ static void end_session(struct exec_sess *x, int code, const char *msg)
     stream_proc_exit(p, code, msg);
 }
 
-static void on_proc_exit(const struct monitor_exit *e, void *data)
+static void on_proc_exit(const struct reactor_pid_exit *e, void *data)
 {
     struct exec_sess *x = data;
     x->running = false;
@@ -200,8 +200,8 @@ static void on_started(int status, const struct reactor_child_result *res, struc
     buf_done(&b);
     if (status == 0 && pid <= 0)
         status = err_set(err, -EIO, "runtime left no pid in %s", x->pid_path);
-    if (status == 0)
-        status = monitor_proc_watch(x->cri->loop, pid, on_proc_exit, x, err);
+    if (status == 0 && (status = reactor_pid_watch(x->cri->pids, pid, on_proc_exit, x, NULL)) < 0)
+        err_set(err, status, "watch process %d: %s", pid, strerror(-status));
     if (status < 0) {
         x->running = false;
         end_session(x, 0, err_msg(err));

@@ -570,38 +570,39 @@ static int target_pid_ns(struct pod *p, const char *target_id, struct ctr *t, ch
     return 0;
 }
 
-static const char *pid_ns_path(struct cri *cri, struct pod *p,
-                               const Runtime__V1__ContainerConfig *cfg, char *buf, size_t len,
-                               bool *ret_host, int *ret_fd, struct err *err)
+/* The PID namespace to join, in ret_path (buf, or NULL for a new one or the node's); ret_host
+ * says whether it is the node's. */
+static int pid_ns_path(struct cri *cri, struct pod *p, const Runtime__V1__ContainerConfig *cfg,
+                       char *buf, size_t len, const char **ret_path, bool *ret_host, int *ret_fd,
+                       struct err *err)
 {
     const Runtime__V1__NamespaceOption *ns = cfg->linux && cfg->linux->security_context
                                                  ? cfg->linux->security_context->namespace_options
                                                  : NULL;
+    *ret_path = NULL;
     *ret_host = p->host_pid;
-    if (!ns)
-        goto pod_default;
-    switch (ns->pid) {
+    switch (ns ? ns->pid : RUNTIME__V1__NAMESPACE_MODE__POD) {
     case RUNTIME__V1__NAMESPACE_MODE__NODE:
         *ret_host = true;
-        return NULL;
+        return 0;
     case RUNTIME__V1__NAMESPACE_MODE__CONTAINER:
         *ret_host = false;
-        return NULL;
-    case RUNTIME__V1__NAMESPACE_MODE__TARGET:
+        return 0;
+    case RUNTIME__V1__NAMESPACE_MODE__TARGET: {
         *ret_host = false;
-        if (target_pid_ns(p, ns->target_id, cri_ctr_find(cri, ns->target_id), buf, len, ret_fd,
-                          err) < 0)
-            return (const char *)-1;
-        return buf;
+        int r = target_pid_ns(p, ns->target_id, cri_ctr_find(cri, ns->target_id), buf, len, ret_fd,
+                              err);
+        *ret_path = r == 0 ? buf : NULL;
+        return r;
+    }
     default:
         break;
     }
-pod_default:
     if (p->pod_pid && p->infra_pid > 0) {
         snprintf(buf, len, "/proc/%d/ns/pid", p->infra_pid);
-        return buf;
+        *ret_path = buf;
     }
-    return NULL;
+    return 0;
 }
 
 static char *cgroups_path_of(struct cri *cri, struct pod *p, const char *id)
@@ -673,10 +674,11 @@ static int prepare(struct create_work *w, struct pod *p, const struct image_reco
     w->rootfs_mounted = true;
     char pidns[64];
     bool host_pid = false;
-    const char *pidns_path =
-        pid_ns_path(cri, p, cfg, pidns, sizeof(pidns), &host_pid, &w->pidns_fd, &w->err);
-    if (pidns_path == (const char *)-1)
-        return w->err.code;
+    const char *pidns_path;
+    r = pid_ns_path(cri, p, cfg, pidns, sizeof(pidns), &pidns_path, &host_pid, &w->pidns_fd,
+                    &w->err);
+    if (r < 0)
+        return r;
     cleanup_free char *netns = NULL, *ipcns = NULL, *utsns = NULL;
     if (p->pinned & NETWORK_NS_NET)
         netns = xasprintf("%s/ns/net", p->run_dir);

@@ -35,10 +35,11 @@ struct cri {
     struct ctr *ctrs;          /* the container registry */
     struct ctr *creating_ctrs; /* CreateContainer calls in flight */
     struct reactor_fileq *ctr_writes;
-    char *ctrs_dir;        /* root/containers: records */
-    char *ctrs_run;        /* runroot/containers: bundles, FIFOs */
-    int oom_score_adj_min; /* the daemon's own oom_score_adj */
-    struct oci_lsm lsm;    /* AppArmor and SELinux on this host */
+    char *ctrs_dir;            /* root/containers: records */
+    char *ctrs_run;            /* runroot/containers: bundles, FIFOs */
+    int oom_score_adj_min;     /* the daemon's own oom_score_adj */
+    struct oci_lsm lsm;        /* AppArmor and SELinux on this host */
+    struct reactor_pids *pids; /* every process watched through a pidfd */
     struct stream_server *stream;
 };
 

@@ -87,7 +87,7 @@ static void pod_free(struct pod *p)
 {
     if (!p)
         return;
-    network_infra_unwatch(p->infra_watch);
+    reactor_pid_forget(p->infra_watch);
     free(p->id);
     free(p->handler);
     if (p->config)
@@ -216,26 +216,25 @@ static int mount_shm(struct pod *p, struct err *err)
     return 0;
 }
 
-static void on_infra_exit(int pid, void *data)
+static void on_infra_exit(const struct reactor_pid_exit *e, void *data)
 {
     struct pod *p = data;
     p->infra_watch = NULL;
-    if (p->infra_pid == pid) {
-        log_warn("pod %s: its infra process %d ended", p->id, pid);
-        p->infra_pid = 0;
-    }
+    log_warn("pod %s: its infra process %d ended", p->id, p->infra_pid);
+    p->infra_pid = 0;
 }
 
 static void watch_infra(struct cri *cri, struct pod *p)
 {
-    if (p->infra_pid > 0)
-        p->infra_watch = network_infra_watch(cri->loop, p->infra_pid, on_infra_exit, p);
+    if (p->infra_pid > 0 &&
+        reactor_pid_watch(cri->pids, p->infra_pid, on_infra_exit, p, &p->infra_watch) < 0)
+        p->infra_watch = NULL; /* gone already: found out when the pod is next used */
 }
 
 /* Stop the infra process, if the pid is still that process (not a recycled pid). */
 static void kill_infra(struct pod *p)
 {
-    network_infra_unwatch(TAKE_PTR(p->infra_watch));
+    reactor_pid_forget(TAKE_PTR(p->infra_watch));
     if (p->infra_pid <= 0)
         return;
     cleanup_free char *path = xasprintf("/proc/%d/comm", p->infra_pid);
@@ -1159,6 +1158,5 @@ void cri_pods_free(struct cri *cri)
 void cri_pods_shutdown(struct cri *cri)
 {
     for (struct pod *p = cri->pods; p; p = p->next)
-        p->infra_watch = NULL;
-    network_infra_watch_close_all();
+        p->infra_watch = NULL; /* the watches close with cri->pids */
 }

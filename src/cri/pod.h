@@ -30,7 +30,7 @@ struct pod {
     size_t n_cgroups_created;
     int infra_pid; /* PID 1 of a shared PID namespace (NamespaceMode POD), or 0 */
     bool lost;     /* its run state did not survive (a reboot): NOTREADY, containers exited */
-    struct network_infra_watch *infra_watch;
+    struct reactor_pid *infra_watch;
     bool busy;                /* an operation runs: others wait in line */
     struct pod_waiter *queue; /* operations waiting for this pod */
     struct pod *prev, *next;

@@ -176,6 +176,7 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
 {
     struct cri *cri = xcalloc(1, sizeof(*cri));
     cri->loop = loop;
+    cri->pids = reactor_pids_new(loop);
     cri->cfg = cfg;
     struct storage_opts so = {.allow_devices = cfg->allow_device_nodes,
                               .max_layer_size = (uint64_t)cfg->max_image_size,
@@ -219,6 +220,7 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct 
             .log_to_journald = cfg->log_to_journald,
             .journald_socket = cfg->journald_socket,
             .log_size_max = cfg->log_size_max,
+            .pids = cri->pids,
         };
         r = monitor_new(loop, &mo, &cri->monitor, err);
     }
@@ -256,6 +258,7 @@ void cri_shutdown(struct cri *cri)
     image_service_shutdown(cri->images);
     cri_ctrs_shutdown(cri);
     cri_pods_shutdown(cri);
+    reactor_pids_close(cri->pids);
     network_shutdown(cri->network);
 }
 
@@ -269,6 +272,7 @@ void cri_free(struct cri *cri)
     cri_pods_free(cri);
     network_free(cri->network);
     monitor_free(cri->monitor);
+    reactor_pids_free(cri->pids);
     reactor_fileq_free(cri->pod_writes);
     reactor_fileq_free(cri->ctr_writes);
     free(cri->ctrs_dir);

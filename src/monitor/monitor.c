@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -18,10 +17,7 @@
 #include "common/macro.h"
 #include "monitor/logline.h"
 #include "monitor/monitor.h"
-
-#ifndef P_PIDFD
-#define P_PIDFD 3
-#endif
+#include "reactor/reactor.h"
 
 /* Output waiting in a FIFO while nobody reads (a restart): 1 MiB per stream, as far as
  * /proc/sys/fs/pipe-max-size allows. */
@@ -37,6 +33,7 @@ struct monitor {
     char *journal_socket;
     uint64_t journal_dropped;
     int64_t log_size_max;
+    struct reactor_pids *pids;
 };
 
 struct ctr_stream {
@@ -65,10 +62,7 @@ struct monitor_ctr {
     int child_fds[3];           /* the container's ends until `create` returns */
     int stdin_fd;               /* our end of the stdin FIFO (for attach) */
     struct monitor_console *console;
-    int pidfd;
-    uv_poll_t pid_poll;
-    bool pid_polling;
-    bool child; /* the adopted pid is our child: waitid gives the status */
+    struct reactor_pid *pid_watch; /* the init, once adopted */
     bool exited, closing;
     int open_handles;
     struct monitor_attach *attached;
@@ -88,6 +82,7 @@ int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **
     m->loop = loop;
     m->journal_fd = -1;
     m->log_size_max = o->log_size_max;
+    m->pids = o->pids;
     if (o->log_to_journald) {
         m->journal_socket = xstrdup(o->journald_socket);
         m->journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -376,8 +371,6 @@ static void maybe_free(struct monitor_ctr *c)
             close(c->child_fds[i]);
     if (c->stdin_fd >= 0)
         close(c->stdin_fd);
-    if (c->pidfd >= 0)
-        close(c->pidfd);
     if (c->log_fd >= 0)
         close(c->log_fd);
     buf_done(&c->scratch);
@@ -418,7 +411,7 @@ int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct 
     c->on_exit = o->on_exit;
     c->on_init_exit = o->on_init_exit;
     c->data = o->data;
-    c->log_fd = c->stdin_fd = c->pidfd = -1;
+    c->log_fd = c->stdin_fd = -1;
     c->child_fds[0] = c->child_fds[1] = c->child_fds[2] = -1;
     monitor_logline_init(&c->out.ll, "stdout", MONITOR_LOG_LINE_MAX);
     monitor_logline_init(&c->err.ll, "stderr", MONITOR_LOG_LINE_MAX);
@@ -493,28 +486,6 @@ static bool oom_seen(const char *file)
     return seen;
 }
 
-/* The exit status of the process behind pidfd if it is our child and has ended: 1 with e
- * filled in, 0 if it has not ended, 2 if it ended but is not ours to reap. */
-static int wait_status(int pidfd, bool child, struct monitor_exit *e)
-{
-    if (!child)
-        return 2;
-    siginfo_t si = {0};
-    int r = waitid((idtype_t)P_PIDFD, (id_t)pidfd, &si, WEXITED | WNOHANG);
-    if (r == 0 && si.si_pid == 0)
-        return 0; /* not yet */
-    if (r < 0)
-        return errno == ECHILD ? 2 : 0;
-    e->status_known = true;
-    if (si.si_code == CLD_EXITED) {
-        e->exit_code = si.si_status;
-    } else {
-        e->signal = si.si_status;
-        e->exit_code = 128 + si.si_status;
-    }
-    return 1;
-}
-
 /* The container is gone: attached clients hear it, and are detached. */
 static void end_attached(struct monitor_ctr *c)
 {
@@ -550,18 +521,15 @@ static void on_drain_timeout(uv_timer_t *t)
     report_exit(t->data); /* something outside the container holds its stdio */
 }
 
-static void on_pidfd(uv_poll_t *p, int status, int events)
+static void on_init_ended(const struct reactor_pid_exit *pe, void *data)
 {
-    struct monitor_ctr *c = container_of(p, struct monitor_ctr, pid_poll);
-    struct monitor_exit e = {.status_known = false};
-    if (wait_status(c->pidfd, c->child, &e) == 0)
-        return;
-    e.finished_at = now_unix_ns();
-    uv_poll_stop(&c->pid_poll);
-    uv_close((uv_handle_t *)&c->pid_poll, on_handle_closed);
-    c->pid_polling = false;
+    struct monitor_ctr *c = data;
+    c->pid_watch = NULL;
     c->exited = true;
-    c->exit = e;
+    c->exit = (struct monitor_exit){.exit_code = pe->exit_code,
+                                    .signal = pe->signal,
+                                    .status_known = pe->status_known,
+                                    .finished_at = now_unix_ns()};
     if (!c->out.open && !c->err.open) {
         report_exit(c);
         return;
@@ -580,23 +548,13 @@ static void on_pidfd(uv_poll_t *p, int status, int events)
 
 int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err)
 {
-    c->pidfd = pidfd_open(pid, 0);
-    if (c->pidfd < 0)
-        return err_set(err, -errno, "pidfd of process %d: %s", pid, strerror(errno));
-    /* Our child (the runtime exited and we are the subreaper) or not (adopted after a restart). */
-    siginfo_t si = {0};
-    c->child = waitid((idtype_t)P_PIDFD, (id_t)c->pidfd, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
-    uv_poll_init(c->m->loop, &c->pid_poll, c->pidfd);
-    c->pid_poll.data = c;
-    c->pid_polling = true;
-    c->open_handles++;
-    uv_poll_start(&c->pid_poll, UV_READABLE, on_pidfd);
-    return 0;
+    int r = reactor_pid_watch(c->m->pids, pid, on_init_ended, c, &c->pid_watch);
+    return r < 0 ? err_set(err, r, "pidfd of process %d: %s", pid, strerror(-r)) : 0;
 }
 
 int monitor_ctr_pidfd(const struct monitor_ctr *c)
 {
-    return c && !c->exited ? c->pidfd : -1;
+    return c && !c->exited ? reactor_pid_fd(c->pid_watch) : -1;
 }
 
 int monitor_ctr_reopen_log(struct monitor_ctr *c, struct err *err)
@@ -618,10 +576,7 @@ void monitor_ctr_close(struct monitor_ctr *c)
     close_stream(&c->err, true);
     monitor_console_close(c->console);
     c->console = NULL;
-    if (c->pid_polling) {
-        c->pid_polling = false;
-        uv_close((uv_handle_t *)&c->pid_poll, on_handle_closed);
-    }
+    reactor_pid_forget(TAKE_PTR(c->pid_watch)); /* still reaped when it ends */
     maybe_free(c);
 }
 
@@ -679,50 +634,6 @@ void monitor_ctr_remove_files(const char *run_dir)
         cleanup_free char *p = xasprintf("%s/%s", run_dir, names[i]);
         unlink(p);
     }
-}
-
-/* ---- other processes: an exec's, after its runtime has detached ---- */
-
-struct monitor_proc {
-    uv_poll_t poll;
-    int pidfd;
-    bool child;
-    monitor_proc_cb cb;
-    void *data;
-};
-
-static void on_proc_closed(uv_handle_t *h)
-{
-    struct monitor_proc *w = container_of((uv_poll_t *)h, struct monitor_proc, poll);
-    close(w->pidfd);
-    free(w);
-}
-
-static void on_proc_pidfd(uv_poll_t *p, int status, int events)
-{
-    struct monitor_proc *w = container_of(p, struct monitor_proc, poll);
-    struct monitor_exit e = {.status_known = false};
-    if (wait_status(w->pidfd, w->child, &e) == 0)
-        return;
-    e.finished_at = now_unix_ns();
-    uv_close((uv_handle_t *)&w->poll, on_proc_closed);
-    w->cb(&e, w->data);
-}
-
-int monitor_proc_watch(uv_loop_t *loop, int pid, monitor_proc_cb cb, void *data, struct err *err)
-{
-    int fd = pidfd_open(pid, 0);
-    if (fd < 0)
-        return err_set(err, -errno, "pidfd of process %d: %s", pid, strerror(errno));
-    struct monitor_proc *w = xcalloc(1, sizeof(*w));
-    w->pidfd = fd;
-    siginfo_t si = {0};
-    w->child = waitid((idtype_t)P_PIDFD, (id_t)fd, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
-    w->cb = cb;
-    w->data = data;
-    uv_poll_init(loop, &w->poll, fd);
-    uv_poll_start(&w->poll, UV_READABLE, on_proc_pidfd);
-    return 0;
 }
 
 int64_t monitor_proc_start_time(int pid)

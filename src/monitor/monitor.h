@@ -14,10 +14,13 @@
 struct monitor;
 struct monitor_ctr;
 
+struct reactor_pids;
+
 struct monitor_opts {
     bool log_to_journald;
     const char *journald_socket; /* the journal's native socket */
     int64_t log_size_max;        /* a log file past this many bytes starts over; < 0: no limit */
+    struct reactor_pids *pids;   /* where the containers' inits are watched */
 };
 
 int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **ret,
@@ -102,12 +105,6 @@ int monitor_console_new(uv_loop_t *loop, const char *dir, monitor_console_cb cb,
 const char *monitor_console_path(const struct monitor_console *c);
 /* Stop listening and free (once its handles are closed). NULL-safe. */
 void monitor_console_close(struct monitor_console *c);
-
-/* Watch a process that is not a container's init (an exec whose runtime has detached): cb runs
- * once when it ends, with its status when it is our child (we are the subreaper). The watch
- * cannot be cancelled: the exit must be reaped. */
-typedef void (*monitor_proc_cb)(const struct monitor_exit *e, void *data);
-int monitor_proc_watch(uv_loop_t *loop, int pid, monitor_proc_cb cb, void *data, struct err *err);
 
 /* Start time of pid (clock ticks since boot, /proc/<pid>/stat field 22), or -1: with the pid it
  * names a process across pid reuse. */

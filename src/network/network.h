@@ -43,16 +43,6 @@ int network_infra_start(uv_loop_t *loop, const char *self_exe, const char *nsdir
 /* The `cribd infra` subcommand itself. */
 int network_infra_main(int argc, char **argv);
 
-/* Learn of the infra process's end (and reap it, the daemon being the child subreaper). */
-struct network_infra_watch;
-typedef void (*network_infra_exit_cb)(int pid, void *data);
-struct network_infra_watch *network_infra_watch(uv_loop_t *loop, int pid, network_infra_exit_cb cb,
-                                                void *data);
-/* The owner goes: no more callbacks; the process is still reaped when it ends. */
-void network_infra_unwatch(struct network_infra_watch *w);
-/* At shutdown: stop watching altogether. */
-void network_infra_watch_close_all(void);
-
 /* ---- CNI ---- */
 
 /* A nonblocking TCP socket of family (AF_INET, AF_INET6) in the network namespace at netns

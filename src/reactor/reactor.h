@@ -148,6 +148,33 @@ void reactor_child_cancel(struct reactor_child *child);
 
 /* Reaping of orphans that reach the daemon (the child subreaper) and that nobody claims: on
  * SIGCHLD, by pid, after a grace period in which their owner may still claim them. */
+/* ---- pidfd.c: processes watched through a pidfd ---- */
+
+/* Every watch of one owner (the daemon), so that shutdown closes them all. */
+struct reactor_pids;
+struct reactor_pids *reactor_pids_new(uv_loop_t *loop);
+/* At shutdown: close every watch (no callback runs any more) and refuse new ones. */
+void reactor_pids_close(struct reactor_pids *pids);
+/* Once the loop has closed them. NULL-safe. */
+void reactor_pids_free(struct reactor_pids *pids);
+
+struct reactor_pid_exit {
+    bool status_known; /* false when the process was not our child (adopted after a restart) */
+    int exit_code;     /* 128 + signal when killed by one */
+    int signal;        /* 0 unless killed by a signal */
+};
+typedef void (*reactor_pid_cb)(const struct reactor_pid_exit *e, void *data);
+struct reactor_pid;
+/* Watch pid: cb runs once when it ends. Our child is reaped here (by its pidfd, never by pid)
+ * and its status given. -errno when it cannot be watched (gone already). The watch frees itself
+ * once the process has ended. */
+int reactor_pid_watch(struct reactor_pids *pids, int pid, reactor_pid_cb cb, void *data,
+                      struct reactor_pid **ret);
+/* The pidfd while the process runs, else -1. */
+int reactor_pid_fd(const struct reactor_pid *w);
+/* The owner has gone: no callback; the process is still reaped when it ends. */
+void reactor_pid_forget(struct reactor_pid *w);
+
 struct reactor_sweeper;
 int reactor_sweeper_start(uv_loop_t *loop, struct reactor_sweeper **ret);
 /* Close its handles (freed once closed; a scan in flight is waited for). NULL-safe. */
