@@ -158,7 +158,7 @@ static int walk_name(struct walk *w, const char *name, const char *rest, bool la
 /* Without openat2 (kernels before 5.6, valgrind before 3.20): the same resolution one name at a
  * time. Unlike openat2 it assumes nobody renames directories beneath the root meanwhile (a
  * directory moved out while the walk is in it would take ".." with it); that holds for a layer
- * only we write to, an image not running yet and a layout we unpacked. A name swapped for a
+ * only we write to, an image not running yet and a layout being loaded. A name swapped for a
  * symlink meanwhile still fails its O_NOFOLLOW open. */
 static int open_walk(int root, const char *path, int flags, mode_t mode, uint64_t resolve)
 {
