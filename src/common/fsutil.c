@@ -149,6 +149,8 @@ static int append_leaf(int dir, const char *name, unsigned mode)
     return -EAGAIN;
 }
 
+/* Its own walk rather than fs_open_beneath: it makes the missing directories as it goes, which
+ * the resolver does not, and needs no symlink rules since it follows none at all. */
 int fs_append_beneath(const char *base, const char *rel, unsigned mode, unsigned dir_mode)
 {
     int r = fs_mkdir_p(base, dir_mode);

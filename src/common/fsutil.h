@@ -3,8 +3,10 @@
 #ifndef CRIB_COMMON_FSUTIL_H
 #define CRIB_COMMON_FSUTIL_H
 
+#include <linux/openat2.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/buf.h"
 
@@ -23,6 +25,14 @@ int fs_mkdir_p(const char *path, unsigned mode);
  * and an existing file that is not regular is -EINVAL without being opened, so a directory that
  * a workload can write to cannot send the write elsewhere. base itself is trusted. */
 int fs_append_beneath(const char *base, const char *rel, unsigned mode, unsigned dir_mode);
+/* Open path beneath the directory fd root as openat2(2) does with resolve (RESOLVE_* flags; one
+ * of RESOLVE_BENEATH and RESOLVE_IN_ROOT, else -EINVAL), O_CLOEXEC added to flags; mode counts
+ * only with O_CREAT or O_TMPFILE. Kernels without openat2 get the same rules walked by hand:
+ * under RESOLVE_BENEATH an absolute path or symlink or a ".." above root is -EXDEV, under
+ * RESOLVE_IN_ROOT ".." stops at root and an absolute symlink starts again from it; more than 40
+ * symlinks is -ELOOP, a path or link target of PATH_MAX bytes or more -ENAMETOOLONG. Returns the
+ * fd or -errno. Blocking: pool threads and start-up only. */
+int fs_open_beneath(int root, const char *path, int flags, mode_t mode, uint64_t resolve);
 /* Mark every open fd from lowfd up close-on-exec: what we inherited, and what a library opened
  * without O_CLOEXEC, must not reach our children. */
 void fs_cloexec_from(int lowfd);

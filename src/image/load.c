@@ -3,12 +3,10 @@
  * layer digests and sizes, diff IDs at unpack, safe extraction. */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -58,10 +56,7 @@ struct image_load {
 
 static int open_beneath(int rootfd, const char *rel)
 {
-    struct open_how how = {.flags = O_RDONLY | O_CLOEXEC,
-                           .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
-    int fd = (int)syscall(SYS_openat2, rootfd, rel, &how, sizeof(how));
-    return fd < 0 ? -errno : fd;
+    return fs_open_beneath(rootfd, rel, O_RDONLY, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
 }
 
 static int read_beneath(struct image_load *l, const char *rel, size_t max, struct buf *out)

@@ -3,114 +3,18 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/fsutil.h"
 #include "common/macro.h"
 #include "oci/oci.h"
 
 #define DB_MAX (4u << 20) /* a passwd or group file larger than this is refused */
-#define LINKS_MAX 40      /* the kernel's own limit on symlinks in one lookup */
-#define DEPTH_MAX 128
-
-/* ---- opening a file beneath the rootfs ---- */
-
-/* Without openat2 (kernels before 5.6) the RESOLVE_IN_ROOT walk by hand: a stack of O_PATH fds
- * of the directories walked through, ".." pops one but never the root, an absolute symlink
- * empties the stack, and every component is looked at without following it. The image is not
- * running yet, so nothing renames its directories under us; a component swapped for a symlink
- * meanwhile still fails the O_NOFOLLOW open. */
-static int open_walk(int root, const char *path, int flags)
-{
-    int dirs[DEPTH_MAX];
-    size_t depth = 0, pos = 0;
-    unsigned links = 0;
-    cleanup_free char *todo = xstrdup(path);
-    int r = -EINVAL;
-
-    for (;;) {
-        int cur = depth ? dirs[depth - 1] : root;
-        char *name = todo + pos;
-        while (*name == '/')
-            name++;
-        char *end = strchrnul(name, '/'), *next = end;
-        while (*next == '/')
-            next++;
-        bool last = *next == '\0';
-        *end = '\0';
-        pos = (size_t)(next - todo);
-
-        struct stat st;
-        if (*name == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-            if (strcmp(name, "..") == 0 && depth)
-                close(dirs[--depth]);
-            if (last) {
-                r = openat(depth ? dirs[depth - 1] : root, ".", flags);
-                r = r < 0 ? -errno : r;
-                break;
-            }
-        } else if (fstatat(cur, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            r = -errno;
-            break;
-        } else if (S_ISLNK(st.st_mode)) {
-            char target[PATH_MAX];
-            ssize_t n = ++links > LINKS_MAX ? -1 : readlinkat(cur, name, target, sizeof(target));
-            if (n < 0 || (size_t)n >= sizeof(target)) {
-                r = links > LINKS_MAX ? -ELOOP : n < 0 ? -errno : -ENAMETOOLONG;
-                break;
-            }
-            char *expanded = xasprintf("%.*s/%s", (int)n, target, next);
-            free(todo);
-            todo = expanded;
-            pos = 0;
-            if (target[0] == '/')
-                while (depth)
-                    close(dirs[--depth]);
-        } else if (last) {
-            r = openat(cur, name, flags | O_NOFOLLOW);
-            r = r < 0 ? -errno : r;
-            break;
-        } else if (!S_ISDIR(st.st_mode) || depth == DEPTH_MAX) {
-            r = depth == DEPTH_MAX ? -ENAMETOOLONG : -ENOTDIR;
-            break;
-        } else {
-            int fd = openat(cur, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-            if (fd < 0) {
-                r = -errno;
-                break;
-            }
-            dirs[depth++] = fd;
-        }
-    }
-    while (depth)
-        close(dirs[--depth]);
-    return r;
-}
-
-static int open_in_root(int root, const char *path, int flags)
-{
-    struct open_how how = {
-        .flags = (unsigned)flags,
-        .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
-    };
-    for (int i = 0; i < 16; i++) {
-        long fd = syscall(SYS_openat2, root, path, &how, sizeof(how));
-        if (fd >= 0)
-            return (int)fd;
-        if (errno == ENOSYS)
-            return open_walk(root, path, flags);
-        /* EAGAIN: a rename elsewhere raced with the kernel's ".." checks */
-        if (errno != EAGAIN && errno != EINTR)
-            return -errno;
-    }
-    return -EAGAIN;
-}
 
 /* The file at path inside rootfs into out (NUL-terminated); out stays empty if it is missing. */
 static int read_in_root(const char *rootfs, const char *path, struct buf *out, struct err *err)
@@ -120,7 +24,8 @@ static int read_in_root(const char *rootfs, const char *path, struct buf *out, s
         return err_set(err, -errno, "rootfs %s: %s", rootfs, strerror(errno));
     /* Looked at through O_PATH first: opening a device node or FIFO the image planted there
      * can have effects (or hang) before any check on what was opened. */
-    cleanup_close int at = open_in_root(root, path, O_PATH | O_CLOEXEC);
+    cleanup_close int at =
+        fs_open_beneath(root, path, O_PATH, 0, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS);
     if (at == -ENOENT || at == -ENOTDIR)
         return 0;
     if (at < 0)

@@ -1,23 +1,23 @@
 /* Layer extraction: libarchive reads the tar stream; every file is created with *at() calls
- * relative to a parent resolved with openat2(RESOLVE_BENEATH), so no entry writes outside dest. */
+ * relative to a parent resolved beneath dest (fs_open_beneath: openat2's RESOLVE_BENEATH), so no
+ * entry writes outside dest. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/macro.h"
 #include "storage/extract.h"
 
@@ -151,158 +151,6 @@ static int fail_archive(struct extract *x, const char *what)
     return err_set(x->err, code, "%s after entry `%s`: %s", what, x->label, msg);
 }
 
-/* Set once openat2 answered ENOSYS: kernels before 5.6, and valgrind before 3.20. */
-static int openat2_missing;
-
-/* One step of the walk below: the current directory is `cur` (real directories only, relative
- * to root), with an O_PATH fd in *curfd. */
-struct walk {
-    int root;
-    dev_t dev;
-    char *cur;
-    int curfd;
-    unsigned links;
-};
-
-static int walk_up(struct walk *w)
-{
-    char *slash = strrchr(w->cur, '/');
-    if (!*w->cur)
-        return -EXDEV;
-    if (slash)
-        *slash = '\0';
-    else
-        w->cur[0] = '\0';
-    int fd = openat(w->root, *w->cur ? w->cur : ".", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    closep(&w->curfd);
-    w->curfd = fd;
-    return 0;
-}
-
-static int walk_down(struct walk *w, const char *name, const struct stat *st)
-{
-    if (!S_ISDIR(st->st_mode))
-        return -ENOTDIR;
-    if (st->st_dev != w->dev)
-        return -EXDEV;
-    int fd = openat(w->curfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    closep(&w->curfd);
-    w->curfd = fd;
-    char *cur = *w->cur ? xasprintf("%s/%s", w->cur, name) : xstrdup(name);
-    free(w->cur);
-    w->cur = cur;
-    return 0;
-}
-
-/* Replace the symlink component by its target in front of the rest of the path. */
-static int walk_link(struct walk *w, const char *name, uint64_t resolve, const char *rest,
-                     char **ret_path)
-{
-    char target[PATH_MAX];
-    if ((resolve & RESOLVE_NO_SYMLINKS) || ++w->links > 40)
-        return -ELOOP;
-    ssize_t n = readlinkat(w->curfd, name, target, sizeof(target) - 1);
-    if (n < 0)
-        return -errno;
-    target[n] = '\0';
-    if (target[0] == '/')
-        return -EXDEV;
-    *ret_path = xasprintf("%s/%s", target, rest);
-    return 0;
-}
-
-static int walk_open_last(struct walk *w, const char *name, uint64_t flags)
-{
-    struct stat st;
-    cleanup_close int fd = openat(w->curfd, name, (int)flags | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0)
-        return -errno;
-    if (st.st_dev != w->dev)
-        return -EXDEV;
-    return TAKE_FD(fd);
-}
-
-/* Without openat2, the same resolution walked by hand: one component at a time, each opened with
- * O_NOFOLLOW, symlinks expanded here under the RESOLVE_BENEATH rules (no absolute target, no ".."
- * above the root). Unlike openat2 it assumes nobody else renames directories meanwhile, which
- * holds for a fresh layer directory only we write to. */
-static int open_walk(int root, const char *path, uint64_t flags, uint64_t resolve)
-{
-    struct stat st;
-    if (fstat(root, &st) < 0)
-        return -errno;
-    struct walk w = {.root = root, .dev = st.st_dev, .cur = xstrdup(""), .curfd = -1};
-    cleanup_free char *buf = xstrdup(path);
-    int r = path[0] == '/' ? -EXDEV : 0;
-    if (r == 0 && (w.curfd = openat(root, ".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
-        r = -errno;
-    for (char *p = buf; r == 0;) {
-        while (*p == '/')
-            p++;
-        char *end = strchrnul(p, '/'), *next = end;
-        while (*next == '/')
-            next++;
-        bool last = *next == '\0';
-        if (*end)
-            *end = '\0';
-        if (p == end || strcmp(p, ".") == 0 || strcmp(p, "..") == 0) {
-            if (p != end && p[1] == '.')
-                r = walk_up(&w);
-            if (r == 0 && last)
-                r = walk_open_last(&w, ".", flags);
-            if (r != 0 || last)
-                break;
-        } else if (fstatat(w.curfd, p, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-            r = -errno;
-            break;
-        } else if (S_ISLNK(st.st_mode) && (!last || !(flags & O_NOFOLLOW))) {
-            char *expanded = NULL;
-            r = walk_link(&w, p, resolve, next, &expanded);
-            if (r == 0) {
-                free(buf);
-                buf = expanded;
-                next = buf;
-            }
-        } else if (last) {
-            r = walk_open_last(&w, p, flags);
-            break;
-        } else {
-            r = walk_down(&w, p, &st);
-        }
-        p = next;
-    }
-    free(w.cur);
-    closep(&w.curfd);
-    return r;
-}
-
-static int open_beneath(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
-{
-    struct open_how how = {
-        .flags = flags | O_CLOEXEC,
-        .resolve = resolve,
-    };
-    /* EAGAIN: a concurrent rename somewhere raced with ".." resolution; try again */
-    for (int i = 0; i < 16 && !__atomic_load_n(&openat2_missing, __ATOMIC_RELAXED); i++) {
-        long fd = syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
-        if (fd >= 0)
-            return (int)fd;
-        if (errno == ENOSYS)
-            __atomic_store_n(&openat2_missing, 1, __ATOMIC_RELAXED);
-        else if (errno != EAGAIN && errno != EINTR)
-            return -errno;
-    }
-    if (__atomic_load_n(&openat2_missing, __ATOMIC_RELAXED))
-        return open_walk(dirfd, path, flags, resolve);
-    return -EAGAIN;
-}
-
 /* Layer names are relative to its root: leading "/" and "./" go (Docker takes absolute names
  * relative to the root), so do trailing "/" and "." components; ".." and empty components are
  * refused. An empty result is the root itself. Returns 0, -ENAMETOOLONG, -EXDEV (escape) or
@@ -381,14 +229,14 @@ static int fail_resolve(struct extract *x, int r, const char *prefix)
 static int make_parents(struct extract *x, const char *dir)
 {
     cleanup_free char *prefix = xstrdup(dir);
-    cleanup_close int pfd = open_beneath(x->dest, ".", O_PATH | O_DIRECTORY, RESOLVE_LAYER);
+    cleanup_close int pfd = fs_open_beneath(x->dest, ".", O_PATH | O_DIRECTORY, 0, RESOLVE_LAYER);
     if (pfd < 0)
         return pfd;
     for (char *comp = prefix;;) {
         char *slash = strchr(comp, '/');
         if (slash)
             *slash = '\0';
-        int fd = open_beneath(x->dest, prefix, O_PATH | O_DIRECTORY, RESOLVE_LAYER);
+        int fd = fs_open_beneath(x->dest, prefix, O_PATH | O_DIRECTORY, 0, RESOLVE_LAYER);
         if (fd == -ENOENT) {
             if (mkdirat(pfd, comp, 0755) == 0) {
                 /* exactly 0755 whatever the umask */
@@ -397,7 +245,7 @@ static int make_parents(struct extract *x, const char *dir)
             } else if (errno != EEXIST) {
                 return -errno;
             }
-            fd = open_beneath(x->dest, prefix, O_PATH | O_DIRECTORY, RESOLVE_LAYER);
+            fd = fs_open_beneath(x->dest, prefix, O_PATH | O_DIRECTORY, 0, RESOLVE_LAYER);
         }
         if (fd < 0)
             return fd;
@@ -413,7 +261,7 @@ static int make_parents(struct extract *x, const char *dir)
 /* An O_PATH fd of the directory dir below the root, created if missing. */
 static int open_parent(struct extract *x, const char *dir)
 {
-    int fd = open_beneath(x->dest, dir, O_PATH | O_DIRECTORY, RESOLVE_LAYER);
+    int fd = fs_open_beneath(x->dest, dir, O_PATH | O_DIRECTORY, 0, RESOLVE_LAYER);
     if (fd == -ENOENT)
         fd = make_parents(x, dir);
     if (fd < 0)
@@ -445,9 +293,9 @@ static void names_add(struct names *l, const char *s)
 }
 
 /* A directory below top (which it cannot leave: no symlink is followed at all). */
-static int open_in_tree(int top, const char *sub, uint64_t flags)
+static int open_in_tree(int top, const char *sub, int flags)
 {
-    return open_beneath(top, sub, flags | O_NOFOLLOW, RESOLVE_LAYER | RESOLVE_NO_SYMLINKS);
+    return fs_open_beneath(top, sub, flags | O_NOFOLLOW, 0, RESOLVE_LAYER | RESOLVE_NO_SYMLINKS);
 }
 
 /* Unlink everything but subdirectories of top/sub and list those. */
@@ -480,7 +328,8 @@ static int scan_dir(int top, const char *sub, struct names *ret_dirs)
 }
 
 /* Empty top/sub depth-first. No fd stays open across the recursion, so a deep tree does not
- * run into RLIMIT_NOFILE; the depth is bounded by PATH_MAX (openat2 refuses longer paths). */
+ * run into RLIMIT_NOFILE; the depth is bounded by PATH_MAX (fs_open_beneath refuses longer
+ * paths). */
 static int empty_dir(int top, const char *sub)
 {
     cleanup_names struct names dirs = {0};
@@ -641,8 +490,8 @@ static int apply_dir_times(struct extract *x)
     for (size_t i = 0; r == 0 && i < x->n_dirs; i++) {
         const struct dir_time *d = &x->dirs[i];
         struct stat st;
-        cleanup_close int fd =
-            open_beneath(x->dest, d->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, RESOLVE_LAYER);
+        cleanup_close int fd = fs_open_beneath(
+            x->dest, d->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW, 0, RESOLVE_LAYER);
         if (fd < 0 || fstat(fd, &st) < 0 || st.st_dev != d->dev || st.st_ino != d->ino)
             continue;
         if (futimens(fd, d->times) < 0) {
@@ -873,7 +722,7 @@ static int extract_hardlink(struct extract *x, int pfd, const char *base, const 
     const char *tbase;
     cleanup_free char *tdir = split_parent(target, &tbase);
     cleanup_free char *prefix = xasprintf("hard link target `%s`: ", t);
-    cleanup_close int tfd = open_beneath(x->dest, tdir, O_PATH | O_DIRECTORY, RESOLVE_LAYER);
+    cleanup_close int tfd = fs_open_beneath(x->dest, tdir, O_PATH | O_DIRECTORY, 0, RESOLVE_LAYER);
     if (tfd == -ENOENT)
         return fail(x, tfd, "%snot found", prefix);
     if (tfd < 0)
