@@ -40,6 +40,7 @@ static void info_json(struct cri *cri, struct buf *out)
         reactor_server_stats(cri->srv, &st);
         cJSON *g = cJSON_AddObjectToObject(j, "grpc");
         cJSON_AddNumberToObject(g, "connections", (double)st.connections);
+        cJSON_AddNumberToObject(g, "connections_total", (double)st.connections_total);
         cJSON_AddNumberToObject(g, "calls", (double)st.calls);
         cJSON_AddNumberToObject(g, "calls_total", (double)st.calls_total);
     }

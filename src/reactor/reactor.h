@@ -92,8 +92,9 @@ struct reactor_server_config {
 };
 
 struct reactor_stats {
-    uint64_t connections; /* open now */
-    uint64_t calls;       /* gRPC calls alive now (streams or handler references) */
+    uint64_t connections;       /* open now */
+    uint64_t connections_total; /* accepted since start */
+    uint64_t calls;             /* gRPC calls alive now (streams or handler references) */
     uint64_t calls_total;
 };
 

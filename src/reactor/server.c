@@ -255,6 +255,7 @@ static void on_connection(uv_stream_t *l, int status)
     }
     LIST_PREPEND(srv->conns, c);
     srv->stats.connections++;
+    srv->stats.connections_total++;
     conn_read_resume(c);
 }
 

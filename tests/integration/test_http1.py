@@ -50,13 +50,21 @@ def test_config_is_the_effective_toml(cribd_factory):
 
 
 def test_keep_alive_serves_several_requests(cribd):
+    # http.client reconnects silently when the server closes, so count connections where they
+    # are accepted: three requests on one client connection must be one server connection.
+    before = json.loads(http_get(cribd.sock, "/info")[1])["grpc"]["connections_total"]
     conn = UnixHTTPConnection(cribd.sock)
+    totals = []
     for path in ("/info", "/config", "/info"):
         conn.request("GET", path)
         r = conn.getresponse()
-        r.read()
+        body = r.read()
         assert r.status == 200
+        assert r.getheader("Connection") != "close"
+        if path == "/info":
+            totals.append(json.loads(body)["grpc"]["connections_total"])
     conn.close()
+    assert totals == [before + 1, before + 1]
 
 
 def test_unknown_path_is_404(cribd):

@@ -15,6 +15,7 @@ import pytest
 
 from conftest import CRIBD, Cri
 from h2client import H2
+from test_grpc_transport import wait_stats
 from test_http1 import http_get
 
 
@@ -36,21 +37,25 @@ def test_shutdown_sends_goaway_and_ends_event_streams(cribd_factory, pb):
     h.wait_for(h2.events.PingAckReceived)
     ch = c.channel()
     stream = Cri(ch, pb).stream("GetContainerEvents")
-    time.sleep(0.2)
+    wait_stats(c, calls=1)  # the event stream is open in cribd before the signal
     c.proc.send_signal(signal.SIGTERM)
     ev, _ = h.wait_for(h2.events.ConnectionTerminated)
     assert ev.error_code == 0
     with pytest.raises(grpc.RpcError) as e:
         list(stream)
     assert e.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "shutting down" in e.value.details()  # ended by cribd, not by the shutdown timeout
     h.close()
     ch.close()
     assert c.proc.wait(timeout=10) == 0
 
 
 def test_in_flight_call_finishes_during_shutdown(cribd_factory, pb, tmp_path):
+    # The runtime's `--version` waits for the gate, opened only once cribd is stopping.
+    gate = tmp_path / "gate"
     slow = tmp_path / "slow-runtime"
-    slow.write_text("#!/bin/sh\nsleep 1\necho 'slow version 1'\n")
+    slow.write_text(f"#!/bin/sh\nfor i in $(seq 200); do [ -e {gate} ] && break; sleep 0.05; done\n"
+                    "echo 'slow version 1'\n")
     slow.chmod(0o755)
     c = cribd_factory(f'[crib.runtime.runtimes.runc]\nruntime_path = "{slow}"\n')
     ch = c.channel()
@@ -63,8 +68,13 @@ def test_in_flight_call_finishes_during_shutdown(cribd_factory, pb, tmp_path):
 
     t = threading.Thread(target=call)
     t.start()
-    time.sleep(0.3)
+    wait_stats(c, calls=1)  # Status is in flight, its probe held at the gate
     c.proc.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while "stopping" not in c.output():
+        assert time.monotonic() < deadline, "cribd did not start stopping"
+        time.sleep(0.02)
+    gate.touch()
     t.join(20)
     ready = {x.type: x.status for x in result["resp"].status.conditions}
     assert ready["RuntimeReady"] is True
@@ -144,18 +154,33 @@ def test_log_level_flag_overrides(cribd_factory):
     assert r.returncode == 1 and "log_level" in r.stderr
 
 
+def stopped(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
 def test_shutdown_while_connections_are_closing(cribd_factory):
-    # Connections being torn down when SIGTERM arrives must be left to finish closing. A race:
-    # this makes it likely (the suite under ASan hit it about once in 20 runs), not certain.
-    for i in range(5):
-        c = cribd_factory(subdir=f"s{i}")
-        socks = []
-        for _ in range(30):
-            s = socket.socket(socket.AF_UNIX)
-            s.connect(c.sock)
-            s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\xff" * 64)
-            socks.append(s)
-        assert c.stop() == 0
-        c.check_clean()
-        for s in socks:
-            s.close()
+    # Connections whose close callback is pending when SIGTERM is handled must be left to finish
+    # closing. To put them there for certain, cribd is stopped while the peers hang up and
+    # SIGTERM is queued: when it continues, one poll returns every EOF and the signal, libuv
+    # runs the read callbacks first (they close the connections) and the signal after them.
+    c = cribd_factory()
+    socks = []
+    for _ in range(30):
+        s = socket.socket(socket.AF_UNIX)
+        s.settimeout(10)
+        s.connect(c.sock)
+        s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
+        assert s.recv(9)  # the server's SETTINGS: accepted and speaking HTTP/2
+        socks.append(s)
+    c.proc.send_signal(signal.SIGSTOP)
+    deadline = time.monotonic() + 10
+    while not stopped(c.proc.pid):
+        assert time.monotonic() < deadline, "cribd did not stop"
+        time.sleep(0.01)
+    for s in socks:
+        s.close()
+    c.proc.send_signal(signal.SIGTERM)
+    c.proc.send_signal(signal.SIGCONT)
+    assert c.proc.wait(timeout=10) == 0, c.output()
+    c.check_clean()

@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import time
 
 import grpc
 import pytest
@@ -85,11 +86,36 @@ def test_status_lists_runtime_handlers(cribd_factory, pb):
     assert sorted(h.name for h in resp.runtime_handlers) == ["crun", "runc"]
 
 
-def test_concurrent_status_calls_share_one_probe(cri):
-    import concurrent.futures
-    with concurrent.futures.ThreadPoolExecutor(16) as ex:
-        results = list(ex.map(lambda _: cri.unary("Status"), range(32)))
+def test_concurrent_status_calls_share_one_probe(cribd_factory, pb, tmp_path):
+    # The runtime counts its own `--version` runs and holds them until every call is waiting in
+    # cribd, so the calls overlap for certain.
+    from test_http1 import http_get
+    probes, gate = tmp_path / "probes", tmp_path / "gate"
+    wrapper = tmp_path / "runc-wrapper"
+    wrapper.write_text(f"""#!/bin/sh
+if [ "$1" = --version ]; then
+    echo probe >> {probes}
+    for i in $(seq 100); do [ -e {gate} ] && break; sleep 0.05; done
+fi
+exec /usr/sbin/runc "$@"
+""")
+    wrapper.chmod(0o755)
+    c = cribd_factory(f'[crib.runtime.runtimes.runc]\nruntime_path = "{wrapper}"\n')
+    ch = c.channel()
+    status = ch.unary_unary("/runtime.v1.RuntimeService/Status",
+                            request_serializer=pb.StatusRequest.SerializeToString,
+                            response_deserializer=pb.StatusResponse.FromString)
+    futures = [status.future(pb.StatusRequest(), timeout=20) for _ in range(32)]
+    deadline = time.monotonic() + 10
+    while json.loads(http_get(c.sock, "/info")[1])["grpc"]["calls"] < 32:
+        assert time.monotonic() < deadline, "the 32 Status calls never were in flight together"
+        time.sleep(0.05)
+    gate.touch()
+    results = [f.result() for f in futures]
+    ch.close()
     assert all(conditions(r)["RuntimeReady"].status for r in results)
+    n = probes.read_text().count("probe")
+    assert n == 1, f"{n} runtime probes for 32 overlapping Status calls"
 
 
 def test_runtime_config_reports_cgroupfs(cri, pb):
