@@ -328,10 +328,13 @@ void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessa
     }
     if (rc == 0) {
         x->pid_path = xasprintf("%s.pid", x->process_path);
-        char *args[] = {"exec",      "--detach",      "--pid-file", x->pid_path,
-                        "--process", x->process_path, c->id,        NULL};
-        struct oci_runtime_opts o = {.stdio_fds = fds, .any_exit = true};
-        rc = oci_runtime_run(cri->loop, &rt, args, &o, on_exec_runtime_done, x, NULL, &err);
+        struct oci_verb v = {
+            .type = OCI_VERB_EXEC,
+            .id = c->id,
+            .exec = {.process_path = x->process_path, .pid_file = x->pid_path, .detach = true},
+        };
+        struct oci_runtime_opts o = {.stdio_fds = fds};
+        rc = oci_runtime_call(cri->loop, &rt, &v, &o, on_exec_runtime_done, x, NULL, &err);
     }
     for (int i = 0; i < 3; i++)
         if (fds[i] >= 0)
@@ -426,9 +429,8 @@ void cri_update_container_resources(struct cri *cri, struct grpc_call *call,
     w->call = grpc_call_ref(call);
     w->c = cri_ctr_ref(c);
     w->res = copy_resources(r->linux);
-    char *args[] = {"update", "--resources", "-", c->id, NULL};
-    struct oci_runtime_opts o = {.stdin_data = json, .stdin_len = strlen(json)};
-    if (oci_runtime_run(cri->loop, &rt, args, &o, on_updated, w, NULL, &err) < 0) {
+    struct oci_verb v = {.type = OCI_VERB_UPDATE, .id = c->id, .update = {.resources = json}};
+    if (oci_runtime_call(cri->loop, &rt, &v, NULL, on_updated, w, NULL, &err) < 0) {
         grpc_call_unref(w->call);
         protobuf_c_message_free_unpacked(&w->res->base, NULL);
         cri_ctr_unref(c);

@@ -285,22 +285,24 @@ static void backend_exec(void *data, struct stream_proc *p, const struct stream_
             ours[i] = i == 0 ? pp[1] : pp[0];
         }
     }
-    char *console = x->console ? (char *)monitor_console_path(x->console) : NULL;
+    const char *console = x->console ? monitor_console_path(x->console) : NULL;
     x->pid_path = xasprintf("%s.pid", x->process_path);
-    char *plain[] = {"exec",      "--detach",      "--pid-file", x->pid_path,
-                     "--process", x->process_path, c->id,        NULL};
-    char *tty[] = {"exec",          "--detach",         "--pid-file", x->pid_path, "--process",
-                   x->process_path, "--console-socket", console,      c->id,       NULL};
-    char **args = console ? tty : plain;
+    struct oci_verb v = {
+        .type = OCI_VERB_EXEC,
+        .id = c->id,
+        .exec = {.process_path = x->process_path,
+                 .pid_file = x->pid_path,
+                 .console_socket = console,
+                 .detach = true},
+    };
     struct oci_runtime_opts o = {
         .stdio_fds = console ? NULL : fds,
         .log_path = x->log_path,
         .timeout_ms = UINT64_MAX / 2, /* an interactive command runs as long as it likes */
-        .any_exit = true,
     };
     int r = err.code < 0
                 ? err.code
-                : oci_runtime_run(cri->loop, &rt, args, &o, on_exec_exit, x, &x->child, &err);
+                : oci_runtime_call(cri->loop, &rt, &v, &o, on_exec_exit, x, &x->child, &err);
     for (int i = 0; i < 3; i++)
         if (fds[i] >= 0)
             close(fds[i]);

@@ -95,9 +95,8 @@ int cri_runtime_of(struct cri *cri, const char *handler, struct oci_runtime *ret
         config_runtime_find(cri->cfg, *handler ? handler : cri->cfg->default_runtime);
     if (!rt)
         return err_set(err, -EINVAL, "runtime handler `%s` is not configured", handler);
-    ret->path = *rt->runtime_path ? rt->runtime_path : rt->name;
-    ret->root = rt->runtime_root;
-    ret->timeout_ms = 120000;
+    oci_runtime_init(ret, *rt->runtime_path ? rt->runtime_path : rt->name, rt->runtime_root,
+                     120000);
     return 0;
 }
 
@@ -306,12 +305,12 @@ static void on_ctr_init_exit(struct monitor_ctr *m, void *data)
     struct ctr *c = data;
     struct err err = ERR_INIT;
     struct oci_runtime rt;
-    char *args[] = {"kill", "--all", c->id, "KILL", NULL};
-    struct oci_runtime_opts o = {0};
+    struct oci_verb v = {
+        .type = OCI_VERB_KILL, .id = c->id, .kill = {.signo = SIGKILL, .all = true}};
     int r = cri_runtime_of(c->cri, c->runtime, &rt, &err);
     if (r == 0) {
         cri_ctr_ref(c); /* until on_rest_killed */
-        r = oci_runtime_run(c->cri->loop, &rt, args, &o, on_rest_killed, c, NULL, &err);
+        r = oci_runtime_call(c->cri->loop, &rt, &v, NULL, on_rest_killed, c, NULL, &err);
         if (r < 0)
             cri_ctr_unref(c);
     }
@@ -515,10 +514,9 @@ static void on_created(int status, const struct reactor_child_result *res, struc
         /* The runtime may have left its state behind. */
         struct oci_runtime rt;
         struct err e2 = ERR_INIT;
-        char *args[] = {"delete", "--force", c->id, NULL};
-        struct oci_runtime_opts o = {0};
+        struct oci_verb v = {.type = OCI_VERB_DELETE, .id = c->id, .del = {.force = true}};
         if (cri_runtime_of(w->cri, c->runtime, &rt, &e2) < 0 ||
-            oci_runtime_run(w->cri->loop, &rt, args, &o, on_failed_create_deleted, w, NULL, &e2) <
+            oci_runtime_call(w->cri->loop, &rt, &v, NULL, on_failed_create_deleted, w, NULL, &e2) <
                 0)
             create_fail(w);
         err_done(&e2);
@@ -779,21 +777,13 @@ static void start_create(struct create_work *w)
     cleanup_free char *pidfile = xasprintf("%s/pid", c->run_dir);
     cleanup_free char *log = xasprintf("%s/runtime.log", c->run_dir);
     const char *console = monitor_ctr_console_socket(c->mon);
-    char *args[12];
-    size_t n = 0;
-    args[n++] = "create";
-    args[n++] = "--bundle";
-    args[n++] = c->run_dir;
-    args[n++] = "--pid-file";
-    args[n++] = pidfile;
-    if (console) {
-        args[n++] = "--console-socket";
-        args[n++] = (char *)console;
-    }
-    args[n++] = c->id;
-    args[n] = NULL;
+    struct oci_verb v = {
+        .type = OCI_VERB_CREATE,
+        .id = c->id,
+        .create = {.bundle = c->run_dir, .pid_file = pidfile, .console_socket = console},
+    };
     struct oci_runtime_opts o = {.stdio_fds = fds, .log_path = log};
-    if (oci_runtime_run(w->cri->loop, &rt, args, &o, on_created, w, NULL, &w->err) < 0)
+    if (oci_runtime_call(w->cri->loop, &rt, &v, &o, on_created, w, NULL, &w->err) < 0)
         create_fail(w);
 }
 
@@ -895,9 +885,8 @@ static void op_start(struct ctr *c, struct grpc_call *call, int64_t arg)
     struct start_work *w = xcalloc(1, sizeof(*w));
     w->c = c;
     w->call = grpc_call_ref(call);
-    char *args[] = {"start", c->id, NULL};
-    struct oci_runtime_opts o = {0};
-    if (oci_runtime_run(c->cri->loop, &rt, args, &o, on_start_done, w, NULL, &err) < 0) {
+    struct oci_verb v = {.type = OCI_VERB_START, .id = c->id};
+    if (oci_runtime_call(c->cri->loop, &rt, &v, NULL, on_start_done, w, NULL, &err) < 0) {
         grpc_call_unref(w->call);
         free(w);
         goto fail;
@@ -1009,10 +998,9 @@ static void remove_exited(struct ctr *c, void *data)
     struct remove_work *w = data;
     struct oci_runtime rt;
     struct err err = ERR_INIT;
-    char *args[] = {"delete", "--force", c->id, NULL};
-    struct oci_runtime_opts o = {0};
+    struct oci_verb v = {.type = OCI_VERB_DELETE, .id = c->id, .del = {.force = true}};
     if (cri_runtime_of(c->cri, c->runtime, &rt, &err) < 0 ||
-        oci_runtime_run(c->cri->loop, &rt, args, &o, on_deleted, w, NULL, &err) < 0) {
+        oci_runtime_call(c->cri->loop, &rt, &v, NULL, on_deleted, w, NULL, &err) < 0) {
         log_error("container %s: %s", c->id, err_msg(&err));
         remove_finish(w);
     }

@@ -123,34 +123,129 @@ cJSON *oci_spec_resources(const Runtime__V1__LinuxContainerResources *r, int oom
 /* Signal number of "SIGTERM", "TERM", "15", "SIGRTMIN+3"; -EINVAL if not a signal. */
 int oci_signal_parse(const char *s);
 
-/* ---- runtime.c: the OCI runtime binary (runc's command line; crun's is the same) ---- */
+/* ---- runtime.c: the OCI runtime binary behind typed verbs ---- */
+
+/* Which command line the binary speaks. runc's is the reference: crun, runsc and kata-runtime
+ * copy it, and where one departs from it the difference is spelled out in runtime.c alone. */
+enum oci_runtime_kind {
+    OCI_RUNTIME_RUNC, /* runc, and any runtime not known to differ from it */
+    OCI_RUNTIME_CRUN,
+};
 
 struct oci_runtime {
     const char *path; /* a path, or a name looked up in PATH */
     const char *root; /* its --root, or NULL for its default */
     uint64_t timeout_ms;
+    enum oci_runtime_kind kind;
 };
 
+/* path, root and timeout_ms as given; kind from the binary's name. */
+void oci_runtime_init(struct oci_runtime *rt, const char *path, const char *root,
+                      uint64_t timeout_ms);
+
+enum oci_verb_type {
+    OCI_VERB_CREATE,
+    OCI_VERB_START,
+    OCI_VERB_KILL,
+    OCI_VERB_DELETE,
+    OCI_VERB_EXEC,
+    OCI_VERB_UPDATE,
+    OCI_VERB_STATE,
+    OCI_VERB_PAUSE,
+    OCI_VERB_RESUME,
+    OCI_VERB_CHECKPOINT,
+    OCI_VERB_RESTORE,
+};
+
+struct oci_create {
+    const char *bundle;
+    const char *pid_file;       /* NULL: none */
+    const char *console_socket; /* NULL: the container's stdio is the runtime's */
+};
+struct oci_kill {
+    int signo;
+    bool all; /* every process of the container, not only its init */
+};
+struct oci_delete {
+    bool force; /* a running container too (killed first) */
+};
+struct oci_exec {
+    const char *process_path; /* the process.json */
+    const char *pid_file;     /* NULL: none */
+    /* The runtime hands the pty's master to this socket; only with detach (runc refuses it
+     * otherwise: attached, it keeps the pty itself). */
+    const char *console_socket;
+    bool detach; /* the runtime exits once the command runs, rather than with it */
+};
+struct oci_update {
+    const char *resources; /* linux.resources JSON, given on the runtime's stdin */
+};
+struct oci_checkpoint {
+    const char *image_path;
+    const char *work_path; /* NULL: the image path */
+    bool leave_running;
+};
+struct oci_restore {
+    const char *bundle;
+    const char *image_path;
+    const char *work_path;      /* NULL: the image path */
+    const char *pid_file;       /* NULL: none */
+    const char *console_socket; /* only with detach, as for exec */
+    bool detach;
+};
+
+/* One command for the runtime: the verb, the container and the verb's own options. */
+struct oci_verb {
+    enum oci_verb_type type;
+    const char *id;
+    union {
+        struct oci_create create;
+        struct oci_kill kill;
+        struct oci_delete del;
+        struct oci_exec exec;
+        struct oci_update update;
+        struct oci_checkpoint checkpoint;
+        struct oci_restore restore;
+    };
+};
+
+#define OCI_RUNTIME_ARGV_MAX 32
+
+/* A runtime's command line, built without side effects; oci_runtime_argv_done frees it. */
+struct oci_runtime_argv {
+    char *v[OCI_RUNTIME_ARGV_MAX + 1]; /* NULL-terminated; into rt, v, log_path and itself */
+    size_t n;
+    char signal[16];
+    char *owned; /* a string made for this command line, or NULL */
+};
+
+/* The command line of verb v for runtime rt: RUNTIME [--root R] [--log L --log-format json]
+ * VERB [its flags] ID [...]. log_path: NULL for none; failures are then read from it.
+ * -EINVAL for options the runtime refuses together (a console socket without detach). */
+int oci_runtime_argv_build(const struct oci_runtime *rt, const struct oci_verb *v,
+                           const char *log_path, struct oci_runtime_argv *ret, struct err *err);
+void oci_runtime_argv_done(struct oci_runtime_argv *a);
+
+/* How one command's process is wired, beyond its command line. */
 struct oci_runtime_opts {
-    const int *stdio_fds;   /* NULL, or the runtime's stdin/stdout/stderr (create) */
-    const void *stdin_data; /* written to its stdin (update --resources -) */
-    size_t stdin_len;
+    const int *stdio_fds; /* NULL, or the runtime's stdin/stdout/stderr (create, exec) */
     const char *log_path; /* --log FILE --log-format json; failures are read from it */
-    size_t out_max;       /* captured output cap (exec) */
+    size_t out_max;       /* captured output cap */
     uint64_t timeout_ms;  /* 0: the runtime's own */
-    bool any_exit;        /* exec: any exit status is the command's, not a failure */
 };
 
-/* The callback gets 0 and the result when the runtime exited 0 (or any_exit and it ran);
- * otherwise a negative errno (-ETIMEDOUT after the timeout, -EIO when it failed) and err saying
- * "<runtime> <verb>: <its error message>"; -ECANCELED after reactor_child_cancel. */
+/* The callback gets 0 and the result when the runtime exited 0, or for exec whenever it ran
+ * (attached, the exit status is the command's; detached, a non-zero one means the runtime could
+ * not start it); otherwise a negative errno (-ETIMEDOUT after the timeout, -EIO when it failed)
+ * and err saying "<runtime> <verb>: <its error message>"; -ECANCELED after
+ * reactor_child_cancel. */
 typedef void (*oci_runtime_cb)(int status, const struct reactor_child_result *res, struct err *err,
                                void *data);
 /* The error a runtime wrote to its --log file (JSON lines), or NULL. */
 char *oci_runtime_log_error(const char *path);
-/* Run `RUNTIME [--root R] [--log L --log-format json] args...` on the loop. */
-int oci_runtime_run(uv_loop_t *loop, const struct oci_runtime *rt, char *const *args,
-                    const struct oci_runtime_opts *o, oci_runtime_cb cb, void *data,
-                    struct reactor_child **ret_child, struct err *err);
+/* Run verb v on the loop. o may be NULL. */
+int oci_runtime_call(uv_loop_t *loop, const struct oci_runtime *rt, const struct oci_verb *v,
+                     const struct oci_runtime_opts *o, oci_runtime_cb cb, void *data,
+                     struct reactor_child **ret_child, struct err *err);
 
 #endif

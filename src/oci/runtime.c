@@ -1,14 +1,15 @@
-/* The OCI runtime binary driven from the loop: one child per command, with a timeout, and the
- * runtime's own error message in ours when it fails. */
+/* The OCI runtime binary driven from the loop: the command line of each verb (the one place that
+ * knows runc's flags and how other runtimes differ), one child per command, with a timeout, and
+ * the runtime's own error message in ours when it fails. */
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/macro.h"
 #include "oci/oci.h"
-
-#define RUNTIME_ARGS_MAX 32
 
 struct runtime_call {
     oci_runtime_cb cb;
@@ -78,45 +79,214 @@ static void on_done(int status, const struct reactor_child_result *res, void *da
     free(rc);
 }
 
-int oci_runtime_run(uv_loop_t *loop, const struct oci_runtime *rt, char *const *args,
-                    const struct oci_runtime_opts *o, oci_runtime_cb cb, void *data,
-                    struct reactor_child **ret_child, struct err *err)
+/* ---- command lines ---- */
+
+static const char *const verb_names[] = {
+    [OCI_VERB_CREATE] = "create",   [OCI_VERB_START] = "start",
+    [OCI_VERB_KILL] = "kill",       [OCI_VERB_DELETE] = "delete",
+    [OCI_VERB_EXEC] = "exec",       [OCI_VERB_UPDATE] = "update",
+    [OCI_VERB_STATE] = "state",     [OCI_VERB_PAUSE] = "pause",
+    [OCI_VERB_RESUME] = "resume",   [OCI_VERB_CHECKPOINT] = "checkpoint",
+    [OCI_VERB_RESTORE] = "restore",
+};
+
+void oci_runtime_init(struct oci_runtime *rt, const char *path, const char *root,
+                      uint64_t timeout_ms)
 {
-    char *argv[RUNTIME_ARGS_MAX];
-    size_t n = 0;
-    argv[n++] = (char *)rt->path;
-    if (rt->root && *rt->root) {
-        argv[n++] = "--root";
-        argv[n++] = (char *)rt->root;
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    rt->path = path;
+    rt->root = root;
+    rt->timeout_ms = timeout_ms;
+    rt->kind = strcmp(base, "crun") == 0 ? OCI_RUNTIME_CRUN : OCI_RUNTIME_RUNC;
+}
+
+/* The verbs take a bounded number of arguments: more is a bug here, not a user's doing. */
+static void push(struct oci_runtime_argv *a, const char *s)
+{
+    if (a->n >= OCI_RUNTIME_ARGV_MAX)
+        abort();
+    a->v[a->n++] = (char *)s;
+    a->v[a->n] = NULL;
+}
+
+static void push_opt(struct oci_runtime_argv *a, const char *flag, const char *value)
+{
+    if (value) {
+        push(a, flag);
+        push(a, value);
     }
-    if (o->log_path) {
-        argv[n++] = "--log";
-        argv[n++] = (char *)o->log_path;
-        argv[n++] = "--log-format";
-        argv[n++] = "json";
+}
+
+static void push_flag(struct oci_runtime_argv *a, const char *flag, bool on)
+{
+    if (on)
+        push(a, flag);
+}
+
+static void push_log(const struct oci_runtime *rt, struct oci_runtime_argv *a, const char *path)
+{
+    /* crun reads --log as TYPE:ARG (file:, journald:, syslog:) as soon as it holds a colon. */
+    if (rt->kind == OCI_RUNTIME_CRUN && strchr(path, ':'))
+        path = a->owned = xasprintf("file:%s", path);
+    push(a, "--log");
+    push(a, path);
+    push(a, "--log-format");
+    push(a, "json");
+}
+
+/* runc names the signal ("KILL"); a number (real-time signals) is taken too. */
+static void push_signal(struct oci_runtime_argv *a, int signo)
+{
+    const char *name = sigabbrev_np(signo);
+    if (name)
+        snprintf(a->signal, sizeof(a->signal), "%s", name);
+    else
+        snprintf(a->signal, sizeof(a->signal), "%d", signo);
+    push(a, a->signal);
+}
+
+static int check_verb(const struct oci_verb *v, struct err *err)
+{
+    const char *need = NULL;
+    const char *console = NULL;
+    bool detach = true;
+    if ((unsigned)v->type >= ARRAY_SIZE(verb_names))
+        return err_set(err, -EINVAL, "unknown runtime verb %d", (int)v->type);
+    if (!v->id || !*v->id || *v->id == '-')
+        return err_set(err, -EINVAL, "runtime %s: bad container id `%s`", verb_names[v->type],
+                       v->id ? v->id : "");
+    switch (v->type) {
+    case OCI_VERB_CREATE:
+        need = !v->create.bundle ? "a bundle" : NULL;
+        break;
+    case OCI_VERB_KILL:
+        need = v->kill.signo <= 0 ? "a signal" : NULL;
+        break;
+    case OCI_VERB_EXEC:
+        need = !v->exec.process_path ? "a process file" : NULL;
+        console = v->exec.console_socket;
+        detach = v->exec.detach;
+        break;
+    case OCI_VERB_UPDATE:
+        need = !v->update.resources ? "resources" : NULL;
+        break;
+    case OCI_VERB_CHECKPOINT:
+        need = !v->checkpoint.image_path ? "an image path" : NULL;
+        break;
+    case OCI_VERB_RESTORE:
+        need = !v->restore.bundle ? "a bundle" : !v->restore.image_path ? "an image path" : NULL;
+        console = v->restore.console_socket;
+        detach = v->restore.detach;
+        break;
+    default:
+        break;
     }
-    for (size_t i = 0; args[i]; i++) {
-        if (n + 1 >= RUNTIME_ARGS_MAX)
-            return err_set(err, -E2BIG, "too many runtime arguments");
-        argv[n++] = args[i];
+    if (need)
+        return err_set(err, -EINVAL, "runtime %s of %s: needs %s", verb_names[v->type], v->id,
+                       need);
+    /* runc: "cannot use console socket if runc will not detach": attached, the runtime keeps
+     * the pty to itself and copies it to its own stdio. */
+    if (console && !detach)
+        return err_set(err, -EINVAL, "runtime %s of %s: a console socket needs detach",
+                       verb_names[v->type], v->id);
+    return 0;
+}
+
+int oci_runtime_argv_build(const struct oci_runtime *rt, const struct oci_verb *v,
+                           const char *log_path, struct oci_runtime_argv *ret, struct err *err)
+{
+    *ret = (struct oci_runtime_argv){0};
+    int r = check_verb(v, err);
+    if (r < 0)
+        return r;
+    push(ret, rt->path);
+    if (rt->root && *rt->root)
+        push_opt(ret, "--root", rt->root);
+    if (log_path)
+        push_log(rt, ret, log_path);
+    push(ret, verb_names[v->type]);
+    switch (v->type) {
+    case OCI_VERB_CREATE:
+        push_opt(ret, "--bundle", v->create.bundle);
+        push_opt(ret, "--pid-file", v->create.pid_file);
+        push_opt(ret, "--console-socket", v->create.console_socket);
+        break;
+    case OCI_VERB_KILL:
+        push_flag(ret, "--all", v->kill.all);
+        break;
+    case OCI_VERB_DELETE:
+        push_flag(ret, "--force", v->del.force);
+        break;
+    case OCI_VERB_EXEC:
+        push_flag(ret, "--detach", v->exec.detach);
+        push_opt(ret, "--pid-file", v->exec.pid_file);
+        push_opt(ret, "--process", v->exec.process_path);
+        push_opt(ret, "--console-socket", v->exec.console_socket);
+        break;
+    case OCI_VERB_UPDATE:
+        push_opt(ret, "--resources", "-");
+        break;
+    case OCI_VERB_CHECKPOINT:
+        push_opt(ret, "--image-path", v->checkpoint.image_path);
+        push_opt(ret, "--work-path", v->checkpoint.work_path);
+        push_flag(ret, "--leave-running", v->checkpoint.leave_running);
+        break;
+    case OCI_VERB_RESTORE:
+        push_opt(ret, "--bundle", v->restore.bundle);
+        push_opt(ret, "--image-path", v->restore.image_path);
+        push_opt(ret, "--work-path", v->restore.work_path);
+        push_opt(ret, "--pid-file", v->restore.pid_file);
+        push_opt(ret, "--console-socket", v->restore.console_socket);
+        push_flag(ret, "--detach", v->restore.detach);
+        break;
+    default:
+        break;
     }
-    argv[n] = NULL;
+    /* Flags before the id: runsc's Go flag parsing stops at the first operand. */
+    push(ret, v->id);
+    if (v->type == OCI_VERB_KILL)
+        push_signal(ret, v->kill.signo);
+    return 0;
+}
+
+void oci_runtime_argv_done(struct oci_runtime_argv *a)
+{
+    free(a->owned);
+    a->owned = NULL;
+}
+
+/* ---- running them ---- */
+
+int oci_runtime_call(uv_loop_t *loop, const struct oci_runtime *rt, const struct oci_verb *v,
+                     const struct oci_runtime_opts *o, oci_runtime_cb cb, void *data,
+                     struct reactor_child **ret_child, struct err *err)
+{
+    static const struct oci_runtime_opts none = {0};
+    if (!o)
+        o = &none;
+    struct oci_runtime_argv a;
+    int r = oci_runtime_argv_build(rt, v, o->log_path, &a, err);
+    if (r < 0)
+        return r;
     struct runtime_call *rc = xcalloc(1, sizeof(*rc));
     rc->cb = cb;
     rc->data = data;
     const char *base = strrchr(rt->path, '/');
-    rc->name = xasprintf("%s %s", base ? base + 1 : rt->path, args[0]);
+    rc->name = xasprintf("%s %s", base ? base + 1 : rt->path, verb_names[v->type]);
     rc->log_path = o->log_path ? xstrdup(o->log_path) : NULL;
-    rc->any_exit = o->any_exit;
+    rc->any_exit = v->type == OCI_VERB_EXEC;
+    const char *in = v->type == OCI_VERB_UPDATE ? v->update.resources : NULL;
     struct reactor_child_opts co = {
-        .argv = argv,
-        .stdin_data = o->stdin_data,
-        .stdin_len = o->stdin_len,
+        .argv = a.v,
+        .stdin_data = in,
+        .stdin_len = in ? strlen(in) : 0,
         .timeout_ms = o->timeout_ms ? o->timeout_ms : rt->timeout_ms,
         .stdio_fds = o->stdio_fds,
         .out_max = o->out_max,
     };
-    int r = reactor_child_start(loop, &co, on_done, rc, ret_child);
+    r = reactor_child_start(loop, &co, on_done, rc, ret_child);
+    oci_runtime_argv_done(&a);
     if (r < 0) {
         err_set(err, r, "start %s: %s", rc->name, strerror(-r));
         free(rc->name);
