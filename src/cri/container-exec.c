@@ -187,7 +187,7 @@ static void exec_sync_maybe_done(struct exec_sync *x)
 
 static void on_exec_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
-    static char buffer[65536];
+    static char buffer[65536]; /* one loop thread: on_exec_read copies it out at once */
     b->base = buffer;
     b->len = sizeof(buffer);
 }

@@ -157,9 +157,9 @@ static int new_image(struct image_load *l, const char *config, size_t config_len
     struct image_config cfg;
     struct err e = ERR_INIT;
     if (image_config_parse(config, config_len, &cfg, &e) < 0) {
-        err_set(&l->err, -EINVAL, "config %s: %s", config_digest, err_msg(&e));
+        int r = err_set(&l->err, e.code, "config %s: %s", config_digest, err_msg(&e));
         err_done(&e);
-        return -EINVAL;
+        return r;
     }
     if (cfg.n_diff_ids != n_layers) {
         image_config_done(&cfg);
@@ -221,7 +221,7 @@ static int read_manifest(struct image_load *l, const struct image_descriptor *d,
         r = read_beneath(l, rel, IMAGE_MANIFEST_MAX, &text);
     struct err e = ERR_INIT;
     if (r == 0 && image_manifest_parse(d->media_type, text.data, text.len, m, &e) < 0)
-        r = err_set(&l->err, -EINVAL, "manifest %s: %s", d->digest, err_msg(&e));
+        r = err_set(&l->err, e.code, "manifest %s: %s", d->digest, err_msg(&e));
     err_done(&e);
     buf_done(&text);
     return r;
@@ -239,7 +239,7 @@ static int oci_image(struct image_load *l, const struct image_descriptor *d, cha
         struct err e = ERR_INIT;
         image_platform_host(&os, &arch, &variant);
         if (image_index_select(&m, os, arch, variant, &pick, &e) < 0)
-            r = err_set(&l->err, -ENOENT, "%s", err_msg(&e));
+            r = err_set(&l->err, e.code, "%s", err_msg(&e));
         err_done(&e);
         if (r == 0)
             r = read_manifest(l, pick, &inner);
@@ -299,7 +299,7 @@ static int oci_layout(struct image_load *l)
     struct image_manifest idx = {0};
     struct err e = ERR_INIT;
     if (r == 0 && image_manifest_parse(IMAGE_MEDIA_OCI_INDEX, text.data, text.len, &idx, &e) < 0)
-        r = err_set(&l->err, -EINVAL, "index.json: %s", err_msg(&e));
+        r = err_set(&l->err, e.code, "index.json: %s", err_msg(&e));
     err_done(&e);
     cJSON *j = r == 0 ? cJSON_Parse((const char *)text.data) : NULL;
     const cJSON *entries = cJSON_GetObjectItemCaseSensitive(j, "manifests");

@@ -100,7 +100,7 @@ static void on_child_exit(uv_process_t *p, int64_t status, int sig)
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 {
-    static char buffer[16384];
+    static char buffer[16384]; /* one loop thread: on_read consumes it before the next alloc */
     b->base = buffer;
     b->len = sizeof(buffer);
 }
