@@ -944,6 +944,26 @@ struct remove_work {
     void *data;
 };
 
+/* The record is gone from disk: only now is the removal answered, so that a crash after the
+ * answer cannot bring the container back. */
+static void on_record_removed(int status, const char *path, void *data)
+{
+    struct remove_work *w = data;
+    struct ctr *c = w->c;
+    if (status < 0)
+        log_error("container %s: remove %s: %s", c->id, path, strerror(-status));
+    if (w->call) {
+        Runtime__V1__RemoveContainerResponse resp = RUNTIME__V1__REMOVE_CONTAINER_RESPONSE__INIT;
+        cri_reply(w->call, &resp.base);
+        grpc_call_unref(w->call);
+    }
+    if (w->done)
+        w->done(w->data);
+    free(w);
+    op_done(c);
+    cri_ctr_unref(c); /* the registry's */
+}
+
 static void remove_finish(struct remove_work *w)
 {
     struct ctr *c = w->c;
@@ -957,17 +977,10 @@ static void remove_finish(struct remove_work *w)
     if (r < 0)
         log_error("container %s: unmount its rootfs: %s", c->id, strerror(-r));
     fs_remove_tree(c->run_dir);
-    cleanup_free char *path = record_path(cri, c->id);
-    reactor_fileq_put(cri->ctr_writes, path, NULL, NULL, NULL);
     LIST_REMOVE(cri->ctrs, c);
     c->removed = true;
     log_info("container %s removed", c->id);
     publish(c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);
-    if (w->call) {
-        Runtime__V1__RemoveContainerResponse resp = RUNTIME__V1__REMOVE_CONTAINER_RESPONSE__INIT;
-        cri_reply(w->call, &resp.base);
-        grpc_call_unref(w->call);
-    }
     /* Calls still waiting for this container find it gone. */
     while (c->queue) {
         struct ctr_waiter *q = c->queue;
@@ -977,11 +990,8 @@ static void remove_finish(struct remove_work *w)
         cri_ctr_unref(c);
         free(q);
     }
-    if (w->done)
-        w->done(w->data);
-    free(w);
-    op_done(c);
-    cri_ctr_unref(c); /* the registry's */
+    cleanup_free char *path = record_path(cri, c->id);
+    reactor_fileq_put(cri->ctr_writes, path, NULL, on_record_removed, w);
 }
 
 static void on_deleted(int status, const struct reactor_child_result *res, struct err *err,
