@@ -1,16 +1,11 @@
-/* RunPodSandbox, StopPodSandbox, RemovePodSandbox, PodSandboxStatus, ListPodSandbox: pods with
- * pinned namespaces, CNI networking, pod files, persisted records; operations on one pod run one
- * at a time, different pods concurrently. */
+/* RunPodSandbox, StopPodSandbox, RemovePodSandbox: pods with pinned namespaces, CNI networking,
+ * pod files (network/pod-files.c), persisted records; operations on one pod run one at a time,
+ * different pods concurrently. PodSandboxStatus and ListPodSandbox are in pod-status.c. */
 #include <dirent.h>
 #include <errno.h>
-#include <signal.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -25,8 +20,6 @@
 #include "cri/cri-internal.h"
 #include "cri/pod.h"
 #include "oci/cgroup.h"
-
-#define SHM_SIZE "65536k"
 
 enum pod_op { OP_STOP, OP_REMOVE };
 
@@ -133,87 +126,31 @@ struct pod *cri_pod_find(struct cri *cri, const char *id)
     return found;
 }
 
-/* ---- pod files ---- */
-
-static int write_small(const char *path, const char *text, struct err *err)
-{
-    /* A few hundred bytes into a fresh file under the run root: a fast write, inline. */
-    int r = fs_write_file(path, text, strlen(text), 0644);
-    return r < 0 ? err_set(err, r, "write %s: %s", path, strerror(-r)) : 0;
-}
+/* ---- pod files (network/pod-files.c) ---- */
 
 static const char *pod_hostname(const struct pod *p, char *buf, size_t len)
 {
-    if (p->host_network) {
-        if (gethostname(buf, len) == 0)
-            return buf;
-        return "localhost";
-    }
-    if (p->config->hostname && *p->config->hostname)
-        return p->config->hostname;
-    /* As containerd does: the pod's name may be longer than a hostname can be (64). */
-    if (gethostname(buf, len) == 0)
-        return buf;
-    return "localhost";
+    return network_pod_files_hostname(p->host_network, p->config->hostname, buf, len);
 }
 
 static int write_pod_files(struct pod *p, struct err *err)
 {
     char host[256];
-    const char *hostname = pod_hostname(p, host, sizeof(host));
-    cleanup_free char *path = xasprintf("%s/hostname", p->run_dir);
-    cleanup_free char *text = xasprintf("%s\n", hostname);
-    int r = write_small(path, text, err);
-    if (r < 0)
-        return r;
-    struct buf hosts = {0};
-    buf_puts(&hosts, "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n");
-    for (size_t i = 0; i < p->att.n_ips; i++)
-        buf_printf(&hosts, "%s\t%s\n", p->att.ips[i], hostname);
-    free(path);
-    path = xasprintf("%s/hosts", p->run_dir);
-    r = write_small(path, (const char *)hosts.data, err);
-    buf_done(&hosts);
-    if (r < 0)
-        return r;
-    const Runtime__V1__DNSConfig *dns = p->config->dns_config;
-    struct buf resolv = {0};
-    if (dns && (dns->n_servers || dns->n_searches || dns->n_options)) {
-        if (dns->n_searches) {
-            buf_puts(&resolv, "search");
-            for (size_t i = 0; i < dns->n_searches; i++)
-                buf_printf(&resolv, " %s", dns->searches[i]);
-            buf_puts(&resolv, "\n");
-        }
-        for (size_t i = 0; i < dns->n_servers; i++)
-            buf_printf(&resolv, "nameserver %s\n", dns->servers[i]);
-        if (dns->n_options) {
-            buf_puts(&resolv, "options");
-            for (size_t i = 0; i < dns->n_options; i++)
-                buf_printf(&resolv, " %s", dns->options[i]);
-            buf_puts(&resolv, "\n");
-        }
-    } else if (fs_read_file("/etc/resolv.conf", 64 * 1024, &resolv) < 0) {
-        resolv.len = 0;
-    }
-    free(path);
-    path = xasprintf("%s/resolv.conf", p->run_dir);
-    buf_append(&resolv, "", 0);
-    r = write_small(path, (const char *)resolv.data, err);
-    buf_done(&resolv);
-    return r;
+    const Runtime__V1__DNSConfig *d = p->config->dns_config;
+    struct network_dns dns = {0};
+    if (d)
+        dns = (struct network_dns){d->servers,    d->n_servers, d->searches,
+                                   d->n_searches, d->options,   d->n_options};
+    return network_pod_files_write(p->run_dir, pod_hostname(p, host, sizeof(host)), p->att.ips,
+                                   p->att.n_ips, d ? &dns : NULL, err);
 }
 
 static int mount_shm(struct pod *p, struct err *err)
 {
-    cleanup_free char *dir = xasprintf("%s/shm", p->run_dir);
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        return err_set(err, -errno, "create %s: %s", dir, strerror(errno));
-    if (mount("shm", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=" SHM_SIZE) <
-        0)
-        return err_set(err, -errno, "mount the pod's /dev/shm at %s: %s", dir, strerror(errno));
-    p->shm_mounted = true;
-    return 0;
+    int r = network_pod_files_mount_shm(p->run_dir, err);
+    if (r == 0)
+        p->shm_mounted = true;
+    return r;
 }
 
 static void on_infra_exit(const struct reactor_pid_exit *e, void *data)
@@ -237,37 +174,26 @@ static void kill_infra(struct pod *p)
     reactor_pid_forget(TAKE_PTR(p->infra_watch));
     if (p->infra_pid <= 0)
         return;
-    cleanup_free char *path = xasprintf("/proc/%d/comm", p->infra_pid);
-    struct buf comm = {0};
-    if (fs_read_file(path, 64, &comm) == 0 && strncmp((char *)comm.data, "crib-infra", 10) == 0)
-        kill(p->infra_pid, SIGKILL);
-    buf_done(&comm);
+    network_infra_kill(p->infra_pid);
     p->infra_pid = 0;
 }
 
 static void unmount_shm(struct pod *p)
 {
-    cleanup_free char *dir = xasprintf("%s/shm", p->run_dir);
-    if (p->shm_mounted && umount2(dir, MNT_DETACH) < 0 && errno != EINVAL && errno != ENOENT)
-        log_warn("pod %s: unmount %s: %s", p->id, dir, strerror(errno));
+    struct err e = ERR_INIT;
+    if (p->shm_mounted && network_pod_files_unmount_shm(p->run_dir, &e) < 0)
+        log_warn("pod %s: %s", p->id, err_msg(&e));
+    err_done(&e);
     p->shm_mounted = false;
 }
 
 /* Remove the pod's run directory: a handful of small files, inline. */
 static void remove_run_dir(struct pod *p)
 {
-    static const char *const files[] = {"hostname", "hosts", "resolv.conf"};
-    static const char *const dirs[] = {"shm", "ns"};
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-        cleanup_free char *f = xasprintf("%s/%s", p->run_dir, files[i]);
-        unlink(f);
-    }
-    for (size_t i = 0; i < ARRAY_SIZE(dirs); i++) {
-        cleanup_free char *d = xasprintf("%s/%s", p->run_dir, dirs[i]);
-        rmdir(d);
-    }
-    if (rmdir(p->run_dir) < 0 && errno != ENOENT)
-        log_warn("pod %s: remove %s: %s", p->id, p->run_dir, strerror(errno));
+    struct err e = ERR_INIT;
+    if (network_pod_files_remove(p->run_dir, &e) < 0)
+        log_warn("pod %s: %s", p->id, err_msg(&e));
+    err_done(&e);
 }
 
 /* A bandwidth annotation ("10M", "1Gi", "500k"): bits per second, 0 when absent or bad. */
@@ -538,16 +464,10 @@ static int check_config(struct cri *cri, const Runtime__V1__RunPodSandboxRequest
     return 0;
 }
 
-void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
+/* A pod for the request, not ready, owning a copy of its config. */
+static struct pod *pod_new(struct cri *cri, const Runtime__V1__RunPodSandboxRequest *r,
+                           const struct config_runtime *rt)
 {
-    const Runtime__V1__RunPodSandboxRequest *r = (const void *)req;
-    struct err err = ERR_INIT;
-    const struct config_runtime *rt = NULL;
-    if (check_config(cri, r, &rt, &err) < 0) {
-        cri_reply_err(call, &err);
-        err_done(&err);
-        return;
-    }
     struct pod *p = xcalloc(1, sizeof(*p));
     p->id = id_new();
     p->created_at = now_unix_ns();
@@ -562,34 +482,29 @@ void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobuf
     p->run_dir = xasprintf("%s/%s", cri->pods_run, p->id);
     p->busy = true;
     namespaces_of(p);
-    LIST_PREPEND(cri->creating, p);
+    return p;
+}
 
-    struct pod_work *w = xcalloc(1, sizeof(*w));
-    w->cri = cri;
-    w->pod = p;
-    w->call = grpc_call_ref(call);
-    w->creating = true;
-    cleanup_free char *nsdir = xasprintf("%s/ns", p->run_dir);
-    int rc = fs_mkdir_p(nsdir, 0711);
-    if (rc < 0) {
-        err_set(&w->err, rc, "create %s: %s", nsdir, strerror(-rc));
-        run_fail(w);
-        return;
-    }
+/* The pod's cgroup parent, made where missing (and removed with the pod). */
+static int make_cgroup_parent(struct cri *cri, struct pod *p, struct err *err)
+{
     const char *cgp = p->config->linux ? p->config->linux->cgroup_parent : "";
     p->cgroup_parent = xstrdup("");
-    if (*cgp) {
-        free(p->cgroup_parent);
-        p->cgroup_parent = NULL;
-        rc = oci_cgroup_parent_path(cri->cfg->cgroup_manager, cgp, &p->cgroup_parent, &w->err);
-        if (rc == 0)
-            rc = oci_cgroup_ensure(p->cgroup_parent, &p->cgroups_created, &p->n_cgroups_created,
-                                   &w->err);
-        if (rc < 0) {
-            run_fail(w);
-            return;
-        }
-    }
+    if (!*cgp)
+        return 0;
+    free(p->cgroup_parent);
+    p->cgroup_parent = NULL;
+    int rc = oci_cgroup_parent_path(cri->cfg->cgroup_manager, cgp, &p->cgroup_parent, err);
+    if (rc == 0)
+        rc = oci_cgroup_ensure(p->cgroup_parent, &p->cgroups_created, &p->n_cgroups_created, err);
+    return rc;
+}
+
+/* Pin the namespaces the pod does not share with the node (on_pinned goes on from there). */
+static void pin_namespaces(struct pod_work *w, const char *nsdir)
+{
+    struct cri *cri = w->cri;
+    struct pod *p = w->pod;
     unsigned want = (p->host_network ? 0 : NETWORK_NS_NET | NETWORK_NS_UTS) |
                     (p->host_ipc ? 0 : NETWORK_NS_IPC);
     if (!want) {
@@ -611,7 +526,7 @@ void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobuf
         .n_sysctls = n_sysctls,
     };
     p->pinned = want;
-    rc = network_ns_pin(cri->loop, &po, on_pinned, w);
+    int rc = network_ns_pin(cri->loop, &po, on_pinned, w);
     for (size_t i = 0; i < n_sysctls; i++)
         free(sysctls[i]);
     if (rc < 0) {
@@ -619,6 +534,38 @@ void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobuf
         p->pinned = 0;
         run_fail(w);
     }
+}
+
+void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
+{
+    const Runtime__V1__RunPodSandboxRequest *r = (const void *)req;
+    struct err err = ERR_INIT;
+    const struct config_runtime *rt = NULL;
+    if (check_config(cri, r, &rt, &err) < 0) {
+        cri_reply_err(call, &err);
+        err_done(&err);
+        return;
+    }
+    struct pod *p = pod_new(cri, r, rt);
+    LIST_PREPEND(cri->creating, p);
+
+    struct pod_work *w = xcalloc(1, sizeof(*w));
+    w->cri = cri;
+    w->pod = p;
+    w->call = grpc_call_ref(call);
+    w->creating = true;
+    cleanup_free char *nsdir = xasprintf("%s/ns", p->run_dir);
+    int rc = fs_mkdir_p(nsdir, 0711);
+    if (rc < 0) {
+        err_set(&w->err, rc, "create %s: %s", nsdir, strerror(-rc));
+        run_fail(w);
+        return;
+    }
+    if (make_cgroup_parent(cri, p, &w->err) < 0) {
+        run_fail(w);
+        return;
+    }
+    pin_namespaces(w, nsdir);
 }
 
 /* ---- Stop and Remove ---- */
@@ -788,154 +735,29 @@ void cri_remove_pod_sandbox(struct cri *cri, struct grpc_call *call, const Proto
     enqueue(cri, call, r->pod_sandbox_id, OP_REMOVE);
 }
 
-/* ---- Status and List ---- */
+/* ---- start-up and shutdown ---- */
 
-static Runtime__V1__PodSandboxState proto_state(const struct pod *p)
+/* The CNI attachment of a record: network_added only with a configuration and a result. */
+static void parse_attachment(struct pod *p, const cJSON *j)
 {
-    return p->state == POD_READY ? RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_READY
-                                 : RUNTIME__V1__POD_SANDBOX_STATE__SANDBOX_NOTREADY;
-}
-
-void cri_pod_sandbox_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
-{
-    const Runtime__V1__PodSandboxStatusRequest *r = (const void *)req;
-    struct pod *p = cri_pod_find(cri, r->pod_sandbox_id);
-    if (!p) {
-        struct err err = ERR_INIT;
-        err_set(&err, -ENOENT, "pod sandbox `%s` not found", r->pod_sandbox_id);
-        cri_reply_err(call, &err);
-        err_done(&err);
+    p->network_added = cJSON_IsTrue(cJSON_GetObjectItem(j, "network_added"));
+    const char *conf = cJSON_GetStringValue(cJSON_GetObjectItem(j, "cni_config"));
+    const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(j, "cni_result"));
+    if (!p->network_added || !conf || !res) {
+        p->network_added = false;
         return;
     }
-    const Runtime__V1__PodSandboxConfig *c = p->config;
-    Runtime__V1__PodSandboxStatus st = RUNTIME__V1__POD_SANDBOX_STATUS__INIT;
-    st.id = p->id;
-    st.metadata = c->metadata;
-    st.state = proto_state(p);
-    st.created_at = p->created_at;
-    st.runtime_handler = p->handler;
-    st.labels = (Runtime__V1__PodSandboxStatus__LabelsEntry **)c->labels;
-    st.n_labels = c->n_labels;
-    st.annotations = (Runtime__V1__PodSandboxStatus__AnnotationsEntry **)c->annotations;
-    st.n_annotations = c->n_annotations;
-    Runtime__V1__PodSandboxNetworkStatus net = RUNTIME__V1__POD_SANDBOX_NETWORK_STATUS__INIT;
-    size_t n_extra = p->att.n_ips > 1 ? p->att.n_ips - 1 : 0;
-    cleanup_free Runtime__V1__PodIP *extra = xcalloc(n_extra + 1, sizeof(*extra));
-    cleanup_free Runtime__V1__PodIP **extra_ptrs = xcalloc(n_extra + 1, sizeof(*extra_ptrs));
-    if (p->state == POD_READY && p->att.n_ips) {
-        net.ip = p->att.ips[0];
-        for (size_t i = 0; i < n_extra; i++) {
-            Runtime__V1__PodIP init = RUNTIME__V1__POD_IP__INIT;
-            extra[i] = init;
-            extra[i].ip = p->att.ips[i + 1];
-            extra_ptrs[i] = &extra[i];
-        }
-        net.additional_ips = extra_ptrs;
-        net.n_additional_ips = n_extra;
+    p->att.conflist = xstrdup(conf);
+    p->att.result = xstrdup(res);
+    const cJSON *ips = cJSON_GetObjectItem(j, "ips");
+    p->att.ips = xcalloc((size_t)cJSON_GetArraySize(ips) + 1, sizeof(char *));
+    const cJSON *ip;
+    cJSON_ArrayForEach(ip, ips)
+    {
+        if (cJSON_IsString(ip))
+            p->att.ips[p->att.n_ips++] = xstrdup(ip->valuestring);
     }
-    st.network = &net;
-    Runtime__V1__LinuxPodSandboxStatus lin = RUNTIME__V1__LINUX_POD_SANDBOX_STATUS__INIT;
-    Runtime__V1__Namespace ns = RUNTIME__V1__NAMESPACE__INIT;
-    Runtime__V1__NamespaceOption nso = RUNTIME__V1__NAMESPACE_OPTION__INIT;
-    const Runtime__V1__LinuxPodSandboxConfig *l = c->linux;
-    if (l && l->security_context && l->security_context->namespace_options)
-        nso = *l->security_context->namespace_options;
-    ns.options = &nso;
-    lin.namespaces = &ns;
-    st.linux = &lin;
-    Runtime__V1__PodSandboxStatusResponse resp = RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT;
-    resp.status = &st;
-    resp.timestamp = now_unix_ns();
-    Runtime__V1__PodSandboxStatusResponse__InfoEntry info =
-        RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INFO_ENTRY__INIT;
-    Runtime__V1__PodSandboxStatusResponse__InfoEntry *infos[1] = {&info};
-    char *json = NULL;
-    if (r->verbose) {
-        cJSON *j = cJSON_CreateObject();
-        cJSON_AddStringToObject(j, "runDir", p->run_dir);
-        if (p->infra_pid)
-            cJSON_AddNumberToObject(j, "infraPid", p->infra_pid);
-        cJSON_AddStringToObject(j, "cgroupParent", p->cgroup_parent ? p->cgroup_parent : "");
-        cJSON *pins = cJSON_AddObjectToObject(j, "namespaces");
-        static const struct {
-            unsigned flag;
-            const char *name;
-        } names[] = {{NETWORK_NS_NET, "net"}, {NETWORK_NS_IPC, "ipc"}, {NETWORK_NS_UTS, "uts"}};
-        for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-            cleanup_free char *path = xasprintf("%s/ns/%s", p->run_dir, names[i].name);
-            if (p->pinned & names[i].flag)
-                cJSON_AddStringToObject(pins, names[i].name, path);
-        }
-        if (p->network_added) {
-            cJSON_AddItemToObject(j, "cniResult", cJSON_Parse(p->att.result));
-            cJSON *conf = cJSON_Parse(p->att.conflist);
-            cJSON_AddStringToObject(j, "cniNetwork",
-                                    cJSON_GetStringValue(cJSON_GetObjectItem(conf, "name")));
-            cJSON_Delete(conf);
-        }
-        json = cJSON_PrintUnformatted(j);
-        cJSON_Delete(j);
-        info.key = "info";
-        info.value = json;
-        resp.info = infos;
-        resp.n_info = 1;
-    }
-    cri_reply(call, &resp.base);
-    cJSON_free(json);
 }
-
-static bool labels_match(const Runtime__V1__PodSandboxConfig *c,
-                         const Runtime__V1__PodSandboxFilter *f)
-{
-    for (size_t i = 0; i < f->n_label_selector; i++) {
-        bool found = false;
-        for (size_t k = 0; k < c->n_labels && !found; k++)
-            found = strcmp(c->labels[k]->key, f->label_selector[i]->key) == 0 &&
-                    strcmp(c->labels[k]->value, f->label_selector[i]->value) == 0;
-        if (!found)
-            return false;
-    }
-    return true;
-}
-
-void cri_list_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
-{
-    const Runtime__V1__ListPodSandboxRequest *r = (const void *)req;
-    const Runtime__V1__PodSandboxFilter *f = r->filter;
-    size_t n = 0;
-    for (struct pod *p = cri->pods; p; p = p->next)
-        n++;
-    cleanup_free Runtime__V1__PodSandbox *items = xcalloc(n + 1, sizeof(*items));
-    cleanup_free Runtime__V1__PodSandbox **ptrs = xcalloc(n + 1, sizeof(*ptrs));
-    size_t k = 0;
-    for (struct pod *p = cri->pods; p; p = p->next) {
-        if (f && *f->id && strncmp(p->id, f->id, strlen(f->id)) != 0)
-            continue;
-        if (f && f->state && f->state->state != proto_state(p))
-            continue;
-        if (f && !labels_match(p->config, f))
-            continue;
-        Runtime__V1__PodSandbox init = RUNTIME__V1__POD_SANDBOX__INIT;
-        items[k] = init;
-        items[k].id = p->id;
-        items[k].metadata = p->config->metadata;
-        items[k].state = proto_state(p);
-        items[k].created_at = p->created_at;
-        items[k].labels = (Runtime__V1__PodSandbox__LabelsEntry **)p->config->labels;
-        items[k].n_labels = p->config->n_labels;
-        items[k].annotations = (Runtime__V1__PodSandbox__AnnotationsEntry **)p->config->annotations;
-        items[k].n_annotations = p->config->n_annotations;
-        items[k].runtime_handler = p->handler;
-        ptrs[k] = &items[k];
-        k++;
-    }
-    Runtime__V1__ListPodSandboxResponse resp = RUNTIME__V1__LIST_POD_SANDBOX_RESPONSE__INIT;
-    resp.items = ptrs;
-    resp.n_items = k;
-    cri_reply(call, &resp.base);
-}
-
-/* ---- start-up and shutdown ---- */
 
 static struct pod *pod_parse(struct cri *cri, const char *text)
 {
@@ -974,23 +796,7 @@ static struct pod *pod_parse(struct cri *cri, const char *text)
                 if (cJSON_IsString(cg))
                     p->cgroups_created[p->n_cgroups_created++] = xstrdup(cg->valuestring);
             }
-            p->network_added = cJSON_IsTrue(cJSON_GetObjectItem(j, "network_added"));
-            const char *conf = cJSON_GetStringValue(cJSON_GetObjectItem(j, "cni_config"));
-            const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(j, "cni_result"));
-            if (p->network_added && conf && res) {
-                p->att.conflist = xstrdup(conf);
-                p->att.result = xstrdup(res);
-                const cJSON *ips = cJSON_GetObjectItem(j, "ips");
-                p->att.ips = xcalloc((size_t)cJSON_GetArraySize(ips) + 1, sizeof(char *));
-                const cJSON *ip;
-                cJSON_ArrayForEach(ip, ips)
-                {
-                    if (cJSON_IsString(ip))
-                        p->att.ips[p->att.n_ips++] = xstrdup(ip->valuestring);
-                }
-            } else {
-                p->network_added = false;
-            }
+            parse_attachment(p, j);
             p->run_dir = xasprintf("%s/%s", cri->pods_run, p->id);
             namespaces_of(p);
         } else if (c) {
@@ -1000,9 +806,6 @@ static struct pod *pod_parse(struct cri *cri, const char *text)
     cJSON_Delete(j);
     return p;
 }
-
-#define NSFS_MAGIC_ 0x6e736673
-#define TMPFS_MAGIC_ 0x01021994
 
 /* The kernel's id of this boot, or NULL. CRIB_BOOT_ID_FILE names another file to read it from:
  * only the tests set it, to play a reboot; nothing else does. */
@@ -1037,29 +840,6 @@ static bool rebooted(struct cri *cri)
     if (r < 0)
         log_warn("record the boot id in %s: %s", path, strerror(-r));
     return changed;
-}
-
-/* Whether what the pod keeps under the run root is gone, as after a reboot (/run is a tmpfs):
- * its directory, a namespace pin (no longer an nsfs bind mount), its /dev/shm. */
-static bool run_state_gone(const struct pod *p)
-{
-    static const struct {
-        unsigned flag;
-        const char *name;
-    } pins[] = {{NETWORK_NS_NET, "net"}, {NETWORK_NS_IPC, "ipc"}, {NETWORK_NS_UTS, "uts"}};
-    struct stat st;
-    if (stat(p->run_dir, &st) < 0)
-        return true;
-    struct statfs fs;
-    for (size_t i = 0; i < ARRAY_SIZE(pins); i++) {
-        if (!(p->pinned & pins[i].flag))
-            continue;
-        cleanup_free char *path = xasprintf("%s/ns/%s", p->run_dir, pins[i].name);
-        if (statfs(path, &fs) < 0 || fs.f_type != NSFS_MAGIC_)
-            return true;
-    }
-    cleanup_free char *shm = xasprintf("%s/shm", p->run_dir);
-    return p->shm_mounted && (statfs(shm, &fs) < 0 || fs.f_type != TMPFS_MAGIC_);
 }
 
 /* A pod whose run state is gone cannot run containers any more: NOTREADY, so that the kubelet
@@ -1101,7 +881,7 @@ int cri_pods_load(struct cri *cri, struct err *err)
             buf_done(&text);
             if (p) {
                 LIST_PREPEND(cri->pods, p);
-                if (boot_changed || run_state_gone(p))
+                if (boot_changed || network_pod_files_gone(p->run_dir, p->pinned, p->shm_mounted))
                     mark_lost(cri, p, boot_changed);
                 watch_infra(cri, p);
             } else

@@ -20,6 +20,8 @@
 #include <seccomp.h>
 #include <sys/capability.h>
 
+#include "common/buf.h"
+#include "common/fsutil.h"
 #include "common/list.h"
 #include "common/macro.h"
 #include "network/network.h"
@@ -247,4 +249,15 @@ int network_infra_start(uv_loop_t *loop, const char *self_exe, const char *nsdir
     if (r < 0)
         free(s);
     return r;
+}
+
+void network_infra_kill(int pid)
+{
+    if (pid <= 0)
+        return;
+    cleanup_free char *path = xasprintf("/proc/%d/comm", pid);
+    struct buf comm = {0};
+    if (fs_read_file(path, 64, &comm) == 0 && strncmp((char *)comm.data, "crib-infra", 10) == 0)
+        kill(pid, SIGKILL);
+    buf_done(&comm);
 }

@@ -42,6 +42,38 @@ int network_infra_start(uv_loop_t *loop, const char *self_exe, const char *nsdir
                         network_infra_cb cb, void *data);
 /* The `cribd infra` subcommand itself. */
 int network_infra_main(int argc, char **argv);
+/* SIGKILL the infra process pid, if the pid is still that process (not a recycled pid). */
+void network_infra_kill(int pid);
+
+/* ---- the pod's files under its run directory ---- */
+
+/* A pod's DNSConfig: resolv.conf's search, nameserver and options lines. */
+struct network_dns {
+    char *const *servers;
+    size_t n_servers;
+    char *const *searches;
+    size_t n_searches;
+    char *const *options;
+    size_t n_options;
+};
+
+/* The pod's hostname: the node's on the host network; else wanted when set, else the node's (as
+ * containerd does); "localhost" when the node's cannot be read. buf holds the node's. */
+const char *network_pod_files_hostname(bool host_network, const char *wanted, char *buf,
+                                       size_t len);
+/* dir/hostname, dir/hosts (localhost, and each of ips as hostname) and dir/resolv.conf (from
+ * dns, or the node's when dns is NULL or empty). Small files, inline. */
+int network_pod_files_write(const char *dir, const char *hostname, char *const *ips, size_t n_ips,
+                            const struct network_dns *dns, struct err *err);
+/* The pod's /dev/shm: a tmpfs at dir/shm. */
+int network_pod_files_mount_shm(const char *dir, struct err *err);
+/* Detach dir/shm; not being mounted is no error. */
+int network_pod_files_unmount_shm(const char *dir, struct err *err);
+/* Remove the pod files, dir/shm, dir/ns (when empty) and dir itself. */
+int network_pod_files_remove(const char *dir, struct err *err);
+/* Whether what the pod keeps under dir is gone, as after a reboot (/run is a tmpfs): dir, a
+ * namespace pin of pinned (NETWORK_NS_*) that is no longer an nsfs mount, or a mounted shm. */
+bool network_pod_files_gone(const char *dir, unsigned pinned, bool shm_mounted);
 
 /* ---- CNI ---- */
 
