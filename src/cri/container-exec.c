@@ -25,7 +25,7 @@ struct ctr *cri_ctr_running(struct cri *cri, const char *id, struct err *err)
         err_set(err, -ENOENT, "container `%s` not found", id);
         return NULL;
     }
-    if (c->state != CTR_RUNNING) {
+    if (c->state != CRI_CTR_RUNNING) {
         err_set(err, -EINVAL, "container %s is not running", c->id);
         return NULL;
     }
@@ -373,7 +373,7 @@ static void on_updated(int status, const struct reactor_child_result *res, struc
 {
     struct update_work *w = data;
     struct ctr *c = w->c;
-    if (status < 0 || c->removed) {
+    if (status < 0 || c->state == CRI_CTR_REMOVED) {
         if (status < 0)
             cri_reply_err(w->call, err);
         else
@@ -411,7 +411,7 @@ void cri_update_container_resources(struct cri *cri, struct grpc_call *call,
         err_set(&err, -ENOENT, "container `%s` not found", r->container_id);
         return reply_err(call, &err);
     }
-    if (c->state != CTR_RUNNING && c->state != CTR_CREATED) {
+    if (!cri_ctr_state_live(c->state)) {
         err_set(&err, -EINVAL, "container %s is not running", c->id);
         return reply_err(call, &err);
     }

@@ -107,12 +107,6 @@ static char *record_path(struct cri *cri, const char *id)
     return xasprintf("%s/%s.json", cri->ctrs_dir, id);
 }
 
-static const char *state_name(enum ctr_state s)
-{
-    static const char *const names[] = {"created", "running", "exited", "unknown"};
-    return names[s];
-}
-
 static char *b64_config(const Runtime__V1__ContainerConfig *cfg)
 {
     size_t len = protobuf_c_message_get_packed_size(&cfg->base);
@@ -126,7 +120,7 @@ static char *ctr_record(const struct ctr *c)
     cJSON *j = cJSON_CreateObject();
     cJSON_AddStringToObject(j, "id", c->id);
     cJSON_AddStringToObject(j, "pod_id", c->pod_id);
-    cJSON_AddStringToObject(j, "state", state_name(c->state));
+    cJSON_AddStringToObject(j, "state", cri_ctr_state_name(c->state));
     cJSON_AddNumberToObject(j, "created_at", (double)c->created_at);
     cJSON_AddNumberToObject(j, "started_at", (double)c->started_at);
     cJSON_AddNumberToObject(j, "finished_at", (double)c->finished_at);
@@ -245,7 +239,7 @@ static void wake_exit_waiters(struct ctr *c)
 
 static void wait_exit(struct ctr *c, void (*fn)(struct ctr *c, void *data), void *data)
 {
-    if (c->state != CTR_RUNNING && c->state != CTR_CREATED) {
+    if (!cri_ctr_state_live(c->state)) {
         fn(c, data);
         return;
     }
@@ -260,32 +254,107 @@ static void wait_exit(struct ctr *c, void (*fn)(struct ctr *c, void *data), void
 
 static void stop_kill_timer(struct ctr *c);
 
-static void on_ctr_exit(struct monitor_ctr *m, const struct monitor_exit *e, void *data)
+/* ---- the state machine ----
+ * cri_ctr_next (ctr-state.c) says where an event leads; ctr_fire moves the container there and
+ * runs the side effects of the state entered. Nothing else assigns c->state, but for a new
+ * container (created) and a record read back after a restart (its own state). */
+
+/* What an exit event carries into enter_exited. */
+struct ctr_exit {
+    int64_t finished_at;
+    int32_t exit_code;
+    const char *reason;
+    const char *message; /* NULL: none */
+};
+
+static void enter_created(struct ctr *c)
 {
-    struct ctr *c = data;
-    c->state = CTR_EXITED;
-    c->finished_at = e->finished_at;
-    c->exit_code = e->exit_code;
+    cri_ctr_persist(c);
+    log_info("container %s (%s) created in pod %s", c->id, c->config->metadata->name, c->pod_id);
+    publish(c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT);
+}
+
+static void enter_running(struct ctr *c)
+{
+    c->started_at = now_unix_ns();
+    cri_ctr_persist(c);
+    log_info("container %s started", c->id);
+    publish(c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
+}
+
+static void enter_exited(struct ctr *c, const struct ctr_exit *x)
+{
+    c->finished_at = x->finished_at;
+    c->exit_code = x->exit_code;
     free(c->reason);
     free(c->message);
-    c->message = NULL;
-    if (!e->status_known) {
-        c->exit_code = 255;
-        c->reason = xstrdup("Error");
-        c->message = xstrdup("the exit status is not known: the container ended while another "
-                             "cribd process was its parent");
-    } else if (e->oom_killed) {
-        c->reason = xstrdup("OOMKilled");
-    } else {
-        c->reason = xstrdup(e->exit_code == 0 ? "Completed" : "Error");
-    }
-    log_info("container %s exited: %s, exit code %d", c->id, c->reason, c->exit_code);
+    c->reason = xstrdup(x->reason);
+    c->message = x->message ? xstrdup(x->message) : NULL;
     stop_kill_timer(c);
     cri_ctr_persist(c);
     publish(c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
     cri_ctr_ref(c);
     wake_exit_waiters(c);
     cri_ctr_unref(c);
+}
+
+/* The record's removal is queued by remove_finish, which answers once it is done. */
+static void enter_removed(struct ctr *c)
+{
+    struct cri *cri = c->cri;
+    LIST_REMOVE(cri->ctrs, c);
+    log_info("container %s removed", c->id);
+    publish(c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);
+}
+
+/* Apply ev (x: what an exit carries, else NULL). 0, or -EINVAL when the event does not apply in
+ * the container's state and nothing changed. A new state's side effects run on entering it; an
+ * event that leaves the state as it is runs none. */
+static int ctr_fire(struct ctr *c, enum cri_ctr_event ev, const struct ctr_exit *x)
+{
+    enum cri_ctr_state from = c->state, to = cri_ctr_next(from, ev);
+    if (to == CRI_CTR_INVALID) {
+        log_debug("container %s: %s ignored when %s", c->id, cri_ctr_event_name(ev),
+                  cri_ctr_state_name(from));
+        return -EINVAL;
+    }
+    log_debug("container %s: %s -> %s on %s", c->id, cri_ctr_state_name(from),
+              cri_ctr_state_name(to), cri_ctr_event_name(ev));
+    c->state = to;
+    if (to == from)
+        return 0;
+    switch (to) {
+    case CRI_CTR_RUNNING:
+        enter_running(c);
+        break;
+    case CRI_CTR_EXITED:
+        enter_exited(c, x);
+        break;
+    case CRI_CTR_REMOVED:
+        enter_removed(c);
+        break;
+    default: /* created is entered by a new container, unknown only from a record */
+        break;
+    }
+    return 0;
+}
+
+static void on_ctr_exit(struct monitor_ctr *m, const struct monitor_exit *e, void *data)
+{
+    struct ctr *c = data;
+    struct ctr_exit x = {.finished_at = e->finished_at, .exit_code = e->exit_code};
+    if (!e->status_known) {
+        x.exit_code = 255;
+        x.reason = "Error";
+        x.message = "the exit status is not known: the container ended while another cribd "
+                    "process was its parent";
+    } else if (e->oom_killed) {
+        x.reason = "OOMKilled";
+    } else {
+        x.reason = e->exit_code == 0 ? "Completed" : "Error";
+    }
+    log_info("container %s exited: %s, exit code %d", c->id, x.reason, x.exit_code);
+    ctr_fire(c, CRI_CTR_EVENT_EXIT, &x);
 }
 
 static void on_rest_killed(int status, const struct reactor_child_result *res, struct err *err,
@@ -407,9 +476,10 @@ static void on_kill_timer(uv_timer_t *t)
 /* Signal the container to stop, and SIGKILL it after timeout seconds (at once if 0). */
 static void start_stop(struct ctr *c, int64_t timeout)
 {
-    if (c->state != CTR_RUNNING && c->state != CTR_CREATED)
+    if (ctr_fire(c, timeout <= 0 ? CRI_CTR_EVENT_KILL : CRI_CTR_EVENT_STOP, NULL) < 0)
         return;
-    if (timeout <= 0 || c->state == CTR_CREATED) {
+    /* A created container's process is still the runtime's init: nothing to stop gracefully. */
+    if (timeout <= 0 || c->state == CRI_CTR_CREATED) {
         send_signal(c, SIGKILL);
         return;
     }
@@ -522,12 +592,10 @@ static void on_created(int status, const struct reactor_child_result *res, struc
         err_done(&e2);
         return;
     }
-    c->state = CTR_CREATED;
     LIST_REMOVE(w->cri->creating_ctrs, c);
     LIST_PREPEND(w->cri->ctrs, c);
-    cri_ctr_persist(c);
-    log_info("container %s (%s) created in pod %s", c->id, c->config->metadata->name, c->pod_id);
-    publish(c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT);
+    log_debug("container %s: -> %s on create", c->id, cri_ctr_state_name(c->state));
+    enter_created(c);
     Runtime__V1__CreateContainerResponse resp = RUNTIME__V1__CREATE_CONTAINER_RESPONSE__INIT;
     resp.container_id = c->id;
     cri_reply(w->call, &resp.base);
@@ -542,7 +610,7 @@ static void on_created(int status, const struct reactor_child_result *res, struc
 static int target_pid_ns(struct pod *p, const char *target_id, struct ctr *t, char *buf, size_t len,
                          int *ret_fd, struct err *err)
 {
-    if (!t || t->state != CTR_RUNNING || t->pid <= 0)
+    if (!t || t->state != CRI_CTR_RUNNING || t->pid <= 0)
         return err_set(err, -ENOENT, "target container `%s` of the PID namespace is not running",
                        target_id);
     if (strcmp(t->pod_id, p->id) != 0)
@@ -808,6 +876,7 @@ void cri_create_container(struct cri *cri, struct grpc_call *call, const Protobu
     struct ctr *c = xcalloc(1, sizeof(*c));
     c->cri = cri;
     c->refs = 1;
+    c->state = CRI_CTR_CREATED; /* the first state, entered once the runtime has created it */
     c->id = id_new();
     c->pod_id = xstrdup(p->id);
     c->config = copy_config(r->config);
@@ -846,6 +915,16 @@ struct start_work {
     struct grpc_call *call;
 };
 
+/* The init ended before the runtime's `start` returned: it did start. */
+static void started_after_exit(struct ctr *c)
+{
+    if (c->started_at == 0)
+        c->started_at = c->finished_at;
+    cri_ctr_persist(c);
+    log_info("container %s started", c->id);
+    publish(c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
+}
+
 static void on_start_done(int status, const struct reactor_child_result *res, struct err *err,
                           void *data)
 {
@@ -855,15 +934,10 @@ static void on_start_done(int status, const struct reactor_child_result *res, st
         log_error("start container %s: %s", c->id, err_msg(err));
         cri_reply_err(w->call, err);
     } else {
-        if (c->state == CTR_CREATED) {
-            c->state = CTR_RUNNING;
-            c->started_at = now_unix_ns();
-        } else if (c->started_at == 0) {
-            c->started_at = c->finished_at;
-        }
-        cri_ctr_persist(c);
-        log_info("container %s started", c->id);
-        publish(c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
+        enum cri_ctr_state was = c->state;
+        ctr_fire(c, CRI_CTR_EVENT_START, NULL);
+        if (c->state == was)
+            started_after_exit(c);
         Runtime__V1__StartContainerResponse resp = RUNTIME__V1__START_CONTAINER_RESPONSE__INIT;
         cri_reply(w->call, &resp.base);
     }
@@ -876,8 +950,9 @@ static void op_start(struct ctr *c, struct grpc_call *call, int64_t arg)
 {
     struct err err = ERR_INIT;
     struct oci_runtime rt;
-    if (c->state != CTR_CREATED) {
-        err_set(&err, -EINVAL, "container %s is %s, not created", c->id, state_name(c->state));
+    if (c->state != CRI_CTR_CREATED) {
+        err_set(&err, -EINVAL, "container %s is %s, not created", c->id,
+                cri_ctr_state_name(c->state));
         goto fail;
     }
     if (cri_runtime_of(c->cri, c->runtime, &rt, &err) < 0)
@@ -917,7 +992,7 @@ static void on_stopped(struct ctr *c, void *data)
 
 static void op_stop(struct ctr *c, struct grpc_call *call, int64_t timeout)
 {
-    if (c->state != CTR_RUNNING && c->state != CTR_CREATED) {
+    if (cri_ctr_next(c->state, CRI_CTR_EVENT_STOP) == CRI_CTR_INVALID) { /* nothing to stop */
         Runtime__V1__StopContainerResponse resp = RUNTIME__V1__STOP_CONTAINER_RESPONSE__INIT;
         cri_reply(call, &resp.base);
         op_done(c);
@@ -977,10 +1052,7 @@ static void remove_finish(struct remove_work *w)
     if (r < 0)
         log_error("container %s: unmount its rootfs: %s", c->id, strerror(-r));
     fs_remove_tree(c->run_dir);
-    LIST_REMOVE(cri->ctrs, c);
-    c->removed = true;
-    log_info("container %s removed", c->id);
-    publish(c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);
+    ctr_fire(c, CRI_CTR_EVENT_REMOVE, NULL);
     /* Calls still waiting for this container find it gone. */
     while (c->queue) {
         struct ctr_waiter *q = c->queue;
@@ -1102,14 +1174,14 @@ bool cri_ctrs_in_pod(struct cri *cri, const char *pod_id)
 
 /* ---- ContainerStatus and ListContainers ---- */
 
-static Runtime__V1__ContainerState proto_state(enum ctr_state s)
+static Runtime__V1__ContainerState proto_state(enum cri_ctr_state s)
 {
     switch (s) {
-    case CTR_CREATED:
+    case CRI_CTR_CREATED:
         return RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
-    case CTR_RUNNING:
+    case CRI_CTR_RUNNING:
         return RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
-    case CTR_EXITED:
+    case CRI_CTR_EXITED:
         return RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
     default:
         return RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
@@ -1292,12 +1364,13 @@ static int64_t num_of(const cJSON *j, const char *key)
     return (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, key));
 }
 
-static enum ctr_state state_of(const char *s)
+/* The state a record names; removed is never written. */
+static enum cri_ctr_state state_of(const char *s)
 {
-    for (int i = CTR_CREATED; i <= CTR_UNKNOWN; i++)
-        if (strcmp(state_name((enum ctr_state)i), s) == 0)
-            return (enum ctr_state)i;
-    return CTR_UNKNOWN;
+    for (int i = CRI_CTR_CREATED; i <= CRI_CTR_UNKNOWN; i++)
+        if (strcmp(cri_ctr_state_name((enum cri_ctr_state)i), s) == 0)
+            return (enum cri_ctr_state)i;
+    return CRI_CTR_UNKNOWN;
 }
 
 static struct ctr *ctr_parse(struct cri *cri, const char *text)
@@ -1322,7 +1395,7 @@ static struct ctr *ctr_parse(struct cri *cri, const char *text)
     c->config = cfg;
     c->id = xstrdup(str_of(j, "id"));
     c->pod_id = xstrdup(str_of(j, "pod_id"));
-    c->state = state_of(str_of(j, "state"));
+    c->state = state_of(str_of(j, "state")); /* the machine resumes where the record left it */
     c->created_at = num_of(j, "created_at");
     c->started_at = num_of(j, "started_at");
     c->finished_at = num_of(j, "finished_at");
@@ -1381,6 +1454,7 @@ static void readopt(struct cri *cri, struct ctr *c)
         if (monitor_ctr_new(cri->monitor, &mo, &c->mon, &err) == 0 &&
             monitor_ctr_adopt(c->mon, c->pid, &err) == 0) {
             log_info("container %s: watching process %d again", c->id, c->pid);
+            ctr_fire(c, CRI_CTR_EVENT_RESTART_ADOPT, NULL);
             err_done(&err);
             return;
         }
@@ -1388,16 +1462,15 @@ static void readopt(struct cri *cri, struct ctr *c)
         err_done(&err);
         return;
     }
-    c->state = CTR_EXITED;
-    c->exit_code = 255;
-    c->finished_at = now_unix_ns();
-    free(c->reason);
-    free(c->message);
-    c->reason = xstrdup("Error");
-    c->message = xstrdup(lost ? "the node rebooted (or the run root was cleared) while the "
-                                "container ran"
-                              : "the container ended while cribd was not running");
-    cri_ctr_persist(c);
+    /* Nobody subscribes to events yet, nor waits for this exit. */
+    struct ctr_exit x = {
+        .finished_at = now_unix_ns(),
+        .exit_code = 255,
+        .reason = "Error",
+        .message = lost ? "the node rebooted (or the run root was cleared) while the container ran"
+                        : "the container ended while cribd was not running",
+    };
+    ctr_fire(c, CRI_CTR_EVENT_EXIT, &x);
 }
 
 int cri_ctrs_load(struct cri *cri, struct err *err)
@@ -1429,7 +1502,7 @@ int cri_ctrs_load(struct cri *cri, struct err *err)
                     log_error("container %s: %s", c->id, err_msg(&e2));
                 err_done(&e2);
                 LIST_PREPEND(cri->ctrs, c);
-                if (c->state == CTR_CREATED || c->state == CTR_RUNNING)
+                if (cri_ctr_state_live(c->state))
                     readopt(cri, c);
             }
         }

@@ -7,19 +7,18 @@
 #include <stdint.h>
 
 #include "cri/cri-internal.h"
+#include "cri/ctr-state.h"
 #include "monitor/monitor.h"
 #include "oci/oci.h"
 #include "proto/runtime.pb-c.h"
-
-enum ctr_state { CTR_CREATED, CTR_RUNNING, CTR_EXITED, CTR_UNKNOWN };
 
 struct ctr_waiter;
 
 struct ctr {
     struct cri *cri;
     char *id, *pod_id;
-    Runtime__V1__ContainerConfig *config; /* owned, unpacked; resources follow updates */
-    enum ctr_state state;
+    Runtime__V1__ContainerConfig *config;        /* owned, unpacked; resources follow updates */
+    enum cri_ctr_state state;                    /* moved by ctr_fire (container.c) only */
     int64_t created_at, started_at, finished_at; /* unix ns */
     int32_t exit_code;
     char *reason, *message;
@@ -38,7 +37,6 @@ struct ctr {
     int64_t pid_start; /* monitor_proc_start_time of pid */
     struct monitor_ctr *mon;
     unsigned refs;
-    bool removed;
     bool busy;                /* an operation runs: others wait in line */
     struct ctr_waiter *queue; /* operations waiting for this container */
     struct ctr_waiter *exit_waiters;

@@ -14,6 +14,7 @@
 
 #include "common/fsutil.h"
 #include "common/list.h"
+#include "common/log.h"
 #include "common/macro.h"
 #include "monitor/logline.h"
 #include "monitor/monitor.h"
@@ -43,6 +44,15 @@ struct ctr_stream {
     struct monitor_ctr *c;
 };
 
+/* The monitor's own phases: the life of its handles and of the exit report, not the container's
+ * CRI state (cri/ owns that). Moved by set_phase only. */
+enum ctr_phase {
+    PHASE_WATCHING, /* the init runs, or is not adopted yet */
+    PHASE_DRAINING, /* the init has ended: the output is read to EOF, or for EXIT_DRAIN_MS */
+    PHASE_ENDED,    /* the exit is reported */
+    PHASE_CLOSED,   /* its owner closed it: freed once its handles are closed */
+};
+
 struct monitor_attach {
     struct monitor_attach *prev, *next;
     struct monitor_ctr *c;
@@ -63,7 +73,7 @@ struct monitor_ctr {
     int stdin_fd;               /* our end of the stdin FIFO (for attach) */
     struct monitor_console *console;
     struct reactor_pid *pid_watch; /* the init, once adopted */
-    bool exited, closing;
+    enum ctr_phase phase;
     int open_handles;
     struct monitor_attach *attached;
     monitor_exit_cb on_exit;
@@ -71,8 +81,7 @@ struct monitor_ctr {
     void *data;
     struct buf scratch;
     struct monitor_exit exit; /* kept while the output is drained */
-    uv_timer_t drain_timer;
-    bool draining;
+    uv_timer_t drain_timer;   /* while draining */
 };
 
 int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **ret,
@@ -266,7 +275,7 @@ static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
         log_chunk(s, b->base, (size_t)n, false);
     } else if (n < 0) { /* EOF, or EIO from a pty whose other side is gone */
         close_stream(s, true);
-        if (c->draining && !c->out.open && !c->err.open)
+        if (c->phase == PHASE_DRAINING && !c->out.open && !c->err.open)
             report_exit(c);
     }
 }
@@ -362,7 +371,7 @@ static void on_master(int master, void *data)
 
 static void maybe_free(struct monitor_ctr *c)
 {
-    if (!c->closing || c->open_handles > 0)
+    if (c->phase != PHASE_CLOSED || c->open_handles > 0)
         return;
     monitor_logline_done(&c->out.ll);
     monitor_logline_done(&c->err.ll);
@@ -497,19 +506,29 @@ static void end_attached(struct monitor_ctr *c)
     }
 }
 
-static void stop_draining(struct monitor_ctr *c)
+static void on_drain_timeout(uv_timer_t *t);
+
+/* Leaving the drain closes its timer; entering it starts the timer. */
+static void set_phase(struct monitor_ctr *c, enum ctr_phase to)
 {
-    if (!c->draining)
-        return;
-    c->draining = false;
-    uv_close((uv_handle_t *)&c->drain_timer, on_handle_closed);
+    static const char *const names[] = {"watching", "draining", "ended", "closed"};
+    log_debug("container %s: monitor %s -> %s", c->id, names[c->phase], names[to]);
+    if (c->phase == PHASE_DRAINING)
+        uv_close((uv_handle_t *)&c->drain_timer, on_handle_closed);
+    c->phase = to;
+    if (to == PHASE_DRAINING) {
+        uv_timer_init(c->m->loop, &c->drain_timer);
+        c->drain_timer.data = c;
+        c->open_handles++;
+        uv_timer_start(&c->drain_timer, on_drain_timeout, EXIT_DRAIN_MS, 0);
+    }
 }
 
 /* The output the container wrote before it ended is logged (or the drain time is up): report the
  * exit, so that a client reading the log after seeing the exit finds every line. */
 static void report_exit(struct monitor_ctr *c)
 {
-    stop_draining(c);
+    set_phase(c, PHASE_ENDED);
     c->exit.oom_killed = oom_seen(c->oom_file);
     end_attached(c);
     if (c->on_exit)
@@ -525,7 +544,6 @@ static void on_init_ended(const struct reactor_pid_exit *pe, void *data)
 {
     struct monitor_ctr *c = data;
     c->pid_watch = NULL;
-    c->exited = true;
     c->exit = (struct monitor_exit){.exit_code = pe->exit_code,
                                     .signal = pe->signal,
                                     .status_known = pe->status_known,
@@ -537,11 +555,7 @@ static void on_init_ended(const struct reactor_pid_exit *pe, void *data)
     /* The output is read on through the loop (never "until EAGAIN", which a process writing on
      * would make forever) until EOF, which comes once every process of the container is gone:
      * those the init left behind are killed now. */
-    uv_timer_init(c->m->loop, &c->drain_timer);
-    c->drain_timer.data = c;
-    c->open_handles++;
-    c->draining = true;
-    uv_timer_start(&c->drain_timer, on_drain_timeout, EXIT_DRAIN_MS, 0);
+    set_phase(c, PHASE_DRAINING);
     if (c->on_init_exit)
         c->on_init_exit(c, c->data);
 }
@@ -554,7 +568,7 @@ int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err)
 
 int monitor_ctr_pidfd(const struct monitor_ctr *c)
 {
-    return c && !c->exited ? reactor_pid_fd(c->pid_watch) : -1;
+    return c && c->phase == PHASE_WATCHING ? reactor_pid_fd(c->pid_watch) : -1;
 }
 
 int monitor_ctr_reopen_log(struct monitor_ctr *c, struct err *err)
@@ -564,11 +578,10 @@ int monitor_ctr_reopen_log(struct monitor_ctr *c, struct err *err)
 
 void monitor_ctr_close(struct monitor_ctr *c)
 {
-    if (!c || c->closing)
+    if (!c || c->phase == PHASE_CLOSED)
         return;
-    c->closing = true;
+    set_phase(c, PHASE_CLOSED);
     c->on_exit = NULL;
-    stop_draining(c);
     drain(&c->out);
     drain(&c->err);
     end_attached(c);
@@ -585,7 +598,7 @@ void monitor_ctr_close(struct monitor_ctr *c)
 struct monitor_attach *monitor_ctr_attach(struct monitor_ctr *c, monitor_output_fn out,
                                           monitor_end_fn end, void *data)
 {
-    if (c->closing || c->exited)
+    if (c->phase != PHASE_WATCHING)
         return NULL;
     struct monitor_attach *a = xcalloc(1, sizeof(*a));
     a->c = c;
