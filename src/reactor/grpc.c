@@ -498,7 +498,7 @@ static void session_flush(struct grpc_session *s)
     s->busy = true;
     do {
         s->want_flush = false;
-        while (c->write_pending + out.len < CONN_WRITE_HIGH) {
+        while (reactor_conn_queued(c->rc) + out.len < CONN_WRITE_HIGH) {
             const uint8_t *data;
             ssize_t n = nghttp2_session_mem_send(s->ng, &data);
             if (n < 0) {
@@ -536,7 +536,7 @@ int grpc_session_feed(struct grpc_session *s, const uint8_t *data, size_t len)
     if (s->broken)
         return -EPROTO;
     if (!nghttp2_session_want_read(s->ng) && !nghttp2_session_want_write(s->ng) &&
-        s->conn->write_pending == 0)
+        reactor_conn_queued(s->conn->rc) == 0)
         return -ECONNRESET; /* GOAWAY exchanged and nothing left */
     return 0;
 }

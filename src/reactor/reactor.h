@@ -1,11 +1,13 @@
-/* The loop's services: the CRI socket (gRPC over HTTP/2 and HTTP/1.1, told apart by the HTTP/2
- * preface), gRPC calls, and child processes with timeouts. Knows nothing of CRI. */
+/* The loop's services: listeners and their connections (TLS, write queues), the CRI socket (gRPC
+ * over HTTP/2 and HTTP/1.1, told apart by the HTTP/2 preface), gRPC calls, and child processes
+ * with timeouts. Knows nothing of CRI. */
 #ifndef CRIB_REACTOR_H
 #define CRIB_REACTOR_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <uv.h>
 
 #include "common/buf.h"
@@ -108,6 +110,71 @@ int reactor_server_start(uv_loop_t *loop, const struct reactor_server_config *cf
 void reactor_server_shutdown(struct reactor_server *srv, uint64_t timeout_ms,
                              void (*done)(void *data), void *data);
 void reactor_server_stats(const struct reactor_server *srv, struct reactor_stats *ret_stats);
+
+/* ---- conn.c: our listeners and their connections ---- */
+
+/* A server TLS context for a listener (OpenSSL over memory BIOs, tls.c). The messages name the
+ * certificate and the key after the settings they came from. */
+struct reactor_tls_config {
+    const char *cert, *key;           /* PEM files */
+    const char *cert_name, *key_name; /* e.g. "stream_tls_cert" */
+};
+struct reactor_tls;
+int reactor_tls_new(const struct reactor_tls_config *cfg, struct reactor_tls **ret,
+                    struct err *err);
+void reactor_tls_free(struct reactor_tls *t);
+
+/* One accepted connection: the socket, TLS when its listener has it, a write queue, reading that
+ * can be paused, an orderly finish with linger, and close. The owner's data comes back in each
+ * callback. */
+struct reactor_conn;
+struct reactor_conn_ops {
+    /* Bytes from the peer: plaintext under TLS, where len is 0 when only TLS records came. */
+    void (*data)(void *data, const uint8_t *bytes, size_t len);
+    /* A write reached the socket: reactor_conn_queued is lower now. */
+    void (*writable)(void *data);
+    /* The connection closes (the peer went away, a read, write or TLS error, the linger ended, or
+     * reactor_conn_close): once, at once. Writes are dropped from now on. */
+    void (*close)(void *data);
+    /* Its handles are closed: the last callback; the owner may free data. */
+    void (*closed)(void *data);
+};
+/* A new connection: return the owner's data for it, or NULL to refuse it. Reading starts when
+ * this returns. */
+typedef void *(*reactor_accept_fn)(void *data, struct reactor_conn *c);
+
+struct reactor_listener_config {
+    const char *path;            /* a unix socket (its directory exists, no stale file), or */
+    unsigned mode;               /* its file mode */
+    const struct sockaddr *addr; /* a TCP address */
+    int backlog;
+    struct reactor_tls *tls; /* taken, also on failure; NULL: plain */
+};
+struct reactor_listener;
+/* Bind and listen. A negative errno when that fails (a unix socket file made is removed). */
+int reactor_listener_start(uv_loop_t *loop, const struct reactor_listener_config *cfg,
+                           const struct reactor_conn_ops *ops, reactor_accept_fn accept, void *data,
+                           struct reactor_listener **ret);
+/* The bound TCP port. */
+int reactor_listener_port(const struct reactor_listener *l);
+/* Stop accepting; done (optional) runs once the listener is closed and freed. Its connections
+ * stay. */
+void reactor_listener_close(struct reactor_listener *l, void (*done)(void *data), void *data);
+
+/* Copy len bytes into the write queue (through TLS when on). A failed write closes. */
+void reactor_conn_write(struct reactor_conn *c, const void *bytes, size_t len);
+/* Bytes handed to the socket and not yet written. */
+size_t reactor_conn_queued(const struct reactor_conn *c);
+void reactor_conn_read_pause(struct reactor_conn *c);
+void reactor_conn_read_resume(struct reactor_conn *c);
+/* Everything is queued: end TLS, send a FIN once it is written, read until the peer closes too
+ * (closing with unread input would send a reset, which can make the peer drop our last bytes),
+ * and close then or after linger_ms. Reading can no longer be paused. */
+void reactor_conn_finish(struct reactor_conn *c, uint64_t linger_ms);
+/* Close now (the close callback runs from inside). */
+void reactor_conn_close(struct reactor_conn *c);
+/* The peer's address; ss_family 0 when there is none (a unix socket) or it is unknown. */
+void reactor_conn_peer(const struct reactor_conn *c, struct sockaddr_storage *ret_addr);
 
 /* A child process with captured output and a timeout (SIGTERM, then SIGKILL after a grace). */
 struct reactor_child_result {

@@ -1,5 +1,5 @@
-/* The CRI socket: a unix listener whose connections speak gRPC (HTTP/2) or HTTP/1.1, told apart
- * by the HTTP/2 client preface; writes, backpressure and graceful shutdown. */
+/* The CRI socket: a unix listener (conn.c) whose connections speak gRPC (HTTP/2) or HTTP/1.1,
+ * told apart by the HTTP/2 client preface; backpressure and graceful shutdown. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,14 +15,6 @@
 
 static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PREFACE_LEN (sizeof(preface) - 1)
-#define READ_BUF (64u * 1024)
-
-struct write_req {
-    uv_write_t req;
-    struct conn *conn;
-    size_t len;
-    uint8_t data[];
-};
 
 static void server_maybe_done(struct reactor_server *srv);
 
@@ -37,25 +29,21 @@ static void reply_unref(struct http1_reply *r)
         free(r);
 }
 
-static void on_write(uv_write_t *req, int status)
+static size_t queued(const struct conn *c)
 {
-    struct write_req *w = container_of(req, struct write_req, req);
-    struct conn *c = w->conn;
-    c->write_pending -= w->len;
-    free(w);
-    if (c->closing)
-        return;
-    if (status < 0) {
-        conn_close(c);
-        return;
-    }
+    return reactor_conn_queued(c->rc);
+}
+
+static void on_writable(void *data)
+{
+    struct conn *c = data;
     if (c->h2)
         grpc_session_flush(c->h2);
     if (c->closing)
         return;
-    if (c->write_pending < CONN_WRITE_HIGH / 2)
+    if (queued(c) < CONN_WRITE_HIGH / 2)
         conn_read_resume(c);
-    if (c->write_pending == 0 && c->close_after_write)
+    if (queued(c) == 0 && c->close_after_write)
         conn_close(c);
     else
         server_conn_idle_check(c);
@@ -63,25 +51,12 @@ static void on_write(uv_write_t *req, int status)
 
 void conn_write(struct conn *c, const uint8_t *data, size_t len)
 {
-    if (c->closing || len == 0)
-        return;
-    struct write_req *w = xmalloc_flex(sizeof(*w), len);
-    memcpy(w->data, data, len);
-    w->conn = c;
-    w->len = len;
-    uv_buf_t b = uv_buf_init((char *)w->data, (unsigned)len);
-    int r = uv_write(&w->req, (uv_stream_t *)&c->pipe, &b, 1, on_write);
-    if (r < 0) {
-        free(w);
-        conn_close(c);
-        return;
-    }
-    c->write_pending += len;
+    reactor_conn_write(c->rc, data, len);
 }
 
-static void on_conn_close(uv_handle_t *h)
+static void on_closed(void *data)
 {
-    struct conn *c = container_of((uv_pipe_t *)h, struct conn, pipe);
+    struct conn *c = data;
     struct reactor_server *srv = c->srv;
     LIST_REMOVE(srv->conns, c);
     srv->stats.connections--;
@@ -90,47 +65,34 @@ static void on_conn_close(uv_handle_t *h)
     server_maybe_done(srv);
 }
 
-void conn_close(struct conn *c)
+static void on_close(void *data)
 {
-    if (c->closing)
-        return;
+    struct conn *c = data;
     c->closing = true;
     if (c->awaiting) {
         c->awaiting->conn = NULL;
         reply_unref(TAKE_PTR(c->awaiting));
     }
-    /* Cancelling calls can run handler code; the conn stays valid until its close callback. */
+    /* Cancelling calls can run handler code; the conn stays valid until its closed callback. */
     grpc_session_free(c->h2);
     c->h2 = NULL;
     http1_session_free(c->http1);
     c->http1 = NULL;
-    uv_close((uv_handle_t *)&c->pipe, on_conn_close);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+void conn_close(struct conn *c)
 {
-    /* One buffer for every connection: read callbacks consume it before returning. */
-    static char buffer[READ_BUF];
-    b->base = buffer;
-    b->len = sizeof(buffer);
+    reactor_conn_close(c->rc);
 }
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 
 void conn_read_pause(struct conn *c)
 {
-    if (c->reading && !c->closing) {
-        uv_read_stop((uv_stream_t *)&c->pipe);
-        c->reading = false;
-    }
+    reactor_conn_read_pause(c->rc);
 }
 
 void conn_read_resume(struct conn *c)
 {
-    if (!c->reading && !c->closing) {
-        if (uv_read_start((uv_stream_t *)&c->pipe, on_alloc, on_read) == 0)
-            c->reading = true;
-    }
+    reactor_conn_read_resume(c->rc);
 }
 
 static void http1_feed(struct conn *c, const uint8_t *data, size_t len)
@@ -144,7 +106,7 @@ static void http1_feed(struct conn *c, const uint8_t *data, size_t len)
         if (c->awaiting)
             return; /* closed after the deferred response */
         c->close_after_write = true;
-        if (c->write_pending == 0)
+        if (queued(c) == 0)
             conn_close(c);
     }
 }
@@ -168,7 +130,7 @@ void http1_reply_send(struct http1_reply *r, int status, const char *content_typ
         r->conn = NULL;
         reply_unref(r); /* the connection's link */
         c->close_after_write = true;
-        if (c->write_pending == 0)
+        if (queued(c) == 0)
             conn_close(c);
     }
     reply_unref(r);
@@ -226,37 +188,36 @@ static void feed(struct conn *c, const uint8_t *data, size_t len)
     }
 }
 
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+static void on_data(void *data, const uint8_t *bytes, size_t len)
 {
-    struct conn *c = container_of((uv_pipe_t *)s, struct conn, pipe);
-    if (n < 0) {
-        conn_close(c);
-        return;
-    }
-    feed(c, (const uint8_t *)b->base, (size_t)n);
+    struct conn *c = data;
+    feed(c, bytes, len);
     if (c->closing)
         return;
-    if (c->write_pending > CONN_WRITE_HIGH)
+    if (queued(c) > CONN_WRITE_HIGH)
         conn_read_pause(c);
     server_conn_idle_check(c);
 }
 
-static void on_connection(uv_stream_t *l, int status)
+static const struct reactor_conn_ops conn_ops = {
+    .data = on_data,
+    .writable = on_writable,
+    .close = on_close,
+    .closed = on_closed,
+};
+
+static void *on_accept(void *data, struct reactor_conn *rc)
 {
-    struct reactor_server *srv = container_of((uv_pipe_t *)l, struct reactor_server, listener);
-    if (status < 0 || srv->draining)
-        return;
+    struct reactor_server *srv = data;
+    if (srv->draining)
+        return NULL;
     struct conn *c = xcalloc(1, sizeof(*c));
+    c->rc = rc;
     c->srv = srv;
-    uv_pipe_init(srv->loop, &c->pipe, 0);
-    if (uv_accept(l, (uv_stream_t *)&c->pipe) < 0) {
-        uv_close((uv_handle_t *)&c->pipe, (uv_close_cb)free);
-        return;
-    }
     LIST_PREPEND(srv->conns, c);
     srv->stats.connections++;
     srv->stats.connections_total++;
-    conn_read_resume(c);
+    return c;
 }
 
 /* A socket file left by a crash is replaced; one with a live listener is refused. */
@@ -314,18 +275,13 @@ int reactor_server_start(uv_loop_t *loop, const struct reactor_server_config *cf
     srv->cfg.path = srv->path;
     srv->ops = *ops;
     srv->data = data;
-    uv_pipe_init(loop, &srv->listener, 0);
     uv_timer_init(loop, &srv->shutdown_timer);
-    r = uv_pipe_bind(&srv->listener, cfg->path);
-    if (r == 0 && chmod(cfg->path, cfg->mode) < 0)
-        r = -errno;
-    if (r == 0)
-        r = uv_listen((uv_stream_t *)&srv->listener, 511, on_connection);
+    struct reactor_listener_config lc = {.path = cfg->path, .mode = cfg->mode, .backlog = 511};
+    r = reactor_listener_start(loop, &lc, &conn_ops, on_accept, srv, &srv->listener);
     if (r < 0) {
         err_set(err, r, "listen on %s: %s", cfg->path, uv_strerror(r));
-        unlink(cfg->path);
-        srv->draining = true;
-        reactor_server_shutdown(srv, 0, NULL, NULL);
+        srv->draining = srv->listener_closed = true;
+        server_maybe_done(srv);
         return r;
     }
     *ret_server = srv;
@@ -336,7 +292,7 @@ void server_conn_idle_check(struct conn *c)
 {
     if (!c->srv->draining || c->closing)
         return;
-    if (c->proto == CONN_H2 && grpc_session_idle(c->h2) && c->write_pending == 0)
+    if (c->proto == CONN_H2 && grpc_session_idle(c->h2) && queued(c) == 0)
         conn_close(c);
 }
 
@@ -359,9 +315,9 @@ static void server_maybe_done(struct reactor_server *srv)
     uv_close((uv_handle_t *)&srv->shutdown_timer, on_timer_close);
 }
 
-static void on_listener_close(uv_handle_t *h)
+static void on_listener_close(void *data)
 {
-    struct reactor_server *srv = container_of((uv_pipe_t *)h, struct reactor_server, listener);
+    struct reactor_server *srv = data;
     srv->listener_closed = true;
     server_maybe_done(srv);
 }
@@ -381,8 +337,8 @@ void reactor_server_shutdown(struct reactor_server *srv, uint64_t timeout_ms,
     srv->draining = true;
     srv->done = done;
     srv->done_data = data;
-    if (!uv_is_closing((uv_handle_t *)&srv->listener)) {
-        uv_close((uv_handle_t *)&srv->listener, on_listener_close);
+    if (srv->listener) {
+        reactor_listener_close(TAKE_PTR(srv->listener), on_listener_close, srv);
         unlink(srv->path);
     }
     for (struct conn *c = srv->conns, *next; c; c = next) {
@@ -392,7 +348,7 @@ void reactor_server_shutdown(struct reactor_server *srv, uint64_t timeout_ms,
         if (c->proto == CONN_H2) {
             grpc_session_drain(c->h2);
             server_conn_idle_check(c);
-        } else if (c->proto == CONN_HTTP1 && c->write_pending) {
+        } else if (c->proto == CONN_HTTP1 && queued(c)) {
             c->close_after_write = true;
         } else {
             conn_close(c);

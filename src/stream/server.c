@@ -1,5 +1,5 @@
-/* The streaming server: a TCP listener on the loop, one-time URLs, the upgrade handshake, and the
- * connection under each session (writes, backpressure, idle timeout, orderly close). */
+/* The streaming server: a TCP listener (reactor/), one-time URLs, the upgrade handshake with its
+ * deadline and caps, and the connection under each session (backpressure, idle timeout). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -12,7 +12,6 @@
 #include "common/macro.h"
 #include "stream/stream-internal.h"
 
-#define READ_CHUNK 65536
 /* After our last byte, how long a client gets to close its side before we close ours. */
 #define LINGER_MS 5000
 
@@ -38,13 +37,7 @@ void stream_request_free(struct stream_request *r)
     free(r);
 }
 
-/* ---- connections ---- */
-
-struct write_req {
-    uv_write_t req;
-    size_t len;
-    char data[];
-};
+/* ---- connections: the socket, TLS and the write queue are reactor/'s (conn.c) ---- */
 
 static void conn_close(struct stream_conn *c);
 
@@ -54,37 +47,36 @@ static void maybe_free_conn(struct stream_conn *c)
         return;
     stream_handshake_done(&c->hs);
     stream_request_free(c->req);
-    stream_tls_conn_free(c->tls);
     free(c);
 }
 
-static void on_conn_closed(uv_handle_t *h)
+static void on_timer_closed(uv_handle_t *h)
 {
     struct stream_conn *c = h->data;
     c->handles--;
     maybe_free_conn(c);
 }
 
+static void on_conn_closed(void *data)
+{
+    struct stream_conn *c = data;
+    c->sock = NULL; /* freed after this callback */
+    c->handles--;
+    maybe_free_conn(c);
+}
+
 /* Traffic restarts the idle timeout, and only that: the handshake deadline and the linger hold
- * whatever the client sends (their timers do not repeat, so uv_timer_again leaves them alone). */
+ * whatever the client sends (the deadline does not repeat, so uv_timer_again leaves it alone;
+ * the linger is reactor_conn_finish's own timer). */
 static void touch(struct stream_conn *c)
 {
-    if (c->srv->idle_ms && !c->closing && c->proto != PROTO_HANDSHAKE)
+    if (c->srv->idle_ms && !c->closing && !c->finishing && c->proto != PROTO_HANDSHAKE)
         uv_timer_again(&c->idle);
 }
 
-static void on_written(uv_write_t *req, int status)
+static void on_writable(void *data)
 {
-    struct write_req *w = container_of(req, struct write_req, req);
-    struct stream_conn *c = req->data;
-    c->inflight -= w->len;
-    free(w);
-    if (c->closing)
-        return;
-    if (status < 0) {
-        stream_conn_abort(c);
-        return;
-    }
+    struct stream_conn *c = data;
     touch(c);
     if (c->want_drain && stream_conn_queued(c) < STREAM_HIGH_WATER / 2) {
         c->want_drain = false;
@@ -92,43 +84,16 @@ static void on_written(uv_write_t *req, int status)
     }
 }
 
-static void write_raw(struct stream_conn *c, const void *data, size_t len)
-{
-    if (c->closing || len == 0)
-        return;
-    struct write_req *w = xmalloc_flex(sizeof(*w), len);
-    memcpy(w->data, data, len);
-    w->len = len;
-    w->req.data = c;
-    uv_buf_t b = uv_buf_init(w->data, (unsigned)len);
-    c->inflight += len;
-    int r = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_written);
-    if (r < 0) {
-        c->inflight -= len;
-        free(w);
-        stream_conn_abort(c);
-    }
-}
-
 void stream_conn_write(struct stream_conn *c, const void *data, size_t len)
 {
-    if (!c->tls) {
-        write_raw(c, data, len);
+    if (c->closing)
         return;
-    }
-    if (c->closing || len == 0)
-        return;
-    struct buf cipher = {0};
-    int r = stream_tls_write(c->tls, data, len, &cipher);
-    write_raw(c, cipher.data, cipher.len);
-    buf_done(&cipher);
-    if (r < 0)
-        stream_conn_abort(c);
+    reactor_conn_write(c->sock, data, len);
 }
 
 size_t stream_conn_queued(struct stream_conn *c)
 {
-    size_t n = c->inflight;
+    size_t n = c->sock ? reactor_conn_queued(c->sock) : 0;
     if (c->proto == PROTO_WS)
         n += stream_ws_queued(c);
     else if (c->proto == PROTO_SPDY)
@@ -146,27 +111,26 @@ static void free_transport(struct stream_conn *c)
         stream_spdy_free(c);
 }
 
-/* Close now: the session hears that the client is gone. */
-static void conn_close(struct stream_conn *c)
+/* The connection closes, whoever closed it: the session hears that the client is gone. */
+static void on_conn_close(void *data)
 {
-    if (c->closing)
-        return;
+    struct stream_conn *c = data;
     c->closing = true;
     stream_session_gone(c);
     free_transport(c);
     LIST_REMOVE(c->srv->conns, c);
-    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
-    uv_close((uv_handle_t *)&c->idle, on_conn_closed);
+    uv_close((uv_handle_t *)&c->idle, on_timer_closed);
+}
+
+static void conn_close(struct stream_conn *c)
+{
+    if (!c->closing)
+        reactor_conn_close(c->sock);
 }
 
 void stream_conn_abort(struct stream_conn *c)
 {
     conn_close(c);
-}
-
-static void on_shutdown(uv_shutdown_t *req, int status)
-{
-    free(req);
 }
 
 static void on_idle(uv_timer_t *t);
@@ -181,51 +145,25 @@ static void start_idle(struct stream_conn *c)
         uv_timer_stop(&c->idle);
 }
 
-/* Everything is queued: say so with a FIN once it is written, and close when the client closes
- * too (closing with unread input would send a reset, which can make the client drop our last
- * bytes), or after LINGER_MS. */
+/* Everything is queued: close once it is written and the client has closed too, or after
+ * LINGER_MS (reactor_conn_finish). */
 void stream_conn_finish(struct stream_conn *c)
 {
     if (c->closing || c->finishing)
         return;
     c->finishing = true;
-    stream_conn_pause_input(c, false); /* read until the client's EOF */
-    if (c->tls) {
-        struct buf cipher = {0};
-        stream_tls_close(c->tls, &cipher);
-        write_raw(c, cipher.data, cipher.len);
-        buf_done(&cipher);
-    }
-    uv_shutdown_t *req = xcalloc(1, sizeof(*req));
-    if (uv_shutdown(req, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
-        free(req);
-        conn_close(c);
-        return;
-    }
-    uv_timer_start(&c->idle, on_idle, LINGER_MS, 0);
+    uv_timer_stop(&c->idle); /* the linger replaces the deadline or the idle timeout */
+    reactor_conn_finish(c->sock, LINGER_MS);
 }
-
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
-{
-    static char buffer[READ_CHUNK];
-    b->base = buffer;
-    b->len = sizeof(buffer);
-}
-
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 
 void stream_conn_pause_input(struct stream_conn *c, bool pause)
 {
     if (c->closing)
         return;
-    c->input_paused = pause && !c->finishing;
-    if (c->input_paused && c->reading) {
-        uv_read_stop((uv_stream_t *)&c->tcp);
-        c->reading = false;
-    } else if (!c->input_paused && !c->reading) {
-        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) == 0)
-            c->reading = true;
-    }
+    if (pause)
+        reactor_conn_read_pause(c->sock);
+    else
+        reactor_conn_read_resume(c->sock);
 }
 
 /* ---- the handshake ---- */
@@ -454,34 +392,21 @@ static void feed(struct stream_conn *c, const uint8_t *data, size_t len)
         stream_conn_abort(c);
 }
 
-static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+/* Bytes from the client (len 0: only TLS records came, traffic all the same). */
+static void on_data(void *data, const uint8_t *bytes, size_t len)
 {
-    struct stream_conn *c = container_of((uv_tcp_t *)s, struct stream_conn, tcp);
-    if (n > 0 && c->tls) {
-        touch(c);
-        struct buf plain = {0}, cipher = {0};
-        int r = stream_tls_feed(c->tls, (const uint8_t *)b->base, (size_t)n, &plain, &cipher);
-        write_raw(c, cipher.data, cipher.len);
-        if (plain.len)
-            feed(c, plain.data, plain.len);
-        buf_done(&plain);
-        buf_done(&cipher);
-        if (r < 0 && !c->finishing)
-            conn_close(c);
-    } else if (n > 0) {
-        touch(c);
-        feed(c, (const uint8_t *)b->base, (size_t)n);
-    } else if (n < 0) {
-        conn_close(c);
-    }
+    struct stream_conn *c = data;
+    touch(c);
+    if (len)
+        feed(c, bytes, len);
 }
 
 static void on_idle(uv_timer_t *t)
 {
     struct stream_conn *c = t->data;
-    if (!c->finishing && c->proto == PROTO_HANDSHAKE) /* debug: a flood must not flood the log */
+    if (c->proto == PROTO_HANDSHAKE) /* debug: a flood must not flood the log */
         log_debug("streaming handshake not done in %" PRIu64 " ms: closed", c->srv->handshake_ms);
-    else if (!c->finishing)
+    else
         log_info("streaming session idle for %" PRIu64 " s: closed", c->srv->idle_ms / 1000);
     conn_close(c);
 }
@@ -533,48 +458,47 @@ static void limit_handshakes(struct stream_server *srv, struct stream_conn *c)
     }
 }
 
-static void on_connection(uv_stream_t *l, int status)
+static const struct reactor_conn_ops conn_ops = {
+    .data = on_data,
+    .writable = on_writable,
+    .close = on_conn_close,
+    .closed = on_conn_closed,
+};
+
+static void *on_accept(void *data, struct reactor_conn *sock)
 {
-    struct stream_server *srv = container_of((uv_tcp_t *)l, struct stream_server, listener);
-    if (status < 0)
-        return;
+    struct stream_server *srv = data;
     struct stream_conn *c = xcalloc(1, sizeof(*c));
     c->srv = srv;
+    c->sock = sock;
     stream_handshake_init(&c->hs);
-    uv_tcp_init(srv->loop, &c->tcp);
-    c->tcp.data = c;
     uv_timer_init(srv->loop, &c->idle);
     c->idle.data = c;
     c->handles = 2;
     LIST_PREPEND(srv->conns, c);
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0) {
-        conn_close(c);
-        return;
-    }
-    uv_tcp_nodelay(&c->tcp, 1);
-    int len = sizeof(c->peer);
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->peer, &len) < 0)
-        c->peer.ss_family = 0;
+    reactor_conn_peer(sock, &c->peer);
     limit_handshakes(srv, c);
-    if (srv->tls)
-        c->tls = stream_tls_conn_new(srv->tls);
     /* The upgrade must be done by this deadline, however the bytes trickle in (no repeat: traffic
      * does not extend it); the idle timeout replaces it at the upgrade. */
     uv_timer_start(&c->idle, on_idle, srv->handshake_ms, 0);
-    stream_conn_pause_input(c, false);
+    return c; /* reading starts now */
 }
 
 /* ---- the server ---- */
 
-static void on_srv_closed(uv_handle_t *h)
+static void on_srv_closed(void *data)
 {
-    struct stream_server *srv = h->data;
+    struct stream_server *srv = data;
     if (--srv->handles > 0)
         return;
     stream_tokens_done(&srv->tokens);
-    stream_tls_free(srv->tls);
     free(srv->base_url);
     free(srv);
+}
+
+static void on_sweep_closed(uv_handle_t *h)
+{
+    on_srv_closed(h->data);
 }
 
 static void on_sweep(uv_timer_t *t)
@@ -594,14 +518,17 @@ int stream_server_start(uv_loop_t *loop, const struct stream_config *cfg,
                : uv_ip4_addr(cfg->address, cfg->port, (struct sockaddr_in *)&ss);
     if (r < 0)
         return err_set(err, -EINVAL, "stream_address `%s` is not an IP address", cfg->address);
-    struct stream_tls *tls = NULL;
+    struct reactor_tls *tls = NULL;
     if (cfg->tls_cert && cfg->tls_key) {
-        r = stream_tls_new(cfg->tls_cert, cfg->tls_key, &tls, err);
+        struct reactor_tls_config tc = {.cert = cfg->tls_cert,
+                                        .key = cfg->tls_key,
+                                        .cert_name = "stream_tls_cert",
+                                        .key_name = "stream_tls_key"};
+        r = reactor_tls_new(&tc, &tls, err);
         if (r < 0)
             return r;
     }
     struct stream_server *srv = xcalloc(1, sizeof(*srv));
-    srv->tls = tls;
     srv->loop = loop;
     srv->ops = ops;
     srv->data = data;
@@ -613,25 +540,21 @@ int stream_server_start(uv_loop_t *loop, const struct stream_config *cfg,
     srv->max_handshakes_per_peer =
         cfg->max_handshakes_per_peer ? cfg->max_handshakes_per_peer : srv->max_handshakes;
     stream_tokens_init(&srv->tokens);
-    uv_tcp_init(loop, &srv->listener);
-    srv->listener.data = srv;
     uv_timer_init(loop, &srv->sweep);
     srv->sweep.data = srv;
-    srv->handles = 2;
-    r = uv_tcp_bind(&srv->listener, (struct sockaddr *)&ss, 0);
+    srv->handles = 1;
+    struct reactor_listener_config lc = {
+        .addr = (struct sockaddr *)&ss, .backlog = 128, .tls = tls};
+    r = reactor_listener_start(loop, &lc, &conn_ops, on_accept, srv, &srv->listener);
     if (r == 0)
-        r = uv_listen((uv_stream_t *)&srv->listener, 128, on_connection);
+        srv->handles++;
     if (r < 0) {
         err_set(err, r, "streaming server on %s port %d: %s", cfg->address, cfg->port,
                 uv_strerror(r));
         stream_server_close(srv);
         return r;
     }
-    struct sockaddr_storage bound;
-    int len = sizeof(bound);
-    uv_tcp_getsockname(&srv->listener, (struct sockaddr *)&bound, &len);
-    int port = ntohs(v6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                        : ((struct sockaddr_in *)&bound)->sin_port);
+    int port = reactor_listener_port(srv->listener);
     srv->base_url = xasprintf("%s://%s%s%s:%d", tls ? "https" : "http", v6 ? "[" : "", cfg->address,
                               v6 ? "]" : "", port);
     uv_timer_start(&srv->sweep, on_sweep, srv->token_ttl_ms, srv->token_ttl_ms);
@@ -662,8 +585,9 @@ void stream_server_close(struct stream_server *srv)
     srv->closing = true;
     while (srv->conns)
         conn_close(srv->conns);
-    uv_close((uv_handle_t *)&srv->listener, on_srv_closed);
-    uv_close((uv_handle_t *)&srv->sweep, on_srv_closed);
+    if (srv->listener)
+        reactor_listener_close(TAKE_PTR(srv->listener), on_srv_closed, srv);
+    uv_close((uv_handle_t *)&srv->sweep, on_sweep_closed);
 }
 
 /* ---- transport dispatch ---- */

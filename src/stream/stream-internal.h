@@ -12,6 +12,7 @@
 
 #include "common/buf.h"
 #include "common/list.h"
+#include "reactor/reactor.h"
 #include "stream/stream.h"
 
 /* ---- handshake.c: the HTTP/1.1 upgrade request, parsed without I/O ---- */
@@ -48,20 +49,6 @@ void stream_handshake_target(const struct stream_handshake *hs, const char **ret
                              const char **ret_query);
 void stream_http_error(struct buf *out, int status, const char *msg);
 
-/* ---- tls.c ---- */
-struct stream_tls;
-struct stream_tls_conn;
-int stream_tls_new(const char *cert, const char *key, struct stream_tls **ret, struct err *err);
-void stream_tls_free(struct stream_tls *t);
-struct stream_tls_conn *stream_tls_conn_new(struct stream_tls *t);
-void stream_tls_conn_free(struct stream_tls_conn *tc);
-/* Ciphertext from the client: plaintext for us into plain, records to send back (handshake)
- * into cipher. -EPIPE at the client's close_notify, -EPROTO when TLS fails. */
-int stream_tls_feed(struct stream_tls_conn *tc, const uint8_t *data, size_t len, struct buf *plain,
-                    struct buf *cipher);
-int stream_tls_write(struct stream_tls_conn *tc, const void *data, size_t len, struct buf *cipher);
-void stream_tls_close(struct stream_tls_conn *tc, struct buf *cipher);
-
 /* ---- token.c ---- */
 
 #define STREAM_TOKEN_LEN 43 /* 32 random bytes, base64url without padding */
@@ -97,7 +84,7 @@ enum stream_proto { PROTO_HANDSHAKE, PROTO_WS, PROTO_SPDY };
 
 struct stream_server {
     uv_loop_t *loop;
-    uv_tcp_t listener;
+    struct reactor_listener *listener;
     uv_timer_t sweep;
     const struct stream_ops *ops;
     void *data;
@@ -108,7 +95,6 @@ struct stream_server {
     uint64_t handshake_ms;
     uint64_t exec_drain_ms;
     size_t max_handshakes, max_handshakes_per_peer;
-    struct stream_tls *tls; /* NULL: plain HTTP */
     int handles;
     bool closing;
 };
@@ -120,12 +106,11 @@ struct pf_session;
 struct stream_conn {
     struct stream_server *srv;
     struct stream_conn *prev, *next;
-    uv_tcp_t tcp;
-    uv_timer_t idle; /* the handshake deadline, then the idle timeout, then the linger */
+    struct reactor_conn *sock;    /* the socket, TLS, the write queue and the linger */
+    uv_timer_t idle;              /* the handshake deadline, then the idle timeout */
     struct sockaddr_storage peer; /* ss_family 0 if unknown */
-    int handles;
-    bool closing, finishing, reading;
-    struct stream_tls_conn *tls;
+    int handles;                  /* the timer and sock */
+    bool closing, finishing;
     struct stream_handshake hs;
     enum stream_proto proto;
     struct stream_request *req;
@@ -135,9 +120,7 @@ struct stream_conn {
     struct spdy_conn *spdy;
     struct stream_proc *rc;
     struct pf_session *pf;
-    size_t inflight; /* bytes handed to uv_write and not yet written */
-    bool want_drain; /* tell the session when inflight goes low */
-    bool input_paused;
+    bool want_drain; /* tell the session when what is queued goes low */
 };
 
 /* Raw bytes to the client (through TLS when on). */

@@ -1,5 +1,5 @@
-/* HTTPS for the streaming server: OpenSSL over memory BIOs, so the loop keeps doing all the
- * socket I/O. Ciphertext in, plaintext out, and back. */
+/* TLS for our own listeners (the streaming server's HTTPS): OpenSSL over memory BIOs, so the
+ * loop keeps doing all the socket I/O. Ciphertext in, plaintext out, and back. */
 #include <errno.h>
 #include <string.h>
 
@@ -7,13 +7,13 @@
 #include <openssl/ssl.h>
 
 #include "common/macro.h"
-#include "stream/stream-internal.h"
+#include "reactor/reactor-internal.h"
 
-struct stream_tls {
+struct reactor_tls {
     SSL_CTX *ctx;
 };
 
-struct stream_tls_conn {
+struct reactor_tls_conn {
     SSL *ssl;
     BIO *in, *out; /* owned by ssl */
 };
@@ -24,30 +24,32 @@ static const char *ssl_error(void)
     return e ? ERR_reason_error_string(e) : "unknown error";
 }
 
-int stream_tls_new(const char *cert, const char *key, struct stream_tls **ret, struct err *err)
+int reactor_tls_new(const struct reactor_tls_config *cfg, struct reactor_tls **ret, struct err *err)
 {
     SSL_CTX *ctx = SSL_CTX_new(TLS_server_method());
     if (!ctx)
         return err_set(err, -ENOMEM, "TLS context: %s", ssl_error());
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    const char *cert = cfg->cert, *key = cfg->key;
     int r = 0;
     if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1)
-        r = err_set(err, -EINVAL, "stream_tls_cert %s: %s", cert, ssl_error());
+        r = err_set(err, -EINVAL, "%s %s: %s", cfg->cert_name, cert, ssl_error());
     else if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1)
-        r = err_set(err, -EINVAL, "stream_tls_key %s: %s", key, ssl_error());
+        r = err_set(err, -EINVAL, "%s %s: %s", cfg->key_name, key, ssl_error());
     else if (SSL_CTX_check_private_key(ctx) != 1)
-        r = err_set(err, -EINVAL, "stream_tls_key %s does not match stream_tls_cert %s", key, cert);
+        r = err_set(err, -EINVAL, "%s %s does not match %s %s", cfg->key_name, key, cfg->cert_name,
+                    cert);
     if (r < 0) {
         SSL_CTX_free(ctx);
         return r;
     }
-    struct stream_tls *t = xcalloc(1, sizeof(*t));
+    struct reactor_tls *t = xcalloc(1, sizeof(*t));
     t->ctx = ctx;
     *ret = t;
     return 0;
 }
 
-void stream_tls_free(struct stream_tls *t)
+void reactor_tls_free(struct reactor_tls *t)
 {
     if (!t)
         return;
@@ -55,9 +57,9 @@ void stream_tls_free(struct stream_tls *t)
     free(t);
 }
 
-struct stream_tls_conn *stream_tls_conn_new(struct stream_tls *t)
+struct reactor_tls_conn *reactor_tls_conn_new(struct reactor_tls *t)
 {
-    struct stream_tls_conn *tc = xcalloc(1, sizeof(*tc));
+    struct reactor_tls_conn *tc = xcalloc(1, sizeof(*tc));
     tc->ssl = SSL_new(t->ctx);
     tc->in = BIO_new(BIO_s_mem());
     tc->out = BIO_new(BIO_s_mem());
@@ -68,7 +70,7 @@ struct stream_tls_conn *stream_tls_conn_new(struct stream_tls *t)
     return tc;
 }
 
-void stream_tls_conn_free(struct stream_tls_conn *tc)
+void reactor_tls_conn_free(struct reactor_tls_conn *tc)
 {
     if (!tc)
         return;
@@ -77,7 +79,7 @@ void stream_tls_conn_free(struct stream_tls_conn *tc)
 }
 
 /* What OpenSSL wants to send: handshake records, or what SSL_write made. */
-static void take_output(struct stream_tls_conn *tc, struct buf *cipher)
+static void take_output(struct reactor_tls_conn *tc, struct buf *cipher)
 {
     char chunk[16384];
     int n;
@@ -85,8 +87,8 @@ static void take_output(struct stream_tls_conn *tc, struct buf *cipher)
         buf_append(cipher, chunk, (size_t)n);
 }
 
-int stream_tls_feed(struct stream_tls_conn *tc, const uint8_t *data, size_t len, struct buf *plain,
-                    struct buf *cipher)
+int reactor_tls_feed(struct reactor_tls_conn *tc, const uint8_t *data, size_t len,
+                     struct buf *plain, struct buf *cipher)
 {
     if (len && BIO_write(tc->in, data, (int)len) != (int)len)
         return -ENOMEM;
@@ -108,7 +110,7 @@ int stream_tls_feed(struct stream_tls_conn *tc, const uint8_t *data, size_t len,
     }
 }
 
-int stream_tls_write(struct stream_tls_conn *tc, const void *data, size_t len, struct buf *cipher)
+int reactor_tls_write(struct reactor_tls_conn *tc, const void *data, size_t len, struct buf *cipher)
 {
     /* Memory BIOs take everything: SSL_write never waits. Before the handshake is done
      * OpenSSL would want more input, which a session cannot produce yet. */
@@ -121,7 +123,7 @@ int stream_tls_write(struct stream_tls_conn *tc, const void *data, size_t len, s
     return 0;
 }
 
-void stream_tls_close(struct stream_tls_conn *tc, struct buf *cipher)
+void reactor_tls_close(struct reactor_tls_conn *tc, struct buf *cipher)
 {
     SSL_shutdown(tc->ssl);
     take_output(tc, cipher);
