@@ -570,49 +570,54 @@ void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobuf
 
 /* ---- Stop and Remove ---- */
 
+/* The removed pod's record is gone from disk: only now is the removal answered, so that a crash
+ * after the answer cannot bring the pod back. */
+static void on_removed_record(int status, const char *path, void *data)
+{
+    struct pod_work *w = data;
+    struct pod *p = w->pod;
+    if (status < 0)
+        log_error("pod %s: remove %s: %s", p->id, path, strerror(-status));
+    Runtime__V1__RemovePodSandboxResponse ok = RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
+    cri_reply(w->call, &ok.base);
+    /* Calls still waiting for this pod find it gone. */
+    while (p->queue) {
+        struct pod_waiter *q = p->queue;
+        p->queue = q->next;
+        if (q->op == OP_REMOVE)
+            cri_reply(q->call, &ok.base);
+        else
+            grpc_call_finish(q->call, GRPC_NOT_FOUND, "pod sandbox was removed");
+        grpc_call_unref(q->call);
+        free(q);
+    }
+    pod_free(p);
+    work_free(w);
+}
+
 static void op_done(struct pod_work *w, int status)
 {
     struct cri *cri = w->cri;
     struct pod *p = w->pod;
-    bool removed = status == 0 && w->op == OP_REMOVE;
-    if (removed) {
+    if (status == 0 && w->op == OP_REMOVE) {
         /* Everything goes before the reply: the caller may look right after. */
-        cleanup_free char *path = pod_record_path(cri, p->id);
-        reactor_fileq_put(cri->pod_writes, path, NULL, NULL, NULL);
         remove_run_dir(p);
         oci_cgroup_remove(TAKE_PTR(p->cgroups_created), p->n_cgroups_created);
         p->n_cgroups_created = 0;
         log_info("pod %s removed", p->id);
         LIST_REMOVE(cri->pods, p);
+        cleanup_free char *path = pod_record_path(cri, p->id);
+        reactor_fileq_put(cri->pod_writes, path, NULL, on_removed_record, w);
+        return;
     }
     if (status < 0) {
         cri_reply_err(w->call, &w->err);
-    } else if (w->op == OP_STOP) {
+    } else {
         Runtime__V1__StopPodSandboxResponse resp = RUNTIME__V1__STOP_POD_SANDBOX_RESPONSE__INIT;
         cri_reply(w->call, &resp.base);
-    } else {
-        Runtime__V1__RemovePodSandboxResponse resp = RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
-        cri_reply(w->call, &resp.base);
     }
-    if (removed) {
-        /* Calls still waiting for this pod find it gone. */
-        while (p->queue) {
-            struct pod_waiter *q = p->queue;
-            p->queue = q->next;
-            Runtime__V1__RemovePodSandboxResponse ok =
-                RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
-            if (q->op == OP_REMOVE)
-                cri_reply(q->call, &ok.base);
-            else
-                grpc_call_finish(q->call, GRPC_NOT_FOUND, "pod sandbox was removed");
-            grpc_call_unref(q->call);
-            free(q);
-        }
-        pod_free(p);
-    } else {
-        p->busy = false;
-        run_queue(cri, p);
-    }
+    p->busy = false;
+    run_queue(cri, p);
     work_free(w);
 }
 
