@@ -156,7 +156,7 @@ static void exec_close_out(struct exec_out *o)
 static void exec_sync_end(struct exec_sync *x, const struct err *err)
 {
     if (x->call) {
-        grpc_call_on_cancel(x->call, NULL, NULL);
+        reactor_grpc_call_on_cancel(x->call, NULL, NULL);
         if (err) {
             cri_reply_err(x->call, err);
         } else {
@@ -168,7 +168,7 @@ static void exec_sync_end(struct exec_sync *x, const struct err *err)
             resp.exit_code = x->exit_code;
             cri_reply(x->call, &resp.base);
         }
-        grpc_call_unref(x->call);
+        reactor_grpc_call_unref(x->call);
         x->call = NULL;
     }
     if (x->pid > 0 && !x->exited)
@@ -271,7 +271,7 @@ static void on_exec_runtime_done(int status, const struct reactor_child_result *
 static void on_exec_cancel(struct grpc_call *call, void *data)
 {
     struct exec_sync *x = data;
-    grpc_call_unref(x->call);
+    reactor_grpc_call_unref(x->call);
     x->call = NULL;
     exec_sync_end(x, NULL);
 }
@@ -311,7 +311,7 @@ void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessa
         return reply_err(call, &err);
     struct exec_sync *x = xcalloc(1, sizeof(*x));
     x->cri = cri;
-    x->call = grpc_call_ref(call);
+    x->call = reactor_grpc_call_ref(call);
     x->cmd = xstrdup(r->cmd[0]);
     x->timeout = r->timeout;
     x->refs = 1; /* ours, until the runtime has been started or failed to */
@@ -345,7 +345,7 @@ void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessa
         err_done(&err);
         return;
     }
-    grpc_call_on_cancel(call, on_exec_cancel, x);
+    reactor_grpc_call_on_cancel(call, on_exec_cancel, x);
     /* 0 means no timeout in the CRI. */
     if (r->timeout > 0)
         uv_timer_start(&x->timer, on_exec_timer, (uint64_t)r->timeout * 1000, 0);
@@ -377,7 +377,7 @@ static void on_updated(int status, const struct reactor_child_result *res, struc
         if (status < 0)
             cri_reply_err(w->call, err);
         else
-            grpc_call_finish(w->call, GRPC_NOT_FOUND, "container was removed");
+            reactor_grpc_call_finish(w->call, GRPC_NOT_FOUND, "container was removed");
         protobuf_c_message_free_unpacked(&w->res->base, NULL);
     } else {
         /* The container's config follows: ContainerStatus shows the new values. Sub-messages
@@ -396,7 +396,7 @@ static void on_updated(int status, const struct reactor_child_result *res, struc
             RUNTIME__V1__UPDATE_CONTAINER_RESOURCES_RESPONSE__INIT;
         cri_reply(w->call, &resp.base);
     }
-    grpc_call_unref(w->call);
+    reactor_grpc_call_unref(w->call);
     cri_ctr_unref(c);
     free(w);
 }
@@ -426,12 +426,12 @@ void cri_update_container_resources(struct cri *cri, struct grpc_call *call,
     if (cri_runtime_of(cri, c->runtime, &rt, &err) < 0)
         return reply_err(call, &err);
     struct update_work *w = xcalloc(1, sizeof(*w));
-    w->call = grpc_call_ref(call);
+    w->call = reactor_grpc_call_ref(call);
     w->c = cri_ctr_ref(c);
     w->res = copy_resources(r->linux);
     struct oci_verb v = {.type = OCI_VERB_UPDATE, .id = c->id, .update = {.resources = json}};
     if (oci_runtime_call(cri->loop, &rt, &v, NULL, on_updated, w, NULL, &err) < 0) {
-        grpc_call_unref(w->call);
+        reactor_grpc_call_unref(w->call);
         protobuf_c_message_free_unpacked(&w->res->base, NULL);
         cri_ctr_unref(c);
         free(w);

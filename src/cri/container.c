@@ -180,7 +180,7 @@ static void run_queue(struct ctr *c)
     c->queue = w->next;
     c->busy = true;
     w->fn(c, w->call, w->arg);
-    grpc_call_unref(w->call);
+    reactor_grpc_call_unref(w->call);
     free(w);
 }
 
@@ -208,7 +208,7 @@ static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, ctr
     }
     struct ctr_waiter *w = xcalloc(1, sizeof(*w));
     w->fn = fn;
-    w->call = grpc_call_ref(call);
+    w->call = reactor_grpc_call_ref(call);
     w->arg = arg;
     struct ctr_waiter **tail = &c->queue;
     while (*tail)
@@ -544,7 +544,7 @@ static void create_fail(struct create_work *w)
     LIST_REMOVE(w->cri->creating_ctrs, w->c);
     create_cleanup(w);
     cri_ctr_unref(w->c);
-    grpc_call_unref(w->call);
+    reactor_grpc_call_unref(w->call);
     err_done(&w->err);
     free(w);
 }
@@ -599,7 +599,7 @@ static void on_created(int status, const struct reactor_child_result *res, struc
     Runtime__V1__CreateContainerResponse resp = RUNTIME__V1__CREATE_CONTAINER_RESPONSE__INIT;
     resp.container_id = c->id;
     cri_reply(w->call, &resp.base);
-    grpc_call_unref(w->call);
+    reactor_grpc_call_unref(w->call);
     err_done(&w->err);
     free(w);
 }
@@ -899,7 +899,7 @@ void cri_create_container(struct cri *cri, struct grpc_call *call, const Protobu
     struct create_work *w = xcalloc(1, sizeof(*w));
     w->cri = cri;
     w->c = c;
-    w->call = grpc_call_ref(call);
+    w->call = reactor_grpc_call_ref(call);
     w->pidns_fd = -1;
     if (prepare(w, p, img) < 0) {
         create_fail(w);
@@ -941,7 +941,7 @@ static void on_start_done(int status, const struct reactor_child_result *res, st
         Runtime__V1__StartContainerResponse resp = RUNTIME__V1__START_CONTAINER_RESPONSE__INIT;
         cri_reply(w->call, &resp.base);
     }
-    grpc_call_unref(w->call);
+    reactor_grpc_call_unref(w->call);
     free(w);
     op_done(c);
 }
@@ -959,10 +959,10 @@ static void op_start(struct ctr *c, struct grpc_call *call, int64_t arg)
         goto fail;
     struct start_work *w = xcalloc(1, sizeof(*w));
     w->c = c;
-    w->call = grpc_call_ref(call);
+    w->call = reactor_grpc_call_ref(call);
     struct oci_verb v = {.type = OCI_VERB_START, .id = c->id};
     if (oci_runtime_call(c->cri->loop, &rt, &v, NULL, on_start_done, w, NULL, &err) < 0) {
-        grpc_call_unref(w->call);
+        reactor_grpc_call_unref(w->call);
         free(w);
         goto fail;
     }
@@ -986,7 +986,7 @@ static void on_stopped(struct ctr *c, void *data)
     struct grpc_call *call = data;
     Runtime__V1__StopContainerResponse resp = RUNTIME__V1__STOP_CONTAINER_RESPONSE__INIT;
     cri_reply(call, &resp.base);
-    grpc_call_unref(call);
+    reactor_grpc_call_unref(call);
     op_done(c);
 }
 
@@ -1001,7 +1001,7 @@ static void op_stop(struct ctr *c, struct grpc_call *call, int64_t timeout)
     log_info("stopping container %s with %s, %llds before SIGKILL", c->id, c->stop_signal,
              (long long)timeout);
     start_stop(c, timeout);
-    wait_exit(c, on_stopped, grpc_call_ref(call));
+    wait_exit(c, on_stopped, reactor_grpc_call_ref(call));
 }
 
 void cri_stop_container(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
@@ -1030,7 +1030,7 @@ static void on_record_removed(int status, const char *path, void *data)
     if (w->call) {
         Runtime__V1__RemoveContainerResponse resp = RUNTIME__V1__REMOVE_CONTAINER_RESPONSE__INIT;
         cri_reply(w->call, &resp.base);
-        grpc_call_unref(w->call);
+        reactor_grpc_call_unref(w->call);
     }
     if (w->done)
         w->done(w->data);
@@ -1057,8 +1057,8 @@ static void remove_finish(struct remove_work *w)
     while (c->queue) {
         struct ctr_waiter *q = c->queue;
         c->queue = q->next;
-        grpc_call_finish(q->call, GRPC_NOT_FOUND, "container was removed");
-        grpc_call_unref(q->call);
+        reactor_grpc_call_finish(q->call, GRPC_NOT_FOUND, "container was removed");
+        reactor_grpc_call_unref(q->call);
         cri_ctr_unref(c);
         free(q);
     }
@@ -1093,7 +1093,7 @@ static void start_remove(struct ctr *c, struct grpc_call *call, void (*done)(voi
 {
     struct remove_work *w = xcalloc(1, sizeof(*w));
     w->c = c;
-    w->call = call ? grpc_call_ref(call) : NULL;
+    w->call = call ? reactor_grpc_call_ref(call) : NULL;
     w->done = done;
     w->data = data;
     start_stop(c, 0);

@@ -17,8 +17,8 @@ static void sub_remove(struct event_sub *sub)
 {
     struct cri *cri = sub->cri;
     LIST_REMOVE(cri->event_subs, sub);
-    grpc_call_on_cancel(sub->call, NULL, NULL);
-    grpc_call_unref(sub->call);
+    reactor_grpc_call_on_cancel(sub->call, NULL, NULL);
+    reactor_grpc_call_unref(sub->call);
     free(sub);
 }
 
@@ -30,14 +30,14 @@ static void on_cancel(struct grpc_call *call, void *data)
 void cri_get_container_events(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     if (cri->shutting_down) {
-        grpc_call_finish(call, GRPC_UNAVAILABLE, "crib is shutting down");
+        reactor_grpc_call_finish(call, GRPC_UNAVAILABLE, "crib is shutting down");
         return;
     }
     struct event_sub *sub = xcalloc(1, sizeof(*sub));
     sub->cri = cri;
-    sub->call = grpc_call_ref(call);
+    sub->call = reactor_grpc_call_ref(call);
     LIST_PREPEND(cri->event_subs, sub);
-    grpc_call_on_cancel(call, on_cancel, sub);
+    reactor_grpc_call_on_cancel(call, on_cancel, sub);
 }
 
 void cri_events_publish(struct cri *cri, const Runtime__V1__ContainerEventResponse *ev)
@@ -49,12 +49,12 @@ void cri_events_publish(struct cri *cri, const Runtime__V1__ContainerEventRespon
     size_t max = (size_t)cri->cfg->events_backlog_max * len;
     for (struct event_sub *sub = cri->event_subs, *next; sub; sub = next) {
         next = sub->next;
-        if (grpc_call_backlog(sub->call) >= max) {
+        if (reactor_grpc_call_backlog(sub->call) >= max) {
             log_warn("GetContainerEvents: dropping a subscriber %" PRId64 " events behind",
                      cri->cfg->events_backlog_max);
-            grpc_call_abort(sub->call);
+            reactor_grpc_call_abort(sub->call);
             sub_remove(sub);
-        } else if (grpc_call_send(sub->call, bytes, len) < 0) {
+        } else if (reactor_grpc_call_send(sub->call, bytes, len) < 0) {
             sub_remove(sub);
         }
     }
@@ -64,7 +64,7 @@ void cri_events_shutdown(struct cri *cri)
 {
     while (cri->event_subs) {
         struct event_sub *sub = cri->event_subs;
-        grpc_call_finish(sub->call, GRPC_UNAVAILABLE, "crib is shutting down");
+        reactor_grpc_call_finish(sub->call, GRPC_UNAVAILABLE, "crib is shutting down");
         sub_remove(sub);
     }
 }

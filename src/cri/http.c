@@ -101,7 +101,7 @@ static void on_loaded(int status, const struct image_record *const *imgs, size_t
     int code = status == 0 ? 200 : status == -ENOENT ? 404 : status == -EINVAL ? 400 : 500;
     if (status < 0)
         log_warn("%s", err_msg(err));
-    http1_reply_send(reply, code, "application/json", &body);
+    reactor_http1_reply_send(reply, code, "application/json", &body);
     buf_done(&body);
 }
 
@@ -118,7 +118,7 @@ static void load_request(struct cri *cri, const struct http1_request *req,
         return;
     }
     resp->status = 0; /* answered by on_loaded */
-    image_load_start(cri->images, path, name, on_loaded, http1_reply_keep(req->reply));
+    image_load_start(cri->images, path, name, on_loaded, reactor_http1_reply_keep(req->reply));
 }
 
 void cri_http_request(void *data, const struct http1_request *req, struct http1_response *resp)

@@ -59,7 +59,7 @@ void cri_image_status(struct cri *cri, struct grpc_call *call, const ProtobufCMe
     const Runtime__V1__ImageStatusRequest *r = (const void *)req;
     const char *name = spec_image(r->image);
     if (!*name) {
-        grpc_call_finish(call, GRPC_INVALID_ARGUMENT, "ImageStatus needs an image");
+        reactor_grpc_call_finish(call, GRPC_INVALID_ARGUMENT, "ImageStatus needs an image");
         return;
     }
     struct err err = ERR_INIT;
@@ -141,7 +141,7 @@ void cri_remove_image(struct cri *cri, struct grpc_call *call, const ProtobufCMe
     const Runtime__V1__RemoveImageRequest *r = (const void *)req;
     const char *name = spec_image(r->image);
     if (!*name) {
-        grpc_call_finish(call, GRPC_INVALID_ARGUMENT, "RemoveImage needs an image");
+        reactor_grpc_call_finish(call, GRPC_INVALID_ARGUMENT, "RemoveImage needs an image");
         return;
     }
     struct err err = ERR_INIT;
@@ -168,13 +168,13 @@ static void on_pulled(int status, const char *image_id, struct err *err, void *d
         Runtime__V1__PullImageResponse resp = RUNTIME__V1__PULL_IMAGE_RESPONSE__INIT;
         resp.image_ref = (char *)image_id;
         cri_reply(ctx->call, &resp.base);
-    } else if (status != -ECANCELED || !grpc_call_is_done(ctx->call)) {
+    } else if (status != -ECANCELED || !reactor_grpc_call_is_done(ctx->call)) {
         cri_reply_err(ctx->call, err);
         if (status != -ENOENT && status != -EINVAL)
             log_warn("%s", err_msg(err));
     }
-    grpc_call_on_cancel(ctx->call, NULL, NULL);
-    grpc_call_unref(ctx->call);
+    reactor_grpc_call_on_cancel(ctx->call, NULL, NULL);
+    reactor_grpc_call_unref(ctx->call);
     free(ctx);
 }
 
@@ -189,7 +189,7 @@ void cri_pull_image(struct cri *cri, struct grpc_call *call, const ProtobufCMess
     const Runtime__V1__PullImageRequest *r = (const void *)req;
     const char *name = spec_image(r->image);
     if (!*name) {
-        grpc_call_finish(call, GRPC_INVALID_ARGUMENT, "PullImage needs an image");
+        reactor_grpc_call_finish(call, GRPC_INVALID_ARGUMENT, "PullImage needs an image");
         return;
     }
     struct image_auth auth = {0};
@@ -202,8 +202,8 @@ void cri_pull_image(struct cri *cri, struct grpc_call *call, const ProtobufCMess
         auth.server_address = r->auth->server_address;
     }
     struct pull_ctx *ctx = xcalloc(1, sizeof(*ctx));
-    ctx->call = grpc_call_ref(call);
-    grpc_call_on_cancel(call, on_pull_cancel, ctx);
+    ctx->call = reactor_grpc_call_ref(call);
+    reactor_grpc_call_on_cancel(call, on_pull_cancel, ctx);
     log_info("pulling %s", name);
     struct image_pull *p = image_pull_start(cri->images, name, &auth, on_pulled, ctx);
     if (!p)
@@ -247,7 +247,7 @@ static void on_usage(int status, uint64_t bytes, uint64_t inodes, void *data)
         resp.n_container_filesystems = 1;
         cri_reply(ctx->call, &resp.base);
     }
-    grpc_call_unref(ctx->call);
+    reactor_grpc_call_unref(ctx->call);
     free(ctx);
 }
 
@@ -255,6 +255,6 @@ void cri_image_fs_info(struct cri *cri, struct grpc_call *call, const ProtobufCM
 {
     struct fsinfo_ctx *ctx = xcalloc(1, sizeof(*ctx));
     ctx->cri = cri;
-    ctx->call = grpc_call_ref(call);
+    ctx->call = reactor_grpc_call_ref(call);
     image_store_usage(cri->images, on_usage, ctx);
 }

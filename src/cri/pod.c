@@ -263,7 +263,7 @@ static void persist(struct cri *cri, struct pod *p, reactor_fileq_cb cb, void *d
 static void work_free(struct pod_work *w)
 {
     err_done(&w->err);
-    grpc_call_unref(w->call);
+    reactor_grpc_call_unref(w->call);
     free(w);
 }
 
@@ -552,7 +552,7 @@ void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobuf
     struct pod_work *w = xcalloc(1, sizeof(*w));
     w->cri = cri;
     w->pod = p;
-    w->call = grpc_call_ref(call);
+    w->call = reactor_grpc_call_ref(call);
     w->creating = true;
     cleanup_free char *nsdir = xasprintf("%s/ns", p->run_dir);
     int rc = fs_mkdir_p(nsdir, 0711);
@@ -587,8 +587,8 @@ static void on_removed_record(int status, const char *path, void *data)
         if (q->op == OP_REMOVE)
             cri_reply(q->call, &ok.base);
         else
-            grpc_call_finish(q->call, GRPC_NOT_FOUND, "pod sandbox was removed");
-        grpc_call_unref(q->call);
+            reactor_grpc_call_finish(q->call, GRPC_NOT_FOUND, "pod sandbox was removed");
+        reactor_grpc_call_unref(q->call);
         free(q);
     }
     pod_free(p);
@@ -720,7 +720,7 @@ static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, enu
     }
     struct pod_waiter *q = xcalloc(1, sizeof(*q));
     q->op = op;
-    q->call = grpc_call_ref(call);
+    q->call = reactor_grpc_call_ref(call);
     struct pod_waiter **tail = &p->queue;
     while (*tail)
         tail = &(*tail)->next;

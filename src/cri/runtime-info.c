@@ -171,10 +171,10 @@ static void on_probe_done(int status, const struct reactor_child_result *res, vo
     cri->status_waiters = NULL;
     while (w) {
         struct status_waiter *next = w->next;
-        grpc_call_on_cancel(w->call, NULL, NULL);
-        if (!grpc_call_is_done(w->call))
+        reactor_grpc_call_on_cancel(w->call, NULL, NULL);
+        if (!reactor_grpc_call_is_done(w->call))
             reply_status(cri, w->call, ok, msg, version, w->verbose);
-        grpc_call_unref(w->call);
+        reactor_grpc_call_unref(w->call);
         free(w);
         w = next;
     }
@@ -188,7 +188,7 @@ static void on_waiter_cancel(struct grpc_call *call, void *data)
         pp = &(*pp)->next;
     if (*pp)
         *pp = w->next;
-    grpc_call_unref(w->call);
+    reactor_grpc_call_unref(w->call);
     free(w);
 }
 
@@ -216,9 +216,9 @@ void cri_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage 
     }
     struct status_waiter *w = xcalloc(1, sizeof(*w));
     w->cri = cri;
-    w->call = grpc_call_ref(call);
+    w->call = reactor_grpc_call_ref(call);
     w->verbose = r->verbose;
     w->next = cri->status_waiters;
     cri->status_waiters = w;
-    grpc_call_on_cancel(call, on_waiter_cancel, w);
+    reactor_grpc_call_on_cancel(call, on_waiter_cancel, w);
 }

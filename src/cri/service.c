@@ -110,18 +110,18 @@ void cri_reply(struct grpc_call *call, const ProtobufCMessage *resp)
     size_t len = protobuf_c_message_get_packed_size(resp);
     cleanup_free uint8_t *bytes = xmalloc(len);
     protobuf_c_message_pack(resp, bytes);
-    if (grpc_call_send(call, bytes, len) == 0)
-        grpc_call_finish(call, GRPC_OK, NULL);
+    if (reactor_grpc_call_send(call, bytes, len) == 0)
+        reactor_grpc_call_finish(call, GRPC_OK, NULL);
 }
 
 void cri_reply_err(struct grpc_call *call, const struct err *err)
 {
     enum grpc_status st = cri_status_from_errno(err->code);
     if (st == GRPC_INTERNAL)
-        log_error("%s: %s", grpc_call_path(call), err_msg(err));
+        log_error("%s: %s", reactor_grpc_call_path(call), err_msg(err));
     else
-        log_debug("%s: %s", grpc_call_path(call), err_msg(err));
-    grpc_call_finish(call, st, err_msg(err));
+        log_debug("%s: %s", reactor_grpc_call_path(call), err_msg(err));
+    reactor_grpc_call_finish(call, st, err_msg(err));
 }
 
 static void on_grpc_call(void *data, struct grpc_call *call, const char *path, const uint8_t *msg,
@@ -132,7 +132,7 @@ static void on_grpc_call(void *data, struct grpc_call *call, const char *path, c
     char m[1200];
     if (!method) {
         snprintf(m, sizeof(m), "unknown method %s", path);
-        grpc_call_finish(call, GRPC_UNIMPLEMENTED, m);
+        reactor_grpc_call_finish(call, GRPC_UNIMPLEMENTED, m);
         return;
     }
     cri_handler_fn fn = NULL;
@@ -141,13 +141,13 @@ static void on_grpc_call(void *data, struct grpc_call *call, const char *path, c
             fn = handlers[i].fn;
     if (!fn) {
         snprintf(m, sizeof(m), "method %s is not implemented by crib", path);
-        grpc_call_finish(call, GRPC_UNIMPLEMENTED, m);
+        reactor_grpc_call_finish(call, GRPC_UNIMPLEMENTED, m);
         return;
     }
     ProtobufCMessage *req = protobuf_c_message_unpack(method->input, NULL, len, msg);
     if (!req) {
         snprintf(m, sizeof(m), "malformed request: cannot decode %s", method->input->name);
-        grpc_call_finish(call, GRPC_INVALID_ARGUMENT, m);
+        reactor_grpc_call_finish(call, GRPC_INVALID_ARGUMENT, m);
         return;
     }
     log_trace("call %s", path);

@@ -30,16 +30,16 @@ struct image_service {
 };
 
 /* store.c */
-int store_load(struct image_service *s, struct err *err);
+int image_store_load(struct image_service *s, struct err *err);
 typedef void (*store_done_cb)(int status, void *data);
 /* Add a pulled image (taking rec): names move to it from other images; an image already stored
  * under the same ID gains the names and digests. The record is durable when cb runs. */
-void store_add(struct image_service *s, struct image_record *rec, store_done_cb cb, void *data,
-               const struct image_record **ret_stored);
-void store_record_free(struct image_record *rec);
-void store_free_all(struct image_service *s);
+void image_store_add(struct image_service *s, struct image_record *rec, store_done_cb cb,
+                     void *data, const struct image_record **ret_stored);
+void image_store_record_free(struct image_record *rec);
+void image_store_free_all(struct image_service *s);
 
 /* pull.c */
-void pulls_cancel_all(struct image_service *s);
+void image_pulls_cancel_all(struct image_service *s);
 
 #endif

@@ -442,7 +442,7 @@ static void do_cleanup(uv_work_t *w)
 static void load_free(struct image_load *l)
 {
     for (size_t i = 0; i < l->n_imgs; i++) {
-        store_record_free(l->imgs[i].rec);
+        image_store_record_free(l->imgs[i].rec);
         for (size_t k = 0; k < l->imgs[i].n_layers; k++) {
             free(l->imgs[i].layers[k].path);
             free(l->imgs[i].layers[k].diff_id);
@@ -510,7 +510,7 @@ static void store_all(struct image_load *l)
     l->pending = l->n_imgs;
     for (size_t i = 0; i < l->n_imgs; i++) {
         l->stored_ids[i] = xstrdup(l->imgs[i].rec->id);
-        store_add(l->s, TAKE_PTR(l->imgs[i].rec), on_stored, l, NULL);
+        image_store_add(l->s, TAKE_PTR(l->imgs[i].rec), on_stored, l, NULL);
         log_info("loaded %s as %s", l->path, l->stored_ids[i]);
     }
 }

@@ -110,14 +110,14 @@ static void waits_drop(struct image_pull *p);
 static void pull_free(struct image_pull *p)
 {
     free(p->spec);
-    registry_auth_done(&p->auth);
+    image_registry_auth_done(&p->auth);
     free(p->auth_host);
-    registry_auth_done(&p->node_auth);
+    image_registry_auth_done(&p->node_auth);
     image_ref_done(&p->ref);
     for (size_t i = 0; i < p->n_cands; i++)
         image_ref_done(&p->cands[i]);
     free(p->cands);
-    registries_endpoints_free(p->eps, p->n_eps);
+    image_registries_endpoints_free(p->eps, p->n_eps);
     image_ref_done(&p->cur);
     for (size_t i = 0; i < p->n_chain_ids; i++) {
         if (p->held[i])
@@ -143,7 +143,7 @@ static void pull_complete(struct image_pull *p, int status, const char *image_id
     /* A request in flight keeps p alive: its callback sees p->done and frees p. */
     bool outstanding = p->req != NULL;
     if (outstanding)
-        registry_req_cancel(p->req);
+        image_registry_req_cancel(p->req);
     waits_drop(p);
     LIST_REMOVE(p->s->pulls, p);
     p->cb(status, image_id, &p->err, p->data);
@@ -163,7 +163,7 @@ static void pull_fail(struct image_pull *p, int code, const char *fmt, ...)
 
 /* ---- store ---- */
 
-/* The record is durable. A RemoveImage may have come since store_add (the record's removal is
+/* The record is durable. A RemoveImage may have come since image_store_add (the record's removal is
  * queued behind its write): the pull still stored the image and answers with its ID. */
 static void on_stored(int status, void *data)
 {
@@ -200,7 +200,7 @@ static void layers_complete(struct image_pull *p)
     rec->config = TAKE_PTR(p->config_text);
     rec->user = p->cfg.user ? xstrdup(p->cfg.user) : xstrdup("");
     rec->pulled_at = (int64_t)time(NULL);
-    store_add(p->s, rec, on_stored, p, NULL);
+    image_store_add(p->s, rec, on_stored, p, NULL);
 }
 
 /* ---- layer fetches ---- */
@@ -231,7 +231,7 @@ static void fetch_free(struct layer_fetch *f)
     free(f->diff_id);
     free(f->domain);
     free(f->path);
-    registry_auth_done(&f->auth);
+    image_registry_auth_done(&f->auth);
     free(f);
 }
 
@@ -377,7 +377,7 @@ static void fetch_begin(struct layer_fetch *f)
     EVP_DigestInit_ex(f->md, digest_md(f->digest), NULL);
     cleanup_free char *what = xasprintf("blobs/%s", f->digest);
     struct registry_get_opts o = {.on_data = fetch_on_data, .on_restart = fetch_on_restart};
-    f->req = registry_get(s->client, &f->target, what, &o, on_blob, f);
+    f->req = image_registry_get(s->client, &f->target, what, &o, on_blob, f);
 }
 
 static void fetch_start_next(struct image_service *s)
@@ -453,7 +453,8 @@ static void waits_drop(struct image_pull *p)
         }
         if (!f->waiters && !f->unpacking) {
             if (f->req) {
-                registry_req_cancel(f->req); /* on_blob then finishes it, with no one to tell */
+                image_registry_req_cancel(
+                    f->req); /* on_blob then finishes it, with no one to tell */
             } else if (!f->started) {
                 LIST_REMOVE(s->fetches, f);
                 fetch_free(f);
@@ -496,7 +497,7 @@ static void request(struct image_pull *p, const char *what, const char *accept, 
                     registry_cb cb)
 {
     struct registry_get_opts o = {.accept = accept, .max_body = max};
-    p->req = registry_get(p->s->client, &p->target, what, &o, cb, p);
+    p->req = image_registry_get(p->s->client, &p->target, what, &o, cb, p);
 }
 
 static void on_config(int status, struct reactor_http_result *res, struct err *err, void *data)
@@ -613,7 +614,7 @@ static void request_manifest(struct image_pull *p)
     cleanup_free char *what =
         xasprintf("manifests/%s", p->cur.digest ? p->cur.digest : image_ref_tag(&p->cur));
     struct registry_get_opts o = {.accept = ACCEPT_MANIFESTS, .max_body = IMAGE_MANIFEST_MAX};
-    p->req = registry_get(p->s->client, &p->target, what, &o, on_manifest, p);
+    p->req = image_registry_get(p->s->client, &p->target, what, &o, on_manifest, p);
 }
 
 static void auth_from_cri(struct registry_auth *a, const struct image_auth *in);
@@ -631,7 +632,7 @@ static const struct registry_auth *endpoint_auth(struct image_pull *p,
     if (has_creds(&p->auth) && !ep->mirror && p->auth_host &&
         strcasecmp(p->auth_host, ep->domain) == 0)
         return &p->auth;
-    registry_auth_done(&p->node_auth);
+    image_registry_auth_done(&p->node_auth);
     const struct image_auth *a = image_authfile_find(p->s->authfile, ep->domain, ep->path);
     if (!a)
         return NULL;
@@ -666,7 +667,7 @@ static void try_endpoint(struct image_pull *p)
             cleanup_free char *full = image_ref_string(&p->cur);
             int r = image_policy_check(p->s->policy, "docker", full, &e);
             if (r == 0)
-                r = registries_conf_endpoints(&p->s->reg, &p->cur, &p->eps, &p->n_eps, &e);
+                r = image_registries_conf_endpoints(&p->s->reg, &p->cur, &p->eps, &p->n_eps, &e);
             if (r == -EACCES || r == -ENOTSUP)
                 r = -EPERM; /* a decision of the node's configuration, not missing credentials */
             if (r < 0) {
@@ -684,7 +685,7 @@ static void try_endpoint(struct image_pull *p)
             request_manifest(p);
             return;
         }
-        registries_endpoints_free(p->eps, p->n_eps);
+        image_registries_endpoints_free(p->eps, p->n_eps);
         p->eps = NULL;
         p->n_eps = 0;
         p->i_cand++;
@@ -743,7 +744,7 @@ static int candidates(struct image_pull *p, struct err *err)
         p->n_cands = 1;
         return 0;
     }
-    const char *alias = registries_conf_alias(reg, p->ref.path);
+    const char *alias = image_registries_conf_alias(reg, p->ref.path);
     if (alias) {
         cleanup_free char *full =
             xasprintf("%s%s%s%s%s", alias, p->ref.tag ? ":" : "", p->ref.tag ? p->ref.tag : "",
@@ -810,7 +811,7 @@ void image_pull_cancel(struct image_pull *p)
     pull_complete(p, -ECANCELED, NULL);
 }
 
-void pulls_cancel_all(struct image_service *s)
+void image_pulls_cancel_all(struct image_service *s)
 {
     for (struct image_pull *p = s->pulls, *next; p; p = next) {
         next = p->next;

@@ -50,12 +50,12 @@ static void entry_done(struct registries_entry *e)
     memset(e, 0, sizeof(*e));
 }
 
-void registries_conf_init(struct registries_conf *c)
+void image_registries_conf_init(struct registries_conf *c)
 {
     memset(c, 0, sizeof(*c));
 }
 
-void registries_conf_done(struct registries_conf *c)
+void image_registries_conf_done(struct registries_conf *c)
 {
     strings_free(c->search, c->n_search);
     for (size_t i = 0; i < c->n_entries; i++)
@@ -487,8 +487,8 @@ static void merge(struct registries_conf *c, struct doc *d)
     u->n_aliases = 0;
 }
 
-int registries_conf_apply(struct registries_conf *c, const char *name, const char *text, size_t len,
-                          struct err *err)
+int image_registries_conf_apply(struct registries_conf *c, const char *name, const char *text,
+                                size_t len, struct err *err)
 {
     struct toml_error terr;
     struct toml_value *root = NULL;
@@ -498,7 +498,7 @@ int registries_conf_apply(struct registries_conf *c, const char *name, const cha
     int r = apply_root(err, &d, root);
     if (r == 0)
         merge(c, &d);
-    registries_conf_done(&d.conf);
+    image_registries_conf_done(&d.conf);
     toml_value_free(root);
     return r;
 }
@@ -520,8 +520,8 @@ static size_t match_len(const char *prefix, const char *name)
     return 0;
 }
 
-const struct registries_entry *registries_conf_find(const struct registries_conf *c,
-                                                    const char *name)
+const struct registries_entry *image_registries_conf_find(const struct registries_conf *c,
+                                                          const char *name)
 {
     const struct registries_entry *best = NULL;
     size_t best_len = 0;
@@ -535,7 +535,7 @@ const struct registries_entry *registries_conf_find(const struct registries_conf
     return best;
 }
 
-const char *registries_conf_alias(const struct registries_conf *c, const char *short_name)
+const char *image_registries_conf_alias(const struct registries_conf *c, const char *short_name)
 {
     for (size_t i = 0; i < c->n_aliases; i++)
         if (strcmp(c->alias_names[i], short_name) == 0)
@@ -608,8 +608,9 @@ static int list_endpoints(const struct registries_entry *e, const char *name, bo
     return 0;
 }
 
-int registries_conf_endpoints(const struct registries_conf *c, const struct image_ref *ref,
-                              struct registries_endpoint **ret, size_t *ret_n, struct err *err)
+int image_registries_conf_endpoints(const struct registries_conf *c, const struct image_ref *ref,
+                                    struct registries_endpoint **ret, size_t *ret_n,
+                                    struct err *err)
 {
     *ret = NULL;
     *ret_n = 0;
@@ -619,7 +620,7 @@ int registries_conf_endpoints(const struct registries_conf *c, const struct imag
                        "registry",
                        ref->path);
     cleanup_free char *name = image_ref_name(ref);
-    const struct registries_entry *e = registries_conf_find(c, name);
+    const struct registries_entry *e = image_registries_conf_find(c, name);
     if (e && e->blocked)
         return err_set(err, -EACCES, "registry `%s` is blocked by prefix `%s` in %s", name,
                        e->prefix, e->origin);
@@ -635,7 +636,7 @@ int registries_conf_endpoints(const struct registries_conf *c, const struct imag
         n = 1;
     }
     if (r < 0) {
-        registries_endpoints_free(out, n);
+        image_registries_endpoints_free(out, n);
         return r;
     }
     *ret = out;
@@ -643,7 +644,7 @@ int registries_conf_endpoints(const struct registries_conf *c, const struct imag
     return 0;
 }
 
-void registries_endpoints_free(struct registries_endpoint *e, size_t n)
+void image_registries_endpoints_free(struct registries_endpoint *e, size_t n)
 {
     if (!e)
         return;

@@ -61,7 +61,7 @@ struct registries_endpoint {
     bool mirror;
 };
 
-void registries_conf_init(struct registries_conf *c);
+void image_registries_conf_init(struct registries_conf *c);
 /* Apply one document (main file or a drop-in; later documents add entries, and a later entry
  * with the same prefix replaces the earlier one; unqualified-search-registries and
  * short-name-mode replace when present; aliases merge, an empty value removing one). name is
@@ -69,23 +69,24 @@ void registries_conf_init(struct registries_conf *c);
  * etc.) are refused with a message saying v1 is not supported. credential-helpers and
  * additional-layer-store-auth-helper are checked for type and ignored. On failure c is left as
  * it was. */
-int registries_conf_apply(struct registries_conf *c, const char *name, const char *text, size_t len,
-                          struct err *err);
-void registries_conf_done(struct registries_conf *c);
+int image_registries_conf_apply(struct registries_conf *c, const char *name, const char *text,
+                                size_t len, struct err *err);
+void image_registries_conf_done(struct registries_conf *c);
 /* The entry whose prefix matches the name "domain/path" best (longest prefix; a prefix matches
  * the name itself or the name followed by "/"; "*.example.com" matches any subdomain of
  * example.com, with or without a port), or NULL. */
-const struct registries_entry *registries_conf_find(const struct registries_conf *c,
-                                                    const char *name);
+const struct registries_entry *image_registries_conf_find(const struct registries_conf *c,
+                                                          const char *name);
 /* The fully qualified name an alias maps a short name (without tag or digest) to, or NULL. */
-const char *registries_conf_alias(const struct registries_conf *c, const char *short_name);
+const char *image_registries_conf_alias(const struct registries_conf *c, const char *short_name);
 /* Endpoints to try for a fully qualified ref, in order: the mirrors that serve this kind of pull
  * (by tag or by digest, per mirror-by-digest-only and pull-from-mirror), then the primary
  * location (prefix rewritten to location). -EACCES "registry `x` is blocked by prefix `p` in
  * <file>" when the entry is blocked; -EINVAL for a short name. With no matching entry: one
  * endpoint, the name itself, secure. */
-int registries_conf_endpoints(const struct registries_conf *c, const struct image_ref *ref,
-                              struct registries_endpoint **ret, size_t *ret_n, struct err *err);
-void registries_endpoints_free(struct registries_endpoint *e, size_t n);
+int image_registries_conf_endpoints(const struct registries_conf *c, const struct image_ref *ref,
+                                    struct registries_endpoint **ret, size_t *ret_n,
+                                    struct err *err);
+void image_registries_endpoints_free(struct registries_endpoint *e, size_t n);
 
 #endif

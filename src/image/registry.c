@@ -107,7 +107,7 @@ static char *registry_message(const struct buf *body)
     return out;
 }
 
-void registry_auth_done(struct registry_auth *a)
+void image_registry_auth_done(struct registry_auth *a)
 {
     free(a->username);
     free(a->password);
@@ -118,7 +118,7 @@ void registry_auth_done(struct registry_auth *a)
 
 /* ---- challenges ---- */
 
-void registry_challenge_done(struct registry_challenge *c)
+void image_registry_challenge_done(struct registry_challenge *c)
 {
     free(c->scheme);
     free(c->realm);
@@ -127,7 +127,7 @@ void registry_challenge_done(struct registry_challenge *c)
     memset(c, 0, sizeof(*c));
 }
 
-int registry_challenge_parse(const char *h, struct registry_challenge *ret)
+int image_registry_challenge_parse(const char *h, struct registry_challenge *ret)
 {
     memset(ret, 0, sizeof(*ret));
     while (*h == ' ')
@@ -154,7 +154,7 @@ int registry_challenge_parse(const char *h, struct registry_challenge *ret)
             }
             if (*h != '"') {
                 buf_done(&v);
-                registry_challenge_done(ret);
+                image_registry_challenge_done(ret);
                 return -EINVAL;
             }
             h++;
@@ -331,8 +331,8 @@ static void cache_token(struct registry_client *c, const char *domain, const cha
     LIST_PREPEND(c->tokens, t);
 }
 
-struct registry_client *registry_client_new(uv_loop_t *loop, struct reactor_http *http,
-                                            const struct registry_client_opts *opts)
+struct registry_client *image_registry_client_new(uv_loop_t *loop, struct reactor_http *http,
+                                                  const struct registry_client_opts *opts)
 {
     struct registry_client *c = xcalloc(1, sizeof(*c));
     c->loop = loop;
@@ -342,7 +342,7 @@ struct registry_client *registry_client_new(uv_loop_t *loop, struct reactor_http
     return c;
 }
 
-void registry_client_free(struct registry_client *c)
+void image_registry_client_free(struct registry_client *c)
 {
     if (!c)
         return;
@@ -648,7 +648,7 @@ static void on_token(int status, struct reactor_http_result *res, void *data)
 static void on_auth_challenge(struct registry_req *r, struct reactor_http_result *res)
 {
     struct registry_challenge ch;
-    if (!res->www_authenticate || registry_challenge_parse(res->www_authenticate, &ch) < 0) {
+    if (!res->www_authenticate || image_registry_challenge_parse(res->www_authenticate, &ch) < 0) {
         fail(r, -EACCES, "unauthorized and no usable WWW-Authenticate challenge");
         req_finish(r, -EACCES, res);
         return;
@@ -663,7 +663,7 @@ static void on_auth_challenge(struct registry_req *r, struct reactor_http_result
         fail(r, -EACCES, "the registry asks for %s credentials and none were given", ch.scheme);
         req_finish(r, -EACCES, res);
     }
-    registry_challenge_done(&ch);
+    image_registry_challenge_done(&ch);
 }
 
 static bool is_protocol_mismatch(int curl_code)
@@ -731,9 +731,9 @@ static void on_response(int status, struct reactor_http_result *res, void *data)
     req_finish(r, e, res);
 }
 
-struct registry_req *registry_get(struct registry_client *c, const struct registry_target *t,
-                                  const char *what, const struct registry_get_opts *o,
-                                  registry_cb cb, void *data)
+struct registry_req *image_registry_get(struct registry_client *c, const struct registry_target *t,
+                                        const char *what, const struct registry_get_opts *o,
+                                        registry_cb cb, void *data)
 {
     struct registry_req *r = xcalloc(1, sizeof(*r));
     r->c = c;
@@ -753,7 +753,7 @@ struct registry_req *registry_get(struct registry_client *c, const struct regist
     return r;
 }
 
-void registry_req_cancel(struct registry_req *r)
+void image_registry_req_cancel(struct registry_req *r)
 {
     if (r->cancelled || r->state == REQ_DONE)
         return;

@@ -24,9 +24,9 @@ struct registry_client_opts {
     long low_speed_seconds; /* pull_progress_timeout */
 };
 
-struct registry_client *registry_client_new(uv_loop_t *loop, struct reactor_http *http,
-                                            const struct registry_client_opts *opts);
-void registry_client_free(struct registry_client *c);
+struct registry_client *image_registry_client_new(uv_loop_t *loop, struct reactor_http *http,
+                                                  const struct registry_client_opts *opts);
+void image_registry_client_free(struct registry_client *c);
 
 struct registry_target {
     const char *domain; /* "registry.k8s.io", "127.0.0.1:5000" */
@@ -49,19 +49,19 @@ struct registry_get_opts {
 };
 
 /* GET https://<domain>/v2/<path>/<what> ("manifests/latest", "blobs/sha256:..."). */
-struct registry_req *registry_get(struct registry_client *c, const struct registry_target *t,
-                                  const char *what, const struct registry_get_opts *o,
-                                  registry_cb cb, void *data);
+struct registry_req *image_registry_get(struct registry_client *c, const struct registry_target *t,
+                                        const char *what, const struct registry_get_opts *o,
+                                        registry_cb cb, void *data);
 /* The callback runs later with -ECANCELED. */
-void registry_req_cancel(struct registry_req *r);
+void image_registry_req_cancel(struct registry_req *r);
 
 /* Parse a WWW-Authenticate header: scheme ("Bearer", "Basic") and the realm/service/scope
  * parameters (absent ones NULL). Exposed for unit tests. */
 struct registry_challenge {
     char *scheme, *realm, *service, *scope;
 };
-int registry_challenge_parse(const char *header, struct registry_challenge *ret);
-void registry_challenge_done(struct registry_challenge *c);
-void registry_auth_done(struct registry_auth *a);
+int image_registry_challenge_parse(const char *header, struct registry_challenge *ret);
+void image_registry_challenge_done(struct registry_challenge *c);
+void image_registry_auth_done(struct registry_auth *a);
 
 #endif

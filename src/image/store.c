@@ -75,7 +75,7 @@ static const char *json_str(const cJSON *j, const char *key)
     return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
-void store_record_free(struct image_record *r)
+void image_store_record_free(struct image_record *r)
 {
     if (!r)
         return;
@@ -117,7 +117,7 @@ static struct image_record *record_parse(const char *text)
     }
     cJSON_Delete(j);
     if (!ok) {
-        store_record_free(r);
+        image_store_record_free(r);
         return NULL;
     }
     return r;
@@ -213,7 +213,7 @@ const struct image_record *image_store_find(struct image_service *s, const char 
     if (ref.domain) {
         r = find_by_ref(s, &ref);
     } else {
-        const char *alias = registries_conf_alias(&s->reg, ref.path);
+        const char *alias = image_registries_conf_alias(&s->reg, ref.path);
         static const char *const fallback[] = {"docker.io"};
         const char *const *search = s->reg.n_search ? (const char *const *)s->reg.search : fallback;
         size_t n = s->reg.n_search ? s->reg.n_search : 1;
@@ -270,8 +270,8 @@ static void add_strings(char ***v, size_t *n, char *const *add, size_t n_add)
     }
 }
 
-void store_add(struct image_service *s, struct image_record *rec, store_done_cb cb, void *data,
-               const struct image_record **ret_stored)
+void image_store_add(struct image_service *s, struct image_record *rec, store_done_cb cb,
+                     void *data, const struct image_record **ret_stored)
 {
     struct image_record *cur;
     for (cur = s->images; cur; cur = cur->next)
@@ -280,7 +280,7 @@ void store_add(struct image_service *s, struct image_record *rec, store_done_cb 
     if (cur) {
         add_strings(&cur->names, &cur->n_names, rec->names, rec->n_names);
         add_strings(&cur->digests, &cur->n_digests, rec->digests, rec->n_digests);
-        store_record_free(rec);
+        image_store_record_free(rec);
     } else {
         cur = rec;
         for (size_t i = 0; i < cur->n_layers; i++)
@@ -302,7 +302,7 @@ int image_store_remove(struct image_service *s, const struct image_record *img, 
     for (size_t i = 0; i < r->n_layers; i++)
         storage_layer_unref(s->storage, r->layers[i]);
     log_info("removed image %s", r->id);
-    store_record_free(r);
+    image_store_record_free(r);
     return 0;
 }
 
@@ -316,7 +316,7 @@ static bool layers_present(struct image_service *s, const struct image_record *r
     return true;
 }
 
-int store_load(struct image_service *s, struct err *err)
+int image_store_load(struct image_service *s, struct err *err)
 {
     int rc = fs_mkdir_p(s->images_dir, 0700);
     if (rc < 0)
@@ -343,7 +343,7 @@ int store_load(struct image_service *s, struct err *err)
         buf_done(&text);
         if (!r || !layers_present(s, r)) {
             log_warn("image store: dropping %s (%s)", path, r ? "layers missing" : "unreadable");
-            store_record_free(r);
+            image_store_record_free(r);
             unlink(path);
             continue;
         }
@@ -355,12 +355,12 @@ int store_load(struct image_service *s, struct err *err)
     return 0;
 }
 
-void store_free_all(struct image_service *s)
+void image_store_free_all(struct image_service *s)
 {
     while (s->images) {
         struct image_record *r = s->images;
         LIST_REMOVE(s->images, r);
-        store_record_free(r);
+        image_store_record_free(r);
     }
 }
 
@@ -373,7 +373,7 @@ static int load_registries(struct image_service *s, const char *path, struct err
     struct buf text = {0};
     int r = fs_read_file(path, 1u << 20, &text);
     if (r == 0)
-        r = registries_conf_apply(&s->reg, path, (const char *)text.data, text.len, err);
+        r = image_registries_conf_apply(&s->reg, path, (const char *)text.data, text.len, err);
     else if (r != -ENOENT)
         r = err_set(err, r, "read %s: %s", path, strerror(-r));
     else
@@ -391,7 +391,7 @@ static int load_registries(struct image_service *s, const char *path, struct err
             struct buf t = {0};
             r = fs_read_file(p, 1u << 20, &t);
             if (r == 0)
-                r = registries_conf_apply(&s->reg, p, (const char *)t.data, t.len, err);
+                r = image_registries_conf_apply(&s->reg, p, (const char *)t.data, t.len, err);
             else
                 r = err_set(err, r, "read %s: %s", p, strerror(-r));
             buf_done(&t);
@@ -449,14 +449,14 @@ int image_service_new(uv_loop_t *loop, struct storage *storage,
     s->max_downloads = opts->max_parallel_downloads ? opts->max_parallel_downloads : 3;
     s->max_image_size = opts->max_image_size ? opts->max_image_size : UINT64_MAX;
     s->writes = reactor_fileq_new(loop);
-    registries_conf_init(&s->reg);
+    image_registries_conf_init(&s->reg);
     int r = load_registries(s, opts->registries_conf, err);
     if (r == 0)
         r = load_policy(s, opts->signature_policy, err);
     if (r == 0)
         r = load_authfile(s, opts->global_auth_file, err);
     if (r == 0)
-        r = store_load(s, err);
+        r = image_store_load(s, err);
     if (r < 0) {
         image_service_free(s);
         return r;
@@ -464,7 +464,7 @@ int image_service_new(uv_loop_t *loop, struct storage *storage,
     s->http = reactor_http_new(loop);
     struct registry_client_opts ro = {.certs_dir = opts->certs_dir,
                                       .low_speed_seconds = opts->pull_progress_timeout};
-    s->client = registry_client_new(loop, s->http, &ro);
+    s->client = image_registry_client_new(loop, s->http, &ro);
     *ret = s;
     return 0;
 }
@@ -473,7 +473,7 @@ void image_service_shutdown(struct image_service *s)
 {
     if (!s)
         return;
-    pulls_cancel_all(s);
+    image_pulls_cancel_all(s);
     /* Transfers still running (fetches nobody waits for) end here; the handles close while
      * the loop still runs. */
     reactor_http_free(s->http);
@@ -484,12 +484,12 @@ void image_service_free(struct image_service *s)
 {
     if (!s)
         return;
-    registry_client_free(s->client);
-    store_free_all(s);
+    image_registry_client_free(s->client);
+    image_store_free_all(s);
     image_policy_free(s->policy);
     image_authfile_free(s->authfile);
     free(s->policy_path);
-    registries_conf_done(&s->reg);
+    image_registries_conf_done(&s->reg);
     reactor_fileq_free(s->writes);
     free(s->images_dir);
     free(s);

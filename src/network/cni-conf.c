@@ -235,8 +235,8 @@ static cJSON *wrap_single(cJSON *root)
     return list;
 }
 
-int cni_conflist_parse(const char *text, size_t len, const char *filename, struct cni_conflist *ret,
-                       struct err *err)
+int network_cni_conflist_parse(const char *text, size_t len, const char *filename,
+                               struct cni_conflist *ret, struct err *err)
 {
     memset(ret, 0, sizeof(*ret));
     if (len > CNI_CONF_MAX_BYTES)
@@ -269,7 +269,7 @@ int cni_conflist_parse(const char *text, size_t len, const char *filename, struc
     return 0;
 }
 
-void cni_conflist_done(struct cni_conflist *c)
+void network_cni_conflist_done(struct cni_conflist *c)
 {
     free(c->name);
     free(c->cni_version);
@@ -351,7 +351,7 @@ static int load_conf_file(int dfd, const char *name, struct cni_conflist *ret, s
     struct buf text = {0};
     int r = read_conf_file(dfd, name, &text, err);
     if (r == 0)
-        r = cni_conflist_parse((const char *)text.data, text.len, name, ret, err);
+        r = network_cni_conflist_parse((const char *)text.data, text.len, name, ret, err);
     buf_done(&text);
     return r;
 }
@@ -392,7 +392,7 @@ static int pick_from(DIR *d, const char *dir, char **names, size_t n, const char
             continue;
         }
         if (default_name && strcmp(ret->name, default_name) != 0) {
-            cni_conflist_done(ret);
+            network_cni_conflist_done(ret);
             continue;
         }
         free(ret->path);
@@ -406,8 +406,8 @@ static int pick_from(DIR *d, const char *dir, char **names, size_t n, const char
     return r;
 }
 
-int cni_conflist_pick(const char *dir, const char *default_name, struct cni_conflist *ret,
-                      struct err *err)
+int network_cni_conflist_pick(const char *dir, const char *default_name, struct cni_conflist *ret,
+                              struct err *err)
 {
     memset(ret, 0, sizeof(*ret));
     if (default_name && !default_name[0])
@@ -538,8 +538,8 @@ static bool runtime_key(const char *key)
     return false;
 }
 
-char *cni_plugin_stdin(const struct cni_conflist *c, size_t i, const char *prev_result,
-                       const struct cni_runtime_config *rc)
+char *network_cni_plugin_stdin(const struct cni_conflist *c, size_t i, const char *prev_result,
+                               const struct cni_runtime_config *rc)
 {
     if (i >= c->n_plugins)
         abort(); /* a caller's bug, like an array overrun */
@@ -647,7 +647,8 @@ static int collect_ips(const cJSON *root, char ***ret_ips, size_t *ret_n, struct
     return 0;
 }
 
-int cni_result_ips(const char *json, size_t len, char ***ret_ips, size_t *ret_n, struct err *err)
+int network_cni_result_ips(const char *json, size_t len, char ***ret_ips, size_t *ret_n,
+                           struct err *err)
 {
     *ret_ips = NULL;
     *ret_n = 0;
@@ -685,7 +686,7 @@ static void put_part(struct buf *b, const char *s)
         buf_puts(b, "...");
 }
 
-char *cni_error_message(const char *stdout_text, size_t len)
+char *network_cni_error_message(const char *stdout_text, size_t len)
 {
     if (!stdout_text || len > CNI_CONF_MAX_BYTES)
         return NULL;
@@ -714,8 +715,8 @@ char *cni_error_message(const char *stdout_text, size_t len)
 
 /* ---- CNI_ARGS ---- */
 
-int cni_args_k8s(const char *ns, const char *name, const char *infra_id, const char *uid,
-                 char **ret, struct err *err)
+int network_cni_args_k8s(const char *ns, const char *name, const char *infra_id, const char *uid,
+                         char **ret, struct err *err)
 {
     static const char *const keys[] = {"K8S_POD_NAMESPACE", "K8S_POD_NAME",
                                        "K8S_POD_INFRA_CONTAINER_ID", "K8S_POD_UID"};

@@ -34,9 +34,9 @@ struct cni_conflist {
  * these keys twice (in any case). filename is used in messages ("10-net.conflist:3:7: not valid
  * JSON", "10-net.conflist: plugins[1]: `type` is missing") and kept in ret->path.
  * -EINVAL, or -EFBIG for text over CNI_CONF_MAX_BYTES. */
-int cni_conflist_parse(const char *text, size_t len, const char *filename, struct cni_conflist *ret,
-                       struct err *err);
-void cni_conflist_done(struct cni_conflist *c);
+int network_cni_conflist_parse(const char *text, size_t len, const char *filename,
+                               struct cni_conflist *ret, struct err *err);
+void network_cni_conflist_done(struct cni_conflist *c);
 
 /* Pick the network from dir as the CRI runtimes do: files ending .conf, .conflist or .json, sorted
  * by name (bytewise); the one whose name is default_name if given (not NULL or ""), else the
@@ -45,8 +45,8 @@ void cni_conflist_done(struct cni_conflist *c);
  * "no CNI configuration file in DIR" when there are none, "no CNI network `x` in DIR" when
  * default_name is not found, "no valid CNI configuration in DIR" when none parses; the last two
  * go on to name each skipped file and why. -errno when dir cannot be read. */
-int cni_conflist_pick(const char *dir, const char *default_name, struct cni_conflist *ret,
-                      struct err *err);
+int network_cni_conflist_pick(const char *dir, const char *default_name, struct cni_conflist *ret,
+                              struct err *err);
 
 struct cni_port_mapping {
     int32_t host_port, container_port;
@@ -68,10 +68,10 @@ struct cni_runtime_config {
  * and rc (may be NULL) has data for (portMappings as [{hostPort, containerPort, protocol,
  * hostIP?}], bandwidth as {ingressRate, ingressBurst, egressRate, egressBurst}, ipRanges), and
  * "prevResult" parsed from prev_result when it is a JSON object (left out otherwise: check a
- * plugin's output with cni_result_ips). Any "runtimeConfig" or "prevResult" in the file is
+ * plugin's output with network_cni_result_ips). Any "runtimeConfig" or "prevResult" in the file is
  * replaced. Returns an allocated JSON string; i must be below c->n_plugins (abort otherwise). */
-char *cni_plugin_stdin(const struct cni_conflist *c, size_t i, const char *prev_result,
-                       const struct cni_runtime_config *rc);
+char *network_cni_plugin_stdin(const struct cni_conflist *c, size_t i, const char *prev_result,
+                               const struct cni_runtime_config *rc);
 
 /* A plugin's result (CNI 0.3.x, 0.4.0, 1.0.0): the IP addresses without prefix length, in order
  * and in canonical form ("10.88.0.5", "fd00::5"). -EINVAL with a message for a result that is not
@@ -79,17 +79,18 @@ char *cni_plugin_stdin(const struct cni_conflist *c, size_t i, const char *prev_
  * form, or is a 0.1/0.2 result. An empty or absent "ips" (Go plugins omit an empty one) gives no
  * addresses when the result has a string "cniVersion". -EFBIG over CNI_CONF_MAX_BYTES.
  * Free with free() for each address and the array. */
-int cni_result_ips(const char *json, size_t len, char ***ret_ips, size_t *ret_n, struct err *err);
+int network_cni_result_ips(const char *json, size_t len, char ***ret_ips, size_t *ret_n,
+                           struct err *err);
 
 /* The message of a plugin's error output ({"code": N, "msg": "...", "details": "..."}) as
  * "msg: details (code N)" ("msg (code N)" without details; each part cut at 4 KiB), or NULL when
  * stdout_text is not a JSON object with a numeric "code" and a string "msg". */
-char *cni_error_message(const char *stdout_text, size_t len);
+char *network_cni_error_message(const char *stdout_text, size_t len);
 
 /* CNI_ARGS for a Kubernetes pod: "IgnoreUnknown=1;K8S_POD_NAMESPACE=..;K8S_POD_NAME=..;
  * K8S_POD_INFRA_CONTAINER_ID=..;K8S_POD_UID=..". A value containing ';' or '=' is refused with
  * -EINVAL. */
-int cni_args_k8s(const char *ns, const char *name, const char *infra_id, const char *uid,
-                 char **ret, struct err *err);
+int network_cni_args_k8s(const char *ns, const char *name, const char *infra_id, const char *uid,
+                         char **ret, struct err *err);
 
 #endif

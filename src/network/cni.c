@@ -35,19 +35,19 @@ static int current_conflist(struct network *n, struct cni_conflist *ret, struct 
     if (!n->cached && !n->cached_error) {
         struct cni_conflist c;
         struct err e = ERR_INIT;
-        if (cni_conflist_pick(n->conf_dir, *n->default_network ? n->default_network : NULL, &c,
-                              &e) < 0) {
+        if (network_cni_conflist_pick(n->conf_dir, *n->default_network ? n->default_network : NULL,
+                                      &c, &e) < 0) {
             n->cached_error = xstrdup(err_msg(&e));
         } else {
             n->cached = cJSON_PrintUnformatted(c.json);
             log_info("CNI network `%s` from %s", c.name, c.path ? c.path : n->conf_dir);
-            cni_conflist_done(&c);
+            network_cni_conflist_done(&c);
         }
         err_done(&e);
     }
     if (n->cached_error)
         return err_set(err, -ENOENT, "%s", n->cached_error);
-    return cni_conflist_parse(n->cached, strlen(n->cached), "CNI configuration", ret, err);
+    return network_cni_conflist_parse(n->cached, strlen(n->cached), "CNI configuration", ret, err);
 }
 
 static void on_conf_dir_change(uv_fs_event_t *h, const char *name, int events, int status)
@@ -166,7 +166,7 @@ bool network_ready(struct network *n, char **ret_msg)
         err_done(&err);
         return false;
     }
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
     return true;
 }
 
@@ -183,7 +183,7 @@ static char *find_plugin(struct network *n, const char *type)
 
 static void op_free(struct cni_op *op)
 {
-    cni_conflist_done(&op->conf);
+    network_cni_conflist_done(&op->conf);
     free(op->conf_text);
     free(op->result);
     free(op->id);
@@ -208,7 +208,8 @@ static void op_finish(struct cni_op *op)
             att.conflist = TAKE_PTR(op->conf_text);
             att.result = op->result ? xstrdup(op->result) : xstrdup("{}");
             struct err e = ERR_INIT;
-            if (cni_result_ips(att.result, strlen(att.result), &att.ips, &att.n_ips, &e) < 0) {
+            if (network_cni_result_ips(att.result, strlen(att.result), &att.ips, &att.n_ips, &e) <
+                0) {
                 status = err_set(&op->err, e.code, "network `%s`: %s", op->conf.name, err_msg(&e));
                 /* The result is unusable: the plugins' work stays for DEL by the caller. */
             }
@@ -233,7 +234,8 @@ static void on_plugin_exit(int status, const struct reactor_child_result *res, v
     const char *type = cJSON_GetObjectItemCaseSensitive(op->conf.plugins[i], "type")->valuestring;
     int failed = status < 0 || res->timed_out || res->exit_status != 0;
     if (failed && !op->err.code) {
-        cleanup_free char *msg = status < 0 ? NULL : cni_error_message(res->out, res->out_len);
+        cleanup_free char *msg =
+            status < 0 ? NULL : network_cni_error_message(res->out, res->out_len);
         const char *why = status < 0       ? strerror(-status)
                           : res->timed_out ? "timed out"
                           : msg            ? msg
@@ -281,7 +283,7 @@ static void run_plugin(struct cni_op *op, size_t i, const char *command)
         .egress_rate = op->egress,
         .pod_cidr = op->pod_cidr,
     };
-    cleanup_free char *input = cni_plugin_stdin(&op->conf, i, op->result, &rc);
+    cleanup_free char *input = network_cni_plugin_stdin(&op->conf, i, op->result, &rc);
     cleanup_free char *e_cmd = xasprintf("CNI_COMMAND=%s", command);
     cleanup_free char *e_id = xasprintf("CNI_CONTAINERID=%s", op->id);
     cleanup_free char *e_ns = xasprintf("CNI_NETNS=%s", op->netns);
@@ -332,7 +334,8 @@ static struct cni_op *op_new(struct network *n, const struct network_pod *pod, e
     op->cmd = cmd;
     op->id = xstrdup(pod->id);
     op->netns = xstrdup(pod->netns);
-    if (cni_args_k8s(pod->namespace_, pod->name, pod->id, pod->uid, &op->cni_args, err) < 0) {
+    if (network_cni_args_k8s(pod->namespace_, pod->name, pod->id, pod->uid, &op->cni_args, err) <
+        0) {
         op_free(op);
         return NULL;
     }
@@ -391,8 +394,8 @@ static void start_saved(struct network *n, const struct network_pod *pod,
 {
     struct err err = ERR_INIT;
     struct cni_op *op = op_new(n, pod, cmd, &err);
-    int r = op ? cni_conflist_parse(att->conflist, strlen(att->conflist), "saved configuration",
-                                    &op->conf, &err)
+    int r = op ? network_cni_conflist_parse(att->conflist, strlen(att->conflist),
+                                            "saved configuration", &op->conf, &err)
                : err.code;
     if (r < 0) {
         cb(r, &err, data);

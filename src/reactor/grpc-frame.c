@@ -6,13 +6,13 @@
 #include "common/macro.h"
 #include "reactor/grpc-frame.h"
 
-void grpc_frame_reader_init(struct grpc_frame_reader *r, size_t max)
+void reactor_grpc_frame_reader_init(struct grpc_frame_reader *r, size_t max)
 {
     memset(r, 0, sizeof(*r));
     r->max = max;
 }
 
-void grpc_frame_reader_done(struct grpc_frame_reader *r)
+void reactor_grpc_frame_reader_done(struct grpc_frame_reader *r)
 {
     buf_done(&r->cur);
     free(r->first);
@@ -31,7 +31,7 @@ static void complete_msg(struct grpc_frame_reader *r)
     r->hdr_len = 0;
 }
 
-int grpc_frame_reader_feed(struct grpc_frame_reader *r, const uint8_t *data, size_t len)
+int reactor_grpc_frame_reader_feed(struct grpc_frame_reader *r, const uint8_t *data, size_t len)
 {
     while (len > 0) {
         if (!r->in_msg) {
@@ -73,12 +73,12 @@ int grpc_frame_reader_feed(struct grpc_frame_reader *r, const uint8_t *data, siz
     return 0;
 }
 
-bool grpc_frame_reader_idle(const struct grpc_frame_reader *r)
+bool reactor_grpc_frame_reader_idle(const struct grpc_frame_reader *r)
 {
     return !r->in_msg && r->hdr_len == 0;
 }
 
-void grpc_frame_header(uint8_t out[GRPC_FRAME_HEADER], uint32_t len)
+void reactor_grpc_frame_header(uint8_t out[GRPC_FRAME_HEADER], uint32_t len)
 {
     out[0] = 0;
     out[1] = (uint8_t)(len >> 24);
@@ -87,7 +87,7 @@ void grpc_frame_header(uint8_t out[GRPC_FRAME_HEADER], uint32_t len)
     out[4] = (uint8_t)len;
 }
 
-int grpc_timeout_parse(const char *s, size_t len, uint64_t *ret_ms)
+int reactor_grpc_timeout_parse(const char *s, size_t len, uint64_t *ret_ms)
 {
     /* TimeoutValue is 1 to 8 ASCII digits, then one unit letter. */
     if (len < 2 || len > 9)
@@ -122,7 +122,7 @@ int grpc_timeout_parse(const char *s, size_t len, uint64_t *ret_ms)
     }
 }
 
-void grpc_message_encode(const char *msg, struct buf *out)
+void reactor_grpc_message_encode(const char *msg, struct buf *out)
 {
     static const char hex[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {

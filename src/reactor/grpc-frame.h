@@ -24,18 +24,18 @@ struct grpc_frame_reader {
     size_t first_len;
 };
 
-void grpc_frame_reader_init(struct grpc_frame_reader *r, size_t max);
-void grpc_frame_reader_done(struct grpc_frame_reader *r);
+void reactor_grpc_frame_reader_init(struct grpc_frame_reader *r, size_t max);
+void reactor_grpc_frame_reader_done(struct grpc_frame_reader *r);
 /* Feed body bytes. 0, or -EMSGSIZE (a message longer than max was announced), -EPROTO (bad flag
  * byte), -ENOTSUP (a compressed message). After an error the reader must not be fed again. */
-int grpc_frame_reader_feed(struct grpc_frame_reader *r, const uint8_t *data, size_t len);
+int reactor_grpc_frame_reader_feed(struct grpc_frame_reader *r, const uint8_t *data, size_t len);
 /* True when no message is half-received. */
-bool grpc_frame_reader_idle(const struct grpc_frame_reader *r);
+bool reactor_grpc_frame_reader_idle(const struct grpc_frame_reader *r);
 /* Write the 5-byte prefix of an uncompressed message of len bytes. */
-void grpc_frame_header(uint8_t out[GRPC_FRAME_HEADER], uint32_t len);
+void reactor_grpc_frame_header(uint8_t out[GRPC_FRAME_HEADER], uint32_t len);
 /* Parse a grpc-timeout value ("100m", "5S", ...) into milliseconds (rounded up). -EINVAL. */
-int grpc_timeout_parse(const char *s, size_t len, uint64_t *ret_ms);
+int reactor_grpc_timeout_parse(const char *s, size_t len, uint64_t *ret_ms);
 /* Percent-encode a grpc-message value as the gRPC HTTP/2 spec asks. */
-void grpc_message_encode(const char *msg, struct buf *out);
+void reactor_grpc_message_encode(const char *msg, struct buf *out);
 
 #endif

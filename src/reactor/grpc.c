@@ -30,7 +30,7 @@ struct grpc_session {
     bool busy; /* inside mem_recv/mem_send: no re-entry, flush later */
     bool want_flush;
     bool broken;  /* a protocol error: close once flushed */
-    bool in_feed; /* grpc_session_feed is on the stack: it closes the connection itself */
+    bool in_feed; /* reactor_grpc_session_feed is on the stack: it closes the connection itself */
     size_t held;  /* request bytes received by calls still open */
 };
 
@@ -68,7 +68,7 @@ static void session_flush(struct grpc_session *s);
 
 /* ---- calls ---- */
 
-struct grpc_call *grpc_call_ref(struct grpc_call *call)
+struct grpc_call *reactor_grpc_call_ref(struct grpc_call *call)
 {
     call->refs++;
     return call;
@@ -77,14 +77,14 @@ struct grpc_call *grpc_call_ref(struct grpc_call *call)
 static void call_free(uv_handle_t *h)
 {
     struct grpc_call *call = container_of((uv_timer_t *)h, struct grpc_call, timer);
-    grpc_frame_reader_done(&call->reader);
+    reactor_grpc_frame_reader_done(&call->reader);
     buf_done(&call->out);
     free(call->path);
     free(call->status_msg);
     free(call);
 }
 
-void grpc_call_unref(struct grpc_call *call)
+void reactor_grpc_call_unref(struct grpc_call *call)
 {
     if (!call || --call->refs > 0)
         return;
@@ -92,17 +92,17 @@ void grpc_call_unref(struct grpc_call *call)
     uv_close((uv_handle_t *)&call->timer, call_free);
 }
 
-bool grpc_call_is_done(const struct grpc_call *call)
+bool reactor_grpc_call_is_done(const struct grpc_call *call)
 {
     return call->finished || call->cancelled || !call->sess;
 }
 
-const char *grpc_call_path(const struct grpc_call *call)
+const char *reactor_grpc_call_path(const struct grpc_call *call)
 {
     return call->path ? call->path : "";
 }
 
-void grpc_call_on_cancel(struct grpc_call *call, grpc_cancel_fn fn, void *data)
+void reactor_grpc_call_on_cancel(struct grpc_call *call, grpc_cancel_fn fn, void *data)
 {
     call->cancel_fn = fn;
     call->cancel_data = data;
@@ -114,9 +114,9 @@ static void call_cancel(struct grpc_call *call)
         return;
     call->cancelled = true;
     if (call->cancel_fn) {
-        grpc_call_ref(call);
+        reactor_grpc_call_ref(call);
         call->cancel_fn(call, call->cancel_data);
-        grpc_call_unref(call);
+        reactor_grpc_call_unref(call);
     }
 }
 
@@ -144,7 +144,7 @@ static ssize_t on_data_read(nghttp2_session *ng, int32_t stream_id, uint8_t *buf
         char status[16];
         struct buf msg = {0};
         snprintf(status, sizeof(status), "%d", (int)call->status);
-        grpc_message_encode(call->status_msg ? call->status_msg : "", &msg);
+        reactor_grpc_message_encode(call->status_msg ? call->status_msg : "", &msg);
         nghttp2_nv nv[2] = {
             {(uint8_t *)"grpc-status", (uint8_t *)status, 11, strlen(status), NGHTTP2_NV_FLAG_NONE},
             {(uint8_t *)"grpc-message", msg.data ? msg.data : (uint8_t *)"", 12, msg.len,
@@ -178,7 +178,7 @@ static void submit_headers(struct grpc_call *call, bool trailers_only, int http_
     if (trailers_only) {
         snprintf(status, sizeof(status), "%d", (int)call->status);
         NV("grpc-status", status, strlen(status));
-        grpc_message_encode(call->status_msg ? call->status_msg : "", &msg);
+        reactor_grpc_message_encode(call->status_msg ? call->status_msg : "", &msg);
         if (msg.len)
             NV("grpc-message", msg.data, msg.len);
     }
@@ -189,19 +189,19 @@ static void submit_headers(struct grpc_call *call, bool trailers_only, int http_
     call->headers_sent = true;
 }
 
-int grpc_call_send(struct grpc_call *call, const uint8_t *msg, size_t len)
+int reactor_grpc_call_send(struct grpc_call *call, const uint8_t *msg, size_t len)
 {
-    if (grpc_call_is_done(call))
+    if (reactor_grpc_call_is_done(call))
         return -ECANCELED;
     if (len > call->srv->cfg.max_send_msg_size) {
         char m[128];
         snprintf(m, sizeof(m), "response message larger than max (%zu vs. %zu)", len,
                  call->srv->cfg.max_send_msg_size);
-        grpc_call_finish(call, GRPC_RESOURCE_EXHAUSTED, m);
+        reactor_grpc_call_finish(call, GRPC_RESOURCE_EXHAUSTED, m);
         return -EMSGSIZE;
     }
     uint8_t hdr[GRPC_FRAME_HEADER];
-    grpc_frame_header(hdr, (uint32_t)len);
+    reactor_grpc_frame_header(hdr, (uint32_t)len);
     buf_append(&call->out, hdr, sizeof(hdr));
     buf_append(&call->out, msg, len);
     if (!call->headers_sent) {
@@ -214,12 +214,12 @@ int grpc_call_send(struct grpc_call *call, const uint8_t *msg, size_t len)
     return 0;
 }
 
-size_t grpc_call_backlog(const struct grpc_call *call)
+size_t reactor_grpc_call_backlog(const struct grpc_call *call)
 {
     return call->out.len - call->out_off;
 }
 
-void grpc_call_abort(struct grpc_call *call)
+void reactor_grpc_call_abort(struct grpc_call *call)
 {
     if (call->finished)
         return;
@@ -255,7 +255,7 @@ static void call_finish_http(struct grpc_call *call, enum grpc_status status, co
     session_flush(s);
 }
 
-void grpc_call_finish(struct grpc_call *call, enum grpc_status status, const char *msg)
+void reactor_grpc_call_finish(struct grpc_call *call, enum grpc_status status, const char *msg)
 {
     call_finish_http(call, status, msg, 200);
 }
@@ -266,10 +266,10 @@ static void on_deadline(uv_timer_t *t)
     call->timer_active = false;
     char m[64];
     snprintf(m, sizeof(m), "deadline exceeded after %" PRIu64 "ms", call->timeout_ms);
-    grpc_call_ref(call);
-    grpc_call_finish(call, GRPC_DEADLINE_EXCEEDED, m);
+    reactor_grpc_call_ref(call);
+    reactor_grpc_call_finish(call, GRPC_DEADLINE_EXCEEDED, m);
     call_cancel(call);
-    grpc_call_unref(call);
+    reactor_grpc_call_unref(call);
 }
 
 /* The stream is gone (closed, reset, or the connection died). */
@@ -285,7 +285,7 @@ static void call_detach(struct grpc_call *call)
     call_stop_timer(call);
     if (!call->finished)
         call_cancel(call);
-    grpc_call_unref(call); /* the stream's reference */
+    reactor_grpc_call_unref(call); /* the stream's reference */
 }
 
 static void call_dispatch(struct grpc_call *call)
@@ -302,16 +302,19 @@ static void call_dispatch(struct grpc_call *call)
         return;
     }
     struct grpc_frame_reader *r = &call->reader;
-    if (r->n_msgs == 0 || !grpc_frame_reader_idle(r)) {
-        grpc_call_finish(call, GRPC_INVALID_ARGUMENT,
-                         r->n_msgs ? "truncated request message" : "request carries no message");
+    if (r->n_msgs == 0 || !reactor_grpc_frame_reader_idle(r)) {
+        reactor_grpc_call_finish(call, GRPC_INVALID_ARGUMENT,
+                                 r->n_msgs ? "truncated request message"
+                                           : "request carries no message");
         return;
     }
     if (r->n_msgs > 1) {
-        grpc_call_finish(call, GRPC_INVALID_ARGUMENT, "a unary request carries one message");
+        reactor_grpc_call_finish(call, GRPC_INVALID_ARGUMENT,
+                                 "a unary request carries one message");
         return;
     }
-    call->srv->ops.grpc_call(call->srv->data, call, grpc_call_path(call), r->first, r->first_len);
+    call->srv->ops.grpc_call(call->srv->data, call, reactor_grpc_call_path(call), r->first,
+                             r->first_len);
 }
 
 /* ---- nghttp2 callbacks ---- */
@@ -331,7 +334,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
     call->srv = s->conn->srv;
     call->sess = s;
     call->stream_id = frame->hd.stream_id;
-    grpc_frame_reader_init(&call->reader, call->srv->cfg.max_recv_msg_size);
+    reactor_grpc_frame_reader_init(&call->reader, call->srv->cfg.max_recv_msg_size);
     uv_timer_init(call->srv->loop, &call->timer);
     LIST_PREPEND(s->calls, call);
     call->srv->stats.calls++;
@@ -365,7 +368,7 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
                              (valuelen == 16 || value[16] == '+' || value[16] == ';');
     } else if (name_is(name, namelen, "grpc-timeout")) {
         call->has_timeout =
-            grpc_timeout_parse((const char *)value, valuelen, &call->timeout_ms) == 0;
+            reactor_grpc_timeout_parse((const char *)value, valuelen, &call->timeout_ms) == 0;
     }
     return 0;
 }
@@ -401,21 +404,21 @@ static int on_data_chunk(nghttp2_session *ng, uint8_t flags, int32_t stream_id, 
         char m[128];
         snprintf(m, sizeof(m), "the connection holds more than %zu bytes of unanswered requests",
                  max);
-        grpc_call_finish(call, GRPC_RESOURCE_EXHAUSTED, m);
+        reactor_grpc_call_finish(call, GRPC_RESOURCE_EXHAUSTED, m);
         return 0;
     }
     s->held += len;
     call->held += len;
-    int r = grpc_frame_reader_feed(&call->reader, data, len);
+    int r = reactor_grpc_frame_reader_feed(&call->reader, data, len);
     if (r == -EMSGSIZE) {
         char m[128];
         snprintf(m, sizeof(m), "received message larger than max (%zu vs. %zu)", call->reader.want,
                  call->reader.max);
-        grpc_call_finish(call, GRPC_RESOURCE_EXHAUSTED, m);
+        reactor_grpc_call_finish(call, GRPC_RESOURCE_EXHAUSTED, m);
     } else if (r == -ENOTSUP) {
-        grpc_call_finish(call, GRPC_UNIMPLEMENTED, "compressed messages are not supported");
+        reactor_grpc_call_finish(call, GRPC_UNIMPLEMENTED, "compressed messages are not supported");
     } else if (r < 0) {
-        grpc_call_finish(call, GRPC_INTERNAL, "malformed gRPC message framing");
+        reactor_grpc_call_finish(call, GRPC_INTERNAL, "malformed gRPC message framing");
     }
     return 0;
 }
@@ -461,7 +464,7 @@ static nghttp2_session_callbacks *callbacks(void)
     return cbs;
 }
 
-struct grpc_session *grpc_session_new(struct conn *c)
+struct grpc_session *reactor_grpc_session_new(struct conn *c)
 {
     struct grpc_session *s = xcalloc(1, sizeof(*s));
     s->conn = c;
@@ -511,18 +514,18 @@ static void session_flush(struct grpc_session *s)
         }
     } while (s->want_flush && !s->broken);
     s->busy = false;
-    conn_write(c, out.data, out.len);
+    reactor_server_conn_write(c, out.data, out.len);
     buf_done(&out);
     if (s->broken && !s->in_feed)
-        conn_close(c);
+        reactor_server_conn_close(c);
 }
 
-void grpc_session_flush(struct grpc_session *s)
+void reactor_grpc_session_flush(struct grpc_session *s)
 {
     session_flush(s);
 }
 
-int grpc_session_feed(struct grpc_session *s, const uint8_t *data, size_t len)
+int reactor_grpc_session_feed(struct grpc_session *s, const uint8_t *data, size_t len)
 {
     s->busy = s->in_feed = true;
     ssize_t n = nghttp2_session_mem_recv(s->ng, data, len);
@@ -541,19 +544,19 @@ int grpc_session_feed(struct grpc_session *s, const uint8_t *data, size_t len)
     return 0;
 }
 
-void grpc_session_drain(struct grpc_session *s)
+void reactor_grpc_session_drain(struct grpc_session *s)
 {
     nghttp2_submit_goaway(s->ng, NGHTTP2_FLAG_NONE, nghttp2_session_get_last_proc_stream_id(s->ng),
                           NGHTTP2_NO_ERROR, NULL, 0);
     session_flush(s);
 }
 
-bool grpc_session_idle(struct grpc_session *s)
+bool reactor_grpc_session_idle(struct grpc_session *s)
 {
     return !nghttp2_session_want_read(s->ng) && !nghttp2_session_want_write(s->ng);
 }
 
-void grpc_session_free(struct grpc_session *s)
+void reactor_grpc_session_free(struct grpc_session *s)
 {
     if (!s)
         return;

@@ -43,8 +43,8 @@ static const char *reason(int status)
     }
 }
 
-void http1_write_response(struct buf *out, int status, const char *type, const struct buf *body,
-                          bool head, bool close)
+void reactor_http1_write_response(struct buf *out, int status, const char *type,
+                                  const struct buf *body, bool head, bool close)
 {
     size_t len = body ? body->len : 0;
     buf_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%s\r\n", status,
@@ -56,7 +56,7 @@ void http1_write_response(struct buf *out, int status, const char *type, const s
 static void put_response(struct http1_session *s, int status, const char *type,
                          const struct buf *body, bool head)
 {
-    http1_write_response(s->out, status, type, body, head, s->close);
+    reactor_http1_write_response(s->out, status, type, body, head, s->close);
 }
 
 static void put_error(struct http1_session *s, int status)
@@ -129,7 +129,7 @@ static void route(struct http1_session *s, const char *method, bool head)
     struct http1_response resp = {.status = 404, .content_type = "text/plain; charset=utf-8"};
     s->fn(s->data, &req, &resp);
     if (resp.status == 0) {
-        /* Answered later by the server (http1_reply_send): read no further requests. */
+        /* Answered later by the server (reactor_http1_reply_send): read no further requests. */
         s->close = true;
         buf_done(&resp.body);
         return;
@@ -156,7 +156,7 @@ static int on_message_complete(llhttp_t *p)
     return s->close ? HPE_PAUSED : 0;
 }
 
-struct http1_session *http1_session_new(http1_handler_fn fn, void *data)
+struct http1_session *reactor_http1_session_new(http1_handler_fn fn, void *data)
 {
     struct http1_session *s = xcalloc(1, sizeof(*s));
     llhttp_settings_init(&s->settings);
@@ -172,7 +172,7 @@ struct http1_session *http1_session_new(http1_handler_fn fn, void *data)
     return s;
 }
 
-void http1_session_free(struct http1_session *s)
+void reactor_http1_session_free(struct http1_session *s)
 {
     if (!s)
         return;
@@ -180,7 +180,8 @@ void http1_session_free(struct http1_session *s)
     free(s);
 }
 
-int http1_session_feed(struct http1_session *s, const uint8_t *data, size_t len, struct buf *out)
+int reactor_http1_session_feed(struct http1_session *s, const uint8_t *data, size_t len,
+                               struct buf *out)
 {
     if (s->close)
         return 1;

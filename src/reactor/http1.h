@@ -19,13 +19,14 @@ typedef void (*http1_handler_fn)(void *data, const struct http1_request *req,
 
 struct http1_session;
 
-struct http1_session *http1_session_new(http1_handler_fn fn, void *data);
-void http1_session_free(struct http1_session *s);
+struct http1_session *reactor_http1_session_new(http1_handler_fn fn, void *data);
+void reactor_http1_session_free(struct http1_session *s);
 /* Parse request bytes and append the responses to out. Returns 0 to go on reading, 1 when the
  * connection must be closed once out is written (Connection: close, or a bad request). */
-int http1_session_feed(struct http1_session *s, const uint8_t *data, size_t len, struct buf *out);
+int reactor_http1_session_feed(struct http1_session *s, const uint8_t *data, size_t len,
+                               struct buf *out);
 /* Format one response (status line, Content-Type, Content-Length, body). */
-void http1_write_response(struct buf *out, int status, const char *type, const struct buf *body,
-                          bool head, bool close);
+void reactor_http1_write_response(struct buf *out, int status, const char *type,
+                                  const struct buf *body, bool head, bool close);
 
 #endif

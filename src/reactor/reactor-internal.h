@@ -47,12 +47,12 @@ struct reactor_server {
 };
 
 /* Copy len bytes into a write request. */
-void conn_write(struct conn *c, const uint8_t *data, size_t len);
-void conn_close(struct conn *c);
-void conn_read_pause(struct conn *c);
-void conn_read_resume(struct conn *c);
+void reactor_server_conn_write(struct conn *c, const uint8_t *data, size_t len);
+void reactor_server_conn_close(struct conn *c);
+void reactor_server_conn_read_pause(struct conn *c);
+void reactor_server_conn_read_resume(struct conn *c);
 /* Called by protocols when a connection may have gone idle (for draining). */
-void server_conn_idle_check(struct conn *c);
+void reactor_server_conn_idle_check(struct conn *c);
 
 /* TLS per connection (tls.c) */
 struct reactor_tls_conn;
@@ -68,12 +68,12 @@ void reactor_tls_close(struct reactor_tls_conn *tc, struct buf *cipher);
 
 /* HTTP/2 (grpc.c) */
 #define CONN_WRITE_HIGH (256u * 1024)
-struct grpc_session *grpc_session_new(struct conn *c);
-int grpc_session_feed(struct grpc_session *s, const uint8_t *data, size_t len);
-void grpc_session_flush(struct grpc_session *s);
-void grpc_session_drain(struct grpc_session *s);
-bool grpc_session_idle(struct grpc_session *s);
+struct grpc_session *reactor_grpc_session_new(struct conn *c);
+int reactor_grpc_session_feed(struct grpc_session *s, const uint8_t *data, size_t len);
+void reactor_grpc_session_flush(struct grpc_session *s);
+void reactor_grpc_session_drain(struct grpc_session *s);
+bool reactor_grpc_session_idle(struct grpc_session *s);
 /* The connection is gone: cancel every call, free the session. */
-void grpc_session_free(struct grpc_session *s);
+void reactor_grpc_session_free(struct grpc_session *s);
 
 #endif

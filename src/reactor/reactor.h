@@ -34,33 +34,33 @@ enum grpc_status {
 };
 
 /* One gRPC call (an HTTP/2 stream). The server holds a reference until the stream closes; a
- * handler that answers later takes its own with grpc_call_ref. */
+ * handler that answers later takes its own with reactor_grpc_call_ref. */
 struct grpc_call;
 typedef void (*grpc_cancel_fn)(struct grpc_call *call, void *data);
 
-struct grpc_call *grpc_call_ref(struct grpc_call *call);
-void grpc_call_unref(struct grpc_call *call);
+struct grpc_call *reactor_grpc_call_ref(struct grpc_call *call);
+void reactor_grpc_call_unref(struct grpc_call *call);
 /* Queue one response message (unary: once; server-streaming: any number). -ECANCELED when the
  * call is gone, -EMSGSIZE over the send limit (the call is then finished with RESOURCE_EXHAUSTED).
  */
-int grpc_call_send(struct grpc_call *call, const uint8_t *msg, size_t len);
+int reactor_grpc_call_send(struct grpc_call *call, const uint8_t *msg, size_t len);
 /* Response bytes queued and not yet taken by HTTP/2 flow control: how far the client is behind. */
-size_t grpc_call_backlog(const struct grpc_call *call);
+size_t reactor_grpc_call_backlog(const struct grpc_call *call);
 /* End the call at once, dropping what is queued: RST_STREAM ENHANCE_YOUR_CALM, which gRPC
  * clients read as RESOURCE_EXHAUSTED (trailers would wait behind the queued messages). */
-void grpc_call_abort(struct grpc_call *call);
+void reactor_grpc_call_abort(struct grpc_call *call);
 /* End the call with a status and message (trailers). Only the first finish counts. */
-void grpc_call_finish(struct grpc_call *call, enum grpc_status status, const char *msg);
+void reactor_grpc_call_finish(struct grpc_call *call, enum grpc_status status, const char *msg);
 /* Called once if the client goes away or the deadline passes before the call is finished. */
-void grpc_call_on_cancel(struct grpc_call *call, grpc_cancel_fn fn, void *data);
-bool grpc_call_is_done(const struct grpc_call *call);
-const char *grpc_call_path(const struct grpc_call *call);
+void reactor_grpc_call_on_cancel(struct grpc_call *call, grpc_cancel_fn fn, void *data);
+bool reactor_grpc_call_is_done(const struct grpc_call *call);
+const char *reactor_grpc_call_path(const struct grpc_call *call);
 
 struct http1_reply;
 
 /* An HTTP/1.1 request as the router sees it, and the response it fills in. A router that answers
- * later sets resp->status to 0, keeps req->reply with http1_reply_keep and calls
- * http1_reply_send once; the connection then serves no further request. */
+ * later sets resp->status to 0, keeps req->reply with reactor_http1_reply_keep and calls
+ * reactor_http1_reply_send once; the connection then serves no further request. */
 struct http1_request {
     const char *method;
     const char *path;  /* the request target without the query */
@@ -74,10 +74,10 @@ struct http1_response {
     struct buf body;
 };
 
-struct http1_reply *http1_reply_keep(struct http1_reply *r);
+struct http1_reply *reactor_http1_reply_keep(struct http1_reply *r);
 /* Send the response (if the client is still there) and drop the kept reference. */
-void http1_reply_send(struct http1_reply *r, int status, const char *content_type,
-                      const struct buf *body);
+void reactor_http1_reply_send(struct http1_reply *r, int status, const char *content_type,
+                              const struct buf *body);
 
 struct reactor_server_ops {
     /* A complete request message arrived for path. */

@@ -38,18 +38,18 @@ static void on_writable(void *data)
 {
     struct conn *c = data;
     if (c->h2)
-        grpc_session_flush(c->h2);
+        reactor_grpc_session_flush(c->h2);
     if (c->closing)
         return;
     if (queued(c) < CONN_WRITE_HIGH / 2)
-        conn_read_resume(c);
+        reactor_server_conn_read_resume(c);
     if (queued(c) == 0 && c->close_after_write)
-        conn_close(c);
+        reactor_server_conn_close(c);
     else
-        server_conn_idle_check(c);
+        reactor_server_conn_idle_check(c);
 }
 
-void conn_write(struct conn *c, const uint8_t *data, size_t len)
+void reactor_server_conn_write(struct conn *c, const uint8_t *data, size_t len)
 {
     reactor_conn_write(c->rc, data, len);
 }
@@ -74,23 +74,23 @@ static void on_close(void *data)
         reply_unref(TAKE_PTR(c->awaiting));
     }
     /* Cancelling calls can run handler code; the conn stays valid until its closed callback. */
-    grpc_session_free(c->h2);
+    reactor_grpc_session_free(c->h2);
     c->h2 = NULL;
-    http1_session_free(c->http1);
+    reactor_http1_session_free(c->http1);
     c->http1 = NULL;
 }
 
-void conn_close(struct conn *c)
+void reactor_server_conn_close(struct conn *c)
 {
     reactor_conn_close(c->rc);
 }
 
-void conn_read_pause(struct conn *c)
+void reactor_server_conn_read_pause(struct conn *c)
 {
     reactor_conn_read_pause(c->rc);
 }
 
-void conn_read_resume(struct conn *c)
+void reactor_server_conn_read_resume(struct conn *c)
 {
     reactor_conn_read_resume(c->rc);
 }
@@ -98,40 +98,40 @@ void conn_read_resume(struct conn *c)
 static void http1_feed(struct conn *c, const uint8_t *data, size_t len)
 {
     struct buf out = {0};
-    int r = http1_session_feed(c->http1, data, len, &out);
-    conn_write(c, out.data, out.len);
+    int r = reactor_http1_session_feed(c->http1, data, len, &out);
+    reactor_server_conn_write(c, out.data, out.len);
     buf_done(&out);
     if (r == 1) {
-        conn_read_pause(c);
+        reactor_server_conn_read_pause(c);
         if (c->awaiting)
             return; /* closed after the deferred response */
         c->close_after_write = true;
         if (queued(c) == 0)
-            conn_close(c);
+            reactor_server_conn_close(c);
     }
 }
 
-struct http1_reply *http1_reply_keep(struct http1_reply *r)
+struct http1_reply *reactor_http1_reply_keep(struct http1_reply *r)
 {
     r->refs++;
     return r;
 }
 
-void http1_reply_send(struct http1_reply *r, int status, const char *content_type,
-                      const struct buf *body)
+void reactor_http1_reply_send(struct http1_reply *r, int status, const char *content_type,
+                              const struct buf *body)
 {
     struct conn *c = r->conn;
     if (c && c->awaiting == r) {
         struct buf out = {0};
-        http1_write_response(&out, status, content_type, body, false, true);
-        conn_write(c, out.data, out.len);
+        reactor_http1_write_response(&out, status, content_type, body, false, true);
+        reactor_server_conn_write(c, out.data, out.len);
         buf_done(&out);
         c->awaiting = NULL;
         r->conn = NULL;
         reply_unref(r); /* the connection's link */
         c->close_after_write = true;
         if (queued(c) == 0)
-            conn_close(c);
+            reactor_server_conn_close(c);
     }
     reply_unref(r);
 }
@@ -168,10 +168,10 @@ static void feed(struct conn *c, const uint8_t *data, size_t len)
             return;
         if (prefix) {
             c->proto = CONN_H2;
-            c->h2 = grpc_session_new(c);
+            c->h2 = reactor_grpc_session_new(c);
         } else {
             c->proto = CONN_HTTP1;
-            c->http1 = http1_session_new(http1_route, c);
+            c->http1 = reactor_http1_session_new(http1_route, c);
         }
         struct buf first = c->sniff;
         memset(&c->sniff, 0, sizeof(c->sniff));
@@ -181,8 +181,8 @@ static void feed(struct conn *c, const uint8_t *data, size_t len)
             return;
     }
     if (c->proto == CONN_H2) {
-        if (grpc_session_feed(c->h2, data, len) < 0)
-            conn_close(c);
+        if (reactor_grpc_session_feed(c->h2, data, len) < 0)
+            reactor_server_conn_close(c);
     } else if (!c->close_after_write) {
         http1_feed(c, data, len);
     }
@@ -195,8 +195,8 @@ static void on_data(void *data, const uint8_t *bytes, size_t len)
     if (c->closing)
         return;
     if (queued(c) > CONN_WRITE_HIGH)
-        conn_read_pause(c);
-    server_conn_idle_check(c);
+        reactor_server_conn_read_pause(c);
+    reactor_server_conn_idle_check(c);
 }
 
 static const struct reactor_conn_ops conn_ops = {
@@ -288,12 +288,12 @@ int reactor_server_start(uv_loop_t *loop, const struct reactor_server_config *cf
     return 0;
 }
 
-void server_conn_idle_check(struct conn *c)
+void reactor_server_conn_idle_check(struct conn *c)
 {
     if (!c->srv->draining || c->closing)
         return;
-    if (c->proto == CONN_H2 && grpc_session_idle(c->h2) && queued(c) == 0)
-        conn_close(c);
+    if (c->proto == CONN_H2 && reactor_grpc_session_idle(c->h2) && queued(c) == 0)
+        reactor_server_conn_close(c);
 }
 
 static void on_timer_close(uv_handle_t *h)
@@ -327,7 +327,7 @@ static void on_shutdown_timeout(uv_timer_t *t)
     struct reactor_server *srv = container_of(t, struct reactor_server, shutdown_timer);
     for (struct conn *c = srv->conns, *next; c; c = next) {
         next = c->next;
-        conn_close(c);
+        reactor_server_conn_close(c);
     }
 }
 
@@ -346,12 +346,12 @@ void reactor_server_shutdown(struct reactor_server *srv, uint64_t timeout_ms,
         if (c->closing)
             continue; /* its close callback is pending */
         if (c->proto == CONN_H2) {
-            grpc_session_drain(c->h2);
-            server_conn_idle_check(c);
+            reactor_grpc_session_drain(c->h2);
+            reactor_server_conn_idle_check(c);
         } else if (c->proto == CONN_HTTP1 && queued(c)) {
             c->close_after_write = true;
         } else {
-            conn_close(c);
+            reactor_server_conn_close(c);
         }
     }
     uv_timer_start(&srv->shutdown_timer, on_shutdown_timeout, timeout_ms, 0);

@@ -58,8 +58,8 @@ static void spdy_free(struct spdy_conn *s)
         buf_done(&s->streams[i]->early);
         free(s->streams[i]);
     }
-    spdy_parser_free(s->parser);
-    spdy_writer_free(s->writer);
+    stream_spdy_parser_free(s->parser);
+    stream_spdy_writer_free(s->writer);
     buf_done(&s->out);
     free(s);
 }
@@ -117,7 +117,7 @@ static void send_data(struct spdy_conn *s, struct spdy_stream *st, const uint8_t
             s->session_window -= (int64_t)n;
         }
         bool last = fin && n == len;
-        spdy_write_data(&s->out, st->id, last ? SPDY_FLAG_FIN : 0, d, n);
+        stream_spdy_write_data(&s->out, st->id, last ? SPDY_FLAG_FIN : 0, d, n);
         d += n;
         len -= n;
         if (last) {
@@ -187,7 +187,7 @@ static void goaway(struct spdy_conn *s, uint32_t status)
     if (s->goaway_sent)
         return;
     s->goaway_sent = true;
-    spdy_write_goaway(&s->out, s->last_id, status);
+    stream_spdy_write_goaway(&s->out, s->last_id, status);
     flush_out(s);
 }
 
@@ -208,13 +208,13 @@ void stream_spdy_finish(struct stream_conn *c)
 
 static void reset(struct spdy_conn *s, uint32_t id, uint32_t status)
 {
-    spdy_write_rst_stream(&s->out, id, status);
+    stream_spdy_write_rst_stream(&s->out, id, status);
     flush_out(s);
 }
 
 static const char *header(const struct spdy_frame *f, const char *name)
 {
-    const struct spdy_header *h = spdy_header_find(f->headers, f->n_headers, name);
+    const struct spdy_header *h = stream_spdy_header_find(f->headers, f->n_headers, name);
     return h ? h->value : NULL;
 }
 
@@ -313,7 +313,7 @@ static int on_syn_stream(struct spdy_conn *s, const struct spdy_frame *f)
     /* Replies carry :status for clients that read HTTP semantics into SPDY (spdy-transport);
      * spdystream ignores them. */
     struct spdy_header h[] = {{":status", "200", 3}, {":version", "HTTP/1.1", 8}};
-    spdy_write_syn_reply(s->writer, &s->out, st->id, 0, h, ARRAY_SIZE(h));
+    stream_spdy_write_syn_reply(s->writer, &s->out, st->id, 0, h, ARRAY_SIZE(h));
     flush_out(s);
     if (c->req->kind == STREAM_PORTFORWARD) {
         if (!s->started) {
@@ -335,8 +335,8 @@ static void update_windows(struct spdy_conn *s, uint32_t id, size_t len)
         return;
     /* What we take in is consumed at once (the session applies its own backpressure by not
      * reading the socket): give the client its window back. */
-    spdy_write_window_update(&s->out, id, (uint32_t)len);
-    spdy_write_window_update(&s->out, 0, (uint32_t)len);
+    stream_spdy_write_window_update(&s->out, id, (uint32_t)len);
+    stream_spdy_write_window_update(&s->out, 0, (uint32_t)len);
 }
 
 static int on_data(struct spdy_conn *s, const struct spdy_frame *f)
@@ -414,7 +414,7 @@ static int on_frame(void *data, const struct spdy_frame *f)
         return 0;
     }
     case SPDY_PING:
-        spdy_write_ping(&s->out, f->ping_id);
+        stream_spdy_write_ping(&s->out, f->ping_id);
         flush_out(s);
         return 0;
     case SPDY_GOAWAY:
@@ -429,8 +429,8 @@ int stream_spdy_open(struct stream_conn *c)
 {
     struct spdy_conn *s = xcalloc(1, sizeof(*s));
     s->c = c;
-    s->parser = spdy_parser_new(on_frame, s);
-    s->writer = spdy_writer_new();
+    s->parser = stream_spdy_parser_new(on_frame, s);
+    s->writer = stream_spdy_writer_new();
     s->session_window = WINDOW_DEFAULT;
     s->initial_window = WINDOW_DEFAULT;
     c->spdy = s;
@@ -441,14 +441,14 @@ int stream_spdy_feed(struct stream_conn *c, const uint8_t *data, size_t len)
 {
     struct spdy_conn *s = c->spdy;
     s->busy = true;
-    int r = spdy_parser_feed(s->parser, data, len);
+    int r = stream_spdy_parser_feed(s->parser, data, len);
     s->busy = false;
     if (s->dead) {
         spdy_free(s);
         return 0;
     }
     if (r < 0 && r != -ECANCELED) {
-        log_debug("SPDY session: %s", spdy_parser_error(s->parser));
+        log_debug("SPDY session: %s", stream_spdy_parser_error(s->parser));
         goaway(s, SPDY_PROTOCOL_ERROR);
         return r;
     }

@@ -152,7 +152,7 @@ static const char *type_name(uint16_t type)
     }
 }
 
-struct spdy_parser *spdy_parser_new(spdy_frame_fn fn, void *data)
+struct spdy_parser *stream_spdy_parser_new(spdy_frame_fn fn, void *data)
 {
     struct spdy_parser *p = xcalloc(1, sizeof(*p));
     p->fn = fn;
@@ -162,7 +162,7 @@ struct spdy_parser *spdy_parser_new(spdy_frame_fn fn, void *data)
     return p;
 }
 
-void spdy_parser_free(struct spdy_parser *p)
+void stream_spdy_parser_free(struct spdy_parser *p)
 {
     if (!p)
         return;
@@ -174,7 +174,7 @@ void spdy_parser_free(struct spdy_parser *p)
     free(p);
 }
 
-const char *spdy_parser_error(const struct spdy_parser *p)
+const char *stream_spdy_parser_error(const struct spdy_parser *p)
 {
     return p->error;
 }
@@ -448,7 +448,7 @@ static int on_head(struct spdy_parser *p)
     return 0;
 }
 
-int spdy_parser_feed(struct spdy_parser *p, const uint8_t *data, size_t len)
+int stream_spdy_parser_feed(struct spdy_parser *p, const uint8_t *data, size_t len)
 {
     if (p->dead)
         return p->dead;
@@ -508,7 +508,7 @@ struct spdy_writer {
     struct buf plain; /* the header block before compression */
 };
 
-struct spdy_writer *spdy_writer_new(void)
+struct spdy_writer *stream_spdy_writer_new(void)
 {
     struct spdy_writer *w = xcalloc(1, sizeof(*w));
     if (deflateInit(&w->zs, Z_DEFAULT_COMPRESSION) != Z_OK ||
@@ -517,7 +517,7 @@ struct spdy_writer *spdy_writer_new(void)
     return w;
 }
 
-void spdy_writer_free(struct spdy_writer *w)
+void stream_spdy_writer_free(struct spdy_writer *w)
 {
     if (!w)
         return;
@@ -584,8 +584,9 @@ static void put_block(struct spdy_writer *w, struct buf *out, size_t frame_start
     out->data[frame_start + 7] = (uint8_t)len;
 }
 
-void spdy_write_syn_stream(struct spdy_writer *w, struct buf *out, uint32_t id, uint32_t assoc,
-                           uint8_t prio, uint8_t flags, const struct spdy_header *h, size_t n)
+void stream_spdy_write_syn_stream(struct spdy_writer *w, struct buf *out, uint32_t id,
+                                  uint32_t assoc, uint8_t prio, uint8_t flags,
+                                  const struct spdy_header *h, size_t n)
 {
     size_t start = out->len;
     put_control_head(out, SPDY_SYN_STREAM, flags, 0);
@@ -605,19 +606,20 @@ static void write_reply_like(struct spdy_writer *w, struct buf *out, uint16_t ty
     put_block(w, out, start, h, n);
 }
 
-void spdy_write_syn_reply(struct spdy_writer *w, struct buf *out, uint32_t id, uint8_t flags,
-                          const struct spdy_header *h, size_t n)
+void stream_spdy_write_syn_reply(struct spdy_writer *w, struct buf *out, uint32_t id, uint8_t flags,
+                                 const struct spdy_header *h, size_t n)
 {
     write_reply_like(w, out, SPDY_SYN_REPLY, id, flags, h, n);
 }
 
-void spdy_write_headers(struct spdy_writer *w, struct buf *out, uint32_t id, uint8_t flags,
-                        const struct spdy_header *h, size_t n)
+void stream_spdy_write_headers(struct spdy_writer *w, struct buf *out, uint32_t id, uint8_t flags,
+                               const struct spdy_header *h, size_t n)
 {
     write_reply_like(w, out, SPDY_HEADERS, id, flags, h, n);
 }
 
-void spdy_write_data(struct buf *out, uint32_t id, uint8_t flags, const uint8_t *d, size_t len)
+void stream_spdy_write_data(struct buf *out, uint32_t id, uint8_t flags, const uint8_t *d,
+                            size_t len)
 {
     do {
         size_t n = len < SPDY_MAX_FRAME_LEN ? len : SPDY_MAX_FRAME_LEN;
@@ -634,14 +636,14 @@ void spdy_write_data(struct buf *out, uint32_t id, uint8_t flags, const uint8_t 
     } while (len > 0);
 }
 
-void spdy_write_rst_stream(struct buf *out, uint32_t id, uint32_t status)
+void stream_spdy_write_rst_stream(struct buf *out, uint32_t id, uint32_t status)
 {
     put_control_head(out, SPDY_RST_STREAM, 0, 8);
     put32(out, id & STREAM_ID_MASK);
     put32(out, status);
 }
 
-void spdy_write_settings(struct buf *out, const struct spdy_setting *s, size_t n)
+void stream_spdy_write_settings(struct buf *out, const struct spdy_setting *s, size_t n)
 {
     if (n > (SPDY_MAX_FRAME_LEN - 4) / 8)
         abort(); /* a caller's bug: there are a handful of settings */
@@ -653,27 +655,28 @@ void spdy_write_settings(struct buf *out, const struct spdy_setting *s, size_t n
     }
 }
 
-void spdy_write_ping(struct buf *out, uint32_t id)
+void stream_spdy_write_ping(struct buf *out, uint32_t id)
 {
     put_control_head(out, SPDY_PING, 0, 4);
     put32(out, id);
 }
 
-void spdy_write_goaway(struct buf *out, uint32_t last_good, uint32_t status)
+void stream_spdy_write_goaway(struct buf *out, uint32_t last_good, uint32_t status)
 {
     put_control_head(out, SPDY_GOAWAY, 0, 8);
     put32(out, last_good & STREAM_ID_MASK);
     put32(out, status);
 }
 
-void spdy_write_window_update(struct buf *out, uint32_t id, uint32_t delta)
+void stream_spdy_write_window_update(struct buf *out, uint32_t id, uint32_t delta)
 {
     put_control_head(out, SPDY_WINDOW_UPDATE, 0, 8);
     put32(out, id & STREAM_ID_MASK);
     put32(out, delta & STREAM_ID_MASK);
 }
 
-const struct spdy_header *spdy_header_find(const struct spdy_header *h, size_t n, const char *name)
+const struct spdy_header *stream_spdy_header_find(const struct spdy_header *h, size_t n,
+                                                  const char *name)
 {
     for (size_t i = 0; i < n; i++)
         if (strcmp(h[i].name, name) == 0)

@@ -80,41 +80,44 @@ struct spdy_frame {
     size_t n_settings;
 };
 
-/* A negative return stops the parser; spdy_parser_feed returns it. */
+/* A negative return stops the parser; stream_spdy_parser_feed returns it. */
 typedef int (*spdy_frame_fn)(void *data, const struct spdy_frame *f);
 
 struct spdy_parser;
-struct spdy_parser *spdy_parser_new(spdy_frame_fn fn, void *data);
-void spdy_parser_free(struct spdy_parser *p);
+struct spdy_parser *stream_spdy_parser_new(spdy_frame_fn fn, void *data);
+void stream_spdy_parser_free(struct spdy_parser *p);
 /* Consume all of data (any split: one byte at a time works). Returns 0, a negative value the
  * callback returned, or -EPROTO on a protocol error (bad version, bad lengths, a header block that
  * does not decompress or parse, too large), after which the session is dead and every later call
- * returns the same error; spdy_parser_error(p) then says what was wrong in one line. */
-int spdy_parser_feed(struct spdy_parser *p, const uint8_t *data, size_t len);
+ * returns the same error; stream_spdy_parser_error(p) then says what was wrong in one line. */
+int stream_spdy_parser_feed(struct spdy_parser *p, const uint8_t *data, size_t len);
 /* "" while no protocol error has happened. */
-const char *spdy_parser_error(const struct spdy_parser *p);
+const char *stream_spdy_parser_error(const struct spdy_parser *p);
 
 /* Owns the deflate context shared by every header block a session sends. Header names are sent
  * lower-cased; a header block must compress to under 16 MiB (ours are a few bytes). */
 struct spdy_writer;
-struct spdy_writer *spdy_writer_new(void);
-void spdy_writer_free(struct spdy_writer *w);
-void spdy_write_syn_stream(struct spdy_writer *w, struct buf *out, uint32_t id, uint32_t assoc,
-                           uint8_t prio, uint8_t flags, const struct spdy_header *h, size_t n);
-void spdy_write_syn_reply(struct spdy_writer *w, struct buf *out, uint32_t id, uint8_t flags,
-                          const struct spdy_header *h, size_t n);
-void spdy_write_headers(struct spdy_writer *w, struct buf *out, uint32_t id, uint8_t flags,
-                        const struct spdy_header *h, size_t n);
+struct spdy_writer *stream_spdy_writer_new(void);
+void stream_spdy_writer_free(struct spdy_writer *w);
+void stream_spdy_write_syn_stream(struct spdy_writer *w, struct buf *out, uint32_t id,
+                                  uint32_t assoc, uint8_t prio, uint8_t flags,
+                                  const struct spdy_header *h, size_t n);
+void stream_spdy_write_syn_reply(struct spdy_writer *w, struct buf *out, uint32_t id, uint8_t flags,
+                                 const struct spdy_header *h, size_t n);
+void stream_spdy_write_headers(struct spdy_writer *w, struct buf *out, uint32_t id, uint8_t flags,
+                               const struct spdy_header *h, size_t n);
 /* Splits a payload over SPDY_MAX_FRAME_LEN into several frames, FIN (if asked) on the last. */
-void spdy_write_data(struct buf *out, uint32_t id, uint8_t flags, const uint8_t *d, size_t len);
-void spdy_write_rst_stream(struct buf *out, uint32_t id, uint32_t status);
-void spdy_write_settings(struct buf *out, const struct spdy_setting *s, size_t n);
-void spdy_write_ping(struct buf *out, uint32_t id);
-void spdy_write_goaway(struct buf *out, uint32_t last_good, uint32_t status);
+void stream_spdy_write_data(struct buf *out, uint32_t id, uint8_t flags, const uint8_t *d,
+                            size_t len);
+void stream_spdy_write_rst_stream(struct buf *out, uint32_t id, uint32_t status);
+void stream_spdy_write_settings(struct buf *out, const struct spdy_setting *s, size_t n);
+void stream_spdy_write_ping(struct buf *out, uint32_t id);
+void stream_spdy_write_goaway(struct buf *out, uint32_t last_good, uint32_t status);
 /* id 0 is the session's window (SPDY/3.1). */
-void spdy_write_window_update(struct buf *out, uint32_t id, uint32_t delta);
+void stream_spdy_write_window_update(struct buf *out, uint32_t id, uint32_t delta);
 
 /* Look up a header by (lower-case) name; NULL if absent. */
-const struct spdy_header *spdy_header_find(const struct spdy_header *h, size_t n, const char *name);
+const struct spdy_header *stream_spdy_header_find(const struct spdy_header *h, size_t n,
+                                                  const char *name);
 
 #endif

@@ -1,4 +1,4 @@
-/* libFuzzer target for the WWW-Authenticate parser (registry_challenge_parse): a parsed
+/* libFuzzer target for the WWW-Authenticate parser (image_registry_challenge_parse): a parsed
  * challenge must be sane, and written out again with every value quoted it must parse back to
  * the same fields. */
 #include <stdint.h>
@@ -33,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     cleanup_free char *h = xstrndup((const char *)data, size);
     struct registry_challenge ch;
-    if (registry_challenge_parse(h, &ch) < 0) {
+    if (image_registry_challenge_parse(h, &ch) < 0) {
         /* a failed parse leaves nothing behind */
         if (ch.scheme || ch.realm || ch.service || ch.scope)
             abort();
@@ -49,12 +49,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     quoted(&b, "scope", ch.scope);
     cleanup_free char *again = buf_steal(&b);
     struct registry_challenge ch2;
-    if (registry_challenge_parse(again, &ch2) < 0)
+    if (image_registry_challenge_parse(again, &ch2) < 0)
         abort();
     if (!same(ch.scheme, ch2.scheme) || !same(ch.realm, ch2.realm) ||
         !same(ch.service, ch2.service) || !same(ch.scope, ch2.scope))
         abort();
-    registry_challenge_done(&ch);
-    registry_challenge_done(&ch2);
+    image_registry_challenge_done(&ch);
+    image_registry_challenge_done(&ch2);
     return 0;
 }

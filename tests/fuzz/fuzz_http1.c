@@ -21,12 +21,12 @@ static void handler(void *data, const struct http1_request *req, struct http1_re
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    struct http1_session *s = http1_session_new(handler, NULL);
+    struct http1_session *s = reactor_http1_session_new(handler, NULL);
     struct buf out = {0};
     size_t split = size ? data[0] % (size + 1) : 0;
-    if (http1_session_feed(s, data, split, &out) == 0)
-        http1_session_feed(s, data + split, size - split, &out);
+    if (reactor_http1_session_feed(s, data, split, &out) == 0)
+        reactor_http1_session_feed(s, data + split, size - split, &out);
     buf_done(&out);
-    http1_session_free(s);
+    reactor_http1_session_free(s);
     return 0;
 }

@@ -1,4 +1,4 @@
-/* libFuzzer target for registries.conf (registries_conf_apply): the input as a main file and
+/* libFuzzer target for registries.conf (image_registries_conf_apply): the input as a main file and
  * again as a drop-in over it; a configuration that applies gives endpoints for qualified names
  * (or refuses them with a message) and leaves the configuration as it was when it fails. */
 #include <errno.h>
@@ -28,7 +28,7 @@ static void endpoints(const struct registries_conf *c, const char *ref_text)
         abort();
     struct registries_endpoint *eps = NULL;
     size_t n = 0;
-    int r = registries_conf_endpoints(c, &ref, &eps, &n, &err);
+    int r = image_registries_conf_endpoints(c, &ref, &eps, &n, &err);
     if (r == 0) {
         check(n >= 1);
         for (size_t i = 0; i < n; i++)
@@ -36,7 +36,7 @@ static void endpoints(const struct registries_conf *c, const char *ref_text)
     } else {
         check(err.msg && !eps);
     }
-    registries_endpoints_free(eps, n);
+    image_registries_endpoints_free(eps, n);
     image_ref_done(&ref);
     err_done(&err);
 }
@@ -46,12 +46,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > INPUT_MAX)
         return 0;
     struct registries_conf c;
-    registries_conf_init(&c);
+    image_registries_conf_init(&c);
     struct err err = ERR_INIT;
     for (int pass = 0; pass < 2; pass++) {
         size_t entries = c.n_entries, search = c.n_search;
-        int r = registries_conf_apply(&c, pass ? "drop-in.conf" : "registries.conf",
-                                      (const char *)data, size, &err);
+        int r = image_registries_conf_apply(&c, pass ? "drop-in.conf" : "registries.conf",
+                                            (const char *)data, size, &err);
         if (r < 0) {
             check(r == err.code && err.msg);
             check(c.n_entries == entries && c.n_search == search);
@@ -62,9 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     endpoints(&c, "registry.example.com:5000/ns/app@sha256:"
                   "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
     endpoints(&c, "a.b.example.com/x/y:z");
-    const char *alias = registries_conf_alias(&c, "busybox");
+    const char *alias = image_registries_conf_alias(&c, "busybox");
     check(!alias || *alias);
-    registries_conf_find(&c, "quay.io/org/repo");
-    registries_conf_done(&c);
+    image_registries_conf_find(&c, "quay.io/org/repo");
+    image_registries_conf_done(&c);
     return 0;
 }

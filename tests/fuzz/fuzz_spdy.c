@@ -47,7 +47,7 @@ static void check_frame(const struct spdy_frame *f)
         for (const char *c = h->name; *c; c++)
             if (*c >= 'A' && *c <= 'Z')
                 abort();
-        if (spdy_header_find(f->headers, f->n_headers, h->name) != h)
+        if (stream_spdy_header_find(f->headers, f->n_headers, h->name) != h)
             abort(); /* duplicates are refused */
     }
     for (size_t i = 0; i < f->n_settings; i++)
@@ -60,32 +60,32 @@ static void write_again(struct seen *s, const struct spdy_frame *f)
     struct buf *out = &s->again;
     switch (f->type) {
     case SPDY_DATA:
-        spdy_write_data(out, f->stream_id, f->flags, f->data, f->len);
+        stream_spdy_write_data(out, f->stream_id, f->flags, f->data, f->len);
         break;
     case SPDY_SYN_STREAM:
-        spdy_write_syn_stream(s->w, out, f->stream_id, f->assoc_id, f->priority, f->flags,
-                              f->headers, f->n_headers);
+        stream_spdy_write_syn_stream(s->w, out, f->stream_id, f->assoc_id, f->priority, f->flags,
+                                     f->headers, f->n_headers);
         break;
     case SPDY_SYN_REPLY:
-        spdy_write_syn_reply(s->w, out, f->stream_id, f->flags, f->headers, f->n_headers);
+        stream_spdy_write_syn_reply(s->w, out, f->stream_id, f->flags, f->headers, f->n_headers);
         break;
     case SPDY_HEADERS:
-        spdy_write_headers(s->w, out, f->stream_id, f->flags, f->headers, f->n_headers);
+        stream_spdy_write_headers(s->w, out, f->stream_id, f->flags, f->headers, f->n_headers);
         break;
     case SPDY_RST_STREAM:
-        spdy_write_rst_stream(out, f->stream_id, f->status);
+        stream_spdy_write_rst_stream(out, f->stream_id, f->status);
         break;
     case SPDY_SETTINGS:
-        spdy_write_settings(out, f->settings, f->n_settings);
+        stream_spdy_write_settings(out, f->settings, f->n_settings);
         break;
     case SPDY_PING:
-        spdy_write_ping(out, f->ping_id);
+        stream_spdy_write_ping(out, f->ping_id);
         break;
     case SPDY_GOAWAY:
-        spdy_write_goaway(out, f->last_good_id, f->status);
+        stream_spdy_write_goaway(out, f->last_good_id, f->status);
         break;
     case SPDY_WINDOW_UPDATE:
-        spdy_write_window_update(out, f->stream_id, f->delta);
+        stream_spdy_write_window_update(out, f->stream_id, f->delta);
         break;
     }
 }
@@ -162,45 +162,45 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size_t len = size - 2;
 
     /* whole, writing every frame back out as it goes */
-    struct seen whole = {.w = spdy_writer_new()};
-    struct spdy_parser *p = spdy_parser_new(on_frame, &whole);
-    int rc = spdy_parser_feed(p, in, len);
+    struct seen whole = {.w = stream_spdy_writer_new()};
+    struct spdy_parser *p = stream_spdy_parser_new(on_frame, &whole);
+    int rc = stream_spdy_parser_feed(p, in, len);
     char err[256];
-    snprintf(err, sizeof(err), "%s", spdy_parser_error(p));
+    snprintf(err, sizeof(err), "%s", stream_spdy_parser_error(p));
     if ((rc != 0 && rc != -EPROTO) || (rc == 0) != (err[0] == 0))
         abort();
-    spdy_parser_free(p);
+    stream_spdy_parser_free(p);
 
     /* in pieces (empty ones too): the same frames, the same end */
     struct seen split = {0};
-    p = spdy_parser_new(on_frame, &split);
+    p = stream_spdy_parser_new(on_frame, &split);
     int rc2 = 0;
     for (size_t off = 0; off < len && rc2 == 0;) {
         size_t n = next(&seed) % (max_piece + 1);
         if (n > len - off)
             n = len - off;
-        rc2 = spdy_parser_feed(p, in + off, n);
+        rc2 = stream_spdy_parser_feed(p, in + off, n);
         off += n;
     }
-    if (rc2 != rc || strcmp(err, spdy_parser_error(p)) != 0 || !same(&whole.log, &split.log))
+    if (rc2 != rc || strcmp(err, stream_spdy_parser_error(p)) != 0 || !same(&whole.log, &split.log))
         abort();
     /* a dead parser stays dead */
-    if (rc && spdy_parser_feed(p, in, len) != rc)
+    if (rc && stream_spdy_parser_feed(p, in, len) != rc)
         abort();
-    spdy_parser_free(p);
+    stream_spdy_parser_free(p);
 
     /* written back out, the frames parse the same (unless our compressor did worse than the
      * peer's and a block outgrew the control frame cap) */
     struct seen again = {0};
-    p = spdy_parser_new(on_frame, &again);
-    int rc3 = spdy_parser_feed(p, whole.again.data, whole.again.len);
-    if (rc3 != 0 && !strstr(spdy_parser_error(p), "over the limit of 65536"))
+    p = stream_spdy_parser_new(on_frame, &again);
+    int rc3 = stream_spdy_parser_feed(p, whole.again.data, whole.again.len);
+    if (rc3 != 0 && !strstr(stream_spdy_parser_error(p), "over the limit of 65536"))
         abort();
     if (rc3 == 0 && !same(&whole.log, &again.log))
         abort();
-    spdy_parser_free(p);
+    stream_spdy_parser_free(p);
 
-    spdy_writer_free(whole.w);
+    stream_spdy_writer_free(whole.w);
     buf_done(&whole.log);
     buf_done(&whole.again);
     buf_done(&split.log);

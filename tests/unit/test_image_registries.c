@@ -19,7 +19,7 @@
 static void apply_ok(struct registries_conf *c, const char *name, const char *text)
 {
     struct err err = ERR_INIT;
-    int r = registries_conf_apply(c, name, text, strlen(text), &err);
+    int r = image_registries_conf_apply(c, name, text, strlen(text), &err);
     if (r < 0)
         print_error("%s\n", err_msg(&err));
     assert_int_equal(r, 0);
@@ -29,14 +29,14 @@ static void apply_ok(struct registries_conf *c, const char *name, const char *te
 static struct registries_conf *load(const char *text)
 {
     struct registries_conf *c = xmalloc(sizeof(*c));
-    registries_conf_init(c);
+    image_registries_conf_init(c);
     apply_ok(c, "registries.conf", text);
     return c;
 }
 
 static void unload(struct registries_conf *c)
 {
-    registries_conf_done(c);
+    image_registries_conf_done(c);
     free(c);
 }
 
@@ -45,8 +45,8 @@ static void expect_error(const char *text, const char *want)
 {
     struct registries_conf c;
     struct err err = ERR_INIT;
-    registries_conf_init(&c);
-    int r = registries_conf_apply(&c, "r.conf", text, strlen(text), &err);
+    image_registries_conf_init(&c);
+    int r = image_registries_conf_apply(&c, "r.conf", text, strlen(text), &err);
     assert_int_equal(r, -EINVAL);
     if (strcmp(err_msg(&err), want) != 0)
         print_error("got  `%s`\nwant `%s`\n", err_msg(&err), want);
@@ -54,7 +54,7 @@ static void expect_error(const char *text, const char *want)
     assert_int_equal(c.n_entries, 0);
     assert_int_equal(c.n_search, 0);
     assert_int_equal(c.n_aliases, 0);
-    registries_conf_done(&c);
+    image_registries_conf_done(&c);
     err_done(&err);
 }
 
@@ -67,7 +67,7 @@ static char *endpoints(const struct registries_conf *c, const char *s)
     assert_int_equal(image_ref_parse(s, &ref, &err), 0);
     struct registries_endpoint *ep;
     size_t n;
-    int r = registries_conf_endpoints(c, &ref, &ep, &n, &err);
+    int r = image_registries_conf_endpoints(c, &ref, &ep, &n, &err);
     image_ref_done(&ref);
     if (r < 0) {
         char *msg = xasprintf("error %d: %s", r, err_msg(&err));
@@ -83,7 +83,7 @@ static char *endpoints(const struct registries_conf *c, const char *s)
         free(out);
         out = next;
     }
-    registries_endpoints_free(ep, n);
+    image_registries_endpoints_free(ep, n);
     return out;
 }
 
@@ -101,7 +101,7 @@ static void test_empty(void **state UNUSED)
     assert_int_equal(c->n_entries, 0);
     assert_int_equal(c->n_search, 0);
     assert_int_equal(c->short_name_mode, REGISTRIES_SHORT_NAME_PERMISSIVE);
-    assert_null(registries_conf_find(c, "docker.io/library/busybox"));
+    assert_null(image_registries_conf_find(c, "docker.io/library/busybox"));
     expect_endpoints(c, "docker.io/busybox:1", "docker.io/library/busybox");
     expect_endpoints(c, "localhost:5000/x", "localhost:5000/x");
     unload(c);
@@ -207,11 +207,11 @@ static void test_wildcard_prefix(void **state UNUSED)
                      "mirror mirror.local/example/app, foo.example.com/app (insecure)");
     expect_endpoints(c, "a.b.example.com/ns/app",
                      "mirror mirror.local/example/ns/app, a.b.example.com/ns/app (insecure)");
-    assert_non_null(registries_conf_find(c, "foo.example.com:5000/app"));
-    assert_null(registries_conf_find(c, "example.com/app"));
-    assert_null(registries_conf_find(c, "fooexample.com/app"));
-    assert_null(registries_conf_find(c, "foo.example.com.evil.io/app"));
-    assert_null(registries_conf_find(c, "quay.io/foo.example.com"));
+    assert_non_null(image_registries_conf_find(c, "foo.example.com:5000/app"));
+    assert_null(image_registries_conf_find(c, "example.com/app"));
+    assert_null(image_registries_conf_find(c, "fooexample.com/app"));
+    assert_null(image_registries_conf_find(c, "foo.example.com.evil.io/app"));
+    assert_null(image_registries_conf_find(c, "quay.io/foo.example.com"));
     unload(c);
 }
 
@@ -243,7 +243,7 @@ static void test_longest_prefix(void **state UNUSED)
     expect_endpoints(c, "docker.io/library/nginx", "lib.local/official/nginx");
     expect_endpoints(c, "docker.io/user/app", "hub-mirror.local/user/app");
     /* "*.io" is shorter than "docker.io", so docker.io wins; other .io registries are blocked */
-    const struct registries_entry *e = registries_conf_find(c, "quay.io/a/b");
+    const struct registries_entry *e = image_registries_conf_find(c, "quay.io/a/b");
     assert_non_null(e);
     assert_string_equal(e->prefix, "*.io");
     unload(c);
@@ -260,7 +260,7 @@ static void test_blocked(void **state UNUSED)
     assert_int_equal(image_ref_parse("docker.io/evil:1", &ref, &err), 0);
     struct registries_endpoint *ep = (void *)1;
     size_t n = 7;
-    assert_int_equal(registries_conf_endpoints(c, &ref, &ep, &n, &err), -EACCES);
+    assert_int_equal(image_registries_conf_endpoints(c, &ref, &ep, &n, &err), -EACCES);
     assert_null(ep);
     assert_int_equal(n, 0);
     assert_string_equal(err_msg(&err), "registry `docker.io/library/evil` is blocked by prefix "
@@ -281,7 +281,7 @@ static void test_insecure_flags(void **state UNUSED)
                                      "[[registry.mirror]]\n"
                                      "location = \"plain-mirror.local:8080\"\n"
                                      "insecure = true\n");
-    const struct registries_entry *e = registries_conf_find(c, "localhost:5000/x");
+    const struct registries_entry *e = image_registries_conf_find(c, "localhost:5000/x");
     assert_non_null(e);
     assert_true(e->insecure);
     assert_int_equal(e->n_mirrors, 2);
@@ -365,7 +365,7 @@ static void test_drop_in_replaces_same_prefix(void **state UNUSED)
     expect_endpoints(c, "quay.io/a", "mirror new-mirror.local/a, quay.io/a");
     expect_endpoints(c, "gcr.io/a", "gcr.io/a (insecure)");
     expect_endpoints(c, "ghcr.io/a", "ghcr.io/a");
-    const struct registries_entry *e = registries_conf_find(c, "quay.io/a");
+    const struct registries_entry *e = image_registries_conf_find(c, "quay.io/a");
     assert_string_equal(e->origin, "/etc/containers/registries.conf.d/10-mirror.conf");
     /* within one document too, the later entry wins */
     apply_ok(c, "x.conf",
@@ -476,19 +476,19 @@ static void test_aliases(void **state UNUSED)
                                      "\"fedora\" = \"registry.fedoraproject.org/fedora\"\n"
                                      "\"foo/bar\" = \"quay.io/foo/bar\"\n");
     assert_int_equal(c->n_aliases, 3);
-    assert_string_equal(registries_conf_alias(c, "busybox"), "docker.io/library/busybox");
-    assert_string_equal(registries_conf_alias(c, "foo/bar"), "quay.io/foo/bar");
-    assert_null(registries_conf_alias(c, "nginx"));
+    assert_string_equal(image_registries_conf_alias(c, "busybox"), "docker.io/library/busybox");
+    assert_string_equal(image_registries_conf_alias(c, "foo/bar"), "quay.io/foo/bar");
+    assert_null(image_registries_conf_alias(c, "nginx"));
     /* a later file replaces one alias, erases another with "", adds a third */
     apply_ok(c, "short-name-aliases.conf",
              "[aliases]\n\"busybox\" = \"quay.io/prometheus/busybox\"\n\"fedora\" = \"\"\n"
              "\"nginx\" = \"docker.io/library/nginx\"\n\"never\" = \"\"\n");
     assert_int_equal(c->n_aliases, 3);
-    assert_string_equal(registries_conf_alias(c, "busybox"), "quay.io/prometheus/busybox");
-    assert_null(registries_conf_alias(c, "fedora"));
-    assert_null(registries_conf_alias(c, "never"));
-    assert_string_equal(registries_conf_alias(c, "nginx"), "docker.io/library/nginx");
-    assert_string_equal(registries_conf_alias(c, "foo/bar"), "quay.io/foo/bar");
+    assert_string_equal(image_registries_conf_alias(c, "busybox"), "quay.io/prometheus/busybox");
+    assert_null(image_registries_conf_alias(c, "fedora"));
+    assert_null(image_registries_conf_alias(c, "never"));
+    assert_string_equal(image_registries_conf_alias(c, "nginx"), "docker.io/library/nginx");
+    assert_string_equal(image_registries_conf_alias(c, "foo/bar"), "quay.io/foo/bar");
     unload(c);
 }
 
@@ -529,13 +529,13 @@ static void test_failed_apply_changes_nothing(void **state UNUSED)
                       "[[registry]]\nlocation = \"quay.io\"\nblocked = true\n"
                       "[aliases]\nx = \"\"\n"
                       "[[registry]]\nlocation = \"https://gcr.io\"\n";
-    assert_int_equal(registries_conf_apply(c, "bad.conf", bad, strlen(bad), &err), -EINVAL);
+    assert_int_equal(image_registries_conf_apply(c, "bad.conf", bad, strlen(bad), &err), -EINVAL);
     err_done(&err);
     assert_int_equal(c->n_search, 1);
     assert_string_equal(c->search[0], "quay.io");
     assert_int_equal(c->n_entries, 1);
     assert_false(c->entries[0].blocked);
-    assert_string_equal(registries_conf_alias(c, "x"), "quay.io/x");
+    assert_string_equal(image_registries_conf_alias(c, "x"), "quay.io/x");
     unload(c);
 }
 

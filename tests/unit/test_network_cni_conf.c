@@ -40,7 +40,7 @@
 static void parse_ok(const char *text, const char *file, struct cni_conflist *c)
 {
     struct err err = ERR_INIT;
-    int r = cni_conflist_parse(text, strlen(text), file, c, &err);
+    int r = network_cni_conflist_parse(text, strlen(text), file, c, &err);
     if (r < 0)
         print_error("%s\n", err_msg(&err));
     assert_int_equal(r, 0);
@@ -52,7 +52,7 @@ static void expect_error(const char *file, const char *text, int code, const cha
 {
     struct cni_conflist c;
     struct err err = ERR_INIT;
-    int r = cni_conflist_parse(text, strlen(text), file, &c, &err);
+    int r = network_cni_conflist_parse(text, strlen(text), file, &c, &err);
     if (r != code || strcmp(err_msg(&err), want) != 0)
         print_error("got  %d `%s`\nwant %d `%s`\n", r, err_msg(&err), code, want);
     assert_int_equal(r, code);
@@ -83,7 +83,7 @@ static void test_parse_conflist(void **state UNUSED)
     assert_string_equal(plugin_type(&c, 2), "bandwidth");
     /* the plugins are the array elements of the document */
     assert_ptr_equal(c.plugins[0], cJSON_GetArrayItem(cJSON_GetObjectItem(c.json, "plugins"), 0));
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
     assert_null(c.json);
 }
 
@@ -101,11 +101,11 @@ static void test_parse_single_conf(void **state UNUSED)
     assert_string_equal(s, "{\"cniVersion\":\"0.4.0\",\"name\":\"podman\",\"plugins\":[{"
                            "\"cniVersion\":\"0.4.0\",\"name\":\"podman\",\"type\":\"bridge\","
                            "\"ipam\":{\"type\":\"host-local\"}}]}");
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
     /* a list is a list whatever the file is called */
     parse_ok(CONFLIST, "10-crib.json", &c);
     assert_int_equal(c.n_plugins, 3);
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
 }
 
 static void test_parse_disable_check(void **state UNUSED)
@@ -115,7 +115,7 @@ static void test_parse_disable_check(void **state UNUSED)
              "\"plugins\": [{\"type\": \"ptp\"}]}",
              "n.conflist", &c);
     assert_true(c.disable_check);
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
     expect_error("n.conflist",
                  "{\"cniVersion\": \"1.0.0\", \"name\": \"n\", \"disableCheck\": \"true\", "
                  "\"plugins\": [{\"type\": \"ptp\"}]}",
@@ -131,7 +131,7 @@ static void test_parse_invalid_json(void **state UNUSED)
     static const char nul[] = "{\"name\": \"a\0b\"}";
     struct cni_conflist c;
     struct err err = ERR_INIT;
-    assert_int_equal(cni_conflist_parse(nul, sizeof(nul) - 1, "x.conf", &c, &err), -EINVAL);
+    assert_int_equal(network_cni_conflist_parse(nul, sizeof(nul) - 1, "x.conf", &c, &err), -EINVAL);
     assert_string_equal(err_msg(&err), "x.conf:1:12: not valid JSON: it contains a NUL byte");
     err_done(&err);
     expect_error("x.conf", "", -EINVAL, "x.conf:1:1: not valid JSON");
@@ -145,7 +145,7 @@ static void test_parse_too_large(void **state UNUSED)
     memset(big, ' ', n);
     struct cni_conflist c;
     struct err err = ERR_INIT;
-    assert_int_equal(cni_conflist_parse(big, n, "big.conf", &c, &err), -EFBIG);
+    assert_int_equal(network_cni_conflist_parse(big, n, "big.conf", &c, &err), -EFBIG);
     assert_string_equal(err_msg(&err), "big.conf: 1048577 bytes, more than the limit of 1048576");
     err_done(&err);
     free(big);
@@ -187,7 +187,7 @@ static void test_parse_network_name(void **state UNUSED)
     parse_ok("{\"cniVersion\": \"1.0.0\", \"name\": \"0My_net.v1-x\", \"type\": \"ptp\"}", "a.conf",
              &c);
     assert_string_equal(c.name, "0My_net.v1-x");
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
     char name[300];
     memset(name, 'a', 256);
     name[256] = '\0';
@@ -252,7 +252,7 @@ static void test_parse_plugin_limit(void **state UNUSED)
     parse_ok(ok, "n.conflist", &c);
     assert_int_equal(c.n_plugins, 64);
     assert_string_equal(plugin_type(&c, 63), "p63");
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
     expect_error("n.conflist", bad, -EINVAL, "n.conflist: 65 plugins, more than the limit of 64");
 }
 
@@ -318,12 +318,12 @@ static const char *net(const char *name)
     return text;
 }
 
-/* cni_conflist_pick must fail with code and exactly want (freed here). */
+/* network_cni_conflist_pick must fail with code and exactly want (freed here). */
 static void expect_pick_error(const char *dir, const char *default_name, int code, char *want)
 {
     struct cni_conflist c;
     struct err err = ERR_INIT;
-    int r = cni_conflist_pick(dir, default_name, &c, &err);
+    int r = network_cni_conflist_pick(dir, default_name, &c, &err);
     if (r != code || strcmp(err_msg(&err), want) != 0)
         print_error("got  %d `%s`\nwant %d `%s`\n", r, err_msg(&err), code, want);
     assert_int_equal(r, code);
@@ -336,7 +336,7 @@ static void expect_pick_error(const char *dir, const char *default_name, int cod
 static void pick_ok(const char *dir, const char *default_name, struct cni_conflist *c)
 {
     struct err err = ERR_INIT;
-    int r = cni_conflist_pick(dir, default_name, c, &err);
+    int r = network_cni_conflist_pick(dir, default_name, c, &err);
     if (r < 0)
         print_error("%s\n", err_msg(&err));
     assert_int_equal(r, 0);
@@ -357,7 +357,7 @@ static void test_pick_first_by_name(void **state UNUSED)
     assert_string_equal(c.name, "upper");
     cleanup_free char *path = xasprintf("%s/10-A.conf", dir);
     assert_string_equal(c.path, path);
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
     remove_dir(dir);
 }
 
@@ -372,10 +372,10 @@ static void test_pick_default_name(void **state UNUSED)
     assert_string_equal(c.name, "b");
     cleanup_free char *path = xasprintf("%s/20-b.conflist", dir);
     assert_string_equal(c.path, path);
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
     pick_ok(dir, "", &c); /* empty: the first */
     assert_string_equal(c.name, "a");
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
     expect_pick_error(dir, "crib", -ENOENT, xasprintf("no CNI network `crib` in %s", dir));
     remove_dir(dir);
 }
@@ -391,7 +391,7 @@ static void test_pick_skips_invalid(void **state UNUSED)
     struct cni_conflist c;
     pick_ok(dir, NULL, &c);
     assert_string_equal(c.name, "good");
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
     /* a file that is wanted by name but broken leaves the reason in the message */
     expect_pick_error(
         dir, "other", -ENOENT,
@@ -449,8 +449,8 @@ static char *stdin_of(size_t i, const char *prev, const struct cni_runtime_confi
 {
     struct cni_conflist c;
     parse_ok(CONFLIST, "10-crib.conflist", &c);
-    char *s = cni_plugin_stdin(&c, i, prev, rc);
-    cni_conflist_done(&c);
+    char *s = network_cni_plugin_stdin(&c, i, prev, rc);
+    network_cni_conflist_done(&c);
     return s;
 }
 
@@ -519,15 +519,15 @@ static void test_stdin_ip_ranges(void **state UNUSED)
              "\"capabilities\": {\"ipRanges\": true, \"portMappings\": true}}",
              "10-k8s.conf", &c);
     struct cni_runtime_config rc = {.pod_cidr = "10.244.1.0/24"};
-    cleanup_free char *s = cni_plugin_stdin(&c, 0, NULL, &rc);
+    cleanup_free char *s = network_cni_plugin_stdin(&c, 0, NULL, &rc);
     assert_string_equal(s, "{\"cniVersion\":\"0.4.0\",\"name\":\"k8s-pod-network\","
                            "\"type\":\"host-local\",\"runtimeConfig\":{\"ipRanges\":"
                            "[[{\"subnet\":\"10.244.1.0/24\"}]]}}");
     rc.pod_cidr = "";
-    cleanup_free char *none = cni_plugin_stdin(&c, 0, NULL, &rc);
+    cleanup_free char *none = network_cni_plugin_stdin(&c, 0, NULL, &rc);
     assert_string_equal(none, "{\"cniVersion\":\"0.4.0\",\"name\":\"k8s-pod-network\","
                               "\"type\":\"host-local\"}");
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
 }
 
 static void test_stdin_prev_result(void **state UNUSED)
@@ -555,12 +555,12 @@ static void test_stdin_replaces_runtime_keys(void **state UNUSED)
              "n.conflist", &c);
     const struct cni_port_mapping pm = {.host_port = 80, .container_port = 8080};
     struct cni_runtime_config rc = {.port_mappings = &pm, .n_port_mappings = 1};
-    cleanup_free char *s = cni_plugin_stdin(&c, 0, "{\"cniVersion\":\"1.0.0\"}", &rc);
+    cleanup_free char *s = network_cni_plugin_stdin(&c, 0, "{\"cniVersion\":\"1.0.0\"}", &rc);
     assert_string_equal(s, "{\"cniVersion\":\"1.0.0\",\"name\":\"n\",\"type\":\"portmap\","
                            "\"args\":{\"cni\":{}},\"runtimeConfig\":{\"portMappings\":["
                            "{\"hostPort\":80,\"containerPort\":8080,\"protocol\":\"tcp\"}]},"
                            "\"prevResult\":{\"cniVersion\":\"1.0.0\"}}");
-    cni_conflist_done(&c);
+    network_cni_conflist_done(&c);
 }
 
 /* ---- results, errors, CNI_ARGS ---- */
@@ -570,7 +570,7 @@ static void expect_ips(const char *json, const char *want)
     char **ips;
     size_t n;
     struct err err = ERR_INIT;
-    int r = cni_result_ips(json, strlen(json), &ips, &n, &err);
+    int r = network_cni_result_ips(json, strlen(json), &ips, &n, &err);
     if (r < 0)
         print_error("%s\n", err_msg(&err));
     assert_int_equal(r, 0);
@@ -590,7 +590,7 @@ static void expect_result_error(const char *json, const char *want)
     char **ips = (char **)1;
     size_t n = 7;
     struct err err = ERR_INIT;
-    assert_int_equal(cni_result_ips(json, strlen(json), &ips, &n, &err), -EINVAL);
+    assert_int_equal(network_cni_result_ips(json, strlen(json), &ips, &n, &err), -EINVAL);
     if (strcmp(err_msg(&err), want) != 0)
         print_error("got  `%s`\nwant `%s`\n", err_msg(&err), want);
     assert_string_equal(err_msg(&err), want);
@@ -653,7 +653,7 @@ static void test_result_too_large(void **state UNUSED)
     char **ips;
     size_t n;
     struct err err = ERR_INIT;
-    assert_int_equal(cni_result_ips("{}", CNI_CONF_MAX_BYTES + 1, &ips, &n, &err), -EFBIG);
+    assert_int_equal(network_cni_result_ips("{}", CNI_CONF_MAX_BYTES + 1, &ips, &n, &err), -EFBIG);
     assert_string_equal(err_msg(&err),
                         "invalid result: 1048577 bytes, more than the limit of 1048576");
     err_done(&err);
@@ -661,7 +661,7 @@ static void test_result_too_large(void **state UNUSED)
 
 static void expect_message(const char *out, const char *want)
 {
-    cleanup_free char *m = cni_error_message(out, strlen(out));
+    cleanup_free char *m = network_cni_error_message(out, strlen(out));
     if (!want) {
         assert_null(m);
         return;
@@ -695,7 +695,7 @@ static void test_error_message_cut(void **state UNUSED)
     memset(msg, 'x', 4095);
     strcpy(msg + 4095, "\xc3\xa9 and more");
     cleanup_free char *out = xasprintf("{\"code\":5,\"msg\":\"%s\"}", msg);
-    cleanup_free char *m = cni_error_message(out, strlen(out));
+    cleanup_free char *m = network_cni_error_message(out, strlen(out));
     assert_non_null(m);
     assert_int_equal(strlen(m), 4095 + strlen("... (code 5)"));
     assert_string_equal(m + 4095, "... (code 5)");
@@ -705,18 +705,19 @@ static void test_args_k8s(void **state UNUSED)
 {
     char *args;
     struct err err = ERR_INIT;
-    assert_int_equal(cni_args_k8s("default", "nginx-7c5ddbdf54-x2v9q", "0123abcd",
-                                  "6f1c2d3e-aaaa-bbbb-cccc-0123456789ab", &args, &err),
+    assert_int_equal(network_cni_args_k8s("default", "nginx-7c5ddbdf54-x2v9q", "0123abcd",
+                                          "6f1c2d3e-aaaa-bbbb-cccc-0123456789ab", &args, &err),
                      0);
     assert_string_equal(args, "IgnoreUnknown=1;K8S_POD_NAMESPACE=default;"
                               "K8S_POD_NAME=nginx-7c5ddbdf54-x2v9q;"
                               "K8S_POD_INFRA_CONTAINER_ID=0123abcd;"
                               "K8S_POD_UID=6f1c2d3e-aaaa-bbbb-cccc-0123456789ab");
     free(args);
-    assert_int_equal(cni_args_k8s("default", "a;IP=10.0.0.9", "id", "uid", &args, &err), -EINVAL);
+    assert_int_equal(network_cni_args_k8s("default", "a;IP=10.0.0.9", "id", "uid", &args, &err),
+                     -EINVAL);
     assert_null(args);
     assert_string_equal(err_msg(&err), "CNI_ARGS: K8S_POD_NAME `a;IP=10.0.0.9` contains `;`");
-    assert_int_equal(cni_args_k8s("ns", "n", "id", "u=1", &args, &err), -EINVAL);
+    assert_int_equal(network_cni_args_k8s("ns", "n", "id", "u=1", &args, &err), -EINVAL);
     assert_string_equal(err_msg(&err), "CNI_ARGS: K8S_POD_UID `u=1` contains `=`");
     err_done(&err);
 }

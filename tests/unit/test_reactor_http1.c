@@ -25,15 +25,15 @@ static void handler(void *data, const struct http1_request *req, struct http1_re
 /* Feed text in chunks of `chunk` bytes; return the output and the last feed's result. */
 static char *run(const char *in, size_t chunk, int *ret)
 {
-    struct http1_session *s = http1_session_new(handler, NULL);
+    struct http1_session *s = reactor_http1_session_new(handler, NULL);
     struct buf out = {0};
     size_t len = strlen(in);
     *ret = 0;
     for (size_t off = 0; off < len && *ret == 0; off += chunk) {
         size_t n = len - off < chunk ? len - off : chunk;
-        *ret = http1_session_feed(s, (const uint8_t *)in + off, n, &out);
+        *ret = reactor_http1_session_feed(s, (const uint8_t *)in + off, n, &out);
     }
-    http1_session_free(s);
+    reactor_http1_session_free(s);
     buf_append(&out, "", 0);
     return buf_steal(&out);
 }

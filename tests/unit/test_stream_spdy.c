@@ -112,20 +112,20 @@ static const char *log_text(struct rec *r)
 /* Parse in one piece, then in one-byte pieces; both must log the same and return the same. */
 static int parse_both(const struct buf *in, struct rec *whole, char *err, size_t err_size)
 {
-    struct spdy_parser *p = spdy_parser_new(on_frame, whole);
-    int rc = spdy_parser_feed(p, in->data, in->len);
-    snprintf(err, err_size, "%s", spdy_parser_error(p));
-    spdy_parser_free(p);
+    struct spdy_parser *p = stream_spdy_parser_new(on_frame, whole);
+    int rc = stream_spdy_parser_feed(p, in->data, in->len);
+    snprintf(err, err_size, "%s", stream_spdy_parser_error(p));
+    stream_spdy_parser_free(p);
 
     struct rec bytes = {0};
-    p = spdy_parser_new(on_frame, &bytes);
+    p = stream_spdy_parser_new(on_frame, &bytes);
     int rc2 = 0;
     for (size_t i = 0; i < in->len && rc2 == 0; i++)
-        rc2 = spdy_parser_feed(p, in->data + i, 1);
+        rc2 = stream_spdy_parser_feed(p, in->data + i, 1);
     assert_int_equal(rc, rc2);
-    assert_string_equal(err, spdy_parser_error(p));
+    assert_string_equal(err, stream_spdy_parser_error(p));
     assert_string_equal(log_text(whole), log_text(&bytes));
-    spdy_parser_free(p);
+    stream_spdy_parser_free(p);
     buf_done(&bytes.log);
     return rc;
 }
@@ -158,7 +158,7 @@ static void expect_eproto(const struct buf *in, const char *msg)
 
 static void test_control_round_trip(void **state)
 {
-    struct spdy_writer *w = spdy_writer_new();
+    struct spdy_writer *w = stream_spdy_writer_new();
     struct buf b = {0};
     const struct spdy_header syn[] = {HDR("streamtype", "stdout"), HDR("port", "8080"),
                                       HDR("Multi", "a\0b"), HDR("empty", "")};
@@ -167,19 +167,19 @@ static void test_control_round_trip(void **state)
     const struct spdy_setting settings[] = {
         {0, SPDY_SETTINGS_INITIAL_WINDOW_SIZE, 65536}, {1, 4, 100}, {3, 0xffffff, 0xffffffff}};
 
-    spdy_write_syn_stream(w, &b, 1, 0, 0, 0, syn, ARRAY_SIZE(syn));
-    spdy_write_syn_stream(w, &b, 0xfffffffd, 0x80000001, 7,
-                          SPDY_FLAG_FIN | SPDY_FLAG_UNIDIRECTIONAL, NULL, 0);
-    spdy_write_syn_reply(w, &b, 3, SPDY_FLAG_FIN, reply, ARRAY_SIZE(reply));
-    spdy_write_headers(w, &b, 5, 0, trailers, ARRAY_SIZE(trailers));
-    spdy_write_rst_stream(&b, 7, SPDY_FLOW_CONTROL_ERROR);
-    spdy_write_rst_stream(&b, 0xffffffff, SPDY_FRAME_TOO_LARGE);
-    spdy_write_settings(&b, settings, ARRAY_SIZE(settings));
-    spdy_write_settings(&b, NULL, 0);
-    spdy_write_ping(&b, 0xfffffffe);
-    spdy_write_goaway(&b, 9, 2);
-    spdy_write_window_update(&b, 0, 0x7fffffff);
-    spdy_write_window_update(&b, 1, 0xffffffff);
+    stream_spdy_write_syn_stream(w, &b, 1, 0, 0, 0, syn, ARRAY_SIZE(syn));
+    stream_spdy_write_syn_stream(w, &b, 0xfffffffd, 0x80000001, 7,
+                                 SPDY_FLAG_FIN | SPDY_FLAG_UNIDIRECTIONAL, NULL, 0);
+    stream_spdy_write_syn_reply(w, &b, 3, SPDY_FLAG_FIN, reply, ARRAY_SIZE(reply));
+    stream_spdy_write_headers(w, &b, 5, 0, trailers, ARRAY_SIZE(trailers));
+    stream_spdy_write_rst_stream(&b, 7, SPDY_FLOW_CONTROL_ERROR);
+    stream_spdy_write_rst_stream(&b, 0xffffffff, SPDY_FRAME_TOO_LARGE);
+    stream_spdy_write_settings(&b, settings, ARRAY_SIZE(settings));
+    stream_spdy_write_settings(&b, NULL, 0);
+    stream_spdy_write_ping(&b, 0xfffffffe);
+    stream_spdy_write_goaway(&b, 9, 2);
+    stream_spdy_write_window_update(&b, 0, 0x7fffffff);
+    stream_spdy_write_window_update(&b, 1, 0xffffffff);
 
     expect_log(&b, "SYN_STREAM 1 assoc=0 prio=0 flags=0 streamtype=stdout port=8080 "
                    "multi=a\\x00b empty=\n"
@@ -197,50 +197,50 @@ static void test_control_round_trip(void **state)
 
     /* fixed layouts, byte for byte (spec 2.6) */
     b.len = 0;
-    spdy_write_rst_stream(&b, 7, SPDY_CANCEL);
+    stream_spdy_write_rst_stream(&b, 7, SPDY_CANCEL);
     assert_int_equal(b.len, 16);
     assert_memory_equal(b.data, "\x80\x03\x00\x03\x00\x00\x00\x08\0\0\0\x07\0\0\0\x05", 16);
     b.len = 0;
-    spdy_write_window_update(&b, 0, 1000);
+    stream_spdy_write_window_update(&b, 0, 1000);
     assert_memory_equal(b.data, "\x80\x03\x00\x09\x00\x00\x00\x08\0\0\0\0\0\0\x03\xe8", 16);
     b.len = 0;
-    spdy_write_ping(&b, 1);
+    stream_spdy_write_ping(&b, 1);
     assert_int_equal(b.len, 12);
     assert_memory_equal(b.data, "\x80\x03\x00\x06\x00\x00\x00\x04\0\0\0\x01", 12);
     b.len = 0;
-    spdy_write_goaway(&b, 3, 0);
+    stream_spdy_write_goaway(&b, 3, 0);
     assert_memory_equal(b.data, "\x80\x03\x00\x07\x00\x00\x00\x08\0\0\0\x03\0\0\0\0", 16);
     b.len = 0;
-    spdy_write_settings(&b, &settings[1], 1);
+    stream_spdy_write_settings(&b, &settings[1], 1);
     assert_int_equal(b.len, 20);
     assert_memory_equal(b.data, "\x80\x03\x00\x04\x00\x00\x00\x0c\0\0\0\x01\x01\0\0\x04\0\0\0\x64",
                         20);
     /* SYN_STREAM: ids, priority in the top 3 bits, slot 0, then a zlib stream whose header names
      * the SPDY/3 dictionary by its adler32 */
-    struct spdy_writer *w2 = spdy_writer_new();
+    struct spdy_writer *w2 = stream_spdy_writer_new();
     b.len = 0;
-    spdy_write_syn_stream(w2, &b, 1, 0, 5, SPDY_FLAG_FIN, syn, 1);
+    stream_spdy_write_syn_stream(w2, &b, 1, 0, 5, SPDY_FLAG_FIN, syn, 1);
     assert_memory_equal(b.data, "\x80\x03\x00\x01\x01", 5);
     assert_int_equal((size_t)(b.data[5] << 16 | b.data[6] << 8 | b.data[7]), b.len - 8);
     assert_memory_equal(b.data + 8, "\0\0\0\x01\0\0\0\0\xa0\0", 10);
     assert_int_equal(b.data[18], 0x78);
     assert_true(b.data[19] & 0x20); /* FDICT */
     assert_memory_equal(b.data + 20, "\xe3\xc6\xa7\xc2", 4);
-    spdy_writer_free(w2);
+    stream_spdy_writer_free(w2);
 
     buf_done(&b);
-    spdy_writer_free(w);
+    stream_spdy_writer_free(w);
 }
 
 static void test_shared_compression_context(void **state)
 {
-    struct spdy_writer *w = spdy_writer_new();
+    struct spdy_writer *w = stream_spdy_writer_new();
     struct buf b = {0};
     const struct spdy_header h[] = {HDR(":status", "200"), HDR(":version", "HTTP/1.1"),
                                     HDR("x-stream-protocol-version", "v4.channel.k8s.io")};
-    spdy_write_syn_reply(w, &b, 1, 0, h, ARRAY_SIZE(h));
+    stream_spdy_write_syn_reply(w, &b, 1, 0, h, ARRAY_SIZE(h));
     size_t first = b.len;
-    spdy_write_syn_reply(w, &b, 3, 0, h, ARRAY_SIZE(h));
+    stream_spdy_write_syn_reply(w, &b, 3, 0, h, ARRAY_SIZE(h));
     /* the second block refers back to the first */
     assert_true(b.len - first < first);
     expect_log(&b, "SYN_REPLY 1 flags=0 :status=200 :version=HTTP/1.1 "
@@ -255,50 +255,50 @@ static void test_shared_compression_context(void **state)
 
     buf_done(&second);
     buf_done(&b);
-    spdy_writer_free(w);
+    stream_spdy_writer_free(w);
 }
 
 static void test_data_chunks(void **state)
 {
     struct buf b = {0};
-    spdy_write_data(&b, 1, SPDY_FLAG_FIN, (const uint8_t *)"0123456789", 10);
+    stream_spdy_write_data(&b, 1, SPDY_FLAG_FIN, (const uint8_t *)"0123456789", 10);
 
     struct rec r = {0};
-    struct spdy_parser *p = spdy_parser_new(on_frame, &r);
+    struct spdy_parser *p = stream_spdy_parser_new(on_frame, &r);
     /* header and 3 bytes, then 7: two chunks, FIN only on the second */
-    assert_int_equal(spdy_parser_feed(p, b.data, 11), 0);
+    assert_int_equal(stream_spdy_parser_feed(p, b.data, 11), 0);
     assert_int_equal(r.data_calls, 1);
     assert_string_equal(log_text(&r), "DATA 1:012");
-    assert_int_equal(spdy_parser_feed(p, b.data + 11, 7), 0);
+    assert_int_equal(stream_spdy_parser_feed(p, b.data + 11, 7), 0);
     assert_int_equal(r.data_calls, 2);
     assert_string_equal(log_text(&r), "DATA 1:0123456789 FIN\n");
-    spdy_parser_free(p);
+    stream_spdy_parser_free(p);
     buf_done(&r.log);
 
     /* byte by byte: one callback per byte, no FIN before the last */
     struct rec one = {0};
-    p = spdy_parser_new(on_frame, &one);
+    p = stream_spdy_parser_new(on_frame, &one);
     for (size_t i = 0; i < b.len; i++)
-        assert_int_equal(spdy_parser_feed(p, b.data + i, 1), 0);
+        assert_int_equal(stream_spdy_parser_feed(p, b.data + i, 1), 0);
     assert_int_equal(one.data_calls, 10);
     assert_string_equal(log_text(&one), "DATA 1:0123456789 FIN\n");
-    spdy_parser_free(p);
+    stream_spdy_parser_free(p);
     buf_done(&one.log);
 
     /* empty frames: one callback each, with len 0 */
     b.len = 0;
-    spdy_write_data(&b, 3, SPDY_FLAG_FIN, NULL, 0);
-    spdy_write_data(&b, 5, 0, NULL, 0);
-    spdy_write_data(&b, 0x80000007, 0, (const uint8_t *)"ab", 2);
-    spdy_write_data(&b, 7, SPDY_FLAG_FIN, (const uint8_t *)"c\n", 2);
+    stream_spdy_write_data(&b, 3, SPDY_FLAG_FIN, NULL, 0);
+    stream_spdy_write_data(&b, 5, 0, NULL, 0);
+    stream_spdy_write_data(&b, 0x80000007, 0, (const uint8_t *)"ab", 2);
+    stream_spdy_write_data(&b, 7, SPDY_FLAG_FIN, (const uint8_t *)"c\n", 2);
     assert_int_equal(b.len, 36);
     assert_memory_equal(b.data, "\0\0\0\x03\x01\0\0\0", 8);
     struct rec z = {0};
-    p = spdy_parser_new(on_frame, &z);
-    assert_int_equal(spdy_parser_feed(p, b.data, b.len), 0);
+    p = stream_spdy_parser_new(on_frame, &z);
+    assert_int_equal(stream_spdy_parser_feed(p, b.data, b.len), 0);
     assert_int_equal(z.data_calls, 4);
     assert_string_equal(log_text(&z), "DATA 3: FIN\nDATA 5:DATA 7:abc\\x0a FIN\n");
-    spdy_parser_free(p);
+    stream_spdy_parser_free(p);
     buf_done(&z.log);
     buf_done(&b);
 }
@@ -332,7 +332,7 @@ static void test_large_data(void **state)
     for (size_t i = 0; i < n; i++)
         d[i] = (uint8_t)(i * 7);
     struct buf b = {0};
-    spdy_write_data(&b, 9, SPDY_FLAG_FIN, d, n);
+    stream_spdy_write_data(&b, 9, SPDY_FLAG_FIN, d, n);
     assert_int_equal(b.len, n + 16);
     /* first frame full and without FIN, the second has the rest and FIN */
     assert_memory_equal(b.data, "\0\0\0\x09\0\xff\xff\xff", 8);
@@ -340,20 +340,20 @@ static void test_large_data(void **state)
 
     /* whole: one callback per frame */
     struct big g = {0};
-    struct spdy_parser *p = spdy_parser_new(on_big, &g);
-    assert_int_equal(spdy_parser_feed(p, b.data, b.len), 0);
-    spdy_parser_free(p);
+    struct spdy_parser *p = stream_spdy_parser_new(on_big, &g);
+    assert_int_equal(stream_spdy_parser_feed(p, b.data, b.len), 0);
+    stream_spdy_parser_free(p);
     assert_int_equal(g.calls, 2);
     assert_int_equal(g.fins, 1);
 
     /* in 64 KiB reads, as from a socket: chunks as they come, nothing buffered */
     g = (struct big){0};
-    p = spdy_parser_new(on_big, &g);
+    p = stream_spdy_parser_new(on_big, &g);
     for (size_t off = 0; off < b.len; off += 65536) {
         size_t k = b.len - off < 65536 ? b.len - off : 65536;
-        assert_int_equal(spdy_parser_feed(p, b.data + off, k), 0);
+        assert_int_equal(stream_spdy_parser_feed(p, b.data + off, k), 0);
     }
-    spdy_parser_free(p);
+    stream_spdy_parser_free(p);
     assert_int_equal(g.seen, n);
     assert_int_equal(g.calls, 258);
     assert_int_equal(g.fins, 1);
@@ -437,7 +437,7 @@ static void test_header_block_parsing(void **state)
 
 static void test_header_limits(void **state)
 {
-    struct spdy_writer *w = spdy_writer_new();
+    struct spdy_writer *w = stream_spdy_writer_new();
     struct buf b = {0};
 
     /* 1024 headers pass, 1025 do not */
@@ -447,50 +447,50 @@ static void test_header_limits(void **state)
         snprintf(names[i], sizeof(names[i]), "h%zu", i);
         h[i] = (struct spdy_header){names[i], (char *)"v", 1};
     }
-    spdy_write_headers(w, &b, 1, 0, h, 1024);
+    stream_spdy_write_headers(w, &b, 1, 0, h, 1024);
     struct rec r = {0};
     char err[256];
     assert_int_equal(parse_both(&b, &r, err, sizeof(err)), 0);
     assert_int_equal(r.calls, 1);
     buf_done(&r.log);
-    spdy_writer_free(w);
+    stream_spdy_writer_free(w);
 
-    w = spdy_writer_new();
+    w = stream_spdy_writer_new();
     b.len = 0;
-    spdy_write_headers(w, &b, 1, 0, h, 1025);
+    stream_spdy_write_headers(w, &b, 1, 0, h, 1025);
     expect_eproto(&b, "1025 headers, over the limit of 1024");
-    spdy_writer_free(w);
+    stream_spdy_writer_free(w);
 
     /* a block that compresses well but inflates past 256 KiB */
     size_t vlen = 300 * 1024;
     char *v = xmalloc(vlen);
     memset(v, 'a', vlen);
     struct spdy_header big = {(char *)"big", v, vlen};
-    w = spdy_writer_new();
+    w = stream_spdy_writer_new();
     b.len = 0;
-    spdy_write_syn_stream(w, &b, 1, 0, 0, 0, &big, 1);
+    stream_spdy_write_syn_stream(w, &b, 1, 0, 0, 0, &big, 1);
     assert_true(b.len < SPDY_MAX_CONTROL_LEN);
     expect_eproto(&b, "decompresses to over 262144 bytes");
-    spdy_writer_free(w);
+    stream_spdy_writer_free(w);
 
     /* just under the limit is fine: 4 + 4 + 3 + 4 + value */
-    w = spdy_writer_new();
+    w = stream_spdy_writer_new();
     b.len = 0;
     big.value_len = SPDY_MAX_HEADER_BLOCK - 15;
-    spdy_write_syn_stream(w, &b, 1, 0, 0, 0, &big, 1);
+    stream_spdy_write_syn_stream(w, &b, 1, 0, 0, 0, &big, 1);
     r = (struct rec){0};
     assert_int_equal(parse_both(&b, &r, err, sizeof(err)), 0);
     assert_int_equal(r.calls, 1);
     buf_done(&r.log);
-    spdy_writer_free(w);
+    stream_spdy_writer_free(w);
 
     /* and one byte more is not */
-    w = spdy_writer_new();
+    w = stream_spdy_writer_new();
     b.len = 0;
     big.value_len++;
-    spdy_write_syn_stream(w, &b, 1, 0, 0, 0, &big, 1);
+    stream_spdy_write_syn_stream(w, &b, 1, 0, 0, 0, &big, 1);
     expect_eproto(&b, "decompresses to over");
-    spdy_writer_free(w);
+    stream_spdy_writer_free(w);
 
     free(v);
     free(names);
@@ -538,24 +538,24 @@ static void test_malformed_frames(void **state)
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
         b.len = 0;
         /* a good frame first, so the error is not just at the start */
-        spdy_write_ping(&b, 1);
+        stream_spdy_write_ping(&b, 1);
         append(&b, bad[i].bytes, bad[i].len);
         expect_eproto(&b, bad[i].msg);
     }
 
     /* dead after an error: later input is refused with the same error */
     struct rec r = {0};
-    struct spdy_parser *p = spdy_parser_new(on_frame, &r);
-    assert_string_equal(spdy_parser_error(p), "");
+    struct spdy_parser *p = stream_spdy_parser_new(on_frame, &r);
+    assert_string_equal(stream_spdy_parser_error(p), "");
     b.len = 0;
     APPEND(&b, "\x80\x02\x00\x06\0\0\0\x04\0\0\0\x01");
-    assert_int_equal(spdy_parser_feed(p, b.data, b.len), -EPROTO);
+    assert_int_equal(stream_spdy_parser_feed(p, b.data, b.len), -EPROTO);
     b.len = 0;
-    spdy_write_ping(&b, 2);
-    assert_int_equal(spdy_parser_feed(p, b.data, b.len), -EPROTO);
+    stream_spdy_write_ping(&b, 2);
+    assert_int_equal(stream_spdy_parser_feed(p, b.data, b.len), -EPROTO);
     assert_int_equal(r.calls, 0);
-    assert_string_equal(spdy_parser_error(p), "control frame of SPDY version 2, not 3");
-    spdy_parser_free(p);
+    assert_string_equal(stream_spdy_parser_error(p), "control frame of SPDY version 2, not 3");
+    stream_spdy_parser_free(p);
     buf_done(&r.log);
     buf_done(&b);
 }
@@ -566,9 +566,9 @@ static void test_unknown_control_skipped(void **state)
     APPEND(&b, "\x80\x03\x00\x05\0\0\0\0");                 /* NOOP, gone in SPDY/3 */
     APPEND(&b, "\x80\x03\xf0\x00\x07\0\0\x06\0\0\0\x01zz"); /* spdy-transport's X-Forwarded-For */
     APPEND(&b, "\x80\x03\x00\x0a\0\0\0\x03xyz");            /* CREDENTIAL */
-    spdy_write_ping(&b, 5);
+    stream_spdy_write_ping(&b, 5);
     APPEND(&b, "\x80\x03\xff\xff\0\0\0\x02..");
-    spdy_write_data(&b, 1, SPDY_FLAG_FIN, (const uint8_t *)"x", 1);
+    stream_spdy_write_data(&b, 1, SPDY_FLAG_FIN, (const uint8_t *)"x", 1);
     expect_log(&b, "PING 5\nDATA 1:x FIN\n");
 
     /* an unknown frame longer than the control cap is skipped without buffering it */
@@ -577,7 +577,7 @@ static void test_unknown_control_skipped(void **state)
     buf_reserve(&b, 0x100000);
     memset(b.data + b.len, 0xaa, 0x100000);
     b.len += 0x100000;
-    spdy_write_ping(&b, 6);
+    stream_spdy_write_ping(&b, 6);
     expect_log(&b, "PING 6\n");
     buf_done(&b);
 }
@@ -585,26 +585,26 @@ static void test_unknown_control_skipped(void **state)
 static void test_callback_stops(void **state)
 {
     struct buf b = {0};
-    spdy_write_ping(&b, 1);
-    spdy_write_ping(&b, 2);
-    spdy_write_data(&b, 1, 0, (const uint8_t *)"abc", 3);
+    stream_spdy_write_ping(&b, 1);
+    stream_spdy_write_ping(&b, 2);
+    stream_spdy_write_data(&b, 1, 0, (const uint8_t *)"abc", 3);
     struct rec r = {.stop_with = -ECONNRESET};
-    struct spdy_parser *p = spdy_parser_new(on_frame, &r);
-    assert_int_equal(spdy_parser_feed(p, b.data, b.len), -ECONNRESET);
+    struct spdy_parser *p = stream_spdy_parser_new(on_frame, &r);
+    assert_int_equal(stream_spdy_parser_feed(p, b.data, b.len), -ECONNRESET);
     assert_int_equal(r.calls, 1);
-    assert_int_equal(spdy_parser_feed(p, b.data, b.len), -ECONNRESET);
+    assert_int_equal(stream_spdy_parser_feed(p, b.data, b.len), -ECONNRESET);
     assert_int_equal(r.calls, 1);
-    assert_string_equal(spdy_parser_error(p), "");
-    spdy_parser_free(p);
+    assert_string_equal(stream_spdy_parser_error(p), "");
+    stream_spdy_parser_free(p);
 
     /* a positive return is not a stop */
     struct rec pos = {.stop_with = 1};
-    p = spdy_parser_new(on_frame, &pos);
-    assert_int_equal(spdy_parser_feed(p, b.data, b.len), 0);
+    p = stream_spdy_parser_new(on_frame, &pos);
+    assert_int_equal(stream_spdy_parser_feed(p, b.data, b.len), 0);
     assert_string_equal(log_text(&pos), "PING 1\nPING 2\nDATA 1:abc");
-    spdy_parser_free(p);
-    spdy_parser_free(NULL);
-    spdy_writer_free(NULL);
+    stream_spdy_parser_free(p);
+    stream_spdy_parser_free(NULL);
+    stream_spdy_writer_free(NULL);
     buf_done(&r.log);
     buf_done(&pos.log);
     buf_done(&b);
@@ -631,9 +631,9 @@ static void test_go_spdystream_golden(void **state)
                    "SYN_STREAM 3 assoc=1 prio=7 flags=1 streamtype=stderr\n");
 
     struct rec r = {0};
-    struct spdy_parser *p = spdy_parser_new(on_frame, &r);
-    assert_int_equal(spdy_parser_feed(p, b.data, b.len), 0);
-    spdy_parser_free(p);
+    struct spdy_parser *p = stream_spdy_parser_new(on_frame, &r);
+    assert_int_equal(stream_spdy_parser_feed(p, b.data, b.len), 0);
+    stream_spdy_parser_free(p);
     buf_done(&r.log);
     buf_done(&b);
 }
@@ -671,15 +671,15 @@ static void test_spdy_transport_golden(void **state)
  * computes over the spec's 1423 bytes (moby/spdystream's and spdy-transport's copies agree). */
 static void test_dictionary_id(void **state)
 {
-    struct spdy_writer *w = spdy_writer_new();
+    struct spdy_writer *w = stream_spdy_writer_new();
     struct buf b = {0};
-    spdy_write_headers(w, &b, 1, 0, NULL, 0);
+    stream_spdy_write_headers(w, &b, 1, 0, NULL, 0);
     uint32_t ours = (uint32_t)b.data[14] << 24 | (uint32_t)b.data[15] << 16 |
                     (uint32_t)b.data[16] << 8 | b.data[17];
     assert_int_equal(ours, 0xe3c6a7c2);
     expect_log(&b, "HEADERS 1 flags=0\n");
     buf_done(&b);
-    spdy_writer_free(w);
+    stream_spdy_writer_free(w);
 }
 
 int main(void)
