@@ -74,8 +74,11 @@ int fs_write_file(const char *path, const void *data, size_t len, unsigned mode)
 int fs_read_file(const char *path, size_t max, struct buf *out)
 {
     cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return -errno;
+    return fd < 0 ? -errno : fs_read_fd(fd, max, out);
+}
+
+int fs_read_fd(int fd, size_t max, struct buf *out)
+{
     for (;;) {
         buf_reserve(out, 65536);
         ssize_t n = read(fd, out->data + out->len, 65536);

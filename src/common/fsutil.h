@@ -18,6 +18,8 @@ int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mod
 int fs_write_file(const char *path, const void *data, size_t len, unsigned mode);
 /* Read a whole file of at most max bytes into out (NUL-terminated). -EFBIG when larger. */
 int fs_read_file(const char *path, size_t max, struct buf *out);
+/* The same from an open fd, read to its end. */
+int fs_read_fd(int fd, size_t max, struct buf *out);
 /* mkdir -p with mode for the directories it creates. */
 int fs_mkdir_p(const char *path, unsigned mode);
 /* Open for appending the regular file rel beneath the directory base, making it (mode) and the

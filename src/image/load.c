@@ -64,21 +64,10 @@ static int read_beneath(struct image_load *l, const char *rel, size_t max, struc
     cleanup_close int fd = open_beneath(l->rootfd, rel);
     if (fd < 0)
         return err_set(&l->err, fd, "%s: %s", rel, strerror(-fd));
-    for (;;) {
-        buf_reserve(out, 65536);
-        ssize_t n = read(fd, out->data + out->len, 65536);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return err_set(&l->err, -errno, "read %s: %s", rel, strerror(errno));
-        if (n == 0)
-            break;
-        out->len += (size_t)n;
-        if (out->len > max)
-            return err_set(&l->err, -EFBIG, "%s is larger than %zu bytes", rel, max);
-    }
-    buf_append(out, "", 0);
-    return 0;
+    int r = fs_read_fd(fd, max, out);
+    if (r == -EFBIG)
+        return err_set(&l->err, r, "%s is larger than %zu bytes", rel, max);
+    return r < 0 ? err_set(&l->err, r, "read %s: %s", rel, strerror(-r)) : 0;
 }
 
 /* Check a blob file's size and digest (hashing it: this runs on the pool). */
