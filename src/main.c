@@ -118,7 +118,16 @@ static int run(struct daemon *d)
     return r < 0 || c != 0 ? 1 : 0;
 }
 
-int main(int argc, char **argv)
+/* What the command line asked for. */
+struct args {
+    const char *config_path, *log_level, *listen, *root, *runroot;
+    const char *command; /* NULL: run the daemon */
+    char **operands;
+    int n_operands;
+};
+
+/* Fills `a` from the options and the command. Returns -1 to go on, else the exit status. */
+static int parse_args(int argc, char **argv, struct args *a)
 {
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -129,9 +138,108 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *log_level = NULL, *listen = NULL, *root = NULL,
-               *runroot = NULL;
     int opt;
+    *a = (struct args){0};
+    while ((opt = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            a->config_path = optarg;
+            break;
+        case 'l':
+            a->log_level = optarg;
+            break;
+        case 'L':
+            a->listen = optarg;
+            break;
+        case 'R':
+            a->root = optarg;
+            break;
+        case 'U':
+            a->runroot = optarg;
+            break;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    a->command = optind < argc ? argv[optind] : NULL;
+    a->operands = argv + optind + (a->command ? 1 : 0);
+    a->n_operands = argc - optind - (a->command ? 1 : 0);
+    return -1;
+}
+
+static bool is_command(const struct args *a, const char *name)
+{
+    return a->command && strcmp(a->command, name) == 0;
+}
+
+/* The command is one we know, with as many operands as it takes. Returns -1 to go on, else the
+ * exit status. */
+static int check_command(const struct args *a)
+{
+    bool is_load = is_command(a, "load");
+    bool known = !a->command || is_load || is_command(a, "config") || is_command(a, "version");
+    if (!known || (is_load ? a->n_operands < 1 || a->n_operands > 2 : a->n_operands > 0)) {
+        fprintf(stderr,
+                known ? "cribd: wrong arguments for `%s`\n" : "cribd: unknown command `%s`\n",
+                a->command);
+        usage(stderr);
+        return 2;
+    }
+    return -1;
+}
+
+/* The file (and its drop-ins), then the options over it, then the checks; sets the log level. */
+static int load_config(struct config *cfg, const struct args *a)
+{
+    struct err err = ERR_INIT;
+    config_init(cfg);
+    int r = config_load(cfg, a->config_path ? a->config_path : CONFIG_DEFAULT_PATH,
+                        a->config_path != NULL, &err);
+    struct {
+        const char *value;
+        char **field;
+    } overrides[] = {
+        {a->log_level, &cfg->log_level},
+        {a->listen, &cfg->listen},
+        {a->root, &cfg->root},
+        {a->runroot, &cfg->runroot},
+    };
+    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(overrides); i++) {
+        if (overrides[i].value) {
+            free(*overrides[i].field);
+            *overrides[i].field = xstrdup(overrides[i].value);
+        }
+    }
+    if (r == 0)
+        r = config_validate(cfg, &err);
+    if (r < 0) {
+        fprintf(stderr, "cribd: configuration: %s\n", err_msg(&err));
+        err_done(&err);
+        config_done(cfg);
+        return r;
+    }
+    enum log_level level;
+    log_level_parse(cfg->log_level, &level);
+    log_max_level = level;
+    return 0;
+}
+
+static int print_config(const struct config *cfg)
+{
+    struct buf out = {0};
+    config_write_toml(cfg, &out);
+    fwrite(out.data, 1, out.len, stdout);
+    buf_done(&out);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
     /* cJSON allocates through xmalloc: out of memory aborts, as everywhere else, so no cJSON
      * call returns NULL for want of memory. */
     cJSON_InitHooks(&(cJSON_Hooks){.malloc_fn = xmalloc, .free_fn = free});
@@ -143,94 +251,25 @@ int main(int argc, char **argv)
     uv_disable_stdio_inheritance();
     fs_cloexec_from(3); /* fds our own parent let us inherit */
     signal(SIGPIPE, SIG_IGN);
-    while ((opt = getopt_long(argc, argv, "c:l:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 'c':
-            config_path = optarg;
-            break;
-        case 'l':
-            log_level = optarg;
-            break;
-        case 'L':
-            listen = optarg;
-            break;
-        case 'R':
-            root = optarg;
-            break;
-        case 'U':
-            runroot = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    const char *command = optind < argc ? argv[optind] : NULL;
-    int n_args = argc - optind - (command ? 1 : 0);
-    bool is_load = command && strcmp(command, "load") == 0;
-    bool known =
-        !command || is_load || strcmp(command, "config") == 0 || strcmp(command, "version") == 0;
-    if (!known || (is_load ? n_args < 1 || n_args > 2 : n_args > 0)) {
-        fprintf(stderr,
-                known ? "cribd: wrong arguments for `%s`\n" : "cribd: unknown command `%s`\n",
-                command);
-        usage(stderr);
-        return 2;
-    }
-    if (command && strcmp(command, "version") == 0) {
+    int r = parse_args(argc, argv, &a);
+    if (r < 0)
+        r = check_command(&a);
+    if (r >= 0)
+        return r;
+    if (is_command(&a, "version")) {
         printf("crib version %s\nCRI API v1 (runtime.v1)\n", PACKAGE_VERSION);
         return 0;
     }
 
     struct daemon d = {0};
-    struct err err = ERR_INIT;
-    config_init(&d.cfg);
-    int r = config_load(&d.cfg, config_path ? config_path : CONFIG_DEFAULT_PATH,
-                        config_path != NULL, &err);
-    struct {
-        const char *value;
-        char **field;
-    } overrides[] = {
-        {log_level, &d.cfg.log_level},
-        {listen, &d.cfg.listen},
-        {root, &d.cfg.root},
-        {runroot, &d.cfg.runroot},
-    };
-    for (size_t i = 0; r == 0 && i < ARRAY_SIZE(overrides); i++) {
-        if (overrides[i].value) {
-            free(*overrides[i].field);
-            *overrides[i].field = xstrdup(overrides[i].value);
-        }
-    }
-    if (r == 0)
-        r = config_validate(&d.cfg, &err);
-    if (r < 0) {
-        fprintf(stderr, "cribd: configuration: %s\n", err_msg(&err));
-        err_done(&err);
-        config_done(&d.cfg);
+    if (load_config(&d.cfg, &a) < 0)
         return 1;
-    }
-    enum log_level level;
-    log_level_parse(d.cfg.log_level, &level);
-    log_max_level = level;
-
-    if (is_load) {
-        r = cli_load(d.cfg.listen, argv[optind + 1], n_args == 2 ? argv[optind + 2] : NULL);
-        config_done(&d.cfg);
-        return r;
-    }
-    if (command && strcmp(command, "config") == 0) {
-        struct buf out = {0};
-        config_write_toml(&d.cfg, &out);
-        fwrite(out.data, 1, out.len, stdout);
-        buf_done(&out);
-        config_done(&d.cfg);
-        return 0;
-    }
-    r = run(&d);
+    if (is_command(&a, "load"))
+        r = cli_load(d.cfg.listen, a.operands[0], a.n_operands == 2 ? a.operands[1] : NULL);
+    else if (is_command(&a, "config"))
+        r = print_config(&d.cfg);
+    else
+        r = run(&d);
     config_done(&d.cfg);
     return r;
 }

@@ -379,7 +379,8 @@ static int need_absolute(const char *key, const char *value, struct err *err)
     return 0;
 }
 
-int config_validate(const struct config *cfg, struct err *err)
+/* The names that must be one of a few. */
+static int check_names(const struct config *cfg, struct err *err)
 {
     enum log_level level;
     if (log_level_parse(cfg->log_level, &level) < 0)
@@ -396,44 +397,53 @@ int config_validate(const struct config *cfg, struct err *err)
         if (strcmp(cfg->runtimes[i].runtime_type, "oci") != 0)
             return err_set(err, -EINVAL, "runtime `%s`: runtime_type must be oci, not `%s`",
                            cfg->runtimes[i].name, cfg->runtimes[i].runtime_type);
-    if (cfg->grpc_max_recv_msg_size < 1024 || cfg->grpc_max_recv_msg_size > (1 << 30) ||
-        cfg->grpc_max_send_msg_size < 1024 || cfg->grpc_max_send_msg_size > (1 << 30))
-        return err_set(err, -EINVAL, "grpc message size limits must be between 1 KiB and 1 GiB");
-    if (cfg->pull_progress_timeout < 0 || cfg->max_parallel_downloads < 1 ||
-        cfg->max_parallel_downloads > 64)
-        return err_set(err, -EINVAL,
-                       "`pull_progress_timeout` must be >= 0 and "
-                       "`max_parallel_downloads` between 1 and 64");
-    if (cfg->log_size_max >= 0 && cfg->log_size_max < 8192)
-        return err_set(err, -EINVAL,
-                       "`log_size_max` must be negative (no limit) or at least 8192 bytes");
-    if (cfg->events_backlog_max < 1 || cfg->events_backlog_max > 1000000)
-        return err_set(err, -EINVAL, "`events_backlog_max` must be between 1 and 1000000");
-    if (cfg->max_image_size < 1 || cfg->min_free_space < 0)
-        return err_set(err, -EINVAL,
-                       "`max_image_size` must be at least 1 byte and `min_free_space` >= 0");
-    if (cfg->shutdown_timeout < 0 || cfg->shutdown_timeout > 3600)
-        return err_set(err, -EINVAL, "`shutdown_timeout` must be between 0 and 3600 seconds");
-    if (cfg->stream_port < 0 || cfg->stream_port > 65535)
-        return err_set(err, -EINVAL, "`stream_port` must be between 0 and 65535");
-    if (cfg->stream_token_ttl < 1 || cfg->stream_token_ttl > 86400)
-        return err_set(err, -EINVAL, "`stream_token_ttl` must be between 1 and 86400 seconds");
-    if (cfg->stream_idle_timeout < 0)
-        return err_set(err, -EINVAL, "`stream_idle_timeout` must be >= 0");
-    if (cfg->drain_exec_io_timeout < 1 || cfg->drain_exec_io_timeout > 3600)
-        return err_set(err, -EINVAL, "`drain_exec_io_timeout` must be between 1 and 3600 seconds");
-    if (cfg->stream_handshake_timeout < 1 || cfg->stream_handshake_timeout > 3600)
-        return err_set(err, -EINVAL,
-                       "`stream_handshake_timeout` must be between 1 and 3600 seconds");
-    if (cfg->stream_max_handshakes < 1 || cfg->stream_max_handshakes > 65536 ||
-        cfg->stream_max_handshakes_per_peer < 1 ||
-        cfg->stream_max_handshakes_per_peer > cfg->stream_max_handshakes)
-        return err_set(err, -EINVAL,
-                       "`stream_max_handshakes` must be between 1 and 65536 and "
-                       "`stream_max_handshakes_per_peer` between 1 and it");
-    if (cfg->stream_enable_tls && (!*cfg->stream_tls_cert || !*cfg->stream_tls_key))
-        return err_set(err, -EINVAL,
-                       "`stream_enable_tls` needs `stream_tls_cert` and `stream_tls_key`");
+    return 0;
+}
+
+/* The numbers out of range, in order: the first one found is reported. */
+static int check_ranges(const struct config *cfg, struct err *err)
+{
+    const struct {
+        bool bad;
+        const char *msg;
+    } checks[] = {
+        {cfg->grpc_max_recv_msg_size < 1024 || cfg->grpc_max_recv_msg_size > (1 << 30) ||
+             cfg->grpc_max_send_msg_size < 1024 || cfg->grpc_max_send_msg_size > (1 << 30),
+         "grpc message size limits must be between 1 KiB and 1 GiB"},
+        {cfg->pull_progress_timeout < 0 || cfg->max_parallel_downloads < 1 ||
+             cfg->max_parallel_downloads > 64,
+         "`pull_progress_timeout` must be >= 0 and `max_parallel_downloads` between 1 and 64"},
+        {cfg->log_size_max >= 0 && cfg->log_size_max < 8192,
+         "`log_size_max` must be negative (no limit) or at least 8192 bytes"},
+        {cfg->events_backlog_max < 1 || cfg->events_backlog_max > 1000000,
+         "`events_backlog_max` must be between 1 and 1000000"},
+        {cfg->max_image_size < 1 || cfg->min_free_space < 0,
+         "`max_image_size` must be at least 1 byte and `min_free_space` >= 0"},
+        {cfg->shutdown_timeout < 0 || cfg->shutdown_timeout > 3600,
+         "`shutdown_timeout` must be between 0 and 3600 seconds"},
+        {cfg->stream_port < 0 || cfg->stream_port > 65535,
+         "`stream_port` must be between 0 and 65535"},
+        {cfg->stream_token_ttl < 1 || cfg->stream_token_ttl > 86400,
+         "`stream_token_ttl` must be between 1 and 86400 seconds"},
+        {cfg->stream_idle_timeout < 0, "`stream_idle_timeout` must be >= 0"},
+        {cfg->drain_exec_io_timeout < 1 || cfg->drain_exec_io_timeout > 3600,
+         "`drain_exec_io_timeout` must be between 1 and 3600 seconds"},
+        {cfg->stream_handshake_timeout < 1 || cfg->stream_handshake_timeout > 3600,
+         "`stream_handshake_timeout` must be between 1 and 3600 seconds"},
+        {cfg->stream_max_handshakes < 1 || cfg->stream_max_handshakes > 65536 ||
+             cfg->stream_max_handshakes_per_peer < 1 ||
+             cfg->stream_max_handshakes_per_peer > cfg->stream_max_handshakes,
+         "`stream_max_handshakes` must be between 1 and 65536 and "
+         "`stream_max_handshakes_per_peer` between 1 and it"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(checks); i++)
+        if (checks[i].bad)
+            return err_set(err, -EINVAL, "%s", checks[i].msg);
+    return 0;
+}
+
+static int check_paths(const struct config *cfg, struct err *err)
+{
     const char *paths[][2] = {{"root", cfg->root},
                               {"runroot", cfg->runroot},
                               {"log_dir", cfg->log_dir},
@@ -445,6 +455,17 @@ int config_validate(const struct config *cfg, struct err *err)
             return r;
     }
     return 0;
+}
+
+int config_validate(const struct config *cfg, struct err *err)
+{
+    int r;
+    if ((r = check_names(cfg, err)) < 0 || (r = check_ranges(cfg, err)) < 0)
+        return r;
+    if (cfg->stream_enable_tls && (!*cfg->stream_tls_cert || !*cfg->stream_tls_key))
+        return err_set(err, -EINVAL,
+                       "`stream_enable_tls` needs `stream_tls_cert` and `stream_tls_key`");
+    return check_paths(cfg, err);
 }
 
 static void put_value(struct buf *out, const struct config *cfg, const struct opt *o)

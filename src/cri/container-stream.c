@@ -242,6 +242,79 @@ static void exec_fail(struct stream_proc *p, struct exec_sess *x, struct err *er
     exec_sess_free(x);
 }
 
+/* Pipes for a command without a tty: the child's ends blocking, ours nonblocking for the loop.
+ * Streams the client did not ask for go to /dev/null. On failure the caller closes what is open. */
+static int open_exec_pipes(const struct stream_request *req, int fds[3], int ours[3],
+                           struct err *err)
+{
+    for (int i = 0; i < 3; i++) {
+        bool wanted = i == 0 ? req->in : i == 1 ? req->out : req->err;
+        int pp[2];
+        if (!wanted) {
+            fds[i] = open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+            continue;
+        }
+        if (pipe2(pp, O_CLOEXEC) < 0)
+            return err_set(err, -errno, "pipe: %s", strerror(errno));
+        fds[i] = i == 0 ? pp[0] : pp[1];
+        ours[i] = i == 0 ? pp[1] : pp[0];
+    }
+    return 0;
+}
+
+static void close_fds(const int fds[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+}
+
+/* `runc exec --detach` with the command's stdio on fds, or on the console; on_exec_exit follows. */
+static int call_exec(struct exec_sess *x, struct ctr *c, const struct oci_runtime *rt, int *fds,
+                     struct err *err)
+{
+    const char *console = x->console ? monitor_console_path(x->console) : NULL;
+    x->pid_path = xasprintf("%s.pid", x->process_path);
+    struct oci_verb v = {
+        .type = OCI_VERB_EXEC,
+        .id = c->id,
+        .exec = {.process_path = x->process_path,
+                 .pid_file = x->pid_path,
+                 .console_socket = console,
+                 .detach = true},
+    };
+    struct oci_runtime_opts o = {
+        .stdio_fds = console ? NULL : fds,
+        .log_path = x->log_path,
+        .timeout_ms = UINT64_MAX / 2, /* an interactive command runs as long as it likes */
+    };
+    return oci_runtime_call(x->cri->loop, rt, &v, &o, on_exec_exit, x, &x->child, err);
+}
+
+/* The command's stdio (a console, or pipes), then the runtime; once it runs, our ends of the pipes
+ * belong to the session. */
+static int start_exec(struct exec_sess *x, struct ctr *c, const struct oci_runtime *rt,
+                      const struct stream_request *req, struct err *err)
+{
+    int fds[3] = {-1, -1, -1}, ours[3] = {-1, -1, -1};
+    int r;
+    if (req->tty)
+        r = monitor_console_new(x->cri->loop, c->run_dir, on_exec_master, x, &x->console, err);
+    else
+        r = open_exec_pipes(req, fds, ours, err);
+    if (r >= 0)
+        r = call_exec(x, c, rt, fds, err);
+    close_fds(fds);
+    if (r < 0) {
+        close_fds(ours);
+        return r;
+    }
+    x->running = true;
+    if (!x->console)
+        stream_proc_set_fds(x->p, ours[0], ours[1], ours[2]);
+    return 0;
+}
+
 static void backend_exec(void *data, struct stream_proc *p, const struct stream_request *req)
 {
     struct cri *cri = data;
@@ -263,58 +336,8 @@ static void backend_exec(void *data, struct stream_proc *p, const struct stream_
     if (!x->process_path)
         goto fail;
     x->log_path = xasprintf("%s.log", x->process_path);
-    int fds[3] = {-1, -1, -1}, ours[3] = {-1, -1, -1};
-    if (req->tty) {
-        if (monitor_console_new(cri->loop, c->run_dir, on_exec_master, x, &x->console, &err) < 0)
-            goto fail;
-    } else {
-        /* Pipes: the child's ends blocking, ours nonblocking for the loop. Streams the client
-         * did not ask for go to /dev/null. */
-        for (int i = 0; i < 3; i++) {
-            bool wanted = i == 0 ? req->in : i == 1 ? req->out : req->err;
-            int pp[2];
-            if (!wanted) {
-                fds[i] = open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
-                continue;
-            }
-            if (pipe2(pp, O_CLOEXEC) < 0) {
-                err_set(&err, -errno, "pipe: %s", strerror(errno));
-                break;
-            }
-            fds[i] = i == 0 ? pp[0] : pp[1];
-            ours[i] = i == 0 ? pp[1] : pp[0];
-        }
-    }
-    const char *console = x->console ? monitor_console_path(x->console) : NULL;
-    x->pid_path = xasprintf("%s.pid", x->process_path);
-    struct oci_verb v = {
-        .type = OCI_VERB_EXEC,
-        .id = c->id,
-        .exec = {.process_path = x->process_path,
-                 .pid_file = x->pid_path,
-                 .console_socket = console,
-                 .detach = true},
-    };
-    struct oci_runtime_opts o = {
-        .stdio_fds = console ? NULL : fds,
-        .log_path = x->log_path,
-        .timeout_ms = UINT64_MAX / 2, /* an interactive command runs as long as it likes */
-    };
-    int r = err.code < 0
-                ? err.code
-                : oci_runtime_call(cri->loop, &rt, &v, &o, on_exec_exit, x, &x->child, &err);
-    for (int i = 0; i < 3; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-    if (r < 0) {
-        for (int i = 0; i < 3; i++)
-            if (ours[i] >= 0)
-                close(ours[i]);
+    if (start_exec(x, c, &rt, req, &err) < 0)
         goto fail;
-    }
-    x->running = true;
-    if (!console)
-        stream_proc_set_fds(p, ours[0], ours[1], ours[2]);
     return;
 fail:
     exec_fail(p, x, &err);

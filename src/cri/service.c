@@ -172,69 +172,100 @@ static int read_oom_score_adj(void)
     return v;
 }
 
+static int start_storage(struct cri *cri, struct err *err)
+{
+    const struct config *cfg = cri->cfg;
+    struct storage_opts so = {.allow_devices = cfg->allow_device_nodes,
+                              .max_layer_size = (uint64_t)cfg->max_image_size,
+                              .min_free = (uint64_t)cfg->min_free_space};
+    return storage_new(cri->loop, cfg->root, &so, &cri->storage, err);
+}
+
+static int start_images(struct cri *cri, struct err *err)
+{
+    const struct config *cfg = cri->cfg;
+    struct image_service_opts io = {
+        .root = cfg->root,
+        .registries_conf = cfg->registries_conf,
+        .certs_dir = cfg->certs_dir,
+        .global_auth_file = cfg->global_auth_file,
+        .signature_policy = cfg->signature_policy,
+        .pull_progress_timeout = (long)cfg->pull_progress_timeout,
+        .max_parallel_downloads = (unsigned)cfg->max_parallel_downloads,
+        .max_image_size = (uint64_t)cfg->max_image_size,
+    };
+    return image_service_new(cri->loop, cri->storage, &io, &cri->images, err);
+}
+
+static int start_network(struct cri *cri)
+{
+    const struct config *cfg = cri->cfg;
+    struct network_opts no = {
+        .conf_dir = cfg->network_dir,
+        .plugin_dirs = cfg->plugin_dirs,
+        .n_plugin_dirs = cfg->n_plugin_dirs,
+        .default_network = cfg->cni_default_network,
+    };
+    return network_new(cri->loop, &no, &cri->network);
+}
+
+static int load_pods(struct cri *cri, struct err *err)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    cri->self_exe = xstrndup(exe, n > 0 ? (size_t)n : 0);
+    cri->pod_writes = reactor_fileq_new(cri->loop);
+    cri->pods_dir = xasprintf("%s/pods", cri->cfg->root);
+    cri->pods_run = xasprintf("%s/pods", cri->cfg->runroot);
+    int r = cri_pods_load(cri, err);
+    if (r == 0)
+        cri_pods_check(cri);
+    return r;
+}
+
+static int start_monitor(struct cri *cri, struct err *err)
+{
+    const struct config *cfg = cri->cfg;
+    struct monitor_opts mo = {
+        .log_to_journald = cfg->log_to_journald,
+        .journald_socket = cfg->journald_socket,
+        .log_size_max = cfg->log_size_max,
+        .pids = cri->pids,
+    };
+    return monitor_new(cri->loop, &mo, &cri->monitor, err);
+}
+
+static int load_containers(struct cri *cri, struct err *err)
+{
+    cri->oom_score_adj_min = read_oom_score_adj();
+    oci_lsm_detect(&cri->lsm);
+    cri->ctr_writes = reactor_fileq_new(cri->loop);
+    cri->ctrs_dir = xasprintf("%s/containers", cri->cfg->root);
+    cri->ctrs_run = xasprintf("%s/containers", cri->cfg->runroot);
+    int r = cri_ctrs_load(cri, err);
+    /* Images and containers hold their layers now: the rest can go. */
+    if (r == 0)
+        storage_prune(cri->storage);
+    return r;
+}
+
 int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct err *err)
 {
     struct cri *cri = xcalloc(1, sizeof(*cri));
     cri->loop = loop;
     cri->pids = reactor_pids_new(loop);
     cri->cfg = cfg;
-    struct storage_opts so = {.allow_devices = cfg->allow_device_nodes,
-                              .max_layer_size = (uint64_t)cfg->max_image_size,
-                              .min_free = (uint64_t)cfg->min_free_space};
-    int r = storage_new(loop, cfg->root, &so, &cri->storage, err);
-    if (r == 0) {
-        struct image_service_opts io = {
-            .root = cfg->root,
-            .registries_conf = cfg->registries_conf,
-            .certs_dir = cfg->certs_dir,
-            .global_auth_file = cfg->global_auth_file,
-            .signature_policy = cfg->signature_policy,
-            .pull_progress_timeout = (long)cfg->pull_progress_timeout,
-            .max_parallel_downloads = (unsigned)cfg->max_parallel_downloads,
-            .max_image_size = (uint64_t)cfg->max_image_size,
-        };
-        r = image_service_new(loop, cri->storage, &io, &cri->images, err);
-    }
-    if (r == 0) {
-        struct network_opts no = {
-            .conf_dir = cfg->network_dir,
-            .plugin_dirs = cfg->plugin_dirs,
-            .n_plugin_dirs = cfg->n_plugin_dirs,
-            .default_network = cfg->cni_default_network,
-        };
-        r = network_new(loop, &no, &cri->network);
-    }
-    if (r == 0) {
-        char exe[4096];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-        cri->self_exe = xstrndup(exe, n > 0 ? (size_t)n : 0);
-        cri->pod_writes = reactor_fileq_new(loop);
-        cri->pods_dir = xasprintf("%s/pods", cfg->root);
-        cri->pods_run = xasprintf("%s/pods", cfg->runroot);
-        r = cri_pods_load(cri, err);
-        if (r == 0)
-            cri_pods_check(cri);
-    }
-    if (r == 0) {
-        struct monitor_opts mo = {
-            .log_to_journald = cfg->log_to_journald,
-            .journald_socket = cfg->journald_socket,
-            .log_size_max = cfg->log_size_max,
-            .pids = cri->pids,
-        };
-        r = monitor_new(loop, &mo, &cri->monitor, err);
-    }
-    if (r == 0) {
-        cri->oom_score_adj_min = read_oom_score_adj();
-        oci_lsm_detect(&cri->lsm);
-        cri->ctr_writes = reactor_fileq_new(loop);
-        cri->ctrs_dir = xasprintf("%s/containers", cfg->root);
-        cri->ctrs_run = xasprintf("%s/containers", cfg->runroot);
-        r = cri_ctrs_load(cri, err);
-        /* Images and containers hold their layers now: the rest can go. */
-        if (r == 0)
-            storage_prune(cri->storage);
-    }
+    int r = start_storage(cri, err);
+    if (r == 0)
+        r = start_images(cri, err);
+    if (r == 0)
+        r = start_network(cri);
+    if (r == 0)
+        r = load_pods(cri, err);
+    if (r == 0)
+        r = start_monitor(cri, err);
+    if (r == 0)
+        r = load_containers(cri, err);
     if (r == 0)
         r = cri_stream_start(cri, err);
     if (r < 0) {

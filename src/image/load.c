@@ -216,42 +216,81 @@ static int read_manifest(struct image_load *l, const struct image_descriptor *d,
     return r;
 }
 
+/* The manifest an index picks for this machine, into inner; *pick is its descriptor. */
+static int select_manifest(struct image_load *l, const struct image_manifest *index,
+                           const struct image_descriptor **pick, struct image_manifest *inner)
+{
+    const char *os, *arch, *variant;
+    struct err e = ERR_INIT;
+    int r = 0;
+    image_platform_host(&os, &arch, &variant);
+    if (image_index_select(index, os, arch, variant, pick, &e) < 0)
+        r = err_set(&l->err, e.code, "%s", err_msg(&e));
+    err_done(&e);
+    if (r == 0)
+        r = read_manifest(l, *pick, inner);
+    if (r == 0 && inner->kind != IMAGE_MANIFEST)
+        r = err_set(&l->err, -EINVAL, "an index refers to another index");
+    return r;
+}
+
+static int read_config(struct image_load *l, const struct image_manifest *man, struct buf *config)
+{
+    cleanup_free char *crel = blob_rel(man->config.digest);
+    int r = verify_blob(l, crel, man->config.digest, man->config.size);
+    if (r == 0)
+        r = read_beneath(l, crel, IMAGE_CONFIG_MAX, config);
+    return r;
+}
+
+/* Each layer's path in the layout (every one filled, for the caller to free), checked against its
+ * digest and size until one fails; *size adds their sizes. */
+static int verify_layers(struct image_load *l, const struct image_manifest *man, char **paths,
+                         uint64_t *size)
+{
+    int r = 0;
+    for (size_t i = 0; i < man->n_layers; i++) {
+        paths[i] = blob_rel(man->layers[i].digest);
+        *size += (uint64_t)man->layers[i].size;
+        if (r == 0)
+            r = verify_blob(l, paths[i], man->layers[i].digest, man->layers[i].size);
+    }
+    return r;
+}
+
+/* repo@digest for each name of the image that parses as a reference. */
+static void add_digests(struct image_record *rec, const char *digest)
+{
+    for (size_t i = 0; i < rec->n_names; i++) {
+        struct image_ref ref;
+        struct err e = ERR_INIT;
+        if (image_ref_parse(rec->names[i], &ref, &e) == 0) {
+            cleanup_free char *repo = image_ref_name(&ref);
+            rec->digests = xrealloc(rec->digests, (rec->n_digests + 1) * sizeof(char *));
+            rec->digests[rec->n_digests++] = xasprintf("%s@%s", repo, digest);
+            image_ref_done(&ref);
+        }
+        err_done(&e);
+    }
+}
+
 static int oci_image(struct image_load *l, const struct image_descriptor *d, char *name,
                      struct load_image *out)
 {
-    struct image_manifest m = {0};
-    int r = read_manifest(l, d, &m);
+    struct image_manifest m = {0}, inner = {0};
     const struct image_descriptor *pick = d;
-    struct image_manifest inner = {0};
-    if (r == 0 && m.kind == IMAGE_INDEX) {
-        const char *os, *arch, *variant;
-        struct err e = ERR_INIT;
-        image_platform_host(&os, &arch, &variant);
-        if (image_index_select(&m, os, arch, variant, &pick, &e) < 0)
-            r = err_set(&l->err, e.code, "%s", err_msg(&e));
-        err_done(&e);
-        if (r == 0)
-            r = read_manifest(l, pick, &inner);
-        if (r == 0 && inner.kind != IMAGE_MANIFEST)
-            r = err_set(&l->err, -EINVAL, "an index refers to another index");
-    }
-    struct image_manifest *man = m.kind == IMAGE_INDEX ? &inner : &m;
-    cleanup_free char *crel = r == 0 ? blob_rel(man->config.digest) : NULL;
     struct buf config = {0};
-    if (r == 0)
-        r = verify_blob(l, crel, man->config.digest, man->config.size);
-    if (r == 0)
-        r = read_beneath(l, crel, IMAGE_CONFIG_MAX, &config);
     cleanup_free char **paths = NULL;
     uint64_t size = 0;
+    int r = read_manifest(l, d, &m);
+    if (r == 0 && m.kind == IMAGE_INDEX)
+        r = select_manifest(l, &m, &pick, &inner);
+    struct image_manifest *man = m.kind == IMAGE_INDEX ? &inner : &m;
+    if (r == 0)
+        r = read_config(l, man, &config);
     if (r == 0) {
         paths = xcalloc(man->n_layers ? man->n_layers : 1, sizeof(char *));
-        for (size_t i = 0; i < man->n_layers; i++) {
-            paths[i] = blob_rel(man->layers[i].digest);
-            size += (uint64_t)man->layers[i].size;
-            if (r == 0)
-                r = verify_blob(l, paths[i], man->layers[i].digest, man->layers[i].size);
-        }
+        r = verify_layers(l, man, paths, &size);
     }
     if (r == 0)
         r = new_image(l, (const char *)config.data, config.len, man->config.digest, paths,
@@ -259,18 +298,7 @@ static int oci_image(struct image_load *l, const struct image_descriptor *d, cha
     if (r == 0) {
         out->rec->manifest_digest = xstrdup(pick->digest);
         add_name(out->rec, TAKE_PTR(name));
-        for (size_t i = 0; i < out->rec->n_names; i++) {
-            struct image_ref ref;
-            struct err e = ERR_INIT;
-            if (image_ref_parse(out->rec->names[i], &ref, &e) == 0) {
-                cleanup_free char *repo = image_ref_name(&ref);
-                out->rec->digests =
-                    xrealloc(out->rec->digests, (out->rec->n_digests + 1) * sizeof(char *));
-                out->rec->digests[out->rec->n_digests++] = xasprintf("%s@%s", repo, pick->digest);
-                image_ref_done(&ref);
-            }
-            err_done(&e);
-        }
+        add_digests(out->rec, pick->digest);
     }
     for (size_t i = 0; paths && i < man->n_layers; i++)
         free(paths[i]);

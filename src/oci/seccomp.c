@@ -647,16 +647,11 @@ static int convert_syscall(struct load *ld, const cJSON *call, size_t idx, cJSON
     return 0;
 }
 
-static int convert_profile(struct load *ld, const cJSON *in, cJSON *out)
+static int convert_default(struct load *ld, const cJSON *in, cJSON *out)
 {
-    const cJSON *v, *call;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, "defaultAction");
     double e = 0;
-    size_t idx = 0;
     int r;
-
-    if (!cJSON_IsObject(in))
-        return bad(ld, "not a JSON object");
-    v = cJSON_GetObjectItemCaseSensitive(in, "defaultAction");
     if ((r = check_action(ld, v, "defaultAction")) < 0)
         return r;
     cJSON_AddStringToObject(out, "defaultAction", v->valuestring);
@@ -666,7 +661,14 @@ static int convert_profile(struct load *ld, const cJSON *in, cJSON *out)
             return bad(ld, "defaultErrnoRet is not an integer from 0 to 65535");
         cJSON_AddNumberToObject(out, "defaultErrnoRet", e);
     }
+    return 0;
+}
 
+/* "archMap" when it has entries, else "architectures"; no key at all when neither names one. */
+static int convert_archs(struct load *ld, const cJSON *in, cJSON *out)
+{
+    const cJSON *v;
+    int r;
     cJSON *archs = cJSON_CreateArray();
     cJSON_AddItemToObject(out, "architectures", archs);
     v = cJSON_GetObjectItemCaseSensitive(in, "archMap");
@@ -679,30 +681,46 @@ static int convert_profile(struct load *ld, const cJSON *in, cJSON *out)
     }
     if (cJSON_GetArraySize(archs) == 0)
         cJSON_DeleteItemFromObjectCaseSensitive(out, "architectures");
+    return 0;
+}
 
-    v = cJSON_GetObjectItemCaseSensitive(in, "flags");
-    if (v && !cJSON_IsNull(v)) {
-        if ((r = check_string_list(ld, v, "", "flags")) < 0)
-            return r;
-        cJSON *flags = cJSON_AddArrayToObject(out, "flags");
-        cJSON_ArrayForEach(call, v)
-        {
-            if (!in_list(filter_flags, ARRAY_SIZE(filter_flags), call->valuestring))
-                return bad(ld, "unknown flag `%s`", call->valuestring);
-            cJSON_AddItemToArray(flags, cJSON_CreateString(call->valuestring));
-        }
+static int convert_flags(struct load *ld, const cJSON *in, cJSON *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, "flags"), *flag;
+    int r;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    if ((r = check_string_list(ld, v, "", "flags")) < 0)
+        return r;
+    cJSON *flags = cJSON_AddArrayToObject(out, "flags");
+    cJSON_ArrayForEach(flag, v)
+    {
+        if (!in_list(filter_flags, ARRAY_SIZE(filter_flags), flag->valuestring))
+            return bad(ld, "unknown flag `%s`", flag->valuestring);
+        cJSON_AddItemToArray(flags, cJSON_CreateString(flag->valuestring));
     }
+    return 0;
+}
+
+static int convert_listener(struct load *ld, const cJSON *in, cJSON *out)
+{
     static const char *const strings[] = {"listenerPath", "listenerMetadata"};
     for (size_t i = 0; i < ARRAY_SIZE(strings); i++) {
-        v = cJSON_GetObjectItemCaseSensitive(in, strings[i]);
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, strings[i]);
         if (!v || cJSON_IsNull(v))
             continue;
         if (!cJSON_IsString(v))
             return bad(ld, "%s is not a string", strings[i]);
         cJSON_AddStringToObject(out, strings[i], v->valuestring);
     }
+    return 0;
+}
 
-    v = cJSON_GetObjectItemCaseSensitive(in, "syscalls");
+static int convert_syscalls(struct load *ld, const cJSON *in, cJSON *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(in, "syscalls"), *call;
+    size_t idx = 0;
+    int r;
     if (v && !cJSON_IsNull(v) && !cJSON_IsArray(v))
         return bad(ld, "syscalls is not an array");
     cJSON *syscalls = cJSON_AddArrayToObject(out, "syscalls");
@@ -715,6 +733,18 @@ static int convert_profile(struct load *ld, const cJSON *in, cJSON *out)
             cJSON_AddItemToArray(syscalls, rule);
     }
     return 0;
+}
+
+/* The keys in the order the output has them. */
+static int convert_profile(struct load *ld, const cJSON *in, cJSON *out)
+{
+    int r;
+    if (!cJSON_IsObject(in))
+        return bad(ld, "not a JSON object");
+    if ((r = convert_default(ld, in, out)) < 0 || (r = convert_archs(ld, in, out)) < 0 ||
+        (r = convert_flags(ld, in, out)) < 0 || (r = convert_listener(ld, in, out)) < 0)
+        return r;
+    return convert_syscalls(ld, in, out);
 }
 
 static void native_docker_names(const char **ret)

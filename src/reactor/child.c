@@ -152,8 +152,8 @@ static void on_stdin_written(uv_write_t *req, int status)
         close_handle(c, (uv_handle_t *)&c->in);
 }
 
-int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, reactor_child_cb cb,
-                        void *data, struct reactor_child **ret_child)
+static struct reactor_child *child_new(uv_loop_t *loop, const struct reactor_child_opts *o,
+                                       reactor_child_cb cb, void *data)
 {
     struct reactor_child *c = xcalloc(1, sizeof(*c));
     c->cb = cb;
@@ -164,13 +164,23 @@ int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, rea
     uv_pipe_init(loop, &c->out.pipe, 0);
     uv_pipe_init(loop, &c->err.pipe, 0);
     uv_timer_init(loop, &c->timer);
-    uv_stdio_container_t stdio[3] = {
-        {.flags = o->stdin_data ? UV_CREATE_PIPE | UV_READABLE_PIPE : UV_IGNORE,
-         .data.stream = (uv_stream_t *)&c->in},
-        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->out.pipe},
-        {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->err.pipe},
-    };
-    bool given[3] = {false, false, false};
+    return c;
+}
+
+/* Each of stdin, stdout and stderr: the caller's fd when it gave one (given[i]), else a pipe of
+ * ours (stdin only when there is input to write, else nothing). */
+static void set_stdio(struct reactor_child *c, const struct reactor_child_opts *o,
+                      uv_stdio_container_t stdio[3], bool given[3])
+{
+    stdio[0] = (uv_stdio_container_t){.flags = o->stdin_data ? UV_CREATE_PIPE | UV_READABLE_PIPE
+                                                             : UV_IGNORE,
+                                      .data.stream = (uv_stream_t *)&c->in};
+    stdio[1] = (uv_stdio_container_t){.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE,
+                                      .data.stream = (uv_stream_t *)&c->out.pipe};
+    stdio[2] = (uv_stdio_container_t){.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE,
+                                      .data.stream = (uv_stream_t *)&c->err.pipe};
+    for (int i = 0; i < 3; i++)
+        given[i] = false;
     for (int i = 0; o->stdio_fds && i < 3; i++) {
         if (o->stdio_fds[i] >= 0) {
             stdio[i].flags = UV_INHERIT_FD;
@@ -178,26 +188,25 @@ int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, rea
             given[i] = true;
         }
     }
-    uv_process_options_t opts = {
-        .exit_cb = on_child_exit,
-        .file = o->argv[0],
-        .args = (char **)o->argv,
-        .env = (char **)o->env,
-        .stdio_count = 3,
-        .stdio = stdio,
-    };
-    int r = uv_spawn(loop, &c->proc, &opts);
-    c->open_handles = 5;
-    if (r < 0) {
-        /* The process handle must still be closed after a failed spawn. */
-        c->spawn_error = r;
-        close_handle(c, (uv_handle_t *)&c->proc);
-        close_handle(c, (uv_handle_t *)&c->in);
-        close_handle(c, (uv_handle_t *)&c->out.pipe);
-        close_handle(c, (uv_handle_t *)&c->err.pipe);
-        close_handle(c, (uv_handle_t *)&c->timer);
-        return r;
-    }
+}
+
+/* The process handle must still be closed after a failed spawn; the last close frees c. */
+static int spawn_failed(struct reactor_child *c, int r)
+{
+    c->spawn_error = r;
+    close_handle(c, (uv_handle_t *)&c->proc);
+    close_handle(c, (uv_handle_t *)&c->in);
+    close_handle(c, (uv_handle_t *)&c->out.pipe);
+    close_handle(c, (uv_handle_t *)&c->err.pipe);
+    close_handle(c, (uv_handle_t *)&c->timer);
+    return r;
+}
+
+/* The child runs: our pipes in place of the caller's fds close unused, the input is written, the
+ * output read, the timeout armed. */
+static void start_io(struct reactor_child *c, const struct reactor_child_opts *o,
+                     const bool given[3])
+{
     for (int i = 0; i < 3; i++) {
         uv_handle_t *h = i == 0   ? (uv_handle_t *)&c->in
                          : i == 1 ? (uv_handle_t *)&c->out.pipe
@@ -222,6 +231,28 @@ int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, rea
         uv_read_start((uv_stream_t *)&c->err.pipe, on_alloc, on_read);
     if (o->timeout_ms)
         uv_timer_start(&c->timer, on_timer, o->timeout_ms, 0);
+}
+
+int reactor_child_start(uv_loop_t *loop, const struct reactor_child_opts *o, reactor_child_cb cb,
+                        void *data, struct reactor_child **ret_child)
+{
+    struct reactor_child *c = child_new(loop, o, cb, data);
+    uv_stdio_container_t stdio[3];
+    bool given[3];
+    set_stdio(c, o, stdio, given);
+    uv_process_options_t opts = {
+        .exit_cb = on_child_exit,
+        .file = o->argv[0],
+        .args = (char **)o->argv,
+        .env = (char **)o->env,
+        .stdio_count = 3,
+        .stdio = stdio,
+    };
+    int r = uv_spawn(loop, &c->proc, &opts);
+    c->open_handles = 5;
+    if (r < 0)
+        return spawn_failed(c, r);
+    start_io(c, o, given);
     if (ret_child)
         *ret_child = c;
     return 0;
