@@ -725,66 +725,83 @@ static Runtime__V1__ContainerConfig *copy_config(const Runtime__V1__ContainerCon
     return runtime__v1__container_config__unpack(NULL, len, bytes);
 }
 
-static int prepare(struct create_work *w, struct pod *p, const struct image_record *img)
+/* The pod's namespaces and files a container of it joins and mounts (NULL: none). */
+struct pod_paths {
+    char *netns, *ipcns, *utsns;
+    char *hostname, *hosts, *resolv, *shm;
+    char host[256]; /* the pod's hostname, "" if unreadable */
+};
+
+static void pod_paths_init(struct pod_paths *pp, const struct pod *p)
+{
+    *pp = (struct pod_paths){0};
+    if (p->pinned & NETWORK_NS_NET)
+        pp->netns = xasprintf("%s/ns/net", p->run_dir);
+    if (p->pinned & NETWORK_NS_IPC)
+        pp->ipcns = xasprintf("%s/ns/ipc", p->run_dir);
+    if (p->pinned & NETWORK_NS_UTS)
+        pp->utsns = xasprintf("%s/ns/uts", p->run_dir);
+    pp->hostname = xasprintf("%s/hostname", p->run_dir);
+    pp->hosts = xasprintf("%s/hosts", p->run_dir);
+    pp->resolv = xasprintf("%s/resolv.conf", p->run_dir);
+    pp->shm = p->shm_mounted ? xasprintf("%s/shm", p->run_dir)
+              : p->host_ipc  ? xstrdup("/dev/shm")
+                             : NULL;
+    struct buf hb = {0};
+    if (fs_read_file(pp->hostname, sizeof(pp->host) - 1, &hb) == 0) {
+        snprintf(pp->host, sizeof(pp->host), "%s", (const char *)hb.data);
+        pp->host[strcspn(pp->host, "\n")] = '\0';
+    }
+    buf_done(&hb);
+}
+
+static void pod_paths_done(struct pod_paths *pp)
+{
+    free(pp->netns);
+    free(pp->ipcns);
+    free(pp->utsns);
+    free(pp->hostname);
+    free(pp->hosts);
+    free(pp->resolv);
+    free(pp->shm);
+}
+
+/* The PID namespace the container joins: path NULL for a new one or the node's (host). */
+struct pid_ns {
+    char buf[64];
+    const char *path;
+    bool host;
+};
+
+/* The runtime spec of the container in res (its cgroup chosen on the way). */
+static int generate_spec(struct create_work *w, struct pod *p, const struct image_record *img,
+                         const char *rootfs, const struct pid_ns *pidns,
+                         struct oci_spec_result *res)
 {
     struct cri *cri = w->cri;
     struct ctr *c = w->c;
-    const Runtime__V1__ContainerConfig *cfg = c->config;
-    int r = fs_mkdir_p(c->run_dir, 0700);
-    if (r < 0)
-        return err_set(&w->err, r, "run directory %s: %s", c->run_dir, strerror(-r));
-    cleanup_free char *rootfs = NULL;
-    r = storage_rootfs_mount(cri->storage, c->id, c->layers, c->n_layers, &rootfs, &w->err);
-    if (r < 0)
-        return r;
-    w->rootfs_mounted = true;
-    char pidns[64];
-    bool host_pid = false;
-    const char *pidns_path;
-    r = pid_ns_path(cri, p, cfg, pidns, sizeof(pidns), &pidns_path, &host_pid, &w->pidns_fd,
-                    &w->err);
-    if (r < 0)
-        return r;
-    cleanup_free char *netns = NULL, *ipcns = NULL, *utsns = NULL;
-    if (p->pinned & NETWORK_NS_NET)
-        netns = xasprintf("%s/ns/net", p->run_dir);
-    if (p->pinned & NETWORK_NS_IPC)
-        ipcns = xasprintf("%s/ns/ipc", p->run_dir);
-    if (p->pinned & NETWORK_NS_UTS)
-        utsns = xasprintf("%s/ns/uts", p->run_dir);
-    cleanup_free char *hostname_p = xasprintf("%s/hostname", p->run_dir);
-    cleanup_free char *hosts_p = xasprintf("%s/hosts", p->run_dir);
-    cleanup_free char *resolv_p = xasprintf("%s/resolv.conf", p->run_dir);
-    cleanup_free char *shm_p = p->shm_mounted ? xasprintf("%s/shm", p->run_dir)
-                               : p->host_ipc  ? xstrdup("/dev/shm")
-                                              : NULL;
-    char host[256] = "";
-    struct buf hb = {0};
-    if (fs_read_file(hostname_p, sizeof(host) - 1, &hb) == 0) {
-        snprintf(host, sizeof(host), "%s", (const char *)hb.data);
-        host[strcspn(host, "\n")] = '\0';
-    }
-    buf_done(&hb);
+    struct pod_paths pp;
+    pod_paths_init(&pp, p);
     c->cgroups_path = cgroups_path_of(cri, p, c->id);
     c->oom_file = oom_file_of(c->cgroups_path);
     struct oci_spec_params sp = {
         .id = c->id,
         .pod_id = p->id,
-        .config = cfg,
+        .config = c->config,
         .pod_config = p->config,
         .image_config = img->config,
         .image_name = c->image_name,
         .rootfs = rootfs,
-        .netns_path = netns,
-        .ipcns_path = ipcns,
-        .utsns_path = utsns,
-        .pidns_path = pidns_path,
-        .host_pid = host_pid,
-        .hostname_path = hostname_p,
-        .hosts_path = hosts_p,
-        .resolv_path = resolv_p,
-        .shm_path = shm_p,
-        .hostname = host,
+        .netns_path = pp.netns,
+        .ipcns_path = pp.ipcns,
+        .utsns_path = pp.utsns,
+        .pidns_path = pidns->path,
+        .host_pid = pidns->host,
+        .hostname_path = pp.hostname,
+        .hosts_path = pp.hosts,
+        .resolv_path = pp.resolv,
+        .shm_path = pp.shm,
+        .hostname = pp.host,
         .cgroups_path = c->cgroups_path,
         .oom_score_adj_min = cri->oom_score_adj_min,
         .pids_limit = cri->cfg->pids_limit,
@@ -792,8 +809,20 @@ static int prepare(struct create_work *w, struct pod *p, const struct image_reco
         .seccomp_profile_root = cri->cfg->seccomp_profile_root,
         .seccomp = true,
     };
+    int r = oci_spec_generate(&sp, res, &w->err);
+    pod_paths_done(&pp);
+    return r;
+}
+
+/* Generate the spec and write it to the bundle's config.json. */
+static int write_spec(struct create_work *w, struct pod *p, const struct image_record *img,
+                      const char *rootfs, const struct pid_ns *pidns)
+{
+    struct cri *cri = w->cri;
+    struct ctr *c = w->c;
+    const Runtime__V1__ContainerConfig *cfg = c->config;
     struct oci_spec_result res = {0};
-    r = oci_spec_generate(&sp, &res, &w->err);
+    int r = generate_spec(w, p, img, rootfs, pidns, &res);
     if (r < 0)
         return r;
     if (res.oom_score_clamped)
@@ -809,12 +838,15 @@ static int prepare(struct create_work *w, struct pod *p, const struct image_reco
     cleanup_free char *json = cJSON_PrintUnformatted(res.spec);
     oci_spec_result_done(&res);
     cleanup_free char *spec_path = xasprintf("%s/config.json", c->run_dir);
-    r = write_file(spec_path, json, &w->err);
-    if (r < 0)
-        return r;
-    struct monitor_ctr_opts mo = {
+    return write_file(spec_path, json, &w->err);
+}
+
+/* What the monitor of c, a container of p, is made with (a new one, or one re-adopted). */
+static struct monitor_ctr_opts monitor_opts(struct ctr *c, const struct pod *p)
+{
+    return (struct monitor_ctr_opts){
         .id = c->id,
-        .name = cfg->metadata->name,
+        .name = c->config->metadata->name,
         .pod_namespace = p->config->metadata->namespace_,
         .pod_name = p->config->metadata->name,
         .pod_uid = p->config->metadata->uid,
@@ -822,12 +854,37 @@ static int prepare(struct create_work *w, struct pod *p, const struct image_reco
         .log_path = c->log_path,
         .log_dir = p->config->log_directory,
         .oom_file = c->oom_file,
-        .tty = cfg->tty,
-        .open_stdin = cfg->stdin,
+        .tty = c->config->tty,
+        .open_stdin = c->config->stdin,
         .on_exit = on_ctr_exit,
         .on_init_exit = on_ctr_init_exit,
         .data = c,
     };
+}
+
+/* Everything `create` needs: the run directory, the rootfs, the PID namespace, config.json and
+ * the monitor with the container's stdio. */
+static int prepare(struct create_work *w, struct pod *p, const struct image_record *img)
+{
+    struct cri *cri = w->cri;
+    struct ctr *c = w->c;
+    int r = fs_mkdir_p(c->run_dir, 0700);
+    if (r < 0)
+        return err_set(&w->err, r, "run directory %s: %s", c->run_dir, strerror(-r));
+    cleanup_free char *rootfs = NULL;
+    r = storage_rootfs_mount(cri->storage, c->id, c->layers, c->n_layers, &rootfs, &w->err);
+    if (r < 0)
+        return r;
+    w->rootfs_mounted = true;
+    struct pid_ns pidns = {0};
+    r = pid_ns_path(cri, p, c->config, pidns.buf, sizeof(pidns.buf), &pidns.path, &pidns.host,
+                    &w->pidns_fd, &w->err);
+    if (r < 0)
+        return r;
+    r = write_spec(w, p, img, rootfs, &pidns);
+    if (r < 0)
+        return r;
+    struct monitor_ctr_opts mo = monitor_opts(c, p);
     return monitor_ctr_new(cri->monitor, &mo, &c->mon, &w->err);
 }
 
@@ -1434,23 +1491,8 @@ static void readopt(struct cri *cri, struct ctr *c)
     bool lost = p && p->lost;
     bool alive = !lost && c->pid > 0 && monitor_proc_start_time(c->pid) == c->pid_start;
     if (alive && p) {
-        struct monitor_ctr_opts mo = {
-            .id = c->id,
-            .name = c->config->metadata->name,
-            .pod_namespace = p->config->metadata->namespace_,
-            .pod_name = p->config->metadata->name,
-            .pod_uid = p->config->metadata->uid,
-            .run_dir = c->run_dir,
-            .log_path = c->log_path,
-            .log_dir = p->config->log_directory,
-            .oom_file = c->oom_file,
-            .tty = c->config->tty,
-            .open_stdin = c->config->stdin,
-            .reopen = true,
-            .on_exit = on_ctr_exit,
-            .on_init_exit = on_ctr_init_exit,
-            .data = c,
-        };
+        struct monitor_ctr_opts mo = monitor_opts(c, p);
+        mo.reopen = true;
         if (monitor_ctr_new(cri->monitor, &mo, &c->mon, &err) == 0 &&
             monitor_ctr_adopt(c->mon, c->pid, &err) == 0) {
             log_info("container %s: watching process %d again", c->id, c->pid);
