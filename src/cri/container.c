@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "common/base64.h"
 #include "common/id.h"
 #include "common/fsutil.h"
 #include "common/list.h"
@@ -19,6 +18,7 @@
 #include "common/macro.h"
 #include "cri/container.h"
 #include "cri/pod.h"
+#include "cri/record.h"
 #include "image/image.h"
 #include "oci/cgroup.h"
 #include "storage/storage.h"
@@ -102,51 +102,6 @@ int cri_runtime_of(struct cri *cri, const char *handler, struct oci_runtime *ret
 
 /* ---- records ---- */
 
-static char *record_path(struct cri *cri, const char *id)
-{
-    return xasprintf("%s/%s.json", cri->ctrs_dir, id);
-}
-
-static char *b64_config(const Runtime__V1__ContainerConfig *cfg)
-{
-    size_t len = protobuf_c_message_get_packed_size(&cfg->base);
-    cleanup_free uint8_t *bytes = xmalloc(len + 1);
-    protobuf_c_message_pack(&cfg->base, bytes);
-    return base64_encode(bytes, len);
-}
-
-static char *ctr_record(const struct ctr *c)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "id", c->id);
-    cJSON_AddStringToObject(j, "pod_id", c->pod_id);
-    cJSON_AddStringToObject(j, "state", cri_ctr_state_name(c->state));
-    cJSON_AddNumberToObject(j, "created_at", (double)c->created_at);
-    cJSON_AddNumberToObject(j, "started_at", (double)c->started_at);
-    cJSON_AddNumberToObject(j, "finished_at", (double)c->finished_at);
-    cJSON_AddNumberToObject(j, "exit_code", c->exit_code);
-    cJSON_AddStringToObject(j, "reason", c->reason ? c->reason : "");
-    cJSON_AddStringToObject(j, "message", c->message ? c->message : "");
-    cJSON_AddStringToObject(j, "image_id", c->image_id);
-    cJSON_AddStringToObject(j, "image_ref", c->image_ref);
-    cJSON_AddStringToObject(j, "image_name", c->image_name);
-    cJSON *layers = cJSON_AddArrayToObject(j, "layers");
-    for (size_t i = 0; i < c->n_layers; i++)
-        cJSON_AddItemToArray(layers, cJSON_CreateString(c->layers[i]));
-    cJSON_AddStringToObject(j, "log_path", c->log_path);
-    cJSON_AddStringToObject(j, "runtime", c->runtime);
-    cJSON_AddStringToObject(j, "cgroups_path", c->cgroups_path);
-    cJSON_AddStringToObject(j, "oom_file", c->oom_file ? c->oom_file : "");
-    cJSON_AddStringToObject(j, "stop_signal", c->stop_signal);
-    cJSON_AddNumberToObject(j, "pid", c->pid);
-    cJSON_AddNumberToObject(j, "pid_start", (double)c->pid_start);
-    cleanup_free char *cfg = b64_config(c->config);
-    cJSON_AddStringToObject(j, "config", cfg);
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
-}
-
 static void on_written(int status, const char *path, void *data)
 {
     if (status < 0)
@@ -155,8 +110,8 @@ static void on_written(int status, const char *path, void *data)
 
 void cri_ctr_persist(struct ctr *c)
 {
-    cleanup_free char *path = record_path(c->cri, c->id);
-    reactor_fileq_put(c->cri->ctr_writes, path, ctr_record(c), on_written, NULL);
+    cleanup_free char *path = cri_ctr_record_path(c->cri, c->id);
+    reactor_fileq_put(c->cri->ctr_writes, path, cri_ctr_record_format(c), on_written, NULL);
 }
 
 /* ---- events ---- */
@@ -717,14 +672,6 @@ static int check_create(struct cri *cri, const Runtime__V1__CreateContainerReque
     return 0;
 }
 
-static Runtime__V1__ContainerConfig *copy_config(const Runtime__V1__ContainerConfig *cfg)
-{
-    size_t len = protobuf_c_message_get_packed_size(&cfg->base);
-    cleanup_free uint8_t *bytes = xmalloc(len + 1);
-    protobuf_c_message_pack(&cfg->base, bytes);
-    return runtime__v1__container_config__unpack(NULL, len, bytes);
-}
-
 /* The pod's namespaces and files a container of it joins and mounts (NULL: none). */
 struct pod_paths {
     char *netns, *ipcns, *utsns;
@@ -936,7 +883,7 @@ void cri_create_container(struct cri *cri, struct grpc_call *call, const Protobu
     c->state = CRI_CTR_CREATED; /* the first state, entered once the runtime has created it */
     c->id = id_new();
     c->pod_id = xstrdup(p->id);
-    c->config = copy_config(r->config);
+    c->config = cri_ctr_config_copy(r->config);
     c->created_at = now_unix_ns();
     c->image_id = xstrdup(img->id);
     c->image_ref = xstrdup(img->n_digests ? img->digests[0] : img->id);
@@ -1119,7 +1066,7 @@ static void remove_finish(struct remove_work *w)
         cri_ctr_unref(c);
         free(q);
     }
-    cleanup_free char *path = record_path(cri, c->id);
+    cleanup_free char *path = cri_ctr_record_path(cri, c->id);
     reactor_fileq_put(cri->ctr_writes, path, NULL, on_record_removed, w);
 }
 
@@ -1410,77 +1357,6 @@ void cri_list_containers(struct cri *cri, struct grpc_call *call, const Protobuf
 
 /* ---- reload after a restart ---- */
 
-static const char *str_of(const cJSON *j, const char *key)
-{
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(j, key));
-    return s ? s : "";
-}
-
-static int64_t num_of(const cJSON *j, const char *key)
-{
-    return (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, key));
-}
-
-/* The state a record names; removed is never written. */
-static enum cri_ctr_state state_of(const char *s)
-{
-    for (int i = CRI_CTR_CREATED; i <= CRI_CTR_UNKNOWN; i++)
-        if (strcmp(cri_ctr_state_name((enum cri_ctr_state)i), s) == 0)
-            return (enum cri_ctr_state)i;
-    return CRI_CTR_UNKNOWN;
-}
-
-static struct ctr *ctr_parse(struct cri *cri, const char *text)
-{
-    cJSON *j = cJSON_Parse(text);
-    const char *cfg_b64 = str_of(j, "config");
-    struct buf raw = {0};
-    Runtime__V1__ContainerConfig *cfg =
-        base64_decode(cfg_b64, strlen(cfg_b64), &raw) == 0 && raw.len > 0
-            ? runtime__v1__container_config__unpack(NULL, raw.len, raw.data)
-            : NULL;
-    buf_done(&raw);
-    if (!j || !cfg || !cfg->metadata || !*str_of(j, "id")) {
-        cJSON_Delete(j);
-        if (cfg)
-            protobuf_c_message_free_unpacked(&cfg->base, NULL);
-        return NULL;
-    }
-    struct ctr *c = xcalloc(1, sizeof(*c));
-    c->cri = cri;
-    c->refs = 1;
-    c->config = cfg;
-    c->id = xstrdup(str_of(j, "id"));
-    c->pod_id = xstrdup(str_of(j, "pod_id"));
-    c->state = state_of(str_of(j, "state")); /* the machine resumes where the record left it */
-    c->created_at = num_of(j, "created_at");
-    c->started_at = num_of(j, "started_at");
-    c->finished_at = num_of(j, "finished_at");
-    c->exit_code = (int32_t)num_of(j, "exit_code");
-    c->reason = xstrdup(str_of(j, "reason"));
-    c->message = xstrdup(str_of(j, "message"));
-    c->image_id = xstrdup(str_of(j, "image_id"));
-    c->image_ref = xstrdup(str_of(j, "image_ref"));
-    c->image_name = xstrdup(str_of(j, "image_name"));
-    const cJSON *layers = cJSON_GetObjectItem(j, "layers");
-    c->n_layers = (size_t)cJSON_GetArraySize(layers);
-    c->layers = xcalloc(c->n_layers + 1, sizeof(char *));
-    for (size_t i = 0; i < c->n_layers; i++)
-        c->layers[i] = xstrdup(cJSON_GetStringValue(cJSON_GetArrayItem(layers, (int)i)) ?: "");
-    c->run_dir = xasprintf("%s/%s", cri->ctrs_run, c->id);
-    c->log_path = xstrdup(str_of(j, "log_path"));
-    c->runtime = xstrdup(str_of(j, "runtime"));
-    c->cgroups_path = xstrdup(str_of(j, "cgroups_path"));
-    c->oom_file = *str_of(j, "oom_file") ? xstrdup(str_of(j, "oom_file")) : NULL;
-    c->stop_signal = xstrdup(*str_of(j, "stop_signal") ? str_of(j, "stop_signal") : "SIGTERM");
-    int signo = oci_signal_parse(c->stop_signal);
-    c->stop_signo = signo > 0 ? signo : SIGTERM;
-    c->pid = (int)num_of(j, "pid");
-    c->pid_start = num_of(j, "pid_start");
-    cJSON_Delete(j);
-    return c;
-}
-
 /* A container that was created or running when the daemon stopped: watch it again if its
  * process is still there, else it exited while nobody watched. */
 static void readopt(struct cri *cri, struct ctr *c)
@@ -1532,7 +1408,7 @@ int cri_ctrs_load(struct cri *cri, struct err *err)
             struct buf b = {0};
             struct ctr *c = NULL;
             if (fs_read_file(path, RECORD_MAX, &b) == 0)
-                c = ctr_parse(cri, (const char *)b.data);
+                c = cri_ctr_record_parse(cri, (const char *)b.data);
             buf_done(&b);
             if (!c) {
                 log_error("container record %s is unreadable: left alone", path);

@@ -36,4 +36,7 @@ struct pod {
     struct pod *prev, *next;
 };
 
+/* Free p and what it owns (NULL-safe); its infra watch is forgotten. */
+void cri_pod_free(struct pod *p);
+
 #endif
