@@ -25,13 +25,11 @@
 
 #define RECORD_MAX (4u << 20)
 
-typedef void (*ctr_op_fn)(struct ctr *c, struct grpc_call *call, int64_t arg);
-
-struct ctr_waiter {
-    ctr_op_fn fn;
-    struct grpc_call *call;
-    int64_t arg;
-    struct ctr_waiter *next;
+/* A call waiting for the container's exit. */
+struct ctr_exit_waiter {
+    void (*fn)(struct ctr *c, void *data);
+    void *data;
+    struct ctr_exit_waiter *next;
 };
 
 /* ---- registry ---- */
@@ -125,28 +123,15 @@ static void publish(struct ctr *c, Runtime__V1__ContainerEventType type)
     cri_events_publish(c->cri, &ev);
 }
 
-/* ---- the per-container queue ---- */
-
-static void run_queue(struct ctr *c)
-{
-    if (c->busy || !c->queue)
-        return;
-    struct ctr_waiter *w = c->queue;
-    c->queue = w->next;
-    c->busy = true;
-    w->fn(c, w->call, w->arg);
-    reactor_grpc_call_unref(w->call);
-    free(w);
-}
+/* ---- the per-container queue (opqueue.c); each waiting call holds a ref ---- */
 
 static void op_done(struct ctr *c)
 {
-    c->busy = false;
-    run_queue(c);
+    cri_opqueue_done(&c->ops, c);
     cri_ctr_unref(c);
 }
 
-static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, ctr_op_fn fn,
+static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, cri_op_fn fn,
                     int64_t arg, bool missing_ok)
 {
     struct ctr *c = cri_ctr_find(cri, id);
@@ -161,33 +146,18 @@ static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, ctr
         err_done(&err);
         return;
     }
-    struct ctr_waiter *w = xcalloc(1, sizeof(*w));
-    w->fn = fn;
-    w->call = reactor_grpc_call_ref(call);
-    w->arg = arg;
-    struct ctr_waiter **tail = &c->queue;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = w;
     cri_ctr_ref(c); /* dropped by op_done */
-    run_queue(c);
+    cri_opqueue_add(&c->ops, c, fn, call, arg);
 }
 
 /* ---- exits ---- */
 
-struct exit_waiter_fn {
-    void (*fn)(struct ctr *c, void *data);
-    void *data;
-};
-
 static void wake_exit_waiters(struct ctr *c)
 {
     while (c->exit_waiters) {
-        struct ctr_waiter *w = c->exit_waiters;
+        struct ctr_exit_waiter *w = c->exit_waiters;
         c->exit_waiters = w->next;
-        struct exit_waiter_fn *f = (void *)(uintptr_t)w->arg;
-        f->fn(c, f->data);
-        free(f);
+        w->fn(c, w->data);
         free(w);
     }
 }
@@ -198,11 +168,9 @@ static void wait_exit(struct ctr *c, void (*fn)(struct ctr *c, void *data), void
         fn(c, data);
         return;
     }
-    struct exit_waiter_fn *f = xcalloc(1, sizeof(*f));
-    f->fn = fn;
-    f->data = data;
-    struct ctr_waiter *w = xcalloc(1, sizeof(*w));
-    w->arg = (int64_t)(uintptr_t)f;
+    struct ctr_exit_waiter *w = xcalloc(1, sizeof(*w));
+    w->fn = fn;
+    w->data = data;
     w->next = c->exit_waiters;
     c->exit_waiters = w;
 }
@@ -950,8 +918,9 @@ static void on_start_done(int status, const struct reactor_child_result *res, st
     op_done(c);
 }
 
-static void op_start(struct ctr *c, struct grpc_call *call, int64_t arg)
+static void op_start(void *obj, struct grpc_call *call, int64_t arg)
 {
+    struct ctr *c = obj;
     struct err err = ERR_INIT;
     struct oci_runtime rt;
     if (c->state != CRI_CTR_CREATED) {
@@ -994,8 +963,9 @@ static void on_stopped(struct ctr *c, void *data)
     op_done(c);
 }
 
-static void op_stop(struct ctr *c, struct grpc_call *call, int64_t timeout)
+static void op_stop(void *obj, struct grpc_call *call, int64_t timeout)
 {
+    struct ctr *c = obj;
     if (cri_ctr_next(c->state, CRI_CTR_EVENT_STOP) == CRI_CTR_INVALID) { /* nothing to stop */
         Runtime__V1__StopContainerResponse resp = RUNTIME__V1__STOP_CONTAINER_RESPONSE__INIT;
         cri_reply(call, &resp.base);
@@ -1057,15 +1027,9 @@ static void remove_finish(struct remove_work *w)
         log_error("container %s: unmount its rootfs: %s", c->id, strerror(-r));
     fs_remove_tree(c->run_dir);
     ctr_fire(c, CRI_CTR_EVENT_REMOVE, NULL);
-    /* Calls still waiting for this container find it gone. */
-    while (c->queue) {
-        struct ctr_waiter *q = c->queue;
-        c->queue = q->next;
-        reactor_grpc_call_finish(q->call, GRPC_NOT_FOUND, "container was removed");
-        reactor_grpc_call_unref(q->call);
+    /* Calls still waiting for this container find it gone, and drop their refs. */
+    for (size_t n = cri_opqueue_clear(&c->ops, NULL, "container was removed"); n > 0; n--)
         cri_ctr_unref(c);
-        free(q);
-    }
     cleanup_free char *path = cri_ctr_record_path(cri, c->id);
     reactor_fileq_put(cri->ctr_writes, path, NULL, on_record_removed, w);
 }
@@ -1104,8 +1068,9 @@ static void start_remove(struct ctr *c, struct grpc_call *call, void (*done)(voi
     wait_exit(c, remove_exited, w);
 }
 
-static void op_remove(struct ctr *c, struct grpc_call *call, int64_t arg)
+static void op_remove(void *obj, struct grpc_call *call, int64_t arg)
 {
+    struct ctr *c = obj;
     if (!c) {
         Runtime__V1__RemoveContainerResponse resp = RUNTIME__V1__REMOVE_CONTAINER_RESPONSE__INIT;
         cri_reply(call, &resp.base);
@@ -1158,7 +1123,7 @@ void cri_ctrs_stop_pod(struct cri *cri, const char *pod_id, bool remove, void (*
             continue;
         if (remove) {
             cri_ctr_ref(c); /* dropped by op_done */
-            c->busy = true;
+            cri_opqueue_take(&c->ops);
             start_remove(c, NULL, sweep_one_done, s);
         } else {
             start_stop(c, 0);
@@ -1447,9 +1412,8 @@ void cri_ctrs_free(struct cri *cri)
         struct ctr *c = cri->ctrs;
         LIST_REMOVE(cri->ctrs, c);
         while (c->exit_waiters) {
-            struct ctr_waiter *w = c->exit_waiters;
+            struct ctr_exit_waiter *w = c->exit_waiters;
             c->exit_waiters = w->next;
-            free((void *)(uintptr_t)w->arg);
             free(w);
         }
         ctr_free(c);

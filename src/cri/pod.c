@@ -21,12 +21,6 @@
 
 enum pod_op { OP_STOP, OP_REMOVE };
 
-struct pod_waiter {
-    enum pod_op op;
-    struct grpc_call *call;
-    struct pod_waiter *next;
-};
-
 /* An operation in flight on one pod. */
 struct pod_work {
     struct cri *cri;
@@ -37,9 +31,7 @@ struct pod_work {
     struct err err;
 };
 
-static void run_queue(struct cri *cri, struct pod *pod);
-
-/* ---- records ---- */
+/* ---- the pod object ---- */
 
 void cri_pod_free(struct pod *p)
 {
@@ -278,14 +270,13 @@ static void on_run_persisted(int status, const char *path, void *data)
     }
     LIST_REMOVE(w->cri->creating, p);
     LIST_PREPEND(w->cri->pods, p);
-    p->busy = false;
     log_info("pod %s/%s ready as %s%s%s", p->config->metadata->namespace_,
              p->config->metadata->name, p->id, p->att.n_ips ? " with IP " : "",
              p->att.n_ips ? p->att.ips[0] : "");
     Runtime__V1__RunPodSandboxResponse resp = RUNTIME__V1__RUN_POD_SANDBOX_RESPONSE__INIT;
     resp.pod_sandbox_id = p->id;
     cri_reply(w->call, &resp.base);
-    run_queue(w->cri, p);
+    cri_opqueue_done(&p->ops, p); /* RunPodSandbox had it from pod_new */
     work_free(w);
 }
 
@@ -430,7 +421,8 @@ static struct pod *pod_new(struct cri *cri, const Runtime__V1__RunPodSandboxRequ
     p->handler = xstrdup(rt->name);
     p->config = cri_pod_config_copy(r->config, &p->config_b64);
     p->run_dir = xasprintf("%s/%s", cri->pods_run, p->id);
-    p->busy = true;
+    p->cri = cri;
+    cri_opqueue_take(&p->ops); /* until RunPodSandbox is done */
     cri_pod_namespaces_read(p);
     return p;
 }
@@ -520,6 +512,8 @@ void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobuf
 
 /* ---- Stop and Remove ---- */
 
+static void op_remove(void *obj, struct grpc_call *call, int64_t arg);
+
 /* The removed pod's record is gone from disk: only now is the removal answered, so that a crash
  * after the answer cannot bring the pod back. */
 static void on_removed_record(int status, const char *path, void *data)
@@ -530,17 +524,8 @@ static void on_removed_record(int status, const char *path, void *data)
         log_error("pod %s: remove %s: %s", p->id, path, strerror(-status));
     Runtime__V1__RemovePodSandboxResponse ok = RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
     cri_reply(w->call, &ok.base);
-    /* Calls still waiting for this pod find it gone. */
-    while (p->queue) {
-        struct pod_waiter *q = p->queue;
-        p->queue = q->next;
-        if (q->op == OP_REMOVE)
-            cri_reply(q->call, &ok.base);
-        else
-            reactor_grpc_call_finish(q->call, GRPC_NOT_FOUND, "pod sandbox was removed");
-        reactor_grpc_call_unref(q->call);
-        free(q);
-    }
+    /* Calls still waiting for this pod find it gone: a removal has nothing left to do. */
+    cri_opqueue_clear(&p->ops, op_remove, "pod sandbox was removed");
     cri_pod_free(p);
     work_free(w);
 }
@@ -566,8 +551,7 @@ static void op_done(struct pod_work *w, int status)
         Runtime__V1__StopPodSandboxResponse resp = RUNTIME__V1__STOP_POD_SANDBOX_RESPONSE__INIT;
         cri_reply(w->call, &resp.base);
     }
-    p->busy = false;
-    run_queue(cri, p);
+    cri_opqueue_done(&p->ops, p);
     work_free(w);
 }
 
@@ -630,36 +614,39 @@ static void on_ctrs_stopped(void *data)
     stop_local(w);
 }
 
-static void start_op(struct cri *cri, struct pod *p, enum pod_op op, struct grpc_call *call)
+static void start_op(struct pod *p, enum pod_op op, struct grpc_call *call)
 {
     struct pod_work *w = xcalloc(1, sizeof(*w));
-    w->cri = cri;
+    w->cri = p->cri;
     w->pod = p;
     w->op = op;
-    w->call = call; /* the reference the queue held */
-    p->busy = true;
+    w->call = reactor_grpc_call_ref(call);
     /* The pod's containers go first: they live in its namespaces. */
-    cri_ctrs_stop_pod(cri, p->id, op == OP_REMOVE, on_ctrs_stopped, w);
+    cri_ctrs_stop_pod(p->cri, p->id, op == OP_REMOVE, on_ctrs_stopped, w);
 }
 
-static void run_queue(struct cri *cri, struct pod *p)
+static void op_stop(void *obj, struct grpc_call *call, int64_t arg)
 {
-    if (p->busy || !p->queue)
-        return;
-    struct pod_waiter *q = p->queue;
-    p->queue = q->next;
-    start_op(cri, p, q->op, q->call);
-    free(q);
+    start_op(obj, OP_STOP, call);
 }
 
-static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, enum pod_op op)
+/* With no pod (not found, or removed while this waited), there is nothing left to remove. */
+static void op_remove(void *obj, struct grpc_call *call, int64_t arg)
+{
+    if (!obj) {
+        Runtime__V1__RemovePodSandboxResponse ok = RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
+        cri_reply(call, &ok.base);
+        return;
+    }
+    start_op(obj, OP_REMOVE, call);
+}
+
+static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, cri_op_fn fn)
 {
     struct pod *p = cri_pod_find(cri, id);
     if (!p) {
-        if (op == OP_REMOVE) {
-            Runtime__V1__RemovePodSandboxResponse ok =
-                RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
-            cri_reply(call, &ok.base);
+        if (fn == op_remove) {
+            op_remove(NULL, call, 0);
             return;
         }
         struct err err = ERR_INIT;
@@ -668,26 +655,19 @@ static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, enu
         err_done(&err);
         return;
     }
-    struct pod_waiter *q = xcalloc(1, sizeof(*q));
-    q->op = op;
-    q->call = reactor_grpc_call_ref(call);
-    struct pod_waiter **tail = &p->queue;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = q;
-    run_queue(cri, p);
+    cri_opqueue_add(&p->ops, p, fn, call, 0);
 }
 
 void cri_stop_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     const Runtime__V1__StopPodSandboxRequest *r = (const void *)req;
-    enqueue(cri, call, r->pod_sandbox_id, OP_STOP);
+    enqueue(cri, call, r->pod_sandbox_id, op_stop);
 }
 
 void cri_remove_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     const Runtime__V1__RemovePodSandboxRequest *r = (const void *)req;
-    enqueue(cri, call, r->pod_sandbox_id, OP_REMOVE);
+    enqueue(cri, call, r->pod_sandbox_id, op_remove);
 }
 
 /* ---- start-up and shutdown ---- */

@@ -247,6 +247,7 @@ struct pod *cri_pod_record_parse(struct cri *cri, const char *text)
         buf_done(&raw);
         if (c && c->metadata) {
             p = xcalloc(1, sizeof(*p));
+            p->cri = cri;
             p->id = xstrdup(id);
             p->config = c;
             p->config_b64 = xstrdup(cfg);

@@ -265,6 +265,7 @@ static void test_pod_round_trip(void **state)
     char *text = cri_pod_record_format(p);
     struct pod *q = cri_pod_record_parse(&test_cri, text);
     assert_non_null(q);
+    assert_ptr_equal(q->cri, &test_cri);
     assert_string_equal(q->id, p->id);
     assert_int_equal(q->created_at, p->created_at);
     assert_int_equal(q->state, p->state);
