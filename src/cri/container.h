@@ -52,6 +52,11 @@ struct ctr *cri_ctr_find(struct cri *cri, const char *id);
 struct ctr *cri_ctr_ref(struct ctr *c);
 void cri_ctr_unref(struct ctr *c);
 void cri_ctr_persist(struct ctr *c);
+struct pod;
+/* What the monitor of c, a container of p, is made with (a new one, or one re-adopted). */
+struct monitor_ctr_opts cri_ctr_monitor_opts(struct ctr *c, const struct pod *p);
+/* The runtime's `create` has returned: the container enters created (record, event). */
+void cri_ctr_created(struct ctr *c);
 
 /* container-exec.c */
 /* The container, if it exists and runs; else NULL and err says which is wrong. */
