@@ -1,37 +1,31 @@
-/* Containers: CreateContainer, StartContainer, StopContainer, RemoveContainer, ContainerStatus,
- * ListContainers, their records and their reload after a restart. */
+/* Containers: StartContainer, StopContainer, RemoveContainer, their state machine and their
+ * reload after a restart. CreateContainer is in container-create.c, the records in record.c,
+ * ContainerStatus and ListContainers in container-status.c. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "common/base64.h"
-#include "common/id.h"
 #include "common/fsutil.h"
 #include "common/list.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "cri/container.h"
 #include "cri/pod.h"
-#include "image/image.h"
-#include "oci/cgroup.h"
+#include "cri/record.h"
 #include "storage/storage.h"
 
 #define RECORD_MAX (4u << 20)
 
-typedef void (*ctr_op_fn)(struct ctr *c, struct grpc_call *call, int64_t arg);
-
-struct ctr_waiter {
-    ctr_op_fn fn;
-    struct grpc_call *call;
-    int64_t arg;
-    struct ctr_waiter *next;
+/* A call waiting for the container's exit. */
+struct ctr_exit_waiter {
+    void (*fn)(struct ctr *c, void *data);
+    void *data;
+    struct ctr_exit_waiter *next;
 };
 
 /* ---- registry ---- */
@@ -102,51 +96,6 @@ int cri_runtime_of(struct cri *cri, const char *handler, struct oci_runtime *ret
 
 /* ---- records ---- */
 
-static char *record_path(struct cri *cri, const char *id)
-{
-    return xasprintf("%s/%s.json", cri->ctrs_dir, id);
-}
-
-static char *b64_config(const Runtime__V1__ContainerConfig *cfg)
-{
-    size_t len = protobuf_c_message_get_packed_size(&cfg->base);
-    cleanup_free uint8_t *bytes = xmalloc(len + 1);
-    protobuf_c_message_pack(&cfg->base, bytes);
-    return base64_encode(bytes, len);
-}
-
-static char *ctr_record(const struct ctr *c)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "id", c->id);
-    cJSON_AddStringToObject(j, "pod_id", c->pod_id);
-    cJSON_AddStringToObject(j, "state", cri_ctr_state_name(c->state));
-    cJSON_AddNumberToObject(j, "created_at", (double)c->created_at);
-    cJSON_AddNumberToObject(j, "started_at", (double)c->started_at);
-    cJSON_AddNumberToObject(j, "finished_at", (double)c->finished_at);
-    cJSON_AddNumberToObject(j, "exit_code", c->exit_code);
-    cJSON_AddStringToObject(j, "reason", c->reason ? c->reason : "");
-    cJSON_AddStringToObject(j, "message", c->message ? c->message : "");
-    cJSON_AddStringToObject(j, "image_id", c->image_id);
-    cJSON_AddStringToObject(j, "image_ref", c->image_ref);
-    cJSON_AddStringToObject(j, "image_name", c->image_name);
-    cJSON *layers = cJSON_AddArrayToObject(j, "layers");
-    for (size_t i = 0; i < c->n_layers; i++)
-        cJSON_AddItemToArray(layers, cJSON_CreateString(c->layers[i]));
-    cJSON_AddStringToObject(j, "log_path", c->log_path);
-    cJSON_AddStringToObject(j, "runtime", c->runtime);
-    cJSON_AddStringToObject(j, "cgroups_path", c->cgroups_path);
-    cJSON_AddStringToObject(j, "oom_file", c->oom_file ? c->oom_file : "");
-    cJSON_AddStringToObject(j, "stop_signal", c->stop_signal);
-    cJSON_AddNumberToObject(j, "pid", c->pid);
-    cJSON_AddNumberToObject(j, "pid_start", (double)c->pid_start);
-    cleanup_free char *cfg = b64_config(c->config);
-    cJSON_AddStringToObject(j, "config", cfg);
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
-}
-
 static void on_written(int status, const char *path, void *data)
 {
     if (status < 0)
@@ -155,8 +104,8 @@ static void on_written(int status, const char *path, void *data)
 
 void cri_ctr_persist(struct ctr *c)
 {
-    cleanup_free char *path = record_path(c->cri, c->id);
-    reactor_fileq_put(c->cri->ctr_writes, path, ctr_record(c), on_written, NULL);
+    cleanup_free char *path = cri_ctr_record_path(c->cri, c->id);
+    reactor_fileq_put(c->cri->ctr_writes, path, cri_ctr_record_format(c), on_written, NULL);
 }
 
 /* ---- events ---- */
@@ -170,28 +119,15 @@ static void publish(struct ctr *c, Runtime__V1__ContainerEventType type)
     cri_events_publish(c->cri, &ev);
 }
 
-/* ---- the per-container queue ---- */
-
-static void run_queue(struct ctr *c)
-{
-    if (c->busy || !c->queue)
-        return;
-    struct ctr_waiter *w = c->queue;
-    c->queue = w->next;
-    c->busy = true;
-    w->fn(c, w->call, w->arg);
-    reactor_grpc_call_unref(w->call);
-    free(w);
-}
+/* ---- the per-container queue (opqueue.c); each waiting call holds a ref ---- */
 
 static void op_done(struct ctr *c)
 {
-    c->busy = false;
-    run_queue(c);
+    cri_opqueue_done(&c->ops, c);
     cri_ctr_unref(c);
 }
 
-static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, ctr_op_fn fn,
+static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, cri_op_fn fn,
                     int64_t arg, bool missing_ok)
 {
     struct ctr *c = cri_ctr_find(cri, id);
@@ -206,33 +142,18 @@ static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, ctr
         err_done(&err);
         return;
     }
-    struct ctr_waiter *w = xcalloc(1, sizeof(*w));
-    w->fn = fn;
-    w->call = reactor_grpc_call_ref(call);
-    w->arg = arg;
-    struct ctr_waiter **tail = &c->queue;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = w;
     cri_ctr_ref(c); /* dropped by op_done */
-    run_queue(c);
+    cri_opqueue_add(&c->ops, c, fn, call, arg);
 }
 
 /* ---- exits ---- */
 
-struct exit_waiter_fn {
-    void (*fn)(struct ctr *c, void *data);
-    void *data;
-};
-
 static void wake_exit_waiters(struct ctr *c)
 {
     while (c->exit_waiters) {
-        struct ctr_waiter *w = c->exit_waiters;
+        struct ctr_exit_waiter *w = c->exit_waiters;
         c->exit_waiters = w->next;
-        struct exit_waiter_fn *f = (void *)(uintptr_t)w->arg;
-        f->fn(c, f->data);
-        free(f);
+        w->fn(c, w->data);
         free(w);
     }
 }
@@ -243,11 +164,9 @@ static void wait_exit(struct ctr *c, void (*fn)(struct ctr *c, void *data), void
         fn(c, data);
         return;
     }
-    struct exit_waiter_fn *f = xcalloc(1, sizeof(*f));
-    f->fn = fn;
-    f->data = data;
-    struct ctr_waiter *w = xcalloc(1, sizeof(*w));
-    w->arg = (int64_t)(uintptr_t)f;
+    struct ctr_exit_waiter *w = xcalloc(1, sizeof(*w));
+    w->fn = fn;
+    w->data = data;
     w->next = c->exit_waiters;
     c->exit_waiters = w;
 }
@@ -388,6 +307,34 @@ static void on_ctr_init_exit(struct monitor_ctr *m, void *data)
     err_done(&err);
 }
 
+/* What the monitor of c, a container of p, is made with (a new one, or one re-adopted). */
+struct monitor_ctr_opts cri_ctr_monitor_opts(struct ctr *c, const struct pod *p)
+{
+    return (struct monitor_ctr_opts){
+        .id = c->id,
+        .name = c->config->metadata->name,
+        .pod_namespace = p->config->metadata->namespace_,
+        .pod_name = p->config->metadata->name,
+        .pod_uid = p->config->metadata->uid,
+        .run_dir = c->run_dir,
+        .log_path = c->log_path,
+        .log_dir = p->config->log_directory,
+        .oom_file = c->oom_file,
+        .tty = c->config->tty,
+        .open_stdin = c->config->stdin,
+        .on_exit = on_ctr_exit,
+        .on_init_exit = on_ctr_init_exit,
+        .data = c,
+    };
+}
+
+/* The runtime's `create` has returned: the container enters its first state. */
+void cri_ctr_created(struct ctr *c)
+{
+    log_debug("container %s: -> %s on create", c->id, cri_ctr_state_name(c->state));
+    enter_created(c);
+}
+
 static int send_signal(struct ctr *c, int sig)
 {
     if (c->pid <= 0 || monitor_proc_start_time(c->pid) != c->pid_start)
@@ -499,415 +446,6 @@ static void start_stop(struct ctr *c, int64_t timeout)
     uv_timer_start(c->kill_timer, on_kill_timer, ms, 0);
 }
 
-/* ---- CreateContainer ---- */
-
-struct create_work {
-    struct cri *cri;
-    struct ctr *c;
-    struct grpc_call *call;
-    bool rootfs_mounted;
-    int pidns_fd; /* a target container's PID namespace, open until `create` returns */
-    struct err err;
-};
-
-static int write_file(const char *path, const char *text, struct err *err)
-{
-    /* The bundle lives under the run root: a fast write, inline. */
-    int r = fs_write_file(path, text, strlen(text), 0600);
-    return r < 0 ? err_set(err, r, "write %s: %s", path, strerror(-r)) : 0;
-}
-
-static void close_pidns(struct create_work *w)
-{
-    if (w->pidns_fd >= 0)
-        close(TAKE_FD(w->pidns_fd));
-}
-
-static void create_cleanup(struct create_work *w)
-{
-    struct ctr *c = w->c;
-    close_pidns(w);
-    if (c->mon) {
-        monitor_ctr_close(c->mon);
-        c->mon = NULL;
-    }
-    if (w->rootfs_mounted)
-        storage_rootfs_remove(w->cri->storage, c->id, c->layers, c->n_layers);
-    fs_remove_tree(c->run_dir);
-}
-
-static void create_fail(struct create_work *w)
-{
-    log_error("create container %s in pod %s: %s", w->c->config->metadata->name, w->c->pod_id,
-              err_msg(&w->err));
-    cri_reply_err(w->call, &w->err);
-    LIST_REMOVE(w->cri->creating_ctrs, w->c);
-    create_cleanup(w);
-    cri_ctr_unref(w->c);
-    reactor_grpc_call_unref(w->call);
-    err_done(&w->err);
-    free(w);
-}
-
-static void on_failed_create_deleted(int status, const struct reactor_child_result *res,
-                                     struct err *err, void *data)
-{
-    create_fail(data);
-}
-
-static void on_created(int status, const struct reactor_child_result *res, struct err *err,
-                       void *data)
-{
-    struct create_work *w = data;
-    struct ctr *c = w->c;
-    close_pidns(w); /* the runtime has joined it, or failed */
-    if (status == 0) {
-        monitor_ctr_created(c->mon);
-        cleanup_free char *pidfile = xasprintf("%s/pid", c->run_dir);
-        struct buf b = {0};
-        status = fs_read_file(pidfile, 64, &b);
-        c->pid = status == 0 ? atoi((const char *)b.data) : 0;
-        buf_done(&b);
-        if (c->pid <= 0)
-            status = err_set(&w->err, -EIO, "the runtime left no pid in %s", pidfile);
-        else
-            status = monitor_ctr_adopt(c->mon, c->pid, &w->err);
-        c->pid_start = monitor_proc_start_time(c->pid);
-    } else {
-        err_set(&w->err, status, "%s", err_msg(err));
-    }
-    if (status < 0) {
-        if (status == -ECANCELED) {
-            create_fail(w);
-            return;
-        }
-        /* The runtime may have left its state behind. */
-        struct oci_runtime rt;
-        struct err e2 = ERR_INIT;
-        struct oci_verb v = {.type = OCI_VERB_DELETE, .id = c->id, .del = {.force = true}};
-        if (cri_runtime_of(w->cri, c->runtime, &rt, &e2) < 0 ||
-            oci_runtime_call(w->cri->loop, &rt, &v, NULL, on_failed_create_deleted, w, NULL, &e2) <
-                0)
-            create_fail(w);
-        err_done(&e2);
-        return;
-    }
-    LIST_REMOVE(w->cri->creating_ctrs, c);
-    LIST_PREPEND(w->cri->ctrs, c);
-    log_debug("container %s: -> %s on create", c->id, cri_ctr_state_name(c->state));
-    enter_created(c);
-    Runtime__V1__CreateContainerResponse resp = RUNTIME__V1__CREATE_CONTAINER_RESPONSE__INIT;
-    resp.container_id = c->id;
-    cri_reply(w->call, &resp.base);
-    reactor_grpc_call_unref(w->call);
-    err_done(&w->err);
-    free(w);
-}
-
-/* The PID namespace of t, a running container of pod p, held open as ret_fd: the path handed
- * to the runtime (it takes only a path) is our own fd's, /proc/<cribd>/fd/N, so that a pid
- * reused since cannot redirect the container into another process's namespace. */
-static int target_pid_ns(struct pod *p, const char *target_id, struct ctr *t, char *buf, size_t len,
-                         int *ret_fd, struct err *err)
-{
-    if (!t || t->state != CRI_CTR_RUNNING || t->pid <= 0)
-        return err_set(err, -ENOENT, "target container `%s` of the PID namespace is not running",
-                       target_id);
-    if (strcmp(t->pod_id, p->id) != 0)
-        return err_set(err, -EINVAL,
-                       "target container `%s` of the PID namespace is in pod %s, not in this "
-                       "pod (%s)",
-                       target_id, t->pod_id, p->id);
-    int pidfd = monitor_ctr_pidfd(t->mon);
-    if (pidfd < 0)
-        return err_set(err, -ENOENT, "target container `%s` of the PID namespace has ended",
-                       target_id);
-    cleanup_free char *path = xasprintf("/proc/%d/ns/pid", t->pid);
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set(err, -ENOENT, "target container `%s` of the PID namespace: %s: %s",
-                       target_id, path, strerror(errno));
-    /* Alive after the open: the pid was still the process behind the pidfd when we opened. */
-    if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
-        return err_set(err, -ENOENT, "target container `%s` of the PID namespace has ended",
-                       target_id);
-    snprintf(buf, len, "/proc/%d/fd/%d", (int)getpid(), fd);
-    *ret_fd = TAKE_FD(fd);
-    return 0;
-}
-
-/* The PID namespace to join, in ret_path (buf, or NULL for a new one or the node's); ret_host
- * says whether it is the node's. */
-static int pid_ns_path(struct cri *cri, struct pod *p, const Runtime__V1__ContainerConfig *cfg,
-                       char *buf, size_t len, const char **ret_path, bool *ret_host, int *ret_fd,
-                       struct err *err)
-{
-    const Runtime__V1__NamespaceOption *ns = cfg->linux && cfg->linux->security_context
-                                                 ? cfg->linux->security_context->namespace_options
-                                                 : NULL;
-    *ret_path = NULL;
-    *ret_host = p->host_pid;
-    switch (ns ? ns->pid : RUNTIME__V1__NAMESPACE_MODE__POD) {
-    case RUNTIME__V1__NAMESPACE_MODE__NODE:
-        *ret_host = true;
-        return 0;
-    case RUNTIME__V1__NAMESPACE_MODE__CONTAINER:
-        *ret_host = false;
-        return 0;
-    case RUNTIME__V1__NAMESPACE_MODE__TARGET: {
-        *ret_host = false;
-        int r = target_pid_ns(p, ns->target_id, cri_ctr_find(cri, ns->target_id), buf, len, ret_fd,
-                              err);
-        *ret_path = r == 0 ? buf : NULL;
-        return r;
-    }
-    default:
-        break;
-    }
-    if (p->pod_pid && p->infra_pid > 0) {
-        snprintf(buf, len, "/proc/%d/ns/pid", p->infra_pid);
-        *ret_path = buf;
-    }
-    return 0;
-}
-
-static char *cgroups_path_of(struct cri *cri, struct pod *p, const char *id)
-{
-    if (strcmp(cri->cfg->cgroup_manager, "systemd") == 0) {
-        const char *parent = p->config->linux && *p->config->linux->cgroup_parent
-                                 ? p->config->linux->cgroup_parent
-                                 : "system.slice";
-        return xasprintf("%s:crib:%s", parent, id);
-    }
-    return xasprintf("%s/crib-%s", *p->cgroup_parent ? p->cgroup_parent : "/crib", id);
-}
-
-static char *oom_file_of(const char *cgroups_path)
-{
-    if (cgroups_path[0] != '/')
-        return NULL;
-    if (oci_cgroup_is_v2())
-        return xasprintf("/sys/fs/cgroup%s/memory.events", cgroups_path);
-    return xasprintf("/sys/fs/cgroup/memory%s/memory.oom_control", cgroups_path);
-}
-
-static int check_create(struct cri *cri, const Runtime__V1__CreateContainerRequest *r,
-                        struct pod **ret_pod, struct err *err)
-{
-    const Runtime__V1__ContainerConfig *cfg = r->config;
-    if (!cfg || !cfg->metadata || !*cfg->metadata->name)
-        return err_set(err, -EINVAL, "container config with metadata.name is required");
-    if (!cfg->image || !*cfg->image->image)
-        return err_set(err, -EINVAL, "container config has no image");
-    struct pod *p = cri_pod_find(cri, r->pod_sandbox_id);
-    if (!p)
-        return err_set(err, -ENOENT, "pod sandbox `%s` not found", r->pod_sandbox_id);
-    if (p->state != POD_READY)
-        return err_set(err, -EINVAL, "pod sandbox %s is not ready", p->id);
-    struct ctr *lists[] = {cri->ctrs, cri->creating_ctrs};
-    for (size_t i = 0; i < 2; i++)
-        for (struct ctr *c = lists[i]; c; c = c->next)
-            if (strcmp(c->pod_id, p->id) == 0 &&
-                strcmp(c->config->metadata->name, cfg->metadata->name) == 0 &&
-                c->config->metadata->attempt == cfg->metadata->attempt)
-                return err_set(err, -EEXIST,
-                               "container `%s` attempt %u already exists in pod %s as %s",
-                               cfg->metadata->name, cfg->metadata->attempt, p->id, c->id);
-    *ret_pod = p;
-    return 0;
-}
-
-static Runtime__V1__ContainerConfig *copy_config(const Runtime__V1__ContainerConfig *cfg)
-{
-    size_t len = protobuf_c_message_get_packed_size(&cfg->base);
-    cleanup_free uint8_t *bytes = xmalloc(len + 1);
-    protobuf_c_message_pack(&cfg->base, bytes);
-    return runtime__v1__container_config__unpack(NULL, len, bytes);
-}
-
-static int prepare(struct create_work *w, struct pod *p, const struct image_record *img)
-{
-    struct cri *cri = w->cri;
-    struct ctr *c = w->c;
-    const Runtime__V1__ContainerConfig *cfg = c->config;
-    int r = fs_mkdir_p(c->run_dir, 0700);
-    if (r < 0)
-        return err_set(&w->err, r, "run directory %s: %s", c->run_dir, strerror(-r));
-    cleanup_free char *rootfs = NULL;
-    r = storage_rootfs_mount(cri->storage, c->id, c->layers, c->n_layers, &rootfs, &w->err);
-    if (r < 0)
-        return r;
-    w->rootfs_mounted = true;
-    char pidns[64];
-    bool host_pid = false;
-    const char *pidns_path;
-    r = pid_ns_path(cri, p, cfg, pidns, sizeof(pidns), &pidns_path, &host_pid, &w->pidns_fd,
-                    &w->err);
-    if (r < 0)
-        return r;
-    cleanup_free char *netns = NULL, *ipcns = NULL, *utsns = NULL;
-    if (p->pinned & NETWORK_NS_NET)
-        netns = xasprintf("%s/ns/net", p->run_dir);
-    if (p->pinned & NETWORK_NS_IPC)
-        ipcns = xasprintf("%s/ns/ipc", p->run_dir);
-    if (p->pinned & NETWORK_NS_UTS)
-        utsns = xasprintf("%s/ns/uts", p->run_dir);
-    cleanup_free char *hostname_p = xasprintf("%s/hostname", p->run_dir);
-    cleanup_free char *hosts_p = xasprintf("%s/hosts", p->run_dir);
-    cleanup_free char *resolv_p = xasprintf("%s/resolv.conf", p->run_dir);
-    cleanup_free char *shm_p = p->shm_mounted ? xasprintf("%s/shm", p->run_dir)
-                               : p->host_ipc  ? xstrdup("/dev/shm")
-                                              : NULL;
-    char host[256] = "";
-    struct buf hb = {0};
-    if (fs_read_file(hostname_p, sizeof(host) - 1, &hb) == 0) {
-        snprintf(host, sizeof(host), "%s", (const char *)hb.data);
-        host[strcspn(host, "\n")] = '\0';
-    }
-    buf_done(&hb);
-    c->cgroups_path = cgroups_path_of(cri, p, c->id);
-    c->oom_file = oom_file_of(c->cgroups_path);
-    struct oci_spec_params sp = {
-        .id = c->id,
-        .pod_id = p->id,
-        .config = cfg,
-        .pod_config = p->config,
-        .image_config = img->config,
-        .image_name = c->image_name,
-        .rootfs = rootfs,
-        .netns_path = netns,
-        .ipcns_path = ipcns,
-        .utsns_path = utsns,
-        .pidns_path = pidns_path,
-        .host_pid = host_pid,
-        .hostname_path = hostname_p,
-        .hosts_path = hosts_p,
-        .resolv_path = resolv_p,
-        .shm_path = shm_p,
-        .hostname = host,
-        .cgroups_path = c->cgroups_path,
-        .oom_score_adj_min = cri->oom_score_adj_min,
-        .pids_limit = cri->cfg->pids_limit,
-        .lsm = cri->lsm,
-        .seccomp_profile_root = cri->cfg->seccomp_profile_root,
-        .seccomp = true,
-    };
-    struct oci_spec_result res = {0};
-    r = oci_spec_generate(&sp, &res, &w->err);
-    if (r < 0)
-        return r;
-    if (res.oom_score_clamped)
-        log_info("container %s: oom_score_adj %lld raised to %d, the daemon's own (no "
-                 "CAP_SYS_RESOURCE to lower it)",
-                 c->config->metadata->name,
-                 cfg->linux && cfg->linux->resources
-                     ? (long long)cfg->linux->resources->oom_score_adj
-                     : 0LL,
-                 cri->oom_score_adj_min);
-    c->stop_signal = xstrdup(res.stop_signal);
-    c->stop_signo = res.stop_signo;
-    cleanup_free char *json = cJSON_PrintUnformatted(res.spec);
-    oci_spec_result_done(&res);
-    cleanup_free char *spec_path = xasprintf("%s/config.json", c->run_dir);
-    r = write_file(spec_path, json, &w->err);
-    if (r < 0)
-        return r;
-    struct monitor_ctr_opts mo = {
-        .id = c->id,
-        .name = cfg->metadata->name,
-        .pod_namespace = p->config->metadata->namespace_,
-        .pod_name = p->config->metadata->name,
-        .pod_uid = p->config->metadata->uid,
-        .run_dir = c->run_dir,
-        .log_path = c->log_path,
-        .log_dir = p->config->log_directory,
-        .oom_file = c->oom_file,
-        .tty = cfg->tty,
-        .open_stdin = cfg->stdin,
-        .on_exit = on_ctr_exit,
-        .on_init_exit = on_ctr_init_exit,
-        .data = c,
-    };
-    return monitor_ctr_new(cri->monitor, &mo, &c->mon, &w->err);
-}
-
-static void start_create(struct create_work *w)
-{
-    struct ctr *c = w->c;
-    struct oci_runtime rt;
-    int r = cri_runtime_of(w->cri, c->runtime, &rt, &w->err);
-    if (r < 0) {
-        create_fail(w);
-        return;
-    }
-    int fds[3];
-    monitor_ctr_stdio(c->mon, fds);
-    cleanup_free char *pidfile = xasprintf("%s/pid", c->run_dir);
-    cleanup_free char *log = xasprintf("%s/runtime.log", c->run_dir);
-    const char *console = monitor_ctr_console_socket(c->mon);
-    struct oci_verb v = {
-        .type = OCI_VERB_CREATE,
-        .id = c->id,
-        .create = {.bundle = c->run_dir, .pid_file = pidfile, .console_socket = console},
-    };
-    struct oci_runtime_opts o = {.stdio_fds = fds, .log_path = log};
-    if (oci_runtime_call(w->cri->loop, &rt, &v, &o, on_created, w, NULL, &w->err) < 0)
-        create_fail(w);
-}
-
-void cri_create_container(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
-{
-    const Runtime__V1__CreateContainerRequest *r = (const void *)req;
-    struct err err = ERR_INIT;
-    struct pod *p = NULL;
-    if (check_create(cri, r, &p, &err) < 0) {
-        cri_reply_err(call, &err);
-        err_done(&err);
-        return;
-    }
-    const struct image_record *img = image_store_find(cri->images, r->config->image->image, &err);
-    if (!img) {
-        if (!err.code)
-            err_set(&err, -ENOENT, "image `%s` not found", r->config->image->image);
-        cri_reply_err(call, &err);
-        err_done(&err);
-        return;
-    }
-    struct ctr *c = xcalloc(1, sizeof(*c));
-    c->cri = cri;
-    c->refs = 1;
-    c->state = CRI_CTR_CREATED; /* the first state, entered once the runtime has created it */
-    c->id = id_new();
-    c->pod_id = xstrdup(p->id);
-    c->config = copy_config(r->config);
-    c->created_at = now_unix_ns();
-    c->image_id = xstrdup(img->id);
-    c->image_ref = xstrdup(img->n_digests ? img->digests[0] : img->id);
-    c->image_name = xstrdup(img->n_names ? img->names[0] : r->config->image->image);
-    c->layers = xcalloc(img->n_layers + 1, sizeof(char *));
-    for (size_t i = 0; i < img->n_layers; i++)
-        c->layers[i] = xstrdup(img->layers[i]);
-    c->n_layers = img->n_layers;
-    c->run_dir = xasprintf("%s/%s", cri->ctrs_run, c->id);
-    const char *logdir = p->config->log_directory;
-    const char *logpath = r->config->log_path;
-    c->log_path = *logpath ? logpath[0] == '/' || !*logdir ? xstrdup(logpath)
-                                                           : xasprintf("%s/%s", logdir, logpath)
-                           : xstrdup("");
-    c->runtime = xstrdup(p->handler);
-    LIST_PREPEND(cri->creating_ctrs, c);
-    struct create_work *w = xcalloc(1, sizeof(*w));
-    w->cri = cri;
-    w->c = c;
-    w->call = reactor_grpc_call_ref(call);
-    w->pidns_fd = -1;
-    if (prepare(w, p, img) < 0) {
-        create_fail(w);
-        return;
-    }
-    start_create(w);
-}
-
 /* ---- StartContainer ---- */
 
 struct start_work {
@@ -946,8 +484,9 @@ static void on_start_done(int status, const struct reactor_child_result *res, st
     op_done(c);
 }
 
-static void op_start(struct ctr *c, struct grpc_call *call, int64_t arg)
+static void op_start(void *obj, struct grpc_call *call, int64_t arg)
 {
+    struct ctr *c = obj;
     struct err err = ERR_INIT;
     struct oci_runtime rt;
     if (c->state != CRI_CTR_CREATED) {
@@ -990,8 +529,9 @@ static void on_stopped(struct ctr *c, void *data)
     op_done(c);
 }
 
-static void op_stop(struct ctr *c, struct grpc_call *call, int64_t timeout)
+static void op_stop(void *obj, struct grpc_call *call, int64_t timeout)
 {
+    struct ctr *c = obj;
     if (cri_ctr_next(c->state, CRI_CTR_EVENT_STOP) == CRI_CTR_INVALID) { /* nothing to stop */
         Runtime__V1__StopContainerResponse resp = RUNTIME__V1__STOP_CONTAINER_RESPONSE__INIT;
         cri_reply(call, &resp.base);
@@ -1053,16 +593,10 @@ static void remove_finish(struct remove_work *w)
         log_error("container %s: unmount its rootfs: %s", c->id, strerror(-r));
     fs_remove_tree(c->run_dir);
     ctr_fire(c, CRI_CTR_EVENT_REMOVE, NULL);
-    /* Calls still waiting for this container find it gone. */
-    while (c->queue) {
-        struct ctr_waiter *q = c->queue;
-        c->queue = q->next;
-        reactor_grpc_call_finish(q->call, GRPC_NOT_FOUND, "container was removed");
-        reactor_grpc_call_unref(q->call);
+    /* Calls still waiting for this container find it gone, and drop their refs. */
+    for (size_t n = cri_opqueue_clear(&c->ops, NULL, "container was removed"); n > 0; n--)
         cri_ctr_unref(c);
-        free(q);
-    }
-    cleanup_free char *path = record_path(cri, c->id);
+    cleanup_free char *path = cri_ctr_record_path(cri, c->id);
     reactor_fileq_put(cri->ctr_writes, path, NULL, on_record_removed, w);
 }
 
@@ -1100,8 +634,9 @@ static void start_remove(struct ctr *c, struct grpc_call *call, void (*done)(voi
     wait_exit(c, remove_exited, w);
 }
 
-static void op_remove(struct ctr *c, struct grpc_call *call, int64_t arg)
+static void op_remove(void *obj, struct grpc_call *call, int64_t arg)
 {
+    struct ctr *c = obj;
     if (!c) {
         Runtime__V1__RemoveContainerResponse resp = RUNTIME__V1__REMOVE_CONTAINER_RESPONSE__INIT;
         cri_reply(call, &resp.base);
@@ -1154,7 +689,7 @@ void cri_ctrs_stop_pod(struct cri *cri, const char *pod_id, bool remove, void (*
             continue;
         if (remove) {
             cri_ctr_ref(c); /* dropped by op_done */
-            c->busy = true;
+            cri_opqueue_take(&c->ops);
             start_remove(c, NULL, sweep_one_done, s);
         } else {
             start_stop(c, 0);
@@ -1172,257 +707,7 @@ bool cri_ctrs_in_pod(struct cri *cri, const char *pod_id)
     return false;
 }
 
-/* ---- ContainerStatus and ListContainers ---- */
-
-static Runtime__V1__ContainerState proto_state(enum cri_ctr_state s)
-{
-    switch (s) {
-    case CRI_CTR_CREATED:
-        return RUNTIME__V1__CONTAINER_STATE__CONTAINER_CREATED;
-    case CRI_CTR_RUNNING:
-        return RUNTIME__V1__CONTAINER_STATE__CONTAINER_RUNNING;
-    case CRI_CTR_EXITED:
-        return RUNTIME__V1__CONTAINER_STATE__CONTAINER_EXITED;
-    default:
-        return RUNTIME__V1__CONTAINER_STATE__CONTAINER_UNKNOWN;
-    }
-}
-
-/* The config's label and annotation entries share the layout of every other map entry type. */
-#define COPY_MAP(dst, n_dst, src, n_src, init)                                                     \
-    do {                                                                                           \
-        (n_dst) = (n_src);                                                                         \
-        (dst) = xcalloc((n_src) + 1, sizeof(*(dst)));                                              \
-        for (size_t i_ = 0; i_ < (n_src); i_++) {                                                  \
-            (dst)[i_] = xmalloc(sizeof(*(dst)[i_]));                                               \
-            *(dst)[i_] = (typeof(*(dst)[i_]))init;                                                 \
-            (dst)[i_]->key = (src)[i_]->key;                                                       \
-            (dst)[i_]->value = (src)[i_]->value;                                                   \
-        }                                                                                          \
-    } while (0)
-
-static void free_map(void **entries, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(entries[i]);
-    free(entries);
-}
-
-static char *status_info(struct ctr *c)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddNumberToObject(j, "pid", c->pid);
-    cJSON_AddStringToObject(j, "sandboxID", c->pod_id);
-    cJSON_AddStringToObject(j, "runtime", c->runtime);
-    cJSON_AddStringToObject(j, "bundle", c->run_dir);
-    cJSON_AddStringToObject(j, "cgroupsPath", c->cgroups_path);
-    cleanup_free char *spec_path = xasprintf("%s/config.json", c->run_dir);
-    struct buf b = {0};
-    if (fs_read_file(spec_path, RECORD_MAX, &b) == 0) {
-        cJSON *spec = cJSON_Parse((const char *)b.data);
-        if (spec)
-            cJSON_AddItemToObject(j, "runtimeSpec", spec);
-    }
-    buf_done(&b);
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
-}
-
-void cri_container_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
-{
-    const Runtime__V1__ContainerStatusRequest *r = (const void *)req;
-    struct ctr *c = cri_ctr_find(cri, r->container_id);
-    if (!c) {
-        struct err err = ERR_INIT;
-        err_set(&err, -ENOENT, "container `%s` not found", r->container_id);
-        cri_reply_err(call, &err);
-        err_done(&err);
-        return;
-    }
-    const Runtime__V1__ContainerConfig *cfg = c->config;
-    Runtime__V1__ContainerStatus st = RUNTIME__V1__CONTAINER_STATUS__INIT;
-    Runtime__V1__ImageSpec image = RUNTIME__V1__IMAGE_SPEC__INIT;
-    Runtime__V1__ContainerResources res = RUNTIME__V1__CONTAINER_RESOURCES__INIT;
-    st.id = c->id;
-    st.metadata = cfg->metadata;
-    st.state = proto_state(c->state);
-    st.created_at = c->created_at;
-    st.started_at = c->started_at;
-    st.finished_at = c->finished_at;
-    st.exit_code = c->exit_code;
-    image.image = c->image_name;
-    st.image = &image;
-    st.image_ref = c->image_ref;
-    st.image_id = c->image_id;
-    st.reason = c->reason ? c->reason : "";
-    st.message = c->message ? c->message : "";
-    COPY_MAP(st.labels, st.n_labels, cfg->labels, cfg->n_labels,
-             RUNTIME__V1__CONTAINER_STATUS__LABELS_ENTRY__INIT);
-    COPY_MAP(st.annotations, st.n_annotations, cfg->annotations, cfg->n_annotations,
-             RUNTIME__V1__CONTAINER_STATUS__ANNOTATIONS_ENTRY__INIT);
-    st.mounts = cfg->mounts;
-    st.n_mounts = cfg->n_mounts;
-    st.log_path = c->log_path;
-    if (cfg->linux && cfg->linux->resources) {
-        res.linux = cfg->linux->resources;
-        st.resources = &res;
-    }
-    Runtime__V1__ContainerStatusResponse resp = RUNTIME__V1__CONTAINER_STATUS_RESPONSE__INIT;
-    resp.status = &st;
-    Runtime__V1__ContainerStatusResponse__InfoEntry info =
-        RUNTIME__V1__CONTAINER_STATUS_RESPONSE__INFO_ENTRY__INIT;
-    Runtime__V1__ContainerStatusResponse__InfoEntry *infos[1] = {&info};
-    cleanup_free char *info_json = NULL;
-    if (r->verbose) {
-        info_json = status_info(c);
-        info.key = "info";
-        info.value = info_json;
-        resp.info = infos;
-        resp.n_info = 1;
-    }
-    cri_reply(call, &resp.base);
-    free_map((void **)st.labels, st.n_labels);
-    free_map((void **)st.annotations, st.n_annotations);
-}
-
-static bool ctr_matches(const struct ctr *c, const Runtime__V1__ContainerFilter *f)
-{
-    if (!f)
-        return true;
-    if (*f->id && strncmp(c->id, f->id, strlen(f->id)) != 0)
-        return false;
-    if (*f->pod_sandbox_id && strncmp(c->pod_id, f->pod_sandbox_id, strlen(f->pod_sandbox_id)))
-        return false;
-    if (f->state && proto_state(c->state) != f->state->state)
-        return false;
-    for (size_t i = 0; i < f->n_label_selector; i++) {
-        bool found = false;
-        for (size_t k = 0; k < c->config->n_labels && !found; k++)
-            found = strcmp(c->config->labels[k]->key, f->label_selector[i]->key) == 0 &&
-                    strcmp(c->config->labels[k]->value, f->label_selector[i]->value) == 0;
-        if (!found)
-            return false;
-    }
-    return true;
-}
-
-void cri_list_containers(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
-{
-    const Runtime__V1__ListContainersRequest *r = (const void *)req;
-    size_t n = 0;
-    for (struct ctr *c = cri->ctrs; c; c = c->next)
-        n++;
-    Runtime__V1__Container *items = xcalloc(n + 1, sizeof(*items));
-    Runtime__V1__ImageSpec *images = xcalloc(n + 1, sizeof(*images));
-    Runtime__V1__Container **ptrs = xcalloc(n + 1, sizeof(*ptrs));
-    size_t k = 0;
-    for (struct ctr *c = cri->ctrs; c; c = c->next) {
-        if (!ctr_matches(c, r->filter))
-            continue;
-        Runtime__V1__Container *it = &items[k];
-        *it = (Runtime__V1__Container)RUNTIME__V1__CONTAINER__INIT;
-        images[k] = (Runtime__V1__ImageSpec)RUNTIME__V1__IMAGE_SPEC__INIT;
-        images[k].image = c->image_name;
-        it->id = c->id;
-        it->pod_sandbox_id = c->pod_id;
-        it->metadata = c->config->metadata;
-        it->image = &images[k];
-        it->image_ref = c->image_ref;
-        it->image_id = c->image_id;
-        it->state = proto_state(c->state);
-        it->created_at = c->created_at;
-        COPY_MAP(it->labels, it->n_labels, c->config->labels, c->config->n_labels,
-                 RUNTIME__V1__CONTAINER__LABELS_ENTRY__INIT);
-        COPY_MAP(it->annotations, it->n_annotations, c->config->annotations,
-                 c->config->n_annotations, RUNTIME__V1__CONTAINER__ANNOTATIONS_ENTRY__INIT);
-        ptrs[k++] = it;
-    }
-    Runtime__V1__ListContainersResponse resp = RUNTIME__V1__LIST_CONTAINERS_RESPONSE__INIT;
-    resp.containers = ptrs;
-    resp.n_containers = k;
-    cri_reply(call, &resp.base);
-    for (size_t i = 0; i < k; i++) {
-        free_map((void **)items[i].labels, items[i].n_labels);
-        free_map((void **)items[i].annotations, items[i].n_annotations);
-    }
-    free(items);
-    free(images);
-    free(ptrs);
-}
-
 /* ---- reload after a restart ---- */
-
-static const char *str_of(const cJSON *j, const char *key)
-{
-    const char *s = cJSON_GetStringValue(cJSON_GetObjectItem(j, key));
-    return s ? s : "";
-}
-
-static int64_t num_of(const cJSON *j, const char *key)
-{
-    return (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, key));
-}
-
-/* The state a record names; removed is never written. */
-static enum cri_ctr_state state_of(const char *s)
-{
-    for (int i = CRI_CTR_CREATED; i <= CRI_CTR_UNKNOWN; i++)
-        if (strcmp(cri_ctr_state_name((enum cri_ctr_state)i), s) == 0)
-            return (enum cri_ctr_state)i;
-    return CRI_CTR_UNKNOWN;
-}
-
-static struct ctr *ctr_parse(struct cri *cri, const char *text)
-{
-    cJSON *j = cJSON_Parse(text);
-    const char *cfg_b64 = str_of(j, "config");
-    struct buf raw = {0};
-    Runtime__V1__ContainerConfig *cfg =
-        base64_decode(cfg_b64, strlen(cfg_b64), &raw) == 0 && raw.len > 0
-            ? runtime__v1__container_config__unpack(NULL, raw.len, raw.data)
-            : NULL;
-    buf_done(&raw);
-    if (!j || !cfg || !cfg->metadata || !*str_of(j, "id")) {
-        cJSON_Delete(j);
-        if (cfg)
-            protobuf_c_message_free_unpacked(&cfg->base, NULL);
-        return NULL;
-    }
-    struct ctr *c = xcalloc(1, sizeof(*c));
-    c->cri = cri;
-    c->refs = 1;
-    c->config = cfg;
-    c->id = xstrdup(str_of(j, "id"));
-    c->pod_id = xstrdup(str_of(j, "pod_id"));
-    c->state = state_of(str_of(j, "state")); /* the machine resumes where the record left it */
-    c->created_at = num_of(j, "created_at");
-    c->started_at = num_of(j, "started_at");
-    c->finished_at = num_of(j, "finished_at");
-    c->exit_code = (int32_t)num_of(j, "exit_code");
-    c->reason = xstrdup(str_of(j, "reason"));
-    c->message = xstrdup(str_of(j, "message"));
-    c->image_id = xstrdup(str_of(j, "image_id"));
-    c->image_ref = xstrdup(str_of(j, "image_ref"));
-    c->image_name = xstrdup(str_of(j, "image_name"));
-    const cJSON *layers = cJSON_GetObjectItem(j, "layers");
-    c->n_layers = (size_t)cJSON_GetArraySize(layers);
-    c->layers = xcalloc(c->n_layers + 1, sizeof(char *));
-    for (size_t i = 0; i < c->n_layers; i++)
-        c->layers[i] = xstrdup(cJSON_GetStringValue(cJSON_GetArrayItem(layers, (int)i)) ?: "");
-    c->run_dir = xasprintf("%s/%s", cri->ctrs_run, c->id);
-    c->log_path = xstrdup(str_of(j, "log_path"));
-    c->runtime = xstrdup(str_of(j, "runtime"));
-    c->cgroups_path = xstrdup(str_of(j, "cgroups_path"));
-    c->oom_file = *str_of(j, "oom_file") ? xstrdup(str_of(j, "oom_file")) : NULL;
-    c->stop_signal = xstrdup(*str_of(j, "stop_signal") ? str_of(j, "stop_signal") : "SIGTERM");
-    int signo = oci_signal_parse(c->stop_signal);
-    c->stop_signo = signo > 0 ? signo : SIGTERM;
-    c->pid = (int)num_of(j, "pid");
-    c->pid_start = num_of(j, "pid_start");
-    cJSON_Delete(j);
-    return c;
-}
 
 /* A container that was created or running when the daemon stopped: watch it again if its
  * process is still there, else it exited while nobody watched. */
@@ -1434,23 +719,8 @@ static void readopt(struct cri *cri, struct ctr *c)
     bool lost = p && p->lost;
     bool alive = !lost && c->pid > 0 && monitor_proc_start_time(c->pid) == c->pid_start;
     if (alive && p) {
-        struct monitor_ctr_opts mo = {
-            .id = c->id,
-            .name = c->config->metadata->name,
-            .pod_namespace = p->config->metadata->namespace_,
-            .pod_name = p->config->metadata->name,
-            .pod_uid = p->config->metadata->uid,
-            .run_dir = c->run_dir,
-            .log_path = c->log_path,
-            .log_dir = p->config->log_directory,
-            .oom_file = c->oom_file,
-            .tty = c->config->tty,
-            .open_stdin = c->config->stdin,
-            .reopen = true,
-            .on_exit = on_ctr_exit,
-            .on_init_exit = on_ctr_init_exit,
-            .data = c,
-        };
+        struct monitor_ctr_opts mo = cri_ctr_monitor_opts(c, p);
+        mo.reopen = true;
         if (monitor_ctr_new(cri->monitor, &mo, &c->mon, &err) == 0 &&
             monitor_ctr_adopt(c->mon, c->pid, &err) == 0) {
             log_info("container %s: watching process %d again", c->id, c->pid);
@@ -1490,7 +760,7 @@ int cri_ctrs_load(struct cri *cri, struct err *err)
             struct buf b = {0};
             struct ctr *c = NULL;
             if (fs_read_file(path, RECORD_MAX, &b) == 0)
-                c = ctr_parse(cri, (const char *)b.data);
+                c = cri_ctr_record_parse(cri, (const char *)b.data);
             buf_done(&b);
             if (!c) {
                 log_error("container record %s is unreadable: left alone", path);
@@ -1529,9 +799,8 @@ void cri_ctrs_free(struct cri *cri)
         struct ctr *c = cri->ctrs;
         LIST_REMOVE(cri->ctrs, c);
         while (c->exit_waiters) {
-            struct ctr_waiter *w = c->exit_waiters;
+            struct ctr_exit_waiter *w = c->exit_waiters;
             c->exit_waiters = w->next;
-            free((void *)(uintptr_t)w->arg);
             free(w);
         }
         ctr_free(c);

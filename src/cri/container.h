@@ -8,11 +8,12 @@
 
 #include "cri/cri-internal.h"
 #include "cri/ctr-state.h"
+#include "cri/opqueue.h"
 #include "monitor/monitor.h"
 #include "oci/oci.h"
 #include "proto/runtime.pb-c.h"
 
-struct ctr_waiter;
+struct ctr_exit_waiter;
 
 struct ctr {
     struct cri *cri;
@@ -37,9 +38,8 @@ struct ctr {
     int64_t pid_start; /* monitor_proc_start_time of pid */
     struct monitor_ctr *mon;
     unsigned refs;
-    bool busy;                /* an operation runs: others wait in line */
-    struct ctr_waiter *queue; /* operations waiting for this container */
-    struct ctr_waiter *exit_waiters;
+    struct cri_opqueue ops; /* one operation at a time, the others wait */
+    struct ctr_exit_waiter *exit_waiters;
     uv_timer_t *kill_timer;
     uv_timer_t *sig_timer; /* sends the stop signal once PID 1 can take it */
     bool sig_sent;         /* the stop signal went to the container's own process */
@@ -52,6 +52,11 @@ struct ctr *cri_ctr_find(struct cri *cri, const char *id);
 struct ctr *cri_ctr_ref(struct ctr *c);
 void cri_ctr_unref(struct ctr *c);
 void cri_ctr_persist(struct ctr *c);
+struct pod;
+/* What the monitor of c, a container of p, is made with (a new one, or one re-adopted). */
+struct monitor_ctr_opts cri_ctr_monitor_opts(struct ctr *c, const struct pod *p);
+/* The runtime's `create` has returned: the container enters created (record, event). */
+void cri_ctr_created(struct ctr *c);
 
 /* container-exec.c */
 /* The container, if it exists and runs; else NULL and err says which is wrong. */

@@ -85,13 +85,16 @@ void cri_pods_check(struct cri *cri);
 
 struct pod *cri_pod_find(struct cri *cri, const char *id);
 
-/* container.c */
+/* container-create.c */
 void cri_create_container(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+/* container.c */
 void cri_start_container(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 void cri_stop_container(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 void cri_remove_container(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+/* container-status.c */
 void cri_container_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 void cri_list_containers(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+/* container.c */
 int cri_ctrs_load(struct cri *cri, struct err *err);
 void cri_ctrs_shutdown(struct cri *cri);
 void cri_ctrs_free(struct cri *cri);

@@ -9,9 +9,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cjson/cJSON.h>
-
-#include "common/base64.h"
 #include "common/id.h"
 #include "common/fsutil.h"
 #include "common/list.h"
@@ -19,15 +16,10 @@
 #include "common/macro.h"
 #include "cri/cri-internal.h"
 #include "cri/pod.h"
+#include "cri/record.h"
 #include "oci/cgroup.h"
 
 enum pod_op { OP_STOP, OP_REMOVE };
-
-struct pod_waiter {
-    enum pod_op op;
-    struct grpc_call *call;
-    struct pod_waiter *next;
-};
 
 /* An operation in flight on one pod. */
 struct pod_work {
@@ -39,44 +31,9 @@ struct pod_work {
     struct err err;
 };
 
-static void run_queue(struct cri *cri, struct pod *pod);
+/* ---- the pod object ---- */
 
-/* ---- records ---- */
-
-static char *pod_record_path(struct cri *cri, const char *id)
-{
-    return xasprintf("%s/%s.json", cri->pods_dir, id);
-}
-
-static char *pod_record(const struct pod *p)
-{
-    cJSON *j = cJSON_CreateObject();
-    cJSON_AddStringToObject(j, "id", p->id);
-    cJSON_AddNumberToObject(j, "created_at", (double)p->created_at);
-    cJSON_AddStringToObject(j, "state", p->state == POD_READY ? "ready" : "notready");
-    cJSON_AddStringToObject(j, "runtime_handler", p->handler);
-    cJSON_AddNumberToObject(j, "pinned", p->pinned);
-    cJSON_AddBoolToObject(j, "shm_mounted", p->shm_mounted);
-    cJSON_AddNumberToObject(j, "infra_pid", p->infra_pid);
-    cJSON_AddStringToObject(j, "cgroup_parent", p->cgroup_parent);
-    cJSON *cg = cJSON_AddArrayToObject(j, "cgroups_created");
-    for (size_t i = 0; i < p->n_cgroups_created; i++)
-        cJSON_AddItemToArray(cg, cJSON_CreateString(p->cgroups_created[i]));
-    cJSON_AddBoolToObject(j, "network_added", p->network_added);
-    if (p->network_added) {
-        cJSON_AddStringToObject(j, "cni_config", p->att.conflist);
-        cJSON_AddStringToObject(j, "cni_result", p->att.result);
-        cJSON *ips = cJSON_AddArrayToObject(j, "ips");
-        for (size_t i = 0; i < p->att.n_ips; i++)
-            cJSON_AddItemToArray(ips, cJSON_CreateString(p->att.ips[i]));
-    }
-    cJSON_AddStringToObject(j, "config", p->config_b64);
-    char *s = cJSON_PrintUnformatted(j);
-    cJSON_Delete(j);
-    return s;
-}
-
-static void pod_free(struct pod *p)
+void cri_pod_free(struct pod *p)
 {
     if (!p)
         return;
@@ -93,17 +50,6 @@ static void pod_free(struct pod *p)
         free(p->cgroups_created[i]);
     free(p->cgroups_created);
     free(p);
-}
-
-static void namespaces_of(struct pod *p)
-{
-    const Runtime__V1__LinuxPodSandboxConfig *l = p->config->linux;
-    const Runtime__V1__NamespaceOption *ns =
-        l && l->security_context ? l->security_context->namespace_options : NULL;
-    p->host_network = ns && ns->network == RUNTIME__V1__NAMESPACE_MODE__NODE;
-    p->host_ipc = ns && ns->ipc == RUNTIME__V1__NAMESPACE_MODE__NODE;
-    p->host_pid = ns && ns->pid == RUNTIME__V1__NAMESPACE_MODE__NODE;
-    p->pod_pid = ns && ns->pid == RUNTIME__V1__NAMESPACE_MODE__POD;
 }
 
 /* ---- lookup ---- */
@@ -254,8 +200,9 @@ static void on_pod_written(int status, const char *path, void *data)
 
 static void persist(struct cri *cri, struct pod *p, reactor_fileq_cb cb, void *data)
 {
-    cleanup_free char *path = pod_record_path(cri, p->id);
-    reactor_fileq_put(cri->pod_writes, path, pod_record(p), cb ? cb : on_pod_written, data);
+    cleanup_free char *path = cri_pod_record_path(cri, p->id);
+    reactor_fileq_put(cri->pod_writes, path, cri_pod_record_format(p), cb ? cb : on_pod_written,
+                      data);
 }
 
 /* ---- RunPodSandbox ---- */
@@ -285,7 +232,7 @@ static void run_failed_cleanup_done(struct pod_work *w)
              err_msg(&w->err));
     cri_reply_err(w->call, &w->err);
     LIST_REMOVE(w->cri->creating, p);
-    pod_free(p);
+    cri_pod_free(p);
     work_free(w);
 }
 
@@ -323,14 +270,13 @@ static void on_run_persisted(int status, const char *path, void *data)
     }
     LIST_REMOVE(w->cri->creating, p);
     LIST_PREPEND(w->cri->pods, p);
-    p->busy = false;
     log_info("pod %s/%s ready as %s%s%s", p->config->metadata->namespace_,
              p->config->metadata->name, p->id, p->att.n_ips ? " with IP " : "",
              p->att.n_ips ? p->att.ips[0] : "");
     Runtime__V1__RunPodSandboxResponse resp = RUNTIME__V1__RUN_POD_SANDBOX_RESPONSE__INIT;
     resp.pod_sandbox_id = p->id;
     cri_reply(w->call, &resp.base);
-    run_queue(w->cri, p);
+    cri_opqueue_done(&p->ops, p); /* RunPodSandbox had it from pod_new */
     work_free(w);
 }
 
@@ -473,15 +419,11 @@ static struct pod *pod_new(struct cri *cri, const Runtime__V1__RunPodSandboxRequ
     p->created_at = now_unix_ns();
     p->state = POD_NOTREADY;
     p->handler = xstrdup(rt->name);
-    size_t len = protobuf_c_message_get_packed_size(&r->config->base);
-    cleanup_free uint8_t *packed = xmalloc(len ? len : 1);
-    protobuf_c_message_pack(&r->config->base, packed);
-    p->config = (Runtime__V1__PodSandboxConfig *)protobuf_c_message_unpack(
-        &runtime__v1__pod_sandbox_config__descriptor, NULL, len, packed);
-    p->config_b64 = base64_encode(packed, len);
+    p->config = cri_pod_config_copy(r->config, &p->config_b64);
     p->run_dir = xasprintf("%s/%s", cri->pods_run, p->id);
-    p->busy = true;
-    namespaces_of(p);
+    p->cri = cri;
+    cri_opqueue_take(&p->ops); /* until RunPodSandbox is done */
+    cri_pod_namespaces_read(p);
     return p;
 }
 
@@ -570,6 +512,8 @@ void cri_run_pod_sandbox(struct cri *cri, struct grpc_call *call, const Protobuf
 
 /* ---- Stop and Remove ---- */
 
+static void op_remove(void *obj, struct grpc_call *call, int64_t arg);
+
 /* The removed pod's record is gone from disk: only now is the removal answered, so that a crash
  * after the answer cannot bring the pod back. */
 static void on_removed_record(int status, const char *path, void *data)
@@ -580,18 +524,9 @@ static void on_removed_record(int status, const char *path, void *data)
         log_error("pod %s: remove %s: %s", p->id, path, strerror(-status));
     Runtime__V1__RemovePodSandboxResponse ok = RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
     cri_reply(w->call, &ok.base);
-    /* Calls still waiting for this pod find it gone. */
-    while (p->queue) {
-        struct pod_waiter *q = p->queue;
-        p->queue = q->next;
-        if (q->op == OP_REMOVE)
-            cri_reply(q->call, &ok.base);
-        else
-            reactor_grpc_call_finish(q->call, GRPC_NOT_FOUND, "pod sandbox was removed");
-        reactor_grpc_call_unref(q->call);
-        free(q);
-    }
-    pod_free(p);
+    /* Calls still waiting for this pod find it gone: a removal has nothing left to do. */
+    cri_opqueue_clear(&p->ops, op_remove, "pod sandbox was removed");
+    cri_pod_free(p);
     work_free(w);
 }
 
@@ -606,7 +541,7 @@ static void op_done(struct pod_work *w, int status)
         p->n_cgroups_created = 0;
         log_info("pod %s removed", p->id);
         LIST_REMOVE(cri->pods, p);
-        cleanup_free char *path = pod_record_path(cri, p->id);
+        cleanup_free char *path = cri_pod_record_path(cri, p->id);
         reactor_fileq_put(cri->pod_writes, path, NULL, on_removed_record, w);
         return;
     }
@@ -616,8 +551,7 @@ static void op_done(struct pod_work *w, int status)
         Runtime__V1__StopPodSandboxResponse resp = RUNTIME__V1__STOP_POD_SANDBOX_RESPONSE__INIT;
         cri_reply(w->call, &resp.base);
     }
-    p->busy = false;
-    run_queue(cri, p);
+    cri_opqueue_done(&p->ops, p);
     work_free(w);
 }
 
@@ -680,36 +614,39 @@ static void on_ctrs_stopped(void *data)
     stop_local(w);
 }
 
-static void start_op(struct cri *cri, struct pod *p, enum pod_op op, struct grpc_call *call)
+static void start_op(struct pod *p, enum pod_op op, struct grpc_call *call)
 {
     struct pod_work *w = xcalloc(1, sizeof(*w));
-    w->cri = cri;
+    w->cri = p->cri;
     w->pod = p;
     w->op = op;
-    w->call = call; /* the reference the queue held */
-    p->busy = true;
+    w->call = reactor_grpc_call_ref(call);
     /* The pod's containers go first: they live in its namespaces. */
-    cri_ctrs_stop_pod(cri, p->id, op == OP_REMOVE, on_ctrs_stopped, w);
+    cri_ctrs_stop_pod(p->cri, p->id, op == OP_REMOVE, on_ctrs_stopped, w);
 }
 
-static void run_queue(struct cri *cri, struct pod *p)
+static void op_stop(void *obj, struct grpc_call *call, int64_t arg)
 {
-    if (p->busy || !p->queue)
-        return;
-    struct pod_waiter *q = p->queue;
-    p->queue = q->next;
-    start_op(cri, p, q->op, q->call);
-    free(q);
+    start_op(obj, OP_STOP, call);
 }
 
-static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, enum pod_op op)
+/* With no pod (not found, or removed while this waited), there is nothing left to remove. */
+static void op_remove(void *obj, struct grpc_call *call, int64_t arg)
+{
+    if (!obj) {
+        Runtime__V1__RemovePodSandboxResponse ok = RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
+        cri_reply(call, &ok.base);
+        return;
+    }
+    start_op(obj, OP_REMOVE, call);
+}
+
+static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, cri_op_fn fn)
 {
     struct pod *p = cri_pod_find(cri, id);
     if (!p) {
-        if (op == OP_REMOVE) {
-            Runtime__V1__RemovePodSandboxResponse ok =
-                RUNTIME__V1__REMOVE_POD_SANDBOX_RESPONSE__INIT;
-            cri_reply(call, &ok.base);
+        if (fn == op_remove) {
+            op_remove(NULL, call, 0);
             return;
         }
         struct err err = ERR_INIT;
@@ -718,99 +655,22 @@ static void enqueue(struct cri *cri, struct grpc_call *call, const char *id, enu
         err_done(&err);
         return;
     }
-    struct pod_waiter *q = xcalloc(1, sizeof(*q));
-    q->op = op;
-    q->call = reactor_grpc_call_ref(call);
-    struct pod_waiter **tail = &p->queue;
-    while (*tail)
-        tail = &(*tail)->next;
-    *tail = q;
-    run_queue(cri, p);
+    cri_opqueue_add(&p->ops, p, fn, call, 0);
 }
 
 void cri_stop_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     const Runtime__V1__StopPodSandboxRequest *r = (const void *)req;
-    enqueue(cri, call, r->pod_sandbox_id, OP_STOP);
+    enqueue(cri, call, r->pod_sandbox_id, op_stop);
 }
 
 void cri_remove_pod_sandbox(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     const Runtime__V1__RemovePodSandboxRequest *r = (const void *)req;
-    enqueue(cri, call, r->pod_sandbox_id, OP_REMOVE);
+    enqueue(cri, call, r->pod_sandbox_id, op_remove);
 }
 
 /* ---- start-up and shutdown ---- */
-
-/* The CNI attachment of a record: network_added only with a configuration and a result. */
-static void parse_attachment(struct pod *p, const cJSON *j)
-{
-    p->network_added = cJSON_IsTrue(cJSON_GetObjectItem(j, "network_added"));
-    const char *conf = cJSON_GetStringValue(cJSON_GetObjectItem(j, "cni_config"));
-    const char *res = cJSON_GetStringValue(cJSON_GetObjectItem(j, "cni_result"));
-    if (!p->network_added || !conf || !res) {
-        p->network_added = false;
-        return;
-    }
-    p->att.conflist = xstrdup(conf);
-    p->att.result = xstrdup(res);
-    const cJSON *ips = cJSON_GetObjectItem(j, "ips");
-    p->att.ips = xcalloc((size_t)cJSON_GetArraySize(ips) + 1, sizeof(char *));
-    const cJSON *ip;
-    cJSON_ArrayForEach(ip, ips)
-    {
-        if (cJSON_IsString(ip))
-            p->att.ips[p->att.n_ips++] = xstrdup(ip->valuestring);
-    }
-}
-
-static struct pod *pod_parse(struct cri *cri, const char *text)
-{
-    cJSON *j = cJSON_Parse(text);
-    const char *id = cJSON_GetStringValue(cJSON_GetObjectItem(j, "id"));
-    const char *cfg = cJSON_GetStringValue(cJSON_GetObjectItem(j, "config"));
-    const char *state = cJSON_GetStringValue(cJSON_GetObjectItem(j, "state"));
-    const char *handler = cJSON_GetStringValue(cJSON_GetObjectItem(j, "runtime_handler"));
-    struct pod *p = NULL;
-    if (id && cfg && state && handler && strlen(id) == 64) {
-        struct buf raw = {0};
-        Runtime__V1__PodSandboxConfig *c =
-            base64_decode(cfg, strlen(cfg), &raw) == 0
-                ? (Runtime__V1__PodSandboxConfig *)protobuf_c_message_unpack(
-                      &runtime__v1__pod_sandbox_config__descriptor, NULL, raw.len, raw.data)
-                : NULL;
-        buf_done(&raw);
-        if (c && c->metadata) {
-            p = xcalloc(1, sizeof(*p));
-            p->id = xstrdup(id);
-            p->config = c;
-            p->config_b64 = xstrdup(cfg);
-            p->handler = xstrdup(handler);
-            p->state = strcmp(state, "ready") == 0 ? POD_READY : POD_NOTREADY;
-            p->created_at = (int64_t)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "created_at"));
-            p->pinned = (unsigned)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "pinned"));
-            p->shm_mounted = cJSON_IsTrue(cJSON_GetObjectItem(j, "shm_mounted"));
-            p->infra_pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "infra_pid"));
-            const char *cgp = cJSON_GetStringValue(cJSON_GetObjectItem(j, "cgroup_parent"));
-            p->cgroup_parent = xstrdup(cgp ? cgp : "");
-            const cJSON *cgs = cJSON_GetObjectItem(j, "cgroups_created");
-            p->cgroups_created = xcalloc((size_t)cJSON_GetArraySize(cgs) + 1, sizeof(char *));
-            const cJSON *cg;
-            cJSON_ArrayForEach(cg, cgs)
-            {
-                if (cJSON_IsString(cg))
-                    p->cgroups_created[p->n_cgroups_created++] = xstrdup(cg->valuestring);
-            }
-            parse_attachment(p, j);
-            p->run_dir = xasprintf("%s/%s", cri->pods_run, p->id);
-            namespaces_of(p);
-        } else if (c) {
-            protobuf_c_message_free_unpacked(&c->base, NULL);
-        }
-    }
-    cJSON_Delete(j);
-    return p;
-}
 
 /* The kernel's id of this boot, or NULL. CRIB_BOOT_ID_FILE names another file to read it from:
  * only the tests set it, to play a reboot; nothing else does. */
@@ -881,7 +741,7 @@ int cri_pods_load(struct cri *cri, struct err *err)
         } else if (len > 5 && strcmp(name + len - 5, ".json") == 0) {
             struct buf text = {0};
             struct pod *p = fs_read_file(path, 4u << 20, &text) == 0
-                                ? pod_parse(cri, (const char *)text.data)
+                                ? cri_pod_record_parse(cri, (const char *)text.data)
                                 : NULL;
             buf_done(&text);
             if (p) {
@@ -936,7 +796,7 @@ void cri_pods_free(struct cri *cri)
     while (cri->pods) {
         struct pod *p = cri->pods;
         LIST_REMOVE(cri->pods, p);
-        pod_free(p);
+        cri_pod_free(p);
     }
 }
 

@@ -5,14 +5,14 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "cri/opqueue.h"
 #include "network/network.h"
 #include "proto/runtime.pb-c.h"
 
 enum pod_state { POD_READY, POD_NOTREADY };
 
-struct pod_waiter;
-
 struct pod {
+    struct cri *cri;
     char *id;
     int64_t created_at; /* unix ns */
     enum pod_state state;
@@ -31,9 +31,11 @@ struct pod {
     int infra_pid; /* PID 1 of a shared PID namespace (NamespaceMode POD), or 0 */
     bool lost;     /* its run state did not survive (a reboot): NOTREADY, containers exited */
     struct reactor_pid *infra_watch;
-    bool busy;                /* an operation runs: others wait in line */
-    struct pod_waiter *queue; /* operations waiting for this pod */
+    struct cri_opqueue ops; /* one operation at a time, the others wait */
     struct pod *prev, *next;
 };
+
+/* Free p and what it owns (NULL-safe); its infra watch is forgotten. */
+void cri_pod_free(struct pod *p);
 
 #endif
