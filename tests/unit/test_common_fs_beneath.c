@@ -22,33 +22,13 @@
 
 #include "common/fsutil.h"
 #include "common/macro.h"
+#include "openat2-switch.h"
 
 #define TMPDIR_TEMPLATE "/tmp/test_common_fs_beneath.XXXXXX"
 static char tmpdir[] = TMPDIR_TEMPLATE;
 static int root = -1;
 
-/* Linked with -Wl,--wrap=syscall: no_openat2 makes openat2 answer as a kernel before 5.6. */
-static bool no_openat2;
-static unsigned openat2_calls;
-long __real_syscall(long n, ...);
-long __wrap_syscall(long n, ...);
-
-long __wrap_syscall(long n, ...)
-{
-    va_list ap;
-    va_start(ap, n);
-    long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long), d = va_arg(ap, long),
-         e = va_arg(ap, long), f = va_arg(ap, long);
-    va_end(ap);
-    if (n == SYS_openat2) {
-        openat2_calls++;
-        if (no_openat2) {
-            errno = ENOSYS;
-            return -1;
-        }
-    }
-    return __real_syscall(n, a, b, c, d, e, f);
-}
+/* Linked with -Wl,--wrap=syscall and openat2-switch.c. */
 
 static void write_at(const char *rel, const char *text)
 {

@@ -26,32 +26,12 @@
 #include "common/macro.h"
 #include "oci/cgroup.h"
 #include "oci/oci.h"
+#include "openat2-switch.h"
 
 static char tmpdir[] = "/tmp/test_oci_spec.XXXXXX";
 static char rootfs[256];
 
-/* Linked with -Wl,--wrap=syscall: no_openat2 makes openat2 answer as a kernel before 5.6. */
-static bool no_openat2;
-static unsigned openat2_calls;
-long __real_syscall(long n, ...);
-long __wrap_syscall(long n, ...);
-
-long __wrap_syscall(long n, ...)
-{
-    va_list ap;
-    va_start(ap, n);
-    long a = va_arg(ap, long), b = va_arg(ap, long), c = va_arg(ap, long), d = va_arg(ap, long),
-         e = va_arg(ap, long), f = va_arg(ap, long);
-    va_end(ap);
-    if (n == SYS_openat2) {
-        openat2_calls++;
-        if (no_openat2) {
-            errno = ENOSYS;
-            return -1;
-        }
-    }
-    return __real_syscall(n, a, b, c, d, e, f);
-}
+/* Linked with -Wl,--wrap=syscall and openat2-switch.c. */
 
 static void write_at(const char *dir, const char *rel, const char *text)
 {
