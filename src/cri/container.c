@@ -373,24 +373,12 @@ static bool catches_signal(int pid, int sig)
     return caught;
 }
 
-/* Whether pid is still the runtime's init, between `start` returning and the exec of the
- * container's process: runc's init is a Go program, which catches every signal, so one sent then
- * is taken by it and gone at the exec. */
-static bool before_exec(int pid)
-{
-    cleanup_free char *path = xasprintf("/proc/%d/comm", pid);
-    struct buf b = {0};
-    bool init = fs_read_file(path, 64, &b) == 0 && strncmp((char *)b.data, "runc:[", 6) == 0;
-    buf_done(&b);
-    return init;
-}
-
 /* Send the stop signal to the container's own process; true when nothing is left to do. A PID 1
  * ignores signals it has no handler for: stopped right after it started, it may not have
  * installed its handler yet, and the signal is sent again once it has. */
 static bool stop_signal_step(struct ctr *c)
 {
-    if (before_exec(c->pid))
+    if (oci_runtime_init_pending(c->pid))
         return false;
     bool caught = catches_signal(c->pid, c->stop_signo);
     if (!c->sig_sent || caught)

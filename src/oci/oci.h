@@ -140,6 +140,10 @@ struct oci_runtime {
 };
 
 /* path, root and timeout_ms as given; kind from the binary's name. */
+/* Whether the process at pid is still the runtime's own init, between `start` returning and the
+ * exec of the container's process. runc's init is a Go program that catches every signal: one
+ * sent to it then is taken and gone at the exec. */
+bool oci_runtime_init_pending(int pid);
 void oci_runtime_init(struct oci_runtime *rt, const char *path, const char *root,
                       uint64_t timeout_ms);
 

@@ -295,3 +295,13 @@ int oci_runtime_call(uv_loop_t *loop, const struct oci_runtime *rt, const struct
     }
     return r;
 }
+
+bool oci_runtime_init_pending(int pid)
+{
+    /* runc's init names itself "runc:[1:CHILD]", "runc:[2:INIT]" until it execs. */
+    cleanup_free char *path = xasprintf("/proc/%d/comm", pid);
+    struct buf b = {0};
+    bool init = fs_read_file(path, 64, &b) == 0 && strncmp((char *)b.data, "runc:[", 6) == 0;
+    buf_done(&b);
+    return init;
+}
