@@ -178,6 +178,29 @@ int fs_append_beneath(const char *base, const char *rel, unsigned mode, unsigned
     return append_leaf(dir, name, mode);
 }
 
+int fs_proc_stat_read(int pid, struct fs_proc_stat *ret)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -errno;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return n < 0 ? -errno : -EIO;
+    buf[n] = '\0';
+    /* The command may hold spaces and parentheses: fields start after the last ')'. */
+    char *p = strrchr(buf, ')');
+    if (!p || sscanf(p + 1, " %c %d", &ret->state, &ret->ppid) != 2)
+        return -EIO;
+    for (int field = 2; p && field < 22; field++)
+        p = strchr(p + 1, ' ');
+    if (!p)
+        return -EIO;
+    ret->start_time = strtoll(p + 1, NULL, 10);
+    return 0;
+}
+
 void fs_cloexec_from(int lowfd)
 {
     if (syscall(SYS_close_range, (unsigned)lowfd, ~0u, CLOSE_RANGE_CLOEXEC) == 0)

@@ -38,6 +38,14 @@ int fs_open_beneath(int root, const char *path, int flags, mode_t mode, uint64_t
 /* Mark every open fd from lowfd up close-on-exec: what we inherited, and what a library opened
  * without O_CLOEXEC, must not reach our children. */
 void fs_cloexec_from(int lowfd);
+/* Fields of /proc/PID/stat: the state (R, S, Z, ...), the parent, and the start time in clock
+ * ticks since boot (with the pid it names a process across pid reuse). */
+struct fs_proc_stat {
+    char state;
+    int ppid;
+    long long start_time;
+};
+int fs_proc_stat_read(int pid, struct fs_proc_stat *ret);
 /* rm -rf that never follows symlinks and stays on one file system. Missing is fine. */
 int fs_remove_tree(const char *path);
 /* Bytes (allocated blocks) and inodes used below path, counting hard links once. */

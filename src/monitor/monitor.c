@@ -651,17 +651,6 @@ void monitor_ctr_remove_files(const char *run_dir)
 
 int64_t monitor_proc_start_time(int pid)
 {
-    cleanup_free char *path = xasprintf("/proc/%d/stat", pid);
-    struct buf b = {0};
-    int64_t t = -1;
-    if (fs_read_file(path, 4096, &b) == 0) {
-        /* The command may hold spaces and parentheses: fields start after the last ')'. */
-        char *p = strrchr((char *)b.data, ')');
-        for (int field = 2; p && field < 22; field++)
-            p = strchr(p + 1, ' ');
-        if (p)
-            t = strtoll(p + 1, NULL, 10);
-    }
-    buf_done(&b);
-    return t;
+    struct fs_proc_stat st;
+    return fs_proc_stat_read(pid, &st) == 0 ? st.start_time : -1;
 }

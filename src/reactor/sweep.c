@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "reactor/reactor.h"
@@ -47,24 +48,10 @@ struct reactor_sweeper {
     uint64_t last_scan;
 };
 
-/* Field 3 (state) and 22 (start time) of /proc/PID/stat, and the parent (field 4). */
-static bool read_stat(int pid, char *ret_state, int *ret_ppid, long long *ret_start)
+/* Our zombie child, as /proc/PID/stat shows it. */
+static bool our_zombie(const struct reactor_sweeper *s, int pid, struct fs_proc_stat *st)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    /* The command may hold spaces and parentheses: fields start after the last ')'. */
-    char *p = strrchr(buf, ')');
-    if (!p || sscanf(p + 1, " %c %d", ret_state, ret_ppid) != 2)
-        return false;
-    for (int field = 2; p && field < 22; field++)
-        p = strchr(p + 1, ' ');
-    *ret_start = p ? strtoll(p + 1, NULL, 10) : -1;
-    return true;
+    return fs_proc_stat_read(pid, st) == 0 && st->ppid == s->self && st->state == 'Z';
 }
 
 /* On a pool thread: our zombie children. The kernel may lack /proc/PID/task/TID/children
@@ -80,12 +67,10 @@ static void scan(uv_work_t *req)
         if (!isdigit((unsigned char)e->d_name[0]))
             continue;
         int pid = atoi(e->d_name);
-        char state;
-        int ppid;
-        long long start;
-        if (read_stat(pid, &state, &ppid, &start) && ppid == s->self && state == 'Z') {
+        struct fs_proc_stat st;
+        if (our_zombie(s, pid, &st)) {
             s->found = xrealloc(s->found, (s->n_found + 1) * sizeof(*s->found));
-            s->found[s->n_found++] = (struct zombie){pid, start, 0};
+            s->found[s->n_found++] = (struct zombie){pid, st.start_time, 0};
         }
     }
     closedir(d);
@@ -144,13 +129,10 @@ static void after_scan(uv_work_t *req, int status)
             continue;
         }
         /* Still that zombie (not reaped by its owner, its pid not reused), then reap it. */
-        char state;
-        int ppid;
-        long long start;
+        struct fs_proc_stat st;
         siginfo_t si = {0};
-        if (read_stat(z.pid, &state, &ppid, &start) && state == 'Z' && ppid == s->self &&
-            start == z.start && waitid(P_PID, (id_t)z.pid, &si, WEXITED | WNOHANG) == 0 &&
-            si.si_pid == z.pid)
+        if (our_zombie(s, z.pid, &st) && st.start_time == z.start &&
+            waitid(P_PID, (id_t)z.pid, &si, WEXITED | WNOHANG) == 0 && si.si_pid == z.pid)
             log_debug("reaped orphan %d (%s %d)", z.pid,
                       si.si_code == CLD_EXITED ? "exit status" : "signal", si.si_status);
     }
