@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +64,39 @@ int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mod
     return fsync_dir_of(path);
 }
 
+int fs_load_records(const char *dir, size_t max, fs_record_fn fn, void *data)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    if (n < 0)
+        return errno == ENOENT ? 0 : -errno;
+    for (int i = 0; i < n; i++) {
+        const char *name = names[i]->d_name;
+        size_t len = strlen(name);
+        cleanup_free char *path = xasprintf("%s/%s", dir, name);
+        if (name[0] == '.') {
+            /* . and .. */
+        } else if (strstr(name, ".tmp-")) {
+            unlink(path);
+        } else if (len > 5 && strcmp(name + len - 5, ".json") == 0) {
+            struct buf text = {0};
+            int r = fs_read_file(path, max, &text);
+            fn(path, r == 0 ? (const char *)text.data : NULL, r, data);
+            buf_done(&text);
+        }
+        free(names[i]);
+    }
+    free(names);
+    return 0;
+}
+
+char *fs_self_exe(void)
+{
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    return xstrndup(exe, n > 0 ? (size_t)n : 0);
+}
+
 int fs_write_file(const char *path, const void *data, size_t len, unsigned mode)
 {
     cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
@@ -94,6 +128,13 @@ int fs_read_fd(int fd, size_t max, struct buf *out)
     }
     buf_append(out, "", 0);
     return 0;
+}
+
+void fs_close_fds(int *fds, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (fds[i] >= 0)
+            close(TAKE_FD(fds[i]));
 }
 
 int fs_mkdir_p(const char *path, unsigned mode)

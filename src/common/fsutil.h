@@ -13,6 +13,14 @@
 /* Write data to path atomically: a temporary file in the same directory, fsync, rename, fsync
  * of the directory. */
 int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mode);
+/* Call fn for each record in dir, the files named *.json, in name order: text is the file's
+ * (NUL-terminated), or NULL with read_error (-EFBIG past max) when it cannot be read. The
+ * temporary files of writes that a crash interrupted (fs_write_atomic's) are removed. A missing
+ * dir has no records; another failure to read it is -errno. */
+typedef void (*fs_record_fn)(const char *path, const char *text, int read_error, void *data);
+int fs_load_records(const char *dir, size_t max, fs_record_fn fn, void *data);
+/* The path of the running binary (/proc/self/exe), or "" when it cannot be read. */
+char *fs_self_exe(void);
 /* Write data to path, created or truncated, without fsync: small files under the run root
  * (bundles, pod files), which a reboot discards anyway. */
 int fs_write_file(const char *path, const void *data, size_t len, unsigned mode);
@@ -20,6 +28,8 @@ int fs_write_file(const char *path, const void *data, size_t len, unsigned mode)
 int fs_read_file(const char *path, size_t max, struct buf *out);
 /* The same from an open fd, read to its end. */
 int fs_read_fd(int fd, size_t max, struct buf *out);
+/* Close each of the n fds that is open (>= 0) and set it to -1. */
+void fs_close_fds(int *fds, size_t n);
 /* mkdir -p with mode for the directories it creates. */
 int fs_mkdir_p(const char *path, unsigned mode);
 /* Open for appending the regular file rel beneath the directory base, making it (mode) and the

@@ -1,12 +1,9 @@
 /* CreateContainer: the rootfs, the runtime spec, the monitor's stdio, then the runtime's
  * `create`; a failure undoes every step done. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include "common/fsutil.h"
 #include "common/id.h"
@@ -39,7 +36,7 @@ static int write_file(const char *path, const char *text, struct err *err)
 static void close_pidns(struct create_work *w)
 {
     if (w->pidns_fd >= 0)
-        close(TAKE_FD(w->pidns_fd));
+        fs_close_fds(&w->pidns_fd, 1);
 }
 
 static void create_cleanup(struct create_work *w)
@@ -136,21 +133,8 @@ static int target_pid_ns(struct pod *p, const char *target_id, struct ctr *t, ch
                        "target container `%s` of the PID namespace is in pod %s, not in this "
                        "pod (%s)",
                        target_id, t->pod_id, p->id);
-    int pidfd = monitor_ctr_pidfd(t->mon);
-    if (pidfd < 0)
-        return err_set(err, -ENOENT, "target container `%s` of the PID namespace has ended",
-                       target_id);
-    cleanup_free char *path = xasprintf("/proc/%d/ns/pid", t->pid);
-    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return err_set(err, -ENOENT, "target container `%s` of the PID namespace: %s: %s",
-                       target_id, path, strerror(errno));
-    /* Alive after the open: the pid was still the process behind the pidfd when we opened. */
-    if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) < 0)
-        return err_set(err, -ENOENT, "target container `%s` of the PID namespace has ended",
-                       target_id);
-    snprintf(buf, len, "/proc/%d/fd/%d", (int)getpid(), fd);
-    *ret_fd = TAKE_FD(fd);
+    if (monitor_ctr_pid_ns(t->mon, buf, len, ret_fd, err) < 0)
+        return err_wrap(err, "target container `%s` of the PID namespace", target_id);
     return 0;
 }
 

@@ -16,7 +16,6 @@
  * must also fit in one response under grpc_max_send_msg_size. */
 #define EXEC_SYNC_OUTPUT_MAX (16u << 20)
 #define EXEC_SYNC_RESPONSE_SLACK 1024 /* the response's own fields */
-#define SPEC_MAX (4u << 20)
 
 struct ctr *cri_ctr_running(struct cri *cri, const char *id, struct err *err)
 {
@@ -38,54 +37,6 @@ static void reply_err(struct grpc_call *call, struct err *err)
     err_done(err);
 }
 
-/* The process of an exec: the container's own (user, env, cwd, capabilities, ...) with other
- * arguments, and a terminal or none. */
-static char *exec_process(struct ctr *c, char *const *cmd, size_t n, bool tty, struct err *err)
-{
-    cleanup_free char *spec_path = xasprintf("%s/config.json", c->run_dir);
-    struct buf b = {0};
-    int r = fs_read_file(spec_path, SPEC_MAX, &b);
-    if (r < 0) {
-        buf_done(&b);
-        err_set(err, r, "read %s: %s", spec_path, strerror(-r));
-        return NULL;
-    }
-    cJSON *spec = cJSON_Parse((const char *)b.data);
-    buf_done(&b);
-    cJSON *proc = cJSON_DetachItemFromObject(spec, "process");
-    cJSON_Delete(spec);
-    if (!proc) {
-        err_set(err, -EIO, "%s has no process", spec_path);
-        return NULL;
-    }
-    cJSON *args = cJSON_CreateArray();
-    for (size_t i = 0; i < n; i++)
-        cJSON_AddItemToArray(args, cJSON_CreateString(cmd[i]));
-    cJSON_ReplaceItemInObject(proc, "args", args);
-    cJSON_DeleteItemFromObject(proc, "terminal"); /* absent when false */
-    cJSON_AddBoolToObject(proc, "terminal", tty);
-    char *s = cJSON_PrintUnformatted(proc);
-    cJSON_Delete(proc);
-    return s;
-}
-
-char *cri_exec_process_file(struct ctr *c, char *const *cmd, size_t n, bool tty, struct err *err)
-{
-    cleanup_free char *proc = exec_process(c, cmd, n, tty, err);
-    if (!proc)
-        return NULL;
-    static unsigned seq;
-    char *path = xasprintf("%s/exec-%u.json", c->run_dir, ++seq);
-    int r = fs_write_file(path, proc, strlen(proc), 0600);
-    if (r < 0) {
-        err_set(err, r, "write %s: %s", path, strerror(-r));
-        unlink(path);
-        free(path);
-        return NULL;
-    }
-    return path;
-}
-
 struct ctr *cri_ctr_exec_target(struct cri *cri, const char *id, size_t n_cmd, struct err *err)
 {
     struct ctr *c = cri_ctr_running(cri, id, err);
@@ -98,11 +49,9 @@ struct ctr *cri_ctr_exec_target(struct cri *cri, const char *id, size_t n_cmd, s
 
 /* ---- ExecSync ---- */
 
-/* The runtime runs detached and the command is watched through a pidfd (cribd is the subreaper):
- * attached, runc waits for the end of its copies of the command's output, which anything the
- * command left running in the background holds open. The output is read until EOF, or for
- * drain_exec_io_timeout once the command has exited, as containerd's
- * drain_exec_sync_io_timeout. */
+/* The command's output is read until EOF, or for drain_exec_io_timeout once it has exited, as
+ * containerd's drain_exec_sync_io_timeout: anything it left running in the background may hold
+ * its output open. */
 struct exec_out {
     uv_pipe_t pipe;
     struct buf data;
@@ -113,12 +62,12 @@ struct exec_out {
 struct exec_sync {
     struct cri *cri;
     struct grpc_call *call; /* NULL once answered */
-    char *process_path, *pid_path, *cmd;
+    struct oci_exec_proc *proc; /* NULL once answered */
+    char *cmd;
     int64_t timeout;
     struct exec_out out, err;
     uv_timer_t timer; /* the command's timeout, then the drain after its exit */
-    int refs;         /* open handles, the runtime child, the pid watch */
-    int pid;
+    int refs;         /* ours until answered, and each open handle */
     bool exited;
     int exit_code;
 };
@@ -127,14 +76,8 @@ static void exec_sync_unref(struct exec_sync *x)
 {
     if (--x->refs > 0)
         return;
-    if (x->process_path)
-        unlink(x->process_path);
-    if (x->pid_path)
-        unlink(x->pid_path);
     buf_done(&x->out.data);
     buf_done(&x->err.data);
-    free(x->process_path);
-    free(x->pid_path);
     free(x->cmd);
     free(x);
 }
@@ -171,8 +114,11 @@ static void exec_sync_end(struct exec_sync *x, const struct err *err)
         reactor_grpc_call_unref(x->call);
         x->call = NULL;
     }
-    if (x->pid > 0 && !x->exited)
-        kill(x->pid, SIGKILL); /* ours and not reaped yet: the pid is still its */
+    if (x->proc) {
+        oci_exec_proc_kill(x->proc); /* nothing when it has ended */
+        oci_exec_proc_release(TAKE_PTR(x->proc));
+        exec_sync_unref(x);
+    }
     exec_close_out(&x->out);
     exec_close_out(&x->err);
     if (!uv_is_closing((uv_handle_t *)&x->timer))
@@ -221,51 +167,31 @@ static void on_exec_timer(uv_timer_t *t)
     err_done(&e);
 }
 
-static void on_exec_exited(const struct reactor_pid_exit *e, void *data)
+static void exec_sync_exited(struct exec_sync *x, int exit_code)
 {
-    struct exec_sync *x = data;
     x->exited = true;
-    x->exit_code = e->exit_code;
-    if (x->call && !uv_is_closing((uv_handle_t *)&x->timer))
+    x->exit_code = exit_code;
+    if (!uv_is_closing((uv_handle_t *)&x->timer))
         uv_timer_start(&x->timer, on_exec_timer,
                        (uint64_t)x->cri->cfg->drain_exec_io_timeout * 1000, 0);
     exec_sync_maybe_done(x);
-    exec_sync_unref(x);
 }
 
-static void on_exec_runtime_done(int status, const struct reactor_child_result *res,
-                                 struct err *err, void *data)
+static void on_exec_exited(struct oci_exec_proc *p, const struct reactor_pid_exit *e, void *data)
+{
+    exec_sync_exited(data, e->exit_code);
+}
+
+static void on_exec_started(struct oci_exec_proc *p, int status, const struct oci_exec_started *s,
+                            struct err *err, void *data)
 {
     struct exec_sync *x = data;
-    struct buf b = {0};
-    if (status == 0 && res->exit_status == 0 && fs_read_file(x->pid_path, 64, &b) == 0)
-        x->pid = atoi((const char *)b.data);
-    buf_done(&b);
-    if (status < 0) {
+    if (status < 0)
         exec_sync_end(x, err);
-    } else if (res->exit_status != 0) {
-        /* The runtime could not start the command: its message is on our stderr pipe, and
-         * the answer carries it with the runtime's exit status, as an attached exec did. */
-        x->exited = true;
-        x->exit_code = res->term_signal ? 128 + res->term_signal : (int)res->exit_status;
-        exec_sync_maybe_done(x);
-    } else if (x->pid <= 0) {
-        struct err e = ERR_INIT;
-        err_set(&e, -EIO, "runtime left no pid in %s", x->pid_path);
-        exec_sync_end(x, &e);
-        err_done(&e);
-    } else if (x->call) {
-        x->refs++; /* until on_exec_exited */
-        int r = reactor_pid_watch(x->cri->pids, x->pid, on_exec_exited, x, NULL);
-        if (r < 0) {
-            x->refs--;
-            err_set(err, r, "watch process %d: %s", x->pid, strerror(-r));
-            exec_sync_end(x, err);
-        }
-    } else {
-        kill(x->pid, SIGKILL); /* the client left meanwhile */
-    }
-    exec_sync_unref(x);
+    else if (s->pid == 0)
+        /* The runtime could not start the command: its message is on our stderr pipe, and the
+         * answer carries it with the runtime's exit status, as an attached exec did. */
+        exec_sync_exited(x, s->runtime_status);
 }
 
 static void on_exec_cancel(struct grpc_call *call, void *data)
@@ -276,19 +202,15 @@ static void on_exec_cancel(struct grpc_call *call, void *data)
     exec_sync_end(x, NULL);
 }
 
-static int exec_pipe(struct exec_sync *x, struct exec_out *o, int *ret_child_end, struct err *err)
+static int exec_pipe(struct exec_sync *x, struct exec_out *o, int fd, struct err *err)
 {
-    int pp[2];
-    if (pipe2(pp, O_CLOEXEC) < 0)
-        return err_set(err, -errno, "pipe: %s", strerror(errno));
     o->x = x;
     uv_pipe_init(x->cri->loop, &o->pipe, 0);
     o->pipe.data = x;
     o->open = true;
     x->refs++;
-    *ret_child_end = pp[1];
-    if (uv_pipe_open(&o->pipe, pp[0]) < 0) {
-        close(pp[0]);
+    if (uv_pipe_open(&o->pipe, fd) < 0) {
+        fs_close_fds(&fd, 1);
         return err_set(err, -EIO, "pipe: cannot watch it");
     }
     uv_read_start((uv_stream_t *)&o->pipe, on_exec_alloc, on_exec_read);
@@ -311,37 +233,36 @@ void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessa
         return reply_err(call, &err);
     struct exec_sync *x = xcalloc(1, sizeof(*x));
     x->cri = cri;
-    x->call = reactor_grpc_call_ref(call);
     x->cmd = xstrdup(r->cmd[0]);
     x->timeout = r->timeout;
-    x->refs = 1; /* ours, until the runtime has been started or failed to */
+    x->refs = 1; /* the timer's */
     uv_timer_init(cri->loop, &x->timer);
     x->timer.data = x;
-    x->refs++;
-    int fds[3] = {open("/dev/null", O_RDONLY | O_CLOEXEC), -1, -1};
-    int rc = exec_pipe(x, &x->out, &fds[1], &err);
+    struct oci_exec_opts o = {
+        .id = c->id,
+        .run_dir = c->run_dir,
+        .cmd = r->cmd,
+        .n_cmd = r->n_cmd,
+        .pipes = {false, true, true},
+        .pids = cri->pids,
+        .started = on_exec_started,
+        .exited = on_exec_exited,
+        .data = x,
+    };
+    int fds[3];
+    if (oci_exec_proc_start(cri->loop, &rt, &o, fds, &x->proc, &err) < 0) {
+        uv_close((uv_handle_t *)&x->timer, on_exec_handle_closed);
+        return reply_err(call, &err);
+    }
+    x->refs++; /* until the answer */
+    x->call = reactor_grpc_call_ref(call);
+    int rc = exec_pipe(x, &x->out, fds[1], &err);
     if (rc == 0)
-        rc = exec_pipe(x, &x->err, &fds[2], &err);
-    if (rc == 0) {
-        x->process_path = cri_exec_process_file(c, r->cmd, r->n_cmd, false, &err);
-        rc = x->process_path ? 0 : err.code;
-    }
-    if (rc == 0) {
-        x->pid_path = xasprintf("%s.pid", x->process_path);
-        struct oci_verb v = {
-            .type = OCI_VERB_EXEC,
-            .id = c->id,
-            .exec = {.process_path = x->process_path, .pid_file = x->pid_path, .detach = true},
-        };
-        struct oci_runtime_opts o = {.stdio_fds = fds};
-        rc = oci_runtime_call(cri->loop, &rt, &v, &o, on_exec_runtime_done, x, NULL, &err);
-    }
-    for (int i = 0; i < 3; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
+        rc = exec_pipe(x, &x->err, fds[2], &err);
+    else
+        fs_close_fds(&fds[2], 1);
     if (rc < 0) {
         exec_sync_end(x, &err);
-        exec_sync_unref(x);
         err_done(&err);
         return;
     }

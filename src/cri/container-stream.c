@@ -2,12 +2,10 @@
  * this file is that server's backend: `runc exec` children wired to a session, the container's
  * own stdio for attach, sockets in the pod's network namespace for port-forward. */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include "common/fsutil.h"
 #include "common/log.h"
@@ -128,34 +126,21 @@ void cri_port_forward(struct cri *cri, struct grpc_call *call, const ProtobufCMe
     reply_url(cri, call, sr, &resp.base, &resp.url);
 }
 
-/* ---- exec sessions: a `runc exec` child per session ---- */
+/* ---- exec sessions: a command run by the runtime per session (oci/exec.c) ---- */
 
 struct exec_sess {
     struct cri *cri;
     struct stream_proc *p; /* NULL once the session has released us */
-    struct reactor_child *child;
+    struct oci_exec_proc *proc;
     struct monitor_console *console;
-    char *process_path, *log_path, *pid_path;
     char *ctr_id;
-    bool running;
-    int pid;    /* the process, once the detached runtime has started it */
-    int master; /* tty: kept until the session takes it */
+    bool starting; /* the runtime has not told yet whether the command runs */
 };
 
 static void exec_sess_free(struct exec_sess *x)
 {
     monitor_console_close(x->console);
-    if (x->master >= 0)
-        close(x->master);
-    if (x->pid_path)
-        unlink(x->pid_path);
-    free(x->pid_path);
-    if (x->process_path)
-        unlink(x->process_path);
-    if (x->log_path)
-        unlink(x->log_path);
-    free(x->process_path);
-    free(x->log_path);
+    oci_exec_proc_release(x->proc);
     free(x->ctr_id);
     free(x);
 }
@@ -169,69 +154,39 @@ static void end_session(struct exec_sess *x, int code, const char *msg)
     stream_proc_exit(p, code, msg);
 }
 
-static void on_proc_exit(const struct reactor_pid_exit *e, void *data)
+static void on_proc_exit(struct oci_exec_proc *proc, const struct reactor_pid_exit *e, void *data)
 {
     struct exec_sess *x = data;
-    x->running = false;
     end_session(x, e->status_known ? e->exit_code : 0,
                 e->status_known ? NULL : "the command's exit status is unknown");
     exec_sess_free(x);
 }
 
-/* An exec's runtime runs detached: it exits once the command runs, which is then watched through
- * a pidfd (it is ours as the subreaper). Attached, runc would wait for the end of its copies of
- * the command's output, which anything the command left running in the background holds open. */
-static void on_started(int status, const struct reactor_child_result *res, struct exec_sess *x,
-                       struct err *err)
+static void on_started(struct oci_exec_proc *proc, int status, const struct oci_exec_started *s,
+                       struct err *err, void *data)
 {
-    struct buf b = {0};
-    int pid = 0;
-    if (status == 0 && res->exit_status != 0) {
+    struct exec_sess *x = data;
+    x->starting = false;
+    if (status == 0 && s->pid == 0) {
         /* The runtime could not start the command: say why rather than "255". */
-        cleanup_free char *why = x->log_path ? oci_runtime_log_error(x->log_path) : NULL;
-        err_set(err, -EIO, "%s", why ? why : "the runtime could not start the command");
-        x->running = false;
-        end_session(x, (int)res->exit_status, err_msg(err));
+        err_set(err, -EIO, "%s", s->why ? s->why : "the runtime could not start the command");
+        end_session(x, s->runtime_status, err_msg(err));
         exec_sess_free(x);
-        return;
-    }
-    if (status == 0 && fs_read_file(x->pid_path, 64, &b) == 0)
-        pid = atoi((const char *)b.data);
-    buf_done(&b);
-    if (status == 0 && pid <= 0)
-        status = err_set(err, -EIO, "runtime left no pid in %s", x->pid_path);
-    if (status == 0 && (status = reactor_pid_watch(x->cri->pids, pid, on_proc_exit, x, NULL)) < 0)
-        err_set(err, status, "watch process %d: %s", pid, strerror(-status));
-    if (status < 0) {
-        x->running = false;
+    } else if (status < 0) {
         end_session(x, 0, err_msg(err));
         exec_sess_free(x);
-        return;
     }
-    x->pid = pid;
-    if (x->p && x->master >= 0) {
-        int again = fcntl(x->master, F_DUPFD_CLOEXEC, 0);
-        stream_proc_set_fds(x->p, x->master, again, -1);
-    } else if (x->master >= 0) {
-        close(x->master); /* the client left: the command gets SIGHUP */
-    }
-    x->master = -1;
 }
 
-static void on_exec_exit(int status, const struct reactor_child_result *res, struct err *err,
-                         void *data)
+/* The pty's master of a tty command: the session's while it lasts; else closed by the console,
+ * and the command gets SIGHUP. */
+static bool on_exec_master(int master, void *data)
 {
     struct exec_sess *x = data;
-    x->child = NULL;
-    on_started(status, res, x, err);
-}
-
-static void on_exec_master(int master, void *data)
-{
-    struct exec_sess *x = data;
-    if (x->master >= 0)
-        close(x->master);
-    x->master = master; /* handed over once the runtime is done (on_tty_started) */
+    if (!x->p)
+        return false;
+    stream_proc_set_pty(x->p, master);
+    return true;
 }
 
 static void exec_fail(struct stream_proc *p, struct exec_sess *x, struct err *err)
@@ -242,74 +197,37 @@ static void exec_fail(struct stream_proc *p, struct exec_sess *x, struct err *er
     exec_sess_free(x);
 }
 
-/* Pipes for a command without a tty: the child's ends blocking, ours nonblocking for the loop.
- * Streams the client did not ask for go to /dev/null. On failure the caller closes what is open. */
-static int open_exec_pipes(const struct stream_request *req, int fds[3], int ours[3],
-                           struct err *err)
-{
-    for (int i = 0; i < 3; i++) {
-        bool wanted = i == 0 ? req->in : i == 1 ? req->out : req->err;
-        int pp[2];
-        if (!wanted) {
-            fds[i] = open("/dev/null", (i ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
-            continue;
-        }
-        if (pipe2(pp, O_CLOEXEC) < 0)
-            return err_set(err, -errno, "pipe: %s", strerror(errno));
-        fds[i] = i == 0 ? pp[0] : pp[1];
-        ours[i] = i == 0 ? pp[1] : pp[0];
-    }
-    return 0;
-}
-
-static void close_fds(const int fds[3])
-{
-    for (int i = 0; i < 3; i++)
-        if (fds[i] >= 0)
-            close(fds[i]);
-}
-
-/* `runc exec --detach` with the command's stdio on fds, or on the console; on_exec_exit follows. */
-static int call_exec(struct exec_sess *x, struct ctr *c, const struct oci_runtime *rt, int *fds,
-                     struct err *err)
-{
-    const char *console = x->console ? monitor_console_path(x->console) : NULL;
-    x->pid_path = xasprintf("%s.pid", x->process_path);
-    struct oci_verb v = {
-        .type = OCI_VERB_EXEC,
-        .id = c->id,
-        .exec = {.process_path = x->process_path,
-                 .pid_file = x->pid_path,
-                 .console_socket = console,
-                 .detach = true},
-    };
-    struct oci_runtime_opts o = {
-        .stdio_fds = console ? NULL : fds,
-        .log_path = x->log_path,
-        .timeout_ms = UINT64_MAX / 2, /* an interactive command runs as long as it likes */
-    };
-    return oci_runtime_call(x->cri->loop, rt, &v, &o, on_exec_exit, x, &x->child, err);
-}
-
-/* The command's stdio (a console, or pipes), then the runtime; once it runs, our ends of the pipes
- * belong to the session. */
+/* The command's stdio (a console, or pipes), then the runtime; our ends of the pipes belong to
+ * the session. */
 static int start_exec(struct exec_sess *x, struct ctr *c, const struct oci_runtime *rt,
                       const struct stream_request *req, struct err *err)
 {
-    int fds[3] = {-1, -1, -1}, ours[3] = {-1, -1, -1};
-    int r;
-    if (req->tty)
-        r = monitor_console_new(x->cri->loop, c->run_dir, on_exec_master, x, &x->console, err);
-    else
-        r = open_exec_pipes(req, fds, ours, err);
-    if (r >= 0)
-        r = call_exec(x, c, rt, fds, err);
-    close_fds(fds);
-    if (r < 0) {
-        close_fds(ours);
+    size_t n = 0;
+    while (req->cmd[n])
+        n++;
+    if (req->tty &&
+        monitor_console_new(x->cri->loop, c->run_dir, on_exec_master, x, &x->console, err) < 0)
+        return err->code;
+    struct oci_exec_opts o = {
+        .id = c->id,
+        .run_dir = c->run_dir,
+        .cmd = req->cmd,
+        .n_cmd = n,
+        .tty = req->tty,
+        .console_socket = x->console ? monitor_console_path(x->console) : NULL,
+        .pipes = {req->in, req->out, req->err},
+        .runtime_log = true,
+        .timeout_ms = UINT64_MAX / 2, /* an interactive command runs as long as it likes */
+        .pids = x->cri->pids,
+        .started = on_started,
+        .exited = on_proc_exit,
+        .data = x,
+    };
+    int ours[3];
+    int r = oci_exec_proc_start(x->cri->loop, rt, &o, ours, &x->proc, err);
+    if (r < 0)
         return r;
-    }
-    x->running = true;
+    x->starting = true;
     if (!x->console)
         stream_proc_set_fds(x->p, ours[0], ours[1], ours[2]);
     return 0;
@@ -323,25 +241,14 @@ static void backend_exec(void *data, struct stream_proc *p, const struct stream_
     x->cri = cri;
     x->p = p;
     x->ctr_id = xstrdup(req->container_id);
-    x->master = -1;
     stream_proc_set_backend(p, x);
     struct ctr *c = cri_ctr_running(cri, req->container_id, &err);
     struct oci_runtime rt;
-    size_t n = 0;
-    while (req->cmd[n])
-        n++;
-    if (!c || cri_runtime_of(cri, c->runtime, &rt, &err) < 0)
-        goto fail;
-    x->process_path = cri_exec_process_file(c, req->cmd, n, req->tty, &err);
-    if (!x->process_path)
-        goto fail;
-    x->log_path = xasprintf("%s.log", x->process_path);
-    if (start_exec(x, c, &rt, req, &err) < 0)
-        goto fail;
-    return;
-fail:
-    exec_fail(p, x, &err);
-    err_done(&err);
+    if (!c || cri_runtime_of(cri, c->runtime, &rt, &err) < 0 ||
+        start_exec(x, c, &rt, req, &err) < 0) {
+        exec_fail(p, x, &err);
+        err_done(&err);
+    }
 }
 
 /* ---- attach: the container's own stdio, held by the monitor ---- */
@@ -423,14 +330,10 @@ static void backend_release(void *data, struct stream_proc *p)
     }
     struct exec_sess *x = b;
     x->p = NULL;
-    if (x->master >= 0) {
-        close(x->master);
-        x->master = -1;
-    }
-    /* The client left before the command ended: end it (runc passes the signal on; a tty's
-     * command gets SIGHUP when the session closes the pty). */
-    if (x->running && x->child && !x->console)
-        reactor_child_cancel(x->child);
+    /* The client left while the runtime was starting the command: end it once it runs. Later, a
+     * command without a tty sees its pipes close; a tty's gets SIGHUP as its pty closes. */
+    if (x->starting && !x->console)
+        oci_exec_proc_kill(x->proc);
 }
 
 /* ---- port-forward: a socket in the pod's network namespace ---- */
@@ -445,7 +348,7 @@ static void on_pod_socket(int fd, struct err *err, void *data)
 {
     struct pf_connect *w = data;
     if (w->gone && fd >= 0) {
-        close(fd);
+        fs_close_fds(&fd, 1);
         fd = err_set(err, -ENOENT, "pod sandbox %s is gone", w->gone);
     }
     w->cb(fd, err, w->data);

@@ -19,7 +19,6 @@
 #include "cri/record.h"
 #include "storage/storage.h"
 
-#define RECORD_MAX (4u << 20)
 
 /* A call waiting for the container's exit. */
 struct ctr_exit_waiter {
@@ -337,9 +336,7 @@ void cri_ctr_created(struct ctr *c)
 
 static int send_signal(struct ctr *c, int sig)
 {
-    if (c->pid <= 0 || monitor_proc_start_time(c->pid) != c->pid_start)
-        return -ESRCH;
-    return kill(c->pid, sig) < 0 ? -errno : 0;
+    return monitor_proc_signal(c->pid, c->pid_start, sig);
 }
 
 static void on_kill_timer_closed(uv_handle_t *h)
@@ -359,20 +356,6 @@ static void stop_kill_timer(struct ctr *c)
     c->kill_timer = NULL;
 }
 
-/* Whether pid has a handler for sig (SigCgt in /proc/<pid>/status). */
-static bool catches_signal(int pid, int sig)
-{
-    cleanup_free char *path = xasprintf("/proc/%d/status", pid);
-    struct buf b = {0};
-    bool caught = false;
-    if (fs_read_file(path, 65536, &b) == 0) {
-        const char *p = strstr((const char *)b.data, "\nSigCgt:");
-        caught = p && (strtoull(p + 9, NULL, 16) >> (sig - 1)) & 1;
-    }
-    buf_done(&b);
-    return caught;
-}
-
 /* Send the stop signal to the container's own process; true when nothing is left to do. A PID 1
  * ignores signals it has no handler for: stopped right after it started, it may not have
  * installed its handler yet, and the signal is sent again once it has. */
@@ -380,7 +363,7 @@ static bool stop_signal_step(struct ctr *c)
 {
     if (oci_runtime_init_pending(c->pid))
         return false;
-    bool caught = catches_signal(c->pid, c->stop_signo);
+    bool caught = monitor_proc_catches(c->pid, c->stop_signo);
     if (!c->sig_sent || caught)
         send_signal(c, c->stop_signo);
     c->sig_sent = true;
@@ -731,6 +714,24 @@ static void readopt(struct cri *cri, struct ctr *c)
     ctr_fire(c, CRI_CTR_EVENT_EXIT, &x);
 }
 
+static void load_ctr(const char *path, const char *text, int read_error, void *data)
+{
+    struct cri *cri = data;
+    struct ctr *c = text ? cri_ctr_record_parse(cri, text) : NULL;
+    if (!c) {
+        log_error("container record %s is unreadable: left alone", path);
+        return;
+    }
+    cleanup_free char *rootfs = NULL;
+    struct err e2 = ERR_INIT;
+    if (storage_rootfs_mount(cri->storage, c->id, c->layers, c->n_layers, &rootfs, &e2) < 0)
+        log_error("container %s: %s", c->id, err_msg(&e2));
+    err_done(&e2);
+    LIST_PREPEND(cri->ctrs, c);
+    if (cri_ctr_state_live(c->state))
+        readopt(cri, c);
+}
+
 int cri_ctrs_load(struct cri *cri, struct err *err)
 {
     int r = fs_mkdir_p(cri->ctrs_dir, 0700);
@@ -738,36 +739,8 @@ int cri_ctrs_load(struct cri *cri, struct err *err)
         r = fs_mkdir_p(cri->ctrs_run, 0711);
     if (r < 0)
         return err_set(err, r, "container directories: %s", strerror(-r));
-    struct dirent **names = NULL;
-    int n = scandir(cri->ctrs_dir, &names, NULL, alphasort);
-    for (int i = 0; i < n; i++) {
-        const char *name = names[i]->d_name;
-        size_t len = strlen(name);
-        if (len > 5 && strcmp(name + len - 5, ".json") == 0) {
-            cleanup_free char *path = xasprintf("%s/%s", cri->ctrs_dir, name);
-            struct buf b = {0};
-            struct ctr *c = NULL;
-            if (fs_read_file(path, RECORD_MAX, &b) == 0)
-                c = cri_ctr_record_parse(cri, (const char *)b.data);
-            buf_done(&b);
-            if (!c) {
-                log_error("container record %s is unreadable: left alone", path);
-            } else {
-                cleanup_free char *rootfs = NULL;
-                struct err e2 = ERR_INIT;
-                if (storage_rootfs_mount(cri->storage, c->id, c->layers, c->n_layers, &rootfs,
-                                         &e2) < 0)
-                    log_error("container %s: %s", c->id, err_msg(&e2));
-                err_done(&e2);
-                LIST_PREPEND(cri->ctrs, c);
-                if (cri_ctr_state_live(c->state))
-                    readopt(cri, c);
-            }
-        }
-        free(names[i]);
-    }
-    free(names);
-    return 0;
+    r = fs_load_records(cri->ctrs_dir, CRI_RECORD_MAX, load_ctr, cri);
+    return r < 0 ? err_set(err, r, "read %s: %s", cri->ctrs_dir, strerror(-r)) : 0;
 }
 
 void cri_ctrs_shutdown(struct cri *cri)

@@ -64,8 +64,6 @@ struct ctr *cri_ctr_running(struct cri *cri, const char *id, struct err *err);
 /* The running container an exec of n_cmd arguments goes to; NULL with err when there is none
  * or no command. */
 struct ctr *cri_ctr_exec_target(struct cri *cri, const char *id, size_t n_cmd, struct err *err);
-/* Write the process.json of an exec of cmd in c (under its run directory); its path. */
-char *cri_exec_process_file(struct ctr *c, char *const *cmd, size_t n, bool tty, struct err *err);
 void cri_exec_sync(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 void cri_update_container_resources(struct cri *cri, struct grpc_call *call,
                                     const ProtobufCMessage *req);

@@ -9,6 +9,9 @@
 #include "oci/oci.h"
 #include "proto/runtime.pb-c.h"
 
+/* The largest pod or container record read back at start. */
+#define CRI_RECORD_MAX (4u << 20)
+
 struct status_waiter;
 struct event_sub;
 

@@ -722,6 +722,26 @@ static void mark_lost(struct cri *cri, struct pod *p, bool boot_changed)
     persist(cri, p, NULL, NULL);
 }
 
+struct pods_load {
+    struct cri *cri;
+    bool boot_changed;
+};
+
+static void load_pod(const char *path, const char *text, int read_error, void *data)
+{
+    struct pods_load *l = data;
+    struct cri *cri = l->cri;
+    struct pod *p = text ? cri_pod_record_parse(cri, text) : NULL;
+    if (!p) {
+        log_warn("pod record %s is unreadable: left alone", path);
+        return;
+    }
+    LIST_PREPEND(cri->pods, p);
+    if (l->boot_changed || network_pod_files_gone(p->run_dir, p->pinned, p->shm_mounted))
+        mark_lost(cri, p, l->boot_changed);
+    watch_infra(cri, p);
+}
+
 int cri_pods_load(struct cri *cri, struct err *err)
 {
     int r = fs_mkdir_p(cri->pods_dir, 0700);
@@ -729,33 +749,9 @@ int cri_pods_load(struct cri *cri, struct err *err)
         r = fs_mkdir_p(cri->pods_run, 0711);
     if (r < 0)
         return err_set(err, r, "create pod directories: %s", strerror(-r));
-    bool boot_changed = rebooted(cri);
-    struct dirent **names = NULL;
-    int n = scandir(cri->pods_dir, &names, NULL, alphasort);
-    for (int i = 0; i < n; i++) {
-        const char *name = names[i]->d_name;
-        size_t len = strlen(name);
-        cleanup_free char *path = xasprintf("%s/%s", cri->pods_dir, name);
-        if (strstr(name, ".tmp-")) {
-            unlink(path);
-        } else if (len > 5 && strcmp(name + len - 5, ".json") == 0) {
-            struct buf text = {0};
-            struct pod *p = fs_read_file(path, 4u << 20, &text) == 0
-                                ? cri_pod_record_parse(cri, (const char *)text.data)
-                                : NULL;
-            buf_done(&text);
-            if (p) {
-                LIST_PREPEND(cri->pods, p);
-                if (boot_changed || network_pod_files_gone(p->run_dir, p->pinned, p->shm_mounted))
-                    mark_lost(cri, p, boot_changed);
-                watch_infra(cri, p);
-            } else
-                log_warn("pod record %s is unreadable: left alone", path);
-        }
-        free(names[i]);
-    }
-    free(names);
-    return 0;
+    struct pods_load l = {.cri = cri, .boot_changed = rebooted(cri)};
+    r = fs_load_records(cri->pods_dir, CRI_RECORD_MAX, load_pod, &l);
+    return r < 0 ? err_set(err, r, "read %s: %s", cri->pods_dir, strerror(-r)) : 0;
 }
 
 struct check_ctx {

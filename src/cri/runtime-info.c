@@ -1,13 +1,9 @@
 /* Version, Status (real runtime and network readiness checks), RuntimeConfig and
  * UpdateRuntimeConfig. */
-#include <dirent.h>
-#include <fcntl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -64,24 +60,6 @@ void cri_update_runtime_config(struct cri *cri, struct grpc_call *call, const Pr
 }
 
 /* ---- runtime readiness: the default runtime binary runs ---- */
-
-static char *runtime_binary(const struct config_runtime *rt)
-{
-    if (rt->runtime_path[0])
-        return xstrdup(rt->runtime_path);
-    const char *path = getenv("PATH");
-    if (!path)
-        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    cleanup_free char *copy = xstrdup(path);
-    char *save = NULL;
-    for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
-        char *p = xasprintf("%s/%s", dir, rt->name);
-        if (access(p, X_OK) == 0)
-            return p;
-        free(p);
-    }
-    return NULL;
-}
 
 static void add_condition(Runtime__V1__RuntimeStatus *st, Runtime__V1__RuntimeCondition *c,
                           const char *type, bool ok, const char *reason, const char *msg)
@@ -197,7 +175,7 @@ void cri_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage 
     const Runtime__V1__StatusRequest *r = (const void *)req;
     const struct config_runtime *rt = config_runtime_find(cri->cfg, cri->cfg->default_runtime);
     if (!cri->status_probe) {
-        cleanup_free char *bin = runtime_binary(rt);
+        cleanup_free char *bin = oci_runtime_binary(rt->runtime_path, rt->name);
         if (!bin) {
             cleanup_free char *msg =
                 xasprintf("runtime %s: binary not found in PATH (set runtime_path)", rt->name);

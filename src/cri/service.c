@@ -3,8 +3,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
+#include "common/fsutil.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "cri/container.h"
@@ -160,18 +160,6 @@ const struct reactor_server_ops cri_server_ops = {
     .http_request = cri_http_request,
 };
 
-static int read_oom_score_adj(void)
-{
-    FILE *f = fopen("/proc/self/oom_score_adj", "re");
-    int v = 0;
-    if (f) {
-        if (fscanf(f, "%d", &v) != 1)
-            v = 0;
-        fclose(f);
-    }
-    return v;
-}
-
 static int start_storage(struct cri *cri, struct err *err)
 {
     const struct config *cfg = cri->cfg;
@@ -211,9 +199,7 @@ static int start_network(struct cri *cri)
 
 static int load_pods(struct cri *cri, struct err *err)
 {
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    cri->self_exe = xstrndup(exe, n > 0 ? (size_t)n : 0);
+    cri->self_exe = fs_self_exe();
     cri->pod_writes = reactor_fileq_new(cri->loop);
     cri->pods_dir = xasprintf("%s/pods", cri->cfg->root);
     cri->pods_run = xasprintf("%s/pods", cri->cfg->runroot);
@@ -237,7 +223,7 @@ static int start_monitor(struct cri *cri, struct err *err)
 
 static int load_containers(struct cri *cri, struct err *err)
 {
-    cri->oom_score_adj_min = read_oom_score_adj();
+    cri->oom_score_adj_min = oci_oom_score_adj_self();
     oci_lsm_detect(&cri->lsm);
     cri->ctr_writes = reactor_fileq_new(cri->loop);
     cri->ctrs_dir = xasprintf("%s/containers", cri->cfg->root);

@@ -316,43 +316,28 @@ static bool layers_present(struct image_service *s, const struct image_record *r
     return true;
 }
 
+static void load_image(const char *path, const char *text, int read_error, void *data)
+{
+    struct image_service *s = data;
+    struct image_record *r = text ? record_parse(text) : NULL;
+    if (!r || !layers_present(s, r)) {
+        log_warn("image store: dropping %s (%s)", path, r ? "layers missing" : "unreadable");
+        image_store_record_free(r);
+        unlink(path);
+        return;
+    }
+    for (size_t i = 0; i < r->n_layers; i++)
+        storage_layer_ref(s->storage, r->layers[i]);
+    LIST_PREPEND(s->images, r);
+}
+
 int image_store_load(struct image_service *s, struct err *err)
 {
     int rc = fs_mkdir_p(s->images_dir, 0700);
     if (rc < 0)
         return err_set(err, rc, "create %s: %s", s->images_dir, strerror(-rc));
-    DIR *d = opendir(s->images_dir);
-    if (!d)
-        return err_set(err, -errno, "open %s: %s", s->images_dir, strerror(errno));
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        cleanup_free char *path = xasprintf("%s/%s", s->images_dir, e->d_name);
-        if (e->d_name[0] == '.')
-            continue;
-        if (strstr(e->d_name, ".tmp-")) {
-            unlink(path); /* an interrupted write */
-            continue;
-        }
-        if (n < 6 || strcmp(e->d_name + n - 5, ".json") != 0)
-            continue;
-        struct buf text = {0};
-        struct image_record *r = NULL;
-        if (fs_read_file(path, RECORD_MAX, &text) == 0)
-            r = record_parse((const char *)text.data);
-        buf_done(&text);
-        if (!r || !layers_present(s, r)) {
-            log_warn("image store: dropping %s (%s)", path, r ? "layers missing" : "unreadable");
-            image_store_record_free(r);
-            unlink(path);
-            continue;
-        }
-        for (size_t i = 0; i < r->n_layers; i++)
-            storage_layer_ref(s->storage, r->layers[i]);
-        LIST_PREPEND(s->images, r);
-    }
-    closedir(d);
-    return 0;
+    rc = fs_load_records(s->images_dir, RECORD_MAX, load_image, s);
+    return rc < 0 ? err_set(err, rc, "open %s: %s", s->images_dir, strerror(-rc)) : 0;
 }
 
 void image_store_free_all(struct image_service *s)

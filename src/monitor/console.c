@@ -97,9 +97,7 @@ static void on_conn(uv_poll_t *p, int status, int events)
     stop_listening(c);
     monitor_console_cb cb = c->cb;
     c->cb = NULL;
-    if (cb)
-        cb(master, c->data);
-    else
+    if (!cb || !cb(master, c->data))
         close(master);
 }
 

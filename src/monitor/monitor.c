@@ -73,6 +73,7 @@ struct monitor_ctr {
     int stdin_fd;               /* our end of the stdin FIFO (for attach) */
     struct monitor_console *console;
     struct reactor_pid *pid_watch; /* the init, once adopted */
+    int pid;                       /* its pid */
     enum ctr_phase phase;
     int open_handles;
     struct monitor_attach *attached;
@@ -355,16 +356,15 @@ static int make_fifo(struct monitor_ctr *c, const char *name, bool reader_is_us,
 
 /* ---- the console socket (tty containers) ---- */
 
-static void on_master(int master, void *data)
+static bool on_master(int master, void *data)
 {
     struct monitor_ctr *c = data;
-    if (c->out.open) {
-        close(master);
-        return;
-    }
+    if (c->out.open)
+        return false;
     struct err e = ERR_INIT;
     open_stream(c, &c->out, master, "stdout", &e);
     err_done(&e);
+    return true;
 }
 
 /* ---- life cycle ---- */
@@ -562,6 +562,7 @@ static void on_init_ended(const struct reactor_pid_exit *pe, void *data)
 
 int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err)
 {
+    c->pid = pid;
     int r = reactor_pid_watch(c->m->pids, pid, on_init_ended, c, &c->pid_watch);
     return r < 0 ? err_set(err, r, "pidfd of process %d: %s", pid, strerror(-r)) : 0;
 }
@@ -569,6 +570,23 @@ int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err)
 int monitor_ctr_pidfd(const struct monitor_ctr *c)
 {
     return c && c->phase == PHASE_WATCHING ? reactor_pid_fd(c->pid_watch) : -1;
+}
+
+int monitor_ctr_pid_ns(const struct monitor_ctr *c, char *buf, size_t len, int *ret_fd,
+                       struct err *err)
+{
+    if (monitor_ctr_pidfd(c) < 0)
+        return err_set(err, -ENOENT, "its process has ended");
+    cleanup_free char *path = xasprintf("/proc/%d/ns/pid", c->pid);
+    cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return err_set(err, -ENOENT, "%s: %s", path, strerror(errno));
+    /* Alive after the open: the pid was still the process behind the pidfd when we opened. */
+    if (reactor_pid_signal(c->pid_watch, 0) < 0)
+        return err_set(err, -ENOENT, "its process has ended");
+    snprintf(buf, len, "/proc/%d/fd/%d", (int)getpid(), fd);
+    *ret_fd = TAKE_FD(fd);
+    return 0;
 }
 
 int monitor_ctr_reopen_log(struct monitor_ctr *c, struct err *err)
@@ -653,4 +671,24 @@ int64_t monitor_proc_start_time(int pid)
 {
     struct fs_proc_stat st;
     return fs_proc_stat_read(pid, &st) == 0 ? st.start_time : -1;
+}
+
+int monitor_proc_signal(int pid, int64_t start_time, int sig)
+{
+    if (pid <= 0 || monitor_proc_start_time(pid) != start_time)
+        return -ESRCH;
+    return kill(pid, sig) < 0 ? -errno : 0;
+}
+
+bool monitor_proc_catches(int pid, int sig)
+{
+    cleanup_free char *path = xasprintf("/proc/%d/status", pid);
+    struct buf b = {0};
+    bool caught = false;
+    if (fs_read_file(path, 65536, &b) == 0) {
+        const char *p = strstr((const char *)b.data, "\nSigCgt:");
+        caught = p && (strtoull(p + 9, NULL, 16) >> (sig - 1)) & 1;
+    }
+    buf_done(&b);
+    return caught;
 }

@@ -73,6 +73,11 @@ void monitor_ctr_created(struct monitor_ctr *c);
 int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err);
 /* The pidfd of the adopted process (it stays that process even when its pid is reused), or -1. */
 int monitor_ctr_pidfd(const struct monitor_ctr *c);
+/* The PID namespace of the adopted process, held open as ret_fd (ours to close); buf gets the
+ * path a runtime takes, /proc/<cribd>/fd/N, so that a pid reused since cannot redirect anything
+ * into another process's namespace. -ENOENT once the process has ended. */
+int monitor_ctr_pid_ns(const struct monitor_ctr *c, char *buf, size_t len, int *ret_fd,
+                       struct err *err);
 /* Open the log file again (the kubelet renamed it to rotate it). */
 int monitor_ctr_reopen_log(struct monitor_ctr *c, struct err *err);
 /* Close everything (output still buffered is logged); on_exit is not called any more. Freed once
@@ -97,9 +102,10 @@ void monitor_ctr_close_stdin(struct monitor_ctr *c);
 void monitor_ctr_remove_files(const char *run_dir);
 
 /* A console socket in dir (console.sock) for the runtime's --console-socket. cb gets the pty
- * master the runtime sends (ours to close), once; not after monitor_console_close. */
+ * master the runtime sends, once, and not after monitor_console_close: it returns true when it
+ * took the master, false to have it closed. */
 struct monitor_console;
-typedef void (*monitor_console_cb)(int master, void *data);
+typedef bool (*monitor_console_cb)(int master, void *data);
 int monitor_console_new(uv_loop_t *loop, const char *dir, monitor_console_cb cb, void *data,
                         struct monitor_console **ret, struct err *err);
 const char *monitor_console_path(const struct monitor_console *c);
@@ -109,5 +115,9 @@ void monitor_console_close(struct monitor_console *c);
 /* Start time of pid (clock ticks since boot, /proc/<pid>/stat field 22), or -1: with the pid it
  * names a process across pid reuse. */
 int64_t monitor_proc_start_time(int pid);
+/* Send sig to pid if it is still the process that started at start_time; else -ESRCH. */
+int monitor_proc_signal(int pid, int64_t start_time, int sig);
+/* Whether pid has a handler for sig (SigCgt in /proc/<pid>/status). */
+bool monitor_proc_catches(int pid, int sig);
 
 #endif

@@ -120,6 +120,8 @@ void oci_spec_result_done(struct oci_spec_result *r);
 /* The linux.resources object for `runc update` (and the spec) from CRI resources. */
 cJSON *oci_spec_resources(const Runtime__V1__LinuxContainerResources *r, int oom_score_adj_min,
                           int64_t pids_limit);
+/* The daemon's own oom_score_adj (0 when it cannot be read): no container gets a lower one. */
+int oci_oom_score_adj_self(void);
 /* Signal number of "SIGTERM", "TERM", "15", "SIGRTMIN+3"; -EINVAL if not a signal. */
 int oci_signal_parse(const char *s);
 
@@ -247,9 +249,54 @@ typedef void (*oci_runtime_cb)(int status, const struct reactor_child_result *re
                                void *data);
 /* The error a runtime wrote to its --log file (JSON lines), or NULL. */
 char *oci_runtime_log_error(const char *path);
+/* The runtime's binary: path when set, else name looked up in $PATH; NULL when not found. */
+char *oci_runtime_binary(const char *path, const char *name);
 /* Run verb v on the loop. o may be NULL. */
 int oci_runtime_call(uv_loop_t *loop, const struct oci_runtime *rt, const struct oci_verb *v,
                      const struct oci_runtime_opts *o, oci_runtime_cb cb, void *data,
                      struct reactor_child **ret_child, struct err *err);
+
+/* ---- exec.c: a command run in a running container ---- */
+
+struct oci_exec_proc;
+/* The runtime is done. status < 0 (err says why): it failed, and nothing more comes. Else either
+ * pid > 0, the command runs and `exited` follows, or pid is 0: the runtime could not start it,
+ * with runtime_status (its exit status, 128 + a signal that killed it) and why (its --log error,
+ * or NULL; the message is on the command's stderr without a log). */
+struct oci_exec_started {
+    int pid;
+    int runtime_status;
+    const char *why;
+};
+typedef void (*oci_exec_started_cb)(struct oci_exec_proc *x, int status,
+                                    const struct oci_exec_started *s, struct err *err,
+                                    void *data);
+typedef void (*oci_exec_exited_cb)(struct oci_exec_proc *x, const struct reactor_pid_exit *e,
+                                   void *data);
+struct oci_exec_opts {
+    const char *id;      /* the container */
+    const char *run_dir; /* its bundle: config.json is read, the exec's files are made here */
+    char *const *cmd;
+    size_t n_cmd;
+    bool tty;                   /* process.terminal */
+    const char *console_socket; /* with tty: where the runtime sends the pty's master */
+    bool pipes[3];      /* without a console: a pipe for stdin, stdout, stderr; else /dev/null */
+    bool runtime_log;   /* the runtime logs to a file, read for why it could not start it */
+    uint64_t timeout_ms; /* the runtime's own run; 0: its default */
+    struct reactor_pids *pids; /* where the command is watched */
+    oci_exec_started_cb started;
+    oci_exec_exited_cb exited; /* once the command has ended (its status), if it started */
+    void *data;
+};
+/* Start the command. ret_fds: our ends of the pipes asked for (the write end of stdin, the read
+ * ends of stdout and stderr; -1 for the others), ours to close. The strings of o are not kept. */
+int oci_exec_proc_start(uv_loop_t *loop, const struct oci_runtime *rt,
+                        const struct oci_exec_opts *o, int ret_fds[3],
+                        struct oci_exec_proc **ret, struct err *err);
+/* SIGKILL to the command through its pidfd, now or once the runtime has told its pid. */
+void oci_exec_proc_kill(struct oci_exec_proc *x);
+/* The owner lets go: no callback runs any more; the command is still reaped when it ends, and
+ * the exec's files are removed then. NULL-safe. */
+void oci_exec_proc_release(struct oci_exec_proc *x);
 
 #endif

@@ -4,7 +4,9 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/fsutil.h"
@@ -304,4 +306,22 @@ bool oci_runtime_init_pending(int pid)
     bool init = fs_read_file(path, 64, &b) == 0 && strncmp((char *)b.data, "runc:[", 6) == 0;
     buf_done(&b);
     return init;
+}
+
+char *oci_runtime_binary(const char *path, const char *name)
+{
+    if (path && path[0])
+        return xstrdup(path);
+    const char *dirs = getenv("PATH");
+    if (!dirs)
+        dirs = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    cleanup_free char *copy = xstrdup(dirs);
+    char *save = NULL;
+    for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+        char *p = xasprintf("%s/%s", dir, name);
+        if (access(p, X_OK) == 0)
+            return p;
+        free(p);
+    }
+    return NULL;
 }

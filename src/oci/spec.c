@@ -164,6 +164,16 @@ static void add_cpu(cJSON *o, const Runtime__V1__LinuxContainerResources *r)
 }
 
 /* oom_score_adj is the process's (process.oomScoreAdj), not a cgroup's: it is not here. */
+int oci_oom_score_adj_self(void)
+{
+    struct buf b = {0};
+    int v = 0;
+    if (fs_read_file("/proc/self/oom_score_adj", 64, &b) == 0)
+        v = atoi((const char *)b.data);
+    buf_done(&b);
+    return v;
+}
+
 cJSON *oci_spec_resources(const Runtime__V1__LinuxContainerResources *r, int oom_score_adj_min,
                           int64_t pids_limit)
 {

@@ -112,6 +112,14 @@ int reactor_pid_fd(const struct reactor_pid *w)
     return w && !w->ended ? w->pidfd : -1;
 }
 
+int reactor_pid_signal(const struct reactor_pid *w, int sig)
+{
+    int fd = reactor_pid_fd(w);
+    if (fd < 0)
+        return -ESRCH;
+    return syscall(SYS_pidfd_send_signal, fd, sig, NULL, 0) < 0 ? -errno : 0;
+}
+
 void reactor_pid_forget(struct reactor_pid *w)
 {
     if (w)

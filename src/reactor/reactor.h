@@ -240,6 +240,8 @@ int reactor_pid_watch(struct reactor_pids *pids, int pid, reactor_pid_cb cb, voi
                       struct reactor_pid **ret);
 /* The pidfd while the process runs, else -1. */
 int reactor_pid_fd(const struct reactor_pid *w);
+/* Send sig through the pidfd (never to a pid reused since); -ESRCH once it has ended. */
+int reactor_pid_signal(const struct reactor_pid *w, int sig);
 /* The owner has gone: no callback; the process is still reaped when it ends. */
 void reactor_pid_forget(struct reactor_pid *w);
 

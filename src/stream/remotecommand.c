@@ -2,6 +2,7 @@
  * output to the client (with backpressure), resizes to the pty, and at the end the exit on the
  * error stream (a Status object from v4 on, text before). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -290,6 +291,12 @@ void stream_proc_set_fds(struct stream_proc *p, int in_fd, int out_fd, int err_f
             stream_conn_pause_input(p->c, false);
     }
     maybe_close_in(p);
+}
+
+void stream_proc_set_pty(struct stream_proc *p, int master)
+{
+    int again = fcntl(master, F_DUPFD_CLOEXEC, 0);
+    stream_proc_set_fds(p, master, again, -1);
 }
 
 void stream_rc_data(struct stream_conn *c, int chan, const uint8_t *data, size_t len)

@@ -54,6 +54,8 @@ void *stream_proc_backend(const struct stream_proc *p);
  * pty's master (resizes are applied to it) and out_fd another descriptor of it, or -1 when
  * output comes through stream_proc_output. */
 void stream_proc_set_fds(struct stream_proc *p, int in_fd, int out_fd, int err_fd);
+/* The same for a tty: its pty's master (taken), for input, resizes and output. */
+void stream_proc_set_pty(struct stream_proc *p, int master);
 /* Output for the client (attach): fd 1 or 2. A client that cannot keep up is dropped. */
 void stream_proc_output(struct stream_proc *p, int fd, const void *data, size_t len);
 /* The process ended: exit code, or msg when it failed (the client sees it on the error stream).

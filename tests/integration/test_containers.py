@@ -389,6 +389,20 @@ def test_exec_sync_output_exit_code_and_timeout(env):
     with pytest.raises(grpc.RpcError) as e:
         exec_sync(["/bin/true"], 1, cid="nope")
     assert e.value.code() == grpc.StatusCode.NOT_FOUND
+    # A command the runtime cannot start: its message and status, as an attached exec gave.
+    r = exec_sync(["/no/such/command"], 10)
+    assert r.exit_code != 0 and b"no/such/command" in r.stderr, r
+    # The command that timed out was killed, and no exec left its files in the bundle.
+    ps = "for p in /proc/[0-9]*; do tr '\\0' ' ' < $p/cmdline; echo; done 2>/dev/null"
+    deadline = time.monotonic() + 10
+    while b"sleep 30" in exec_sync(["/bin/sh", "-c", ps], 10).stdout:
+        assert time.monotonic() < deadline, "the timed-out command still runs"
+        time.sleep(0.2)
+    bundle = os.path.join(env.c.dir, "run", "containers", cid)
+    deadline = time.monotonic() + 10
+    while [n for n in os.listdir(bundle) if n.startswith("exec-")]:
+        assert time.monotonic() < deadline, os.listdir(bundle)
+        time.sleep(0.2)
 
 
 def test_exec_sync_output_fits_the_response_limit(net_cribd, pb, layouts, tmp_path):

@@ -1,5 +1,5 @@
 /* Unit tests for the pidfd watcher: a child's exit status reaches the callback once and the
- * child is reaped; a forgotten watch still reaps; closing the registry closes every watch, so
+ * child is reaped; a forgotten watch still reaps; a signal goes through the pidfd; closing the registry closes every watch, so
  * that the loop closes with no handle left. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -85,6 +85,32 @@ static void test_forgotten_watch_still_reaps(void **state)
     reactor_pids_free(pids);
 }
 
+static void test_signal_through_the_pidfd(void **state)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct reactor_pids *pids = reactor_pids_new(&loop);
+    struct seen a = {0};
+    int pa = fork();
+    assert_true(pa >= 0);
+    if (pa == 0) {
+        pause();
+        _exit(0);
+    }
+    struct reactor_pid *wa;
+    assert_int_equal(reactor_pid_watch(pids, pa, on_exit_cb, &a, &wa), 0);
+    assert_int_equal(reactor_pid_signal(wa, 0), 0);
+    assert_int_equal(reactor_pid_signal(wa, SIGKILL), 0);
+    assert_int_equal(reactor_pid_signal(NULL, SIGKILL), -ESRCH);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(a.calls, 1);
+    assert_int_equal(a.e.signal, SIGKILL);
+    assert_int_equal(a.e.exit_code, 128 + SIGKILL);
+    reactor_pids_close(pids);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    reactor_pids_free(pids);
+}
+
 static void test_close_ends_every_watch(void **state)
 {
     uv_loop_t loop;
@@ -120,6 +146,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exit_status_and_reaping),
         cmocka_unit_test(test_forgotten_watch_still_reaps),
+        cmocka_unit_test(test_signal_through_the_pidfd),
         cmocka_unit_test(test_close_ends_every_watch),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
