@@ -182,8 +182,7 @@ void cri_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage 
             reply_status(cri, call, false, msg, NULL, r->verbose);
             return;
         }
-        char *argv[] = {bin, "--version", NULL};
-        int e = reactor_child_spawn(cri->loop, argv, PROBE_TIMEOUT_MS, on_probe_done, cri,
+        int e = oci_runtime_version(cri->loop, bin, PROBE_TIMEOUT_MS, on_probe_done, cri,
                                     &cri->status_probe);
         if (e < 0) {
             cleanup_free char *msg =

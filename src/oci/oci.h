@@ -251,6 +251,9 @@ typedef void (*oci_runtime_cb)(int status, const struct reactor_child_result *re
 char *oci_runtime_log_error(const char *path);
 /* The runtime's binary: path when set, else name looked up in $PATH; NULL when not found. */
 char *oci_runtime_binary(const char *path, const char *name);
+/* Run `bin --version` (the runtime answers, or does not); as reactor_child_spawn. */
+int oci_runtime_version(uv_loop_t *loop, const char *bin, uint64_t timeout_ms,
+                        reactor_child_cb cb, void *data, struct reactor_child **ret);
 /* Run verb v on the loop. o may be NULL. */
 int oci_runtime_call(uv_loop_t *loop, const struct oci_runtime *rt, const struct oci_verb *v,
                      const struct oci_runtime_opts *o, oci_runtime_cb cb, void *data,

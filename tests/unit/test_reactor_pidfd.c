@@ -41,6 +41,18 @@ static int child(int code, int sig)
     return pid;
 }
 
+/* A child that waits for a signal. */
+static int sleeper(void)
+{
+    int pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        pause();
+        _exit(0);
+    }
+    return pid;
+}
+
 static void test_exit_status_and_reaping(void **state)
 {
     uv_loop_t loop;
@@ -91,12 +103,7 @@ static void test_signal_through_the_pidfd(void **state)
     uv_loop_init(&loop);
     struct reactor_pids *pids = reactor_pids_new(&loop);
     struct seen a = {0};
-    int pa = fork();
-    assert_true(pa >= 0);
-    if (pa == 0) {
-        pause();
-        _exit(0);
-    }
+    int pa = sleeper();
     struct reactor_pid *wa;
     assert_int_equal(reactor_pid_watch(pids, pa, on_exit_cb, &a, &wa), 0);
     assert_int_equal(reactor_pid_signal(wa, 0), 0);
@@ -117,12 +124,7 @@ static void test_close_ends_every_watch(void **state)
     uv_loop_init(&loop);
     struct reactor_pids *pids = reactor_pids_new(&loop);
     struct seen a = {0};
-    int pa = fork();
-    assert_true(pa >= 0);
-    if (pa == 0) {
-        pause();
-        _exit(0);
-    }
+    int pa = sleeper();
     assert_int_equal(reactor_pid_watch(pids, pa, on_exit_cb, &a, NULL), 0);
     reactor_pids_close(pids);
     assert_int_equal(reactor_pid_watch(pids, pa, on_exit_cb, &a, NULL), -ECANCELED);
