@@ -1,11 +1,13 @@
 /* cribd: arguments, configuration, the loop. Only wiring lives here. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 #include <uv.h>
@@ -26,6 +28,7 @@ struct daemon {
     struct cri *cri;
     struct reactor_server *srv;
     struct reactor_sweeper *sweeper;
+    struct reactor_keeper *keeper;
     bool stopping;
 };
 
@@ -49,6 +52,8 @@ static void usage(FILE *f)
                "      --listen PATH  CRI socket (overrides crib.api.listen)\n"
                "      --root DIR     state root (overrides crib.root)\n"
                "      --runroot DIR  run state root (overrides crib.runroot)\n"
+               "      --no-keeper    run the daemon without its keeper (cribd-keeper): a\n"
+               "                     restart then loses output and exits of containers\n"
                "  -h, --help         this help\n");
 }
 
@@ -80,11 +85,14 @@ static int run(struct daemon *d)
     uv_loop_init(&d->loop);
     /* Orphaned processes of ours (a pod's infra process) become our children, to be reaped. */
     prctl(PR_SET_CHILD_SUBREAPER, 1);
-    int r = cri_new(&d->loop, &d->cfg, &d->cri, &err);
+    int r = reactor_keeper_open(&d->keeper, &err);
+    if (r == 0)
+        r = cri_new(&d->loop, &d->cfg, d->keeper, &d->cri, &err);
     if (r < 0) {
         log_error("%s", err_msg(&err));
         err_done(&err);
         uv_loop_close(&d->loop);
+        reactor_keeper_free(d->keeper);
         return 1;
     }
     struct reactor_server_config sc = {
@@ -109,19 +117,49 @@ static int run(struct daemon *d)
             log_warn("orphans that reach the daemon will not be reaped");
         log_info("crib %s listening on %s (runtime %s, cgroup manager %s)", PACKAGE_VERSION,
                  d->cfg.listen, d->cfg.default_runtime, d->cfg.cgroup_manager);
+        reactor_keeper_ready(d->keeper);
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
     cri_free(d->cri);
+    reactor_keeper_free(d->keeper);
     int c = uv_loop_close(&d->loop);
     if (c != 0)
         log_error("handles left open at exit: %s", uv_strerror(c));
     return r < 0 || c != 0 ? 1 : 0;
 }
 
+/* The daemon runs under its keeper, cribd-keeper next to this binary, which starts it again
+ * (CRIB_KEEPER_FD set). Without the keeper binary, the daemon runs alone. */
+static int exec_keeper(int argc, char **argv, struct daemon *d)
+{
+    cleanup_free char *self = fs_self_exe();
+    const char *slash = strrchr(self, '/');
+    cleanup_free char *keeper =
+        xasprintf("%.*s/cribd-keeper", slash ? (int)(slash - self) : 0, self);
+    if (!*self || access(keeper, X_OK) < 0) {
+        log_warn("no keeper (%s: %s): a restart of the daemon will lose containers' output and "
+                 "exits",
+                 keeper, strerror(errno));
+        return run(d);
+    }
+    char **args = xcalloc((size_t)argc + 2, sizeof(*args));
+    args[0] = keeper;
+    args[1] = self;
+    for (int i = 1; i < argc; i++)
+        args[i + 1] = argv[i];
+    for (int fd = 0; fd < 3; fd++) /* uv_disable_stdio_inheritance marked them */
+        fcntl(fd, F_SETFD, 0);
+    execv(keeper, args);
+    log_error("exec %s: %s", keeper, strerror(errno));
+    free(args);
+    return 1;
+}
+
 /* What the command line asked for. */
 struct args {
     const char *config_path, *log_level, *listen, *root, *runroot;
     const char *command; /* NULL: run the daemon */
+    bool no_keeper;
     char **operands;
     int n_operands;
 };
@@ -135,6 +173,7 @@ static int parse_args(int argc, char **argv, struct args *a)
         {"listen", required_argument, NULL, 'L'},
         {"root", required_argument, NULL, 'R'},
         {"runroot", required_argument, NULL, 'U'},
+        {"no-keeper", no_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -156,6 +195,9 @@ static int parse_args(int argc, char **argv, struct args *a)
             break;
         case 'U':
             a->runroot = optarg;
+            break;
+        case 'K':
+            a->no_keeper = true;
             break;
         case 'h':
             usage(stdout);
@@ -268,6 +310,8 @@ int main(int argc, char **argv)
         r = cli_load(d.cfg.listen, a.operands[0], a.n_operands == 2 ? a.operands[1] : NULL);
     else if (is_command(&a, "config"))
         r = print_config(&d.cfg);
+    else if (!a.no_keeper && !getenv("CRIB_KEEPER_FD"))
+        r = exec_keeper(argc, argv, &d);
     else
         r = run(&d);
     config_done(&d.cfg);

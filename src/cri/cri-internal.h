@@ -19,6 +19,7 @@ struct cri {
     uv_loop_t *loop;
     const struct config *cfg;
     struct reactor_server *srv;
+    struct reactor_keeper *keeper; /* NULL when the daemon runs without one */
     /* Status: one runtime probe at a time; calls wait for it. */
     struct status_waiter *status_waiters;
     struct reactor_child *status_probe;

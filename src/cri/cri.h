@@ -9,8 +9,10 @@
 
 struct cri;
 
-/* Open the stores under the configured root; fails with a message in err. */
-int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct err *err);
+/* Open the stores under the configured root; fails with a message in err. keeper: the keeper
+ * this daemon runs under, or NULL. */
+int cri_new(uv_loop_t *loop, const struct config *cfg, struct reactor_keeper *keeper,
+            struct cri **ret, struct err *err);
 /* End long-lived calls (event streams), cancel pulls, close outgoing connections; the loop can
  * then drain. Must run (on the loop) before cri_free. */
 void cri_shutdown(struct cri *cri);

@@ -35,6 +35,10 @@ static void info_json(struct cri *cri, struct buf *out)
     cJSON_AddStringToObject(v, "protobuf_c", protobuf_c_version());
     cJSON_AddStringToObject(v, "openssl", OpenSSL_version(OPENSSL_VERSION));
     cJSON_AddStringToObject(v, "cjson", cJSON_Version());
+    cJSON *k = cJSON_AddObjectToObject(j, "keeper");
+    cJSON_AddBoolToObject(k, "running", cri->keeper != NULL);
+    cJSON_AddNumberToObject(k, "restarts", reactor_keeper_restarts(cri->keeper));
+    cJSON_AddStringToObject(k, "last_exit", reactor_keeper_last_exit(cri->keeper));
     if (cri->srv) {
         struct reactor_stats st;
         reactor_server_stats(cri->srv, &st);

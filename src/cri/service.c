@@ -217,6 +217,7 @@ static int start_monitor(struct cri *cri, struct err *err)
         .journald_socket = cfg->journald_socket,
         .log_size_max = cfg->log_size_max,
         .pids = cri->pids,
+        .keeper = cri->keeper,
     };
     return monitor_new(cri->loop, &mo, &cri->monitor, err);
 }
@@ -235,10 +236,12 @@ static int load_containers(struct cri *cri, struct err *err)
     return r;
 }
 
-int cri_new(uv_loop_t *loop, const struct config *cfg, struct cri **ret, struct err *err)
+int cri_new(uv_loop_t *loop, const struct config *cfg, struct reactor_keeper *keeper,
+            struct cri **ret, struct err *err)
 {
     struct cri *cri = xcalloc(1, sizeof(*cri));
     cri->loop = loop;
+    cri->keeper = keeper;
     cri->pids = reactor_pids_new(loop);
     cri->cfg = cfg;
     int r = start_storage(cri, err);
@@ -270,6 +273,8 @@ void cri_set_server(struct cri *cri, struct reactor_server *srv)
 void cri_shutdown(struct cri *cri)
 {
     cri->shutting_down = true;
+    if (cri->monitor)
+        monitor_shutdown(cri->monitor);
     cri_events_shutdown(cri);
     cri_stream_stop(cri);
     image_service_shutdown(cri->images);
@@ -283,6 +288,8 @@ void cri_free(struct cri *cri)
 {
     if (!cri)
         return;
+    if (cri->monitor)
+        monitor_shutdown(cri->monitor); /* a start that failed drops nothing the keeper holds */
     image_service_free(cri->images);
     storage_free(cri->storage);
     cri_ctrs_free(cri);

@@ -35,6 +35,8 @@ struct monitor {
     uint64_t journal_dropped;
     int64_t log_size_max;
     struct reactor_pids *pids;
+    struct reactor_keeper *keeper;
+    bool shutting_down; /* the daemon stops: the keeper keeps what it holds */
 };
 
 struct ctr_stream {
@@ -83,6 +85,7 @@ struct monitor_ctr {
     struct buf scratch;
     struct monitor_exit exit; /* kept while the output is drained */
     uv_timer_t drain_timer;   /* while draining */
+    bool kept_dropped;        /* the keeper holds nothing of it any more */
 };
 
 int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **ret,
@@ -93,6 +96,7 @@ int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **
     m->journal_fd = -1;
     m->log_size_max = o->log_size_max;
     m->pids = o->pids;
+    m->keeper = o->keeper;
     if (o->log_to_journald) {
         m->journal_socket = xstrdup(o->journald_socket);
         m->journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -104,6 +108,11 @@ int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **
     }
     *ret = m;
     return 0;
+}
+
+void monitor_shutdown(struct monitor *m)
+{
+    m->shutting_down = true;
 }
 
 void monitor_free(struct monitor *m)
@@ -354,6 +363,38 @@ static int make_fifo(struct monitor_ctr *c, const char *name, bool reader_is_us,
     return 0;
 }
 
+/* ---- the keeper: what it holds for the container while no daemon runs ---- */
+
+static const char *const kept_names[] = {"out", "in", "pty"};
+enum { KEPT_OUT, KEPT_IN, KEPT_PTY };
+
+static char *kept_key(const struct monitor_ctr *c, int which)
+{
+    return xasprintf("ctr/%s/%s", c->id, kept_names[which]);
+}
+
+static void keeper_hold(struct monitor_ctr *c, int which, const int *fds, size_t n)
+{
+    cleanup_free char *key = kept_key(c, which);
+    reactor_keeper_hold(c->m->keeper, key, fds, n);
+}
+
+static void keeper_drop(struct monitor_ctr *c, int which)
+{
+    cleanup_free char *key = kept_key(c, which);
+    reactor_keeper_drop(c->m->keeper, key);
+}
+
+/* The container's stdio is over (it has exited, or is removed): nothing to keep. */
+static void keeper_drop_all(struct monitor_ctr *c)
+{
+    if (!c->m->keeper || c->kept_dropped)
+        return;
+    c->kept_dropped = true;
+    for (int i = 0; i < (int)ARRAY_SIZE(kept_names); i++)
+        keeper_drop(c, i);
+}
+
 /* ---- the console socket (tty containers) ---- */
 
 static bool on_master(int master, void *data)
@@ -362,9 +403,24 @@ static bool on_master(int master, void *data)
     if (c->out.open)
         return false;
     struct err e = ERR_INIT;
+    keeper_hold(c, KEPT_PTY, &master, 1);
     open_stream(c, &c->out, master, "stdout", &e);
     err_done(&e);
     return true;
+}
+
+/* After a restart: the pty's master the keeper held for the previous daemon. Without one (no
+ * keeper, or it was lost) the container's output cannot be read any more. */
+static int take_master(struct monitor_ctr *c, struct err *err)
+{
+    cleanup_free char *key = kept_key(c, KEPT_PTY);
+    int master;
+    if (reactor_keeper_take(c->m->keeper, key, &master, 1) != 1) {
+        log_warn("container %s: its terminal was not kept: its output is lost", c->id);
+        return 0;
+    }
+    keeper_hold(c, KEPT_PTY, &master, 1);
+    return open_stream(c, &c->out, master, "stdout", err);
 }
 
 /* ---- life cycle ---- */
@@ -428,6 +484,8 @@ int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct 
     int r = open_log(c, err);
     if (r == 0 && o->open_stdin)
         r = make_fifo(c, "stdin", false, !o->reopen, &c->stdin_fd, &c->child_fds[0], err);
+    if (r == 0 && o->open_stdin)
+        keeper_hold(c, KEPT_IN, &c->stdin_fd, 1);
     if (r == 0 && !o->open_stdin) {
         c->child_fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
         if (c->child_fds[0] < 0)
@@ -441,15 +499,21 @@ int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct 
         }
         if (r == 0 && !o->reopen)
             r = monitor_console_new(c->m->loop, c->run_dir, on_master, c, &c->console, err);
+        else if (r == 0)
+            r = take_master(c, err);
     } else if (r == 0) {
-        int ours;
-        r = make_fifo(c, "stdout", true, !o->reopen, &ours, &c->child_fds[1], err);
+        int ours[2] = {-1, -1};
+        r = make_fifo(c, "stdout", true, !o->reopen, &ours[0], &c->child_fds[1], err);
         if (r == 0)
-            r = open_stream(c, &c->out, ours, "stdout", err);
+            r = make_fifo(c, "stderr", true, !o->reopen, &ours[1], &c->child_fds[2], err);
+        /* The keeper holds read ends too: while no daemon reads, the container's writes wait in
+         * the pipes (and then block), never EPIPE. */
         if (r == 0)
-            r = make_fifo(c, "stderr", true, !o->reopen, &ours, &c->child_fds[2], err);
-        if (r == 0)
-            r = open_stream(c, &c->err, ours, "stderr", err);
+            keeper_hold(c, KEPT_OUT, ours, 2);
+        if (ours[0] >= 0)
+            r = open_stream(c, &c->out, ours[0], "stdout", err) < 0 && r == 0 ? err->code : r;
+        if (ours[1] >= 0)
+            r = open_stream(c, &c->err, ours[1], "stderr", err) < 0 && r == 0 ? err->code : r;
     }
     if (r < 0) {
         monitor_ctr_close(c);
@@ -528,6 +592,7 @@ static void set_phase(struct monitor_ctr *c, enum ctr_phase to)
  * exit, so that a client reading the log after seeing the exit finds every line. */
 static void report_exit(struct monitor_ctr *c)
 {
+    keeper_drop_all(c);
     set_phase(c, PHASE_ENDED);
     c->exit.oom_killed = oom_seen(c->oom_file);
     end_attached(c);
@@ -598,6 +663,8 @@ void monitor_ctr_close(struct monitor_ctr *c)
 {
     if (!c || c->phase == PHASE_CLOSED)
         return;
+    if (!c->m->shutting_down)
+        keeper_drop_all(c);
     set_phase(c, PHASE_CLOSED);
     c->on_exit = NULL;
     drain(&c->out);
@@ -654,6 +721,7 @@ void monitor_ctr_close_stdin(struct monitor_ctr *c)
 {
     if (c->tty || c->stdin_fd < 0)
         return;
+    keeper_drop(c, KEPT_IN); /* else its copy keeps the FIFO from reaching EOF */
     close(c->stdin_fd);
     c->stdin_fd = -1;
 }

@@ -15,16 +15,22 @@ struct monitor;
 struct monitor_ctr;
 
 struct reactor_pids;
+struct reactor_keeper;
 
 struct monitor_opts {
     bool log_to_journald;
     const char *journald_socket; /* the journal's native socket */
     int64_t log_size_max;        /* a log file past this many bytes starts over; < 0: no limit */
     struct reactor_pids *pids;   /* where the containers' inits are watched */
+    /* Holds each container's stdio ends while no daemon runs (NULL: none); closing a container's
+     * monitor drops them, unless the daemon is shutting down. */
+    struct reactor_keeper *keeper;
 };
 
 int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **ret,
                 struct err *err);
+/* The daemon stops: from now on closing a container's monitor leaves its stdio with the keeper. */
+void monitor_shutdown(struct monitor *m);
 void monitor_free(struct monitor *m);
 
 struct monitor_exit {

@@ -250,6 +250,28 @@ int reactor_sweeper_start(uv_loop_t *loop, struct reactor_sweeper **ret);
 /* Close its handles (freed once closed; a scan in flight is waited for). NULL-safe. */
 void reactor_sweeper_stop(struct reactor_sweeper *s);
 
+/* ---- keeper.c: the keeper this daemon runs under (cribd-keeper) ---- */
+
+/* It holds fds for us while no daemon runs (a container's FIFO ends, its pty master), so that a
+ * writer never gets EPIPE, and hands them to the next daemon. Every call is a no-op with k NULL
+ * (the daemon runs alone). */
+struct reactor_keeper;
+/* The keeper named by CRIB_KEEPER_FD, with what it held for the previous daemon; *ret NULL when
+ * there is none. Blocking: at start. */
+int reactor_keeper_open(struct reactor_keeper **ret, struct err *err);
+/* Have the keeper hold copies of fds under key (at most 4), replacing what it held there. */
+int reactor_keeper_hold(struct reactor_keeper *k, const char *key, const int *fds, size_t n);
+void reactor_keeper_drop(struct reactor_keeper *k, const char *key);
+/* The fds held under key when this daemon started (ours to close), once; how many. */
+size_t reactor_keeper_take(struct reactor_keeper *k, const char *key, int *fds, size_t max);
+/* Start-up is over: what this daemon neither took nor held again is dropped, and the keeper
+ * learns that we serve. */
+void reactor_keeper_ready(struct reactor_keeper *k);
+/* How many times the keeper restarted the daemon, and how the last one ended ("" if none). */
+unsigned reactor_keeper_restarts(const struct reactor_keeper *k);
+const char *reactor_keeper_last_exit(const struct reactor_keeper *k);
+void reactor_keeper_free(struct reactor_keeper *k);
+
 /* Ordered durable file updates on the thread pool (records of images, pods, containers). */
 struct reactor_fileq;
 typedef void (*reactor_fileq_cb)(int status, const char *path, void *data);

@@ -81,6 +81,25 @@ network_dir = "{self.netdir}"
                 time.sleep(0.02)
         raise AssertionError("cribd did not start listening")
 
+    def daemon_pid(self, timeout=10):
+        """The daemon's pid: the child of the keeper (the process we started) that runs CRIBD."""
+        want = os.path.realpath(CRIBD)
+        deadline = time.monotonic() + timeout
+        while True:
+            path = f"/proc/{self.proc.pid}/task/{self.proc.pid}/children"
+            try:
+                kids = [int(p) for p in open(path).read().split()]
+            except OSError:
+                kids = []
+            for pid in kids:
+                try:
+                    if os.readlink(f"/proc/{pid}/exe") == want:
+                        return pid
+                except OSError:
+                    pass
+            assert time.monotonic() < deadline, "the keeper runs no daemon"
+            time.sleep(0.02)
+
     def output(self):
         with open(self.log_path, "rb") as f:
             return f.read().decode(errors="replace")

@@ -80,7 +80,7 @@ def test_exec_leftover_holding_the_output_ends_within_the_drain_time(running, tt
     # An exec's process is watched itself (its runtime detaches): when it exits, `yes` (deaf to
     # the hangup) still writes to the pty or the pipe.
     e, cid = running
-    pid = e.c.proc.pid
+    pid = e.c.daemon_pid()
     before = rss_kib(pid)
     ws = ws_connect(exec_url(e, cid, ["sh", "-c", "trap '' HUP; yes & sleep 0.2; exit 0"], tty=tty,
                               stderr=not tty))

@@ -173,14 +173,15 @@ def test_shutdown_while_connections_are_closing(cribd_factory):
         s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
         assert s.recv(9)  # the server's SETTINGS: accepted and speaking HTTP/2
         socks.append(s)
-    c.proc.send_signal(signal.SIGSTOP)
+    daemon = c.daemon_pid()
+    os.kill(daemon, signal.SIGSTOP)
     deadline = time.monotonic() + 10
-    while not stopped(c.proc.pid):
+    while not stopped(daemon):
         assert time.monotonic() < deadline, "cribd did not stop"
         time.sleep(0.01)
     for s in socks:
         s.close()
-    c.proc.send_signal(signal.SIGTERM)
-    c.proc.send_signal(signal.SIGCONT)
+    c.proc.send_signal(signal.SIGTERM)  # the keeper passes it on
+    os.kill(daemon, signal.SIGCONT)
     assert c.proc.wait(timeout=10) == 0, c.output()
     c.check_clean()

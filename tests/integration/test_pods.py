@@ -523,7 +523,7 @@ def test_target_pid_namespace_only_of_a_container_of_the_same_pod(ctr_env):
     dbg = env.create(a, ["/bin/sleep", "604"], name="debug", linux=target_pid_ns(pb, target))
     spec = json.load(open(os.path.join(env.c.dir, "run", "containers", dbg, "config.json")))
     path = [n["path"] for n in spec["linux"]["namespaces"] if n["type"] == "pid"][0]
-    assert path.startswith(f"/proc/{env.c.proc.pid}/fd/"), path
+    assert path.startswith(f"/proc/{env.c.daemon_pid()}/fd/"), path
     env.start(dbg)
     ps = exec_out(env, dbg, "/bin/ps", "-o", "args")
     assert "sleep 603" in ps and "sleep 604" in ps
@@ -645,13 +645,14 @@ def test_orphans_reaching_the_daemon_are_reaped(net_cribd, pb, tmp_path):
     pids = [run(cli, pod_config(pb, f"orphans{i}")) for i in range(3)]
     # The orphans do reach cribd...
     deadline = time.monotonic() + 5
-    while not any(comm == "sleep" for comm, _ in children_of(c.proc.pid).values()):
+    daemon = c.daemon_pid()
+    while not any(comm == "sleep" for comm, _ in children_of(daemon).values()):
         assert time.monotonic() < deadline, "no orphan reached cribd"
         time.sleep(0.01)
     # ...and once they have ended, none stays a zombie.
     deadline = time.monotonic() + 15
     while True:
-        zombies = {p: v for p, v in children_of(c.proc.pid).items() if v[1] == "Z"}
+        zombies = {p: v for p, v in children_of(daemon).items() if v[1] == "Z"}
         if not zombies or time.monotonic() > deadline:
             break
         time.sleep(0.1)

@@ -1,0 +1,395 @@
+/* cribd-keeper: the small parent that lets the daemon die, restart and upgrade without the
+ * containers noticing. It is the child subreaper and starts the daemon as its child, restarting
+ * it when it dies (with a backoff when it dies young); it forwards SIGHUP, SIGTERM and SIGINT.
+ * It holds the containers' stdio ends the daemon hands it (FIFO read ends, stdin write ends, pty
+ * masters), so that a writer never gets EPIPE while no daemon reads, and gives them back to the
+ * next daemon. Processes orphaned by a daemon's death become its children; it reaps them.
+ *
+ * No libuv and no library beyond libc: a poll loop over a signalfd and the daemon's socket.
+ *
+ * The daemon's socket is one end of a SOCK_SEQPACKET pair, fd KEEPER_FD in the daemon, named by
+ * CRIB_KEEPER_FD. Messages are one line of text, with fds as SCM_RIGHTS:
+ *   daemon -> keeper: "hold KEY" + 1..4 fds (replacing what KEY held), "drop KEY", "list",
+ *                     "ready" (the daemon serves)
+ *   keeper -> daemon: "held KEY" + its fds for each key, then "end" (the answer to list)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KEEPER_FD 3
+#define MSG_MAX 512
+#define FDS_MAX 4
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 10000
+/* A daemon that dies before it is ready, or within this long, is crash-looping. */
+#define YOUNG_MS 1000
+
+struct held {
+    char *key;
+    int fds[FDS_MAX];
+    int n;
+};
+
+struct keeper {
+    char **argv; /* the daemon's command line */
+    int sigfd;
+    int sock;  /* our end of the current daemon's socket, or -1 */
+    bool sock_eof; /* the daemon has closed its end */
+    pid_t pid; /* the daemon, or 0 */
+    bool ready;
+    bool ever_ready; /* some daemon has served: a failure to start is no longer ours to end on */
+    bool stopping;      /* SIGTERM or SIGINT came: the daemon's exit is ours */
+    int64_t started_ms; /* when the current daemon started */
+    int64_t restart_at; /* when to start the next one (0: none pending) */
+    int backoff_ms;
+    unsigned restarts;
+    char last_exit[64];
+    struct held *held;
+    size_t n_held, cap_held;
+};
+
+static void say(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "cribd-keeper[%d]: ", (int)getpid());
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *must(void *p)
+{
+    if (!p) {
+        say("out of memory");
+        abort();
+    }
+    return p;
+}
+
+/* ---- what we hold ---- */
+
+static struct held *find(struct keeper *k, const char *key)
+{
+    for (size_t i = 0; i < k->n_held; i++)
+        if (strcmp(k->held[i].key, key) == 0)
+            return &k->held[i];
+    return NULL;
+}
+
+static void drop(struct keeper *k, const char *key)
+{
+    struct held *h = find(k, key);
+    if (!h)
+        return;
+    for (int i = 0; i < h->n; i++)
+        close(h->fds[i]);
+    free(h->key);
+    *h = k->held[--k->n_held];
+}
+
+static void hold(struct keeper *k, const char *key, const int *fds, int n)
+{
+    drop(k, key);
+    if (k->n_held == k->cap_held) {
+        k->cap_held = k->cap_held ? 2 * k->cap_held : 16;
+        k->held = must(realloc(k->held, k->cap_held * sizeof(*k->held)));
+    }
+    struct held *h = &k->held[k->n_held++];
+    h->key = must(strdup(key));
+    memcpy(h->fds, fds, (size_t)n * sizeof(int));
+    h->n = n;
+}
+
+/* ---- the daemon's socket ---- */
+
+static int send_msg(int sock, const char *text, const int *fds, int n)
+{
+    struct iovec iov = {.iov_base = (void *)text, .iov_len = strlen(text)};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * FDS_MAX)];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
+    if (n > 0) {
+        msg.msg_control = u.buf;
+        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
+        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+        cm->cmsg_level = SOL_SOCKET;
+        cm->cmsg_type = SCM_RIGHTS;
+        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
+        memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
+    }
+    while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) {
+        if (errno != EINTR)
+            return -errno;
+    }
+    return 0;
+}
+
+static void answer_list(struct keeper *k)
+{
+    char line[MSG_MAX];
+    for (size_t i = 0; i < k->n_held; i++) {
+        snprintf(line, sizeof(line), "held %s", k->held[i].key);
+        if (send_msg(k->sock, line, k->held[i].fds, k->held[i].n) < 0)
+            return;
+    }
+    send_msg(k->sock, "end", NULL, 0);
+}
+
+/* One message from the daemon: 1, or 0 when there is none now, -1 at the socket's end. */
+static int on_message(struct keeper *k)
+{
+    char text[MSG_MAX + 1];
+    struct iovec iov = {.iov_base = text, .iov_len = MSG_MAX};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * FDS_MAX)];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t len = recvmsg(k->sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (len < 0)
+        return errno == EINTR || errno == EAGAIN ? 0 : -1;
+    if (len == 0)
+        return -1;
+    text[len] = '\0';
+    int fds[FDS_MAX];
+    int n = 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        int c = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < c; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + (size_t)i * sizeof(int), sizeof(int));
+            if (n < FDS_MAX)
+                fds[n++] = fd;
+            else
+                close(fd);
+        }
+    }
+    if (strncmp(text, "hold ", 5) == 0 && n > 0 && !(msg.msg_flags & MSG_CTRUNC)) {
+        hold(k, text + 5, fds, n);
+        return 1;
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    if (strncmp(text, "drop ", 5) == 0)
+        drop(k, text + 5);
+    else if (strcmp(text, "list") == 0)
+        answer_list(k);
+    else if (strcmp(text, "ready") == 0)
+        k->ready = k->ever_ready = true;
+    else
+        say("unknown message from the daemon: %.60s", text);
+    return 1;
+}
+
+/* Every message the daemon has sent: its last holds count even when it has just died. */
+static void read_messages(struct keeper *k)
+{
+    int r;
+    while (k->sock >= 0 && !k->sock_eof && (r = on_message(k)) != 0)
+        if (r < 0)
+            k->sock_eof = true;
+}
+
+/* ---- the daemon ---- */
+
+static void start_daemon(struct keeper *k)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+        say("socketpair: %s", strerror(errno));
+        k->restart_at = now_ms() + BACKOFF_MAX_MS;
+        return;
+    }
+    char restarts[32];
+    snprintf(restarts, sizeof(restarts), "%u", k->restarts);
+    pid_t pid = fork();
+    if (pid < 0) {
+        say("fork: %s", strerror(errno));
+        close(sv[0]);
+        close(sv[1]);
+        k->restart_at = now_ms() + BACKOFF_MAX_MS;
+        return;
+    }
+    if (pid == 0) {
+        /* The daemon: our socket as KEEPER_FD, default signals, and the keeper's death ends it
+         * (a keeper killed outright leaves no daemon behind that nobody restarts). */
+        if (sv[1] == KEEPER_FD ? fcntl(KEEPER_FD, F_SETFD, 0) < 0 : dup2(sv[1], KEEPER_FD) < 0)
+            _exit(127);
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+        setenv("CRIB_KEEPER_FD", "3", 1);
+        setenv("CRIB_KEEPER_RESTARTS", restarts, 1);
+        setenv("CRIB_KEEPER_LAST_EXIT", k->last_exit, 1);
+        execv(k->argv[0], k->argv);
+        fprintf(stderr, "cribd-keeper: exec %s: %s\n", k->argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(sv[1]);
+    k->sock = sv[0];
+    k->sock_eof = false;
+    k->pid = pid;
+    k->ready = false;
+    k->started_ms = now_ms();
+    k->restart_at = 0;
+}
+
+static void describe(char *buf, size_t len, int status)
+{
+    if (WIFEXITED(status))
+        snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
+    else
+        snprintf(buf, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+}
+
+/* The daemon ended: our exit when we were told to stop, else a restart (at once, or after a
+ * backoff when it dies young: a crash loop). Returns the exit status, or -1 to go on. */
+static int on_daemon_exit(struct keeper *k, int status)
+{
+    read_messages(k);
+    close(k->sock);
+    k->sock = -1;
+    k->pid = 0;
+    describe(k->last_exit, sizeof(k->last_exit), status);
+    /* Told to stop, or the first daemon could not start (a bad configuration, a socket in use):
+     * that is the command's own failure, and there is nothing to keep yet. */
+    if (k->stopping || !k->ever_ready)
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    int64_t ran = now_ms() - k->started_ms;
+    if (!k->ready || ran < YOUNG_MS) {
+        k->backoff_ms = k->backoff_ms ? 2 * k->backoff_ms : BACKOFF_MIN_MS;
+        if (k->backoff_ms > BACKOFF_MAX_MS)
+            k->backoff_ms = BACKOFF_MAX_MS;
+    } else {
+        k->backoff_ms = 0;
+    }
+    k->restarts++;
+    say("the daemon ended (%s) after %lld ms%s; restart %u in %d ms", k->last_exit,
+        (long long)ran, k->ready ? "" : ", before it was ready", k->restarts, k->backoff_ms);
+    k->restart_at = now_ms() + k->backoff_ms;
+    return -1;
+}
+
+/* Reap every child that has ended: the daemon, and the processes its death left to us. */
+static int reap(struct keeper *k)
+{
+    int status;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == k->pid) {
+            int r = on_daemon_exit(k, status);
+            if (r >= 0)
+                return r;
+        }
+    }
+    return -1;
+}
+
+static int on_signal(struct keeper *k)
+{
+    struct signalfd_siginfo si;
+    while (read(k->sigfd, &si, sizeof(si)) == sizeof(si)) {
+        int sig = (int)si.ssi_signo;
+        if (sig == SIGCHLD) {
+            int r = reap(k);
+            if (r >= 0)
+                return r;
+            continue;
+        }
+        if (sig == SIGTERM || sig == SIGINT) {
+            k->stopping = true;
+            if (!k->pid)
+                return 0; /* between two daemons */
+        }
+        if (k->pid)
+            kill(k->pid, sig);
+    }
+    return -1;
+}
+
+static int run(struct keeper *k)
+{
+    start_daemon(k);
+    for (;;) {
+        struct pollfd p[2] = {{.fd = k->sigfd, .events = POLLIN},
+                              {.fd = k->sock, .events = POLLIN}};
+        int timeout = -1;
+        if (k->restart_at) {
+            int64_t left = k->restart_at - now_ms();
+            timeout = left > 0 ? (int)left : 0;
+        }
+        int n = poll(p, k->sock >= 0 && !k->sock_eof ? 2 : 1, timeout);
+        if (n < 0 && errno != EINTR) {
+            say("poll: %s", strerror(errno));
+            return 1;
+        }
+        if (n > 0 && k->sock >= 0 && !k->sock_eof && p[1].revents)
+            read_messages(k);
+        if (n > 0 && p[0].revents) {
+            int r = on_signal(k);
+            if (r >= 0)
+                return r;
+        }
+        if (k->restart_at && now_ms() >= k->restart_at && !k->pid)
+            start_daemon(k);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || argv[1][0] != '/') {
+        fprintf(stderr, "usage: cribd-keeper /PATH/TO/cribd [ARGS...]\n"
+                        "(the cribd command starts it; it runs cribd and restarts it)\n");
+        return 2;
+    }
+    struct keeper k = {.argv = argv + 1, .sock = -1};
+    /* Processes orphaned below us (containers of a daemon that died) become our children. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        say("cannot be the child subreaper: %s", strerror(errno));
+    sigset_t set;
+    sigemptyset(&set);
+    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaddset(&set, sigs[i]);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    k.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (k.sigfd < 0) {
+        say("signalfd: %s", strerror(errno));
+        return 1;
+    }
+    int r = run(&k);
+    while (k.n_held)
+        drop(&k, k.held[0].key);
+    free(k.held);
+    close(k.sigfd);
+    return r;
+}
