@@ -11,6 +11,14 @@
 #include "common/macro.h"
 #include "cri/record.h"
 
+/* A list of strings as a JSON array under key. */
+static void add_strings(cJSON *j, const char *key, char *const *v, size_t n)
+{
+    cJSON *a = cJSON_AddArrayToObject(j, key);
+    for (size_t i = 0; i < n; i++)
+        cJSON_AddItemToArray(a, cJSON_CreateString(v[i]));
+}
+
 /* ---- containers ---- */
 
 char *cri_ctr_record_path(struct cri *cri, const char *id)
@@ -41,9 +49,7 @@ char *cri_ctr_record_format(const struct ctr *c)
     cJSON_AddStringToObject(j, "image_id", c->image_id);
     cJSON_AddStringToObject(j, "image_ref", c->image_ref);
     cJSON_AddStringToObject(j, "image_name", c->image_name);
-    cJSON *layers = cJSON_AddArrayToObject(j, "layers");
-    for (size_t i = 0; i < c->n_layers; i++)
-        cJSON_AddItemToArray(layers, cJSON_CreateString(c->layers[i]));
+    add_strings(j, "layers", c->layers, c->n_layers);
     cJSON_AddStringToObject(j, "log_path", c->log_path);
     cJSON_AddStringToObject(j, "runtime", c->runtime);
     cJSON_AddStringToObject(j, "cgroups_path", c->cgroups_path);
@@ -155,16 +161,12 @@ char *cri_pod_record_format(const struct pod *p)
     cJSON_AddBoolToObject(j, "shm_mounted", p->shm_mounted);
     cJSON_AddNumberToObject(j, "infra_pid", p->infra_pid);
     cJSON_AddStringToObject(j, "cgroup_parent", p->cgroup_parent);
-    cJSON *cg = cJSON_AddArrayToObject(j, "cgroups_created");
-    for (size_t i = 0; i < p->n_cgroups_created; i++)
-        cJSON_AddItemToArray(cg, cJSON_CreateString(p->cgroups_created[i]));
+    add_strings(j, "cgroups_created", p->cgroups_created, p->n_cgroups_created);
     cJSON_AddBoolToObject(j, "network_added", p->network_added);
     if (p->network_added) {
         cJSON_AddStringToObject(j, "cni_config", p->att.conflist);
         cJSON_AddStringToObject(j, "cni_result", p->att.result);
-        cJSON *ips = cJSON_AddArrayToObject(j, "ips");
-        for (size_t i = 0; i < p->att.n_ips; i++)
-            cJSON_AddItemToArray(ips, cJSON_CreateString(p->att.ips[i]));
+        add_strings(j, "ips", p->att.ips, p->att.n_ips);
     }
     cJSON_AddStringToObject(j, "config", p->config_b64);
     char *s = cJSON_PrintUnformatted(j);
@@ -194,17 +196,20 @@ void cri_pod_namespaces_read(struct pod *p)
     p->pod_pid = ns && ns->pid == RUNTIME__V1__NAMESPACE_MODE__POD;
 }
 
-/* The cgroup directories the pod made (strings only). */
-static void parse_cgroups(struct pod *p, const cJSON *j)
+/* The strings of the array under key (other items are passed over), NULL-terminated. */
+static char **strings_of(const cJSON *j, const char *key, size_t *ret_n)
 {
-    const cJSON *cgs = cJSON_GetObjectItem(j, "cgroups_created");
-    p->cgroups_created = xcalloc((size_t)cJSON_GetArraySize(cgs) + 1, sizeof(char *));
-    const cJSON *cg;
-    cJSON_ArrayForEach(cg, cgs)
+    const cJSON *a = cJSON_GetObjectItem(j, key);
+    char **v = xcalloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(char *));
+    size_t n = 0;
+    const cJSON *item;
+    cJSON_ArrayForEach(item, a)
     {
-        if (cJSON_IsString(cg))
-            p->cgroups_created[p->n_cgroups_created++] = xstrdup(cg->valuestring);
+        if (cJSON_IsString(item))
+            v[n++] = xstrdup(item->valuestring);
     }
+    *ret_n = n;
+    return v;
 }
 
 /* The CNI attachment of a record: network_added only with a configuration and a result. */
@@ -219,14 +224,7 @@ static void parse_attachment(struct pod *p, const cJSON *j)
     }
     p->att.conflist = xstrdup(conf);
     p->att.result = xstrdup(res);
-    const cJSON *ips = cJSON_GetObjectItem(j, "ips");
-    p->att.ips = xcalloc((size_t)cJSON_GetArraySize(ips) + 1, sizeof(char *));
-    const cJSON *ip;
-    cJSON_ArrayForEach(ip, ips)
-    {
-        if (cJSON_IsString(ip))
-            p->att.ips[p->att.n_ips++] = xstrdup(ip->valuestring);
-    }
+    p->att.ips = strings_of(j, "ips", &p->att.n_ips);
 }
 
 struct pod *cri_pod_record_parse(struct cri *cri, const char *text)
@@ -259,7 +257,8 @@ struct pod *cri_pod_record_parse(struct cri *cri, const char *text)
             p->infra_pid = (int)cJSON_GetNumberValue(cJSON_GetObjectItem(j, "infra_pid"));
             const char *cgp = cJSON_GetStringValue(cJSON_GetObjectItem(j, "cgroup_parent"));
             p->cgroup_parent = xstrdup(cgp ? cgp : "");
-            parse_cgroups(p, j);
+            /* The cgroup directories the pod made. */
+            p->cgroups_created = strings_of(j, "cgroups_created", &p->n_cgroups_created);
             parse_attachment(p, j);
             p->run_dir = xasprintf("%s/%s", cri->pods_run, p->id);
             cri_pod_namespaces_read(p);

@@ -500,14 +500,22 @@ static void request(struct image_pull *p, const char *what, const char *accept, 
     p->req = image_registry_get(p->s->client, &p->target, what, &o, cb, p);
 }
 
+/* The request in flight has answered. True when the pull ended meanwhile: it is freed now (the
+ * request kept it alive) and the answer is dropped. */
+static bool request_answered(struct image_pull *p)
+{
+    p->req = NULL;
+    if (!p->done)
+        return false;
+    pull_free(p);
+    return true;
+}
+
 static void on_config(int status, struct reactor_http_result *res, struct err *err, void *data)
 {
     struct image_pull *p = data;
-    p->req = NULL;
-    if (p->done) {
-        pull_free(p);
+    if (request_answered(p))
         return;
-    }
     if (status < 0) {
         pull_fail(p, status, "config %s: %s", p->man.config.digest, err_msg(err));
         return;
@@ -575,11 +583,8 @@ static void on_manifest(int status, struct reactor_http_result *res, struct err 
 static void on_manifest(int status, struct reactor_http_result *res, struct err *err, void *data)
 {
     struct image_pull *p = data;
-    p->req = NULL;
-    if (p->done) {
-        pull_free(p);
+    if (request_answered(p))
         return;
-    }
     if (status < 0) {
         if (p->state == PULL_MANIFEST)
             next_endpoint(p, status, err_msg(err));

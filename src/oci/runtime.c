@@ -195,6 +195,55 @@ static int check_verb(const struct oci_verb *v, struct err *err)
     return 0;
 }
 
+/* Each verb's own flags, in the order they are given, read from its options in struct oci_verb: a
+ * value (left out when NULL), a switch (given when true), or `-` for what the runtime reads from
+ * its stdin. */
+enum flag_kind { FLAG_VALUE, FLAG_SWITCH, FLAG_STDIN };
+#define OPTION(field) offsetof(struct oci_verb, field)
+static const struct verb_flag {
+    enum oci_verb_type verb;
+    const char *flag;
+    enum flag_kind kind;
+    size_t offset; /* of a const char * (value, stdin) or a bool (switch) */
+} verb_flags[] = {
+    {OCI_VERB_CREATE, "--bundle", FLAG_VALUE, OPTION(create.bundle)},
+    {OCI_VERB_CREATE, "--pid-file", FLAG_VALUE, OPTION(create.pid_file)},
+    {OCI_VERB_CREATE, "--console-socket", FLAG_VALUE, OPTION(create.console_socket)},
+    {OCI_VERB_KILL, "--all", FLAG_SWITCH, OPTION(kill.all)},
+    {OCI_VERB_DELETE, "--force", FLAG_SWITCH, OPTION(del.force)},
+    {OCI_VERB_EXEC, "--detach", FLAG_SWITCH, OPTION(exec.detach)},
+    {OCI_VERB_EXEC, "--pid-file", FLAG_VALUE, OPTION(exec.pid_file)},
+    {OCI_VERB_EXEC, "--process", FLAG_VALUE, OPTION(exec.process_path)},
+    {OCI_VERB_EXEC, "--console-socket", FLAG_VALUE, OPTION(exec.console_socket)},
+    {OCI_VERB_UPDATE, "--resources", FLAG_STDIN, OPTION(update.resources)},
+    {OCI_VERB_CHECKPOINT, "--image-path", FLAG_VALUE, OPTION(checkpoint.image_path)},
+    {OCI_VERB_CHECKPOINT, "--work-path", FLAG_VALUE, OPTION(checkpoint.work_path)},
+    {OCI_VERB_CHECKPOINT, "--leave-running", FLAG_SWITCH, OPTION(checkpoint.leave_running)},
+    {OCI_VERB_RESTORE, "--bundle", FLAG_VALUE, OPTION(restore.bundle)},
+    {OCI_VERB_RESTORE, "--image-path", FLAG_VALUE, OPTION(restore.image_path)},
+    {OCI_VERB_RESTORE, "--work-path", FLAG_VALUE, OPTION(restore.work_path)},
+    {OCI_VERB_RESTORE, "--pid-file", FLAG_VALUE, OPTION(restore.pid_file)},
+    {OCI_VERB_RESTORE, "--console-socket", FLAG_VALUE, OPTION(restore.console_socket)},
+    {OCI_VERB_RESTORE, "--detach", FLAG_SWITCH, OPTION(restore.detach)},
+};
+#undef OPTION
+
+static void push_verb_flags(struct oci_runtime_argv *a, const struct oci_verb *v)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(verb_flags); i++) {
+        const struct verb_flag *f = &verb_flags[i];
+        const char *field = (const char *)v + f->offset;
+        if (f->verb != v->type)
+            continue;
+        if (f->kind == FLAG_SWITCH)
+            push_flag(a, f->flag, *(const bool *)field);
+        else if (f->kind == FLAG_STDIN)
+            push_opt(a, f->flag, "-");
+        else
+            push_opt(a, f->flag, *(const char *const *)field);
+    }
+}
+
 int oci_runtime_argv_build(const struct oci_runtime *rt, const struct oci_verb *v,
                            const char *log_path, struct oci_runtime_argv *ret, struct err *err)
 {
@@ -208,43 +257,7 @@ int oci_runtime_argv_build(const struct oci_runtime *rt, const struct oci_verb *
     if (log_path)
         push_log(rt, ret, log_path);
     push(ret, verb_names[v->type]);
-    switch (v->type) {
-    case OCI_VERB_CREATE:
-        push_opt(ret, "--bundle", v->create.bundle);
-        push_opt(ret, "--pid-file", v->create.pid_file);
-        push_opt(ret, "--console-socket", v->create.console_socket);
-        break;
-    case OCI_VERB_KILL:
-        push_flag(ret, "--all", v->kill.all);
-        break;
-    case OCI_VERB_DELETE:
-        push_flag(ret, "--force", v->del.force);
-        break;
-    case OCI_VERB_EXEC:
-        push_flag(ret, "--detach", v->exec.detach);
-        push_opt(ret, "--pid-file", v->exec.pid_file);
-        push_opt(ret, "--process", v->exec.process_path);
-        push_opt(ret, "--console-socket", v->exec.console_socket);
-        break;
-    case OCI_VERB_UPDATE:
-        push_opt(ret, "--resources", "-");
-        break;
-    case OCI_VERB_CHECKPOINT:
-        push_opt(ret, "--image-path", v->checkpoint.image_path);
-        push_opt(ret, "--work-path", v->checkpoint.work_path);
-        push_flag(ret, "--leave-running", v->checkpoint.leave_running);
-        break;
-    case OCI_VERB_RESTORE:
-        push_opt(ret, "--bundle", v->restore.bundle);
-        push_opt(ret, "--image-path", v->restore.image_path);
-        push_opt(ret, "--work-path", v->restore.work_path);
-        push_opt(ret, "--pid-file", v->restore.pid_file);
-        push_opt(ret, "--console-socket", v->restore.console_socket);
-        push_flag(ret, "--detach", v->restore.detach);
-        break;
-    default:
-        break;
-    }
+    push_verb_flags(ret, v);
     /* Flags before the id: runsc's Go flag parsing stops at the first operand. */
     push(ret, v->id);
     if (v->type == OCI_VERB_KILL)

@@ -1,4 +1,7 @@
-/* HTTP/1.1 requests parsed with llhttp; each complete request is routed and answered in order. */
+/* HTTP/1.1 over llhttp: the request parser (caps, the target, headers for who wants them), the
+ * CRI socket's sessions above it, whose requests are routed and answered in order, and the
+ * responses. The streaming server parses its upgrade request with the same parser. */
+#include <errno.h>
 #include <string.h>
 
 #include <llhttp.h>
@@ -6,18 +9,193 @@
 #include "common/macro.h"
 #include "reactor/http1.h"
 
-struct http1_session {
-    llhttp_t parser;
-    llhttp_settings_t settings;
-    http1_handler_fn fn;
+/* ---- the request parser ---- */
+
+struct reactor_http1_parser {
+    llhttp_t ll;
+    const struct reactor_http1_parser_ops *ops;
     void *data;
     struct buf target;
+    struct buf name, value; /* the header under way, with ops->header only */
     size_t header_bytes;
     size_t body_bytes;
-    int reject;      /* status to answer instead of routing (413, 414, 431), 0 if none */
-    struct buf *out; /* where responses go during a feed */
-    bool close;
+    int status; /* the first rule the request broke, 0 if none */
 };
+
+static struct reactor_http1_parser *from_llhttp(llhttp_t *ll)
+{
+    return container_of(ll, struct reactor_http1_parser, ll);
+}
+
+/* The request broke a rule: the first status counts. */
+static int refuse(struct reactor_http1_parser *p, int status)
+{
+    if (!p->status)
+        p->status = status;
+    return p->ops->stop_at_error ? HPE_USER : 0;
+}
+
+static const char *terminated(struct buf *b)
+{
+    buf_append(b, "", 0);
+    return (const char *)b->data;
+}
+
+static int on_message_begin(llhttp_t *ll)
+{
+    struct reactor_http1_parser *p = from_llhttp(ll);
+    p->target.len = 0;
+    p->name.len = 0;
+    p->value.len = 0;
+    p->header_bytes = 0;
+    p->body_bytes = 0;
+    p->status = 0;
+    return 0;
+}
+
+static int on_url(llhttp_t *ll, const char *at, size_t len)
+{
+    struct reactor_http1_parser *p = from_llhttp(ll);
+    if (p->target.len + len > p->ops->max_target)
+        return refuse(p, 414);
+    buf_append(&p->target, at, len);
+    return 0;
+}
+
+static int count_header(struct reactor_http1_parser *p, size_t len)
+{
+    p->header_bytes += len;
+    return p->header_bytes > p->ops->max_headers ? refuse(p, 431) : 0;
+}
+
+static int on_header_field(llhttp_t *ll, const char *at, size_t len)
+{
+    struct reactor_http1_parser *p = from_llhttp(ll);
+    int r = count_header(p, len);
+    if (p->ops->header && !p->status)
+        buf_append(&p->name, at, len);
+    return r;
+}
+
+static int on_header_value(llhttp_t *ll, const char *at, size_t len)
+{
+    struct reactor_http1_parser *p = from_llhttp(ll);
+    int r = count_header(p, len);
+    if (!p->ops->header || p->status)
+        return r;
+    if (p->value.len + len > p->ops->max_value)
+        return refuse(p, 431);
+    buf_append(&p->value, at, len);
+    return 0;
+}
+
+static int on_header_value_complete(llhttp_t *ll)
+{
+    struct reactor_http1_parser *p = from_llhttp(ll);
+    int r = 0;
+    if (p->ops->header && !p->status) {
+        if (p->value.len && memchr(p->value.data, '\0', p->value.len))
+            r = refuse(p, 400); /* it could not be handed over as a string */
+        else
+            p->ops->header(p->data, terminated(&p->name), terminated(&p->value), p->value.len);
+    }
+    p->name.len = 0;
+    p->value.len = 0;
+    return r;
+}
+
+static int on_body(llhttp_t *ll, const char *at, size_t len)
+{
+    struct reactor_http1_parser *p = from_llhttp(ll);
+    if (!p->ops->max_body)
+        return refuse(p, 400); /* none may come */
+    p->body_bytes += len;
+    return p->body_bytes > p->ops->max_body ? refuse(p, 413) : 0;
+}
+
+static int on_message_complete(llhttp_t *ll)
+{
+    struct reactor_http1_parser *p = from_llhttp(ll);
+    struct reactor_http1_message m = {
+        .method = llhttp_method_name((llhttp_method_t)ll->method),
+        .target = terminated(&p->target),
+        .target_len = p->target.len,
+        .header_bytes = p->header_bytes,
+        .keep_alive = llhttp_should_keep_alive(ll),
+        .status = p->status,
+    };
+    return p->ops->complete(p->data, &m) ? HPE_PAUSED : 0;
+}
+
+/* llhttp keeps a pointer to it: one table for every parser. */
+static const llhttp_settings_t settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_header_value_complete = on_header_value_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+static void parser_init(struct reactor_http1_parser *p, const struct reactor_http1_parser_ops *ops,
+                        void *data)
+{
+    memset(p, 0, sizeof(*p));
+    llhttp_init(&p->ll, HTTP_REQUEST, &settings);
+    p->ops = ops;
+    p->data = data;
+}
+
+static void parser_done(struct reactor_http1_parser *p)
+{
+    buf_done(&p->target);
+    buf_done(&p->name);
+    buf_done(&p->value);
+}
+
+struct reactor_http1_parser *reactor_http1_parser_new(const struct reactor_http1_parser_ops *ops,
+                                                      void *data)
+{
+    struct reactor_http1_parser *p = xmalloc(sizeof(*p));
+    parser_init(p, ops, data);
+    return p;
+}
+
+void reactor_http1_parser_free(struct reactor_http1_parser *p)
+{
+    if (!p)
+        return;
+    parser_done(p);
+    free(p);
+}
+
+int reactor_http1_parser_feed(struct reactor_http1_parser *p, const uint8_t *data, size_t len,
+                              size_t *ret_used)
+{
+    *ret_used = 0;
+    llhttp_errno_t e = llhttp_execute(&p->ll, (const char *)data, len);
+    if (e == HPE_OK) {
+        *ret_used = len;
+        return 0;
+    }
+    if (e == HPE_PAUSED || e == HPE_PAUSED_UPGRADE) {
+        const char *pos = llhttp_get_error_pos(&p->ll);
+        size_t used = pos ? (size_t)(pos - (const char *)data) : len;
+        *ret_used = used < len ? used : len;
+        return 1;
+    }
+    if (!p->status)
+        p->status = 400;
+    return -EPROTO;
+}
+
+int reactor_http1_parser_status(const struct reactor_http1_parser *p)
+{
+    return p->status;
+}
+
+/* ---- responses ---- */
 
 static const char *reason(int status)
 {
@@ -26,6 +204,8 @@ static const char *reason(int status)
         return "OK";
     case 400:
         return "Bad Request";
+    case 403:
+        return "Forbidden";
     case 404:
         return "Not Found";
     case 405:
@@ -34,10 +214,14 @@ static const char *reason(int status)
         return "Payload Too Large";
     case 414:
         return "URI Too Long";
+    case 426:
+        return "Upgrade Required";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
         return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
     default:
         return "Unknown";
     }
@@ -53,6 +237,16 @@ void reactor_http1_write_response(struct buf *out, int status, const char *type,
         buf_append(out, body->data, len);
 }
 
+/* ---- sessions: the CRI socket's requests, routed and answered in order ---- */
+
+struct http1_session {
+    struct reactor_http1_parser parser;
+    http1_handler_fn fn;
+    void *data;
+    struct buf *out; /* where responses go during a feed */
+    bool close;
+};
+
 static void put_response(struct http1_session *s, int status, const char *type,
                          const struct buf *body, bool head)
 {
@@ -67,53 +261,10 @@ static void put_error(struct http1_session *s, int status)
     buf_done(&body);
 }
 
-static struct http1_session *from_parser(llhttp_t *p)
-{
-    return container_of(p, struct http1_session, parser);
-}
-
-static int on_message_begin(llhttp_t *p)
-{
-    struct http1_session *s = from_parser(p);
-    s->target.len = 0;
-    s->header_bytes = 0;
-    s->body_bytes = 0;
-    s->reject = 0;
-    return 0;
-}
-
-static int on_url(llhttp_t *p, const char *at, size_t len)
-{
-    struct http1_session *s = from_parser(p);
-    if (s->target.len + len > HTTP1_MAX_TARGET) {
-        s->reject = 414;
-        return 0;
-    }
-    buf_append(&s->target, at, len);
-    return 0;
-}
-
-static int on_header_bytes(llhttp_t *p, const char *at, size_t len)
-{
-    struct http1_session *s = from_parser(p);
-    s->header_bytes += len;
-    if (s->header_bytes > HTTP1_MAX_HEADERS && !s->reject)
-        s->reject = 431;
-    return 0;
-}
-
-static int on_body(llhttp_t *p, const char *at, size_t len)
-{
-    struct http1_session *s = from_parser(p);
-    s->body_bytes += len;
-    if (s->body_bytes > HTTP1_MAX_BODY && !s->reject)
-        s->reject = 413;
-    return 0;
-}
-
 static void route(struct http1_session *s, const char *method, bool head)
 {
-    char *target = (char *)s->target.data;
+    struct buf *t = &s->parser.target; /* NUL-terminated: ours to cut at the query */
+    char *target = (char *)t->data;
     if (!target || target[0] != '/') {
         put_error(s, 400);
         return;
@@ -121,7 +272,7 @@ static void route(struct http1_session *s, const char *method, bool head)
     char *q = strchr(target, '?');
     if (q)
         *q++ = '\0';
-    if (strlen(target) != s->target.len - (q ? strlen(q) + 1 : 0)) {
+    if (strlen(target) != t->len - (q ? strlen(q) + 1 : 0)) {
         put_error(s, 400); /* a NUL inside the target */
         return;
     }
@@ -140,33 +291,33 @@ static void route(struct http1_session *s, const char *method, bool head)
     buf_done(&resp.body);
 }
 
-static int on_message_complete(llhttp_t *p)
+static bool on_request(void *data, const struct reactor_http1_message *m)
 {
-    struct http1_session *s = from_parser(p);
-    if (!llhttp_should_keep_alive(p))
+    struct http1_session *s = data;
+    if (!m->keep_alive)
         s->close = true;
-    const char *method = llhttp_method_name((llhttp_method_t)p->method);
-    buf_append(&s->target, "", 0); /* NUL-terminate */
-    if (s->reject) {
+    if (m->status) {
         s->close = true;
-        put_error(s, s->reject);
+        put_error(s, m->status);
     } else {
-        route(s, method, p->method == HTTP_HEAD);
+        route(s, m->method, strcmp(m->method, "HEAD") == 0);
     }
-    return s->close ? HPE_PAUSED : 0;
+    return s->close; /* stop: nothing after this request is read */
 }
+
+static const struct reactor_http1_parser_ops session_ops = {
+    .max_target = HTTP1_MAX_TARGET,
+    .max_headers = HTTP1_MAX_HEADERS,
+    .max_body = HTTP1_MAX_BODY,
+    /* Requests are answered in turn: one over a cap is read to its end and answered then. */
+    .stop_at_error = false,
+    .complete = on_request,
+};
 
 struct http1_session *reactor_http1_session_new(http1_handler_fn fn, void *data)
 {
     struct http1_session *s = xcalloc(1, sizeof(*s));
-    llhttp_settings_init(&s->settings);
-    s->settings.on_message_begin = on_message_begin;
-    s->settings.on_url = on_url;
-    s->settings.on_header_field = on_header_bytes;
-    s->settings.on_header_value = on_header_bytes;
-    s->settings.on_body = on_body;
-    s->settings.on_message_complete = on_message_complete;
-    llhttp_init(&s->parser, HTTP_REQUEST, &s->settings);
+    parser_init(&s->parser, &session_ops, s);
     s->fn = fn;
     s->data = data;
     return s;
@@ -176,7 +327,7 @@ void reactor_http1_session_free(struct http1_session *s)
 {
     if (!s)
         return;
-    buf_done(&s->target);
+    parser_done(&s->parser);
     free(s);
 }
 
@@ -186,10 +337,13 @@ int reactor_http1_session_feed(struct http1_session *s, const uint8_t *data, siz
     if (s->close)
         return 1;
     s->out = out;
-    llhttp_errno_t e = llhttp_execute(&s->parser, (const char *)data, len);
-    if (e == HPE_PAUSED_UPGRADE) {
-        s->close = true; /* answered already; no protocol switch on this socket */
-    } else if (e != HPE_OK && e != HPE_PAUSED) {
+    size_t used;
+    int r = reactor_http1_parser_feed(&s->parser, data, len, &used);
+    if (r == 1) {
+        /* After a request that closes, or an upgrade (answered already; no protocol switch on
+         * this socket). */
+        s->close = true;
+    } else if (r < 0) {
         s->close = true;
         put_error(s, 400);
     }

@@ -1,5 +1,5 @@
-/* HTTP/1.1 server side over llhttp, as a pure session: bytes in, response bytes out.
- * Internal to reactor/ (and its tests and fuzzers). */
+/* HTTP/1.1 server side, as a pure session over the request parser (reactor.h): bytes in,
+ * response bytes out. Internal to reactor/ (and its tests and fuzzers). */
 #ifndef CRIB_REACTOR_HTTP1_H
 #define CRIB_REACTOR_HTTP1_H
 
@@ -25,8 +25,5 @@ void reactor_http1_session_free(struct http1_session *s);
  * connection must be closed once out is written (Connection: close, or a bad request). */
 int reactor_http1_session_feed(struct http1_session *s, const uint8_t *data, size_t len,
                                struct buf *out);
-/* Format one response (status line, Content-Type, Content-Length, body). */
-void reactor_http1_write_response(struct buf *out, int status, const char *type,
-                                  const struct buf *body, bool head, bool close);
 
 #endif

@@ -1,6 +1,6 @@
 /* The loop's services: listeners and their connections (TLS, write queues), the CRI socket (gRPC
- * over HTTP/2 and HTTP/1.1, told apart by the HTTP/2 preface), gRPC calls, and child processes
- * with timeouts. Knows nothing of CRI. */
+ * over HTTP/2 and HTTP/1.1, told apart by the HTTP/2 preface), gRPC calls, the HTTP/1.1 request
+ * parser, and child processes with timeouts. Knows nothing of CRI. */
 #ifndef CRIB_REACTOR_H
 #define CRIB_REACTOR_H
 
@@ -78,6 +78,56 @@ struct http1_reply *reactor_http1_reply_keep(struct http1_reply *r);
 /* Send the response (if the client is still there) and drop the kept reference. */
 void reactor_http1_reply_send(struct http1_reply *r, int status, const char *content_type,
                               const struct buf *body);
+
+/* ---- http1.c: HTTP/1.1 requests parsed with llhttp, and responses ---- */
+
+/* A request read to its end. */
+struct reactor_http1_message {
+    const char *method;
+    const char *target; /* NUL-terminated */
+    size_t target_len;
+    size_t header_bytes; /* its header names and values */
+    bool keep_alive;
+    int status; /* 0, or the status of the first rule it broke (stop_at_error false) */
+};
+
+/* A request parser's rules and hooks. A request that breaks a rule gets the status to answer it
+ * with: 400 (bad syntax, a body where none may be, a NUL byte in a header value), 413 (a body past
+ * max_body), 414 (a target past max_target), 431 (names and values past max_headers, or one value
+ * past max_value). */
+struct reactor_http1_parser_ops {
+    size_t max_target;
+    size_t max_headers;
+    size_t max_body;  /* 0: a request with a body is bad */
+    size_t max_value; /* one header's value, with header */
+    /* Stop at the first broken rule (the streaming upgrade answers at once), rather than read the
+     * request to its end and hand it to complete with its status (a server answering in turn). */
+    bool stop_at_error;
+    /* Optional: each header once its value ends, both NUL-terminated. */
+    void (*header)(void *data, const char *name, const char *value, size_t value_len);
+    /* A request read to its end. True stops the parser there: what follows is not its to read
+     * (the connection closes, or has switched protocols). */
+    bool (*complete)(void *data, const struct reactor_http1_message *m);
+};
+
+/* The HTTP/1.1 request parser, pure: bytes in, the requests out through the hooks (data is
+ * theirs). The CRI socket's HTTP/1.1 sessions and the streaming server's upgrade use it. */
+struct reactor_http1_parser;
+struct reactor_http1_parser *reactor_http1_parser_new(const struct reactor_http1_parser_ops *ops,
+                                                      void *data);
+void reactor_http1_parser_free(struct reactor_http1_parser *p);
+/* Parse request bytes: 0 when all were taken; 1 when the parser stopped after a request (complete
+ * said so, or the request upgrades the connection) and *ret_used bytes were its, the rest not;
+ * -EPROTO for a bad request (reactor_http1_parser_status says which). Feed no more after 1 or
+ * -EPROTO. */
+int reactor_http1_parser_feed(struct reactor_http1_parser *p, const uint8_t *data, size_t len,
+                              size_t *ret_used);
+int reactor_http1_parser_status(const struct reactor_http1_parser *p);
+
+/* Format one response: the status line, Content-Type, Content-Length, Connection: close when
+ * close, then the body (not for a HEAD request's answer: head). */
+void reactor_http1_write_response(struct buf *out, int status, const char *type,
+                                  const struct buf *body, bool head, bool close);
 
 struct reactor_server_ops {
     /* A complete request message arrived for path. */

@@ -917,8 +917,17 @@ static int extract_all(struct archive *a, int open_r, int dest,
     return r < 0 ? r : 0;
 }
 
-int storage_extract_fd(int fd, int dest_dirfd, const struct storage_extract_opts *opts,
-                       struct storage_extract_stats *ret_stats, struct err *err)
+/* Where a layer's bytes come from: a file, or a buffer in memory. */
+struct source {
+    bool memory;
+    int fd;
+    const void *data;
+    size_t len;
+};
+
+static int extract_source(const struct source *src, int dest_dirfd,
+                          const struct storage_extract_opts *opts,
+                          struct storage_extract_stats *ret_stats, struct err *err)
 {
     cleanup_archive struct archive *a = NULL;
     if (ret_stats)
@@ -926,20 +935,21 @@ int storage_extract_fd(int fd, int dest_dirfd, const struct storage_extract_opts
     int r = reader_new(&a, err);
     if (r < 0)
         return r;
-    r = archive_read_open_fd(a, fd, READ_BLOCK);
+    r = src->memory ? archive_read_open_memory(a, src->data, src->len)
+                    : archive_read_open_fd(a, src->fd, READ_BLOCK);
     return extract_all(a, r, dest_dirfd, opts, ret_stats, err);
+}
+
+int storage_extract_fd(int fd, int dest_dirfd, const struct storage_extract_opts *opts,
+                       struct storage_extract_stats *ret_stats, struct err *err)
+{
+    return extract_source(&(struct source){.fd = fd}, dest_dirfd, opts, ret_stats, err);
 }
 
 int storage_extract_buffer(const void *data, size_t len, int dest_dirfd,
                            const struct storage_extract_opts *opts,
                            struct storage_extract_stats *ret_stats, struct err *err)
 {
-    cleanup_archive struct archive *a = NULL;
-    if (ret_stats)
-        *ret_stats = (struct storage_extract_stats){0};
-    int r = reader_new(&a, err);
-    if (r < 0)
-        return r;
-    r = archive_read_open_memory(a, data, len);
-    return extract_all(a, r, dest_dirfd, opts, ret_stats, err);
+    return extract_source(&(struct source){.memory = true, .data = data, .len = len}, dest_dirfd,
+                          opts, ret_stats, err);
 }

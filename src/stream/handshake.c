@@ -1,6 +1,6 @@
-/* The streaming server's HTTP/1.1 side: the upgrade request parsed with llhttp (only the headers
- * the handshake needs are kept, every size capped), protocol negotiation and the WebSocket
- * accept key. Pure: bytes in, fields out. */
+/* The streaming server's HTTP/1.1 side: the upgrade request, parsed with reactor/'s HTTP/1.1
+ * parser (only the headers the handshake needs are kept, every size capped), protocol negotiation
+ * and the WebSocket accept key. Pure: bytes in, fields out. */
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
@@ -11,141 +11,69 @@
 #include "common/macro.h"
 #include "stream/stream-internal.h"
 
-#define FIELD_MAX 64
 #define VALUE_MAX 4096
 
-static struct stream_handshake *from_parser(llhttp_t *p)
-{
-    return container_of(p, struct stream_handshake, parser);
-}
-
-static int fail(struct stream_handshake *hs, int status)
-{
-    if (!hs->status)
-        hs->status = status;
-    return HPE_USER;
-}
-
-static int on_url(llhttp_t *p, const char *at, size_t len)
-{
-    struct stream_handshake *hs = from_parser(p);
-    if (hs->target.len + len > STREAM_HS_MAX_TARGET)
-        return fail(hs, 414);
-    buf_append(&hs->target, at, len);
-    return 0;
-}
-
-static int count_header(struct stream_handshake *hs, size_t len)
-{
-    hs->header_bytes += len;
-    return hs->header_bytes > STREAM_HS_MAX_HEADERS ? fail(hs, 431) : 0;
-}
-
-static int on_field(llhttp_t *p, const char *at, size_t len)
-{
-    struct stream_handshake *hs = from_parser(p);
-    if (count_header(hs, len))
-        return HPE_USER;
-    if (hs->field.len + len <= FIELD_MAX) /* longer names are none we want */
-        buf_append(&hs->field, at, len);
-    else
-        hs->field.len = FIELD_MAX + 1;
-    return 0;
-}
-
-static int on_value(llhttp_t *p, const char *at, size_t len)
-{
-    struct stream_handshake *hs = from_parser(p);
-    if (count_header(hs, len))
-        return HPE_USER;
-    if (hs->value.len + len > VALUE_MAX)
-        return fail(hs, 431);
-    buf_append(&hs->value, at, len);
-    return 0;
-}
-
-static bool field_is(const struct stream_handshake *hs, const char *name)
-{
-    return hs->field.len == strlen(name) &&
-           strncasecmp((char *)hs->field.data, name, hs->field.len) == 0;
-}
-
-static void set_once(char **dst, const struct buf *v)
+static void set_once(char **dst, const char *value, size_t len)
 {
     if (*dst)
         return; /* the first one counts */
-    *dst = xstrndup((const char *)v->data ? (const char *)v->data : "", v->len);
+    *dst = xstrndup(value, len);
 }
 
-static void add_list(struct buf *list, const struct buf *v)
+static void add_list(struct buf *list, const char *value, size_t len)
 {
     if (list->len)
         buf_append(list, ",", 1);
-    buf_append(list, v->data, v->len);
+    buf_append(list, value, len);
 }
 
-static int on_value_complete(llhttp_t *p)
+static void on_header(void *data, const char *name, const char *value, size_t len)
 {
-    struct stream_handshake *hs = from_parser(p);
-    if (memchr(hs->value.data, '\0', hs->value.len))
-        return fail(hs, 400);
-    if (field_is(hs, "upgrade"))
-        set_once(&hs->upgrade, &hs->value);
-    else if (field_is(hs, "connection"))
-        set_once(&hs->connection, &hs->value);
-    else if (field_is(hs, "sec-websocket-key"))
-        set_once(&hs->ws_key, &hs->value);
-    else if (field_is(hs, "sec-websocket-version"))
-        set_once(&hs->ws_version, &hs->value);
-    else if (field_is(hs, "sec-websocket-protocol"))
-        add_list(&hs->ws_protocols, &hs->value);
-    else if (field_is(hs, "x-stream-protocol-version"))
-        add_list(&hs->protocols, &hs->value);
-    hs->field.len = 0;
-    hs->value.len = 0;
-    return 0;
+    struct stream_handshake *hs = data;
+    if (strcasecmp(name, "upgrade") == 0)
+        set_once(&hs->upgrade, value, len);
+    else if (strcasecmp(name, "connection") == 0)
+        set_once(&hs->connection, value, len);
+    else if (strcasecmp(name, "sec-websocket-key") == 0)
+        set_once(&hs->ws_key, value, len);
+    else if (strcasecmp(name, "sec-websocket-version") == 0)
+        set_once(&hs->ws_version, value, len);
+    else if (strcasecmp(name, "sec-websocket-protocol") == 0)
+        add_list(&hs->ws_protocols, value, len);
+    else if (strcasecmp(name, "x-stream-protocol-version") == 0)
+        add_list(&hs->protocols, value, len);
 }
 
-static int on_headers_complete(llhttp_t *p)
+static bool on_request(void *data, const struct reactor_http1_message *m)
 {
-    struct stream_handshake *hs = from_parser(p);
-    hs->method = xstrdup(llhttp_method_name((llhttp_method_t)p->method));
-    return 0;
-}
-
-static int on_body(llhttp_t *p, const char *at, size_t len)
-{
-    return fail(from_parser(p), 400); /* an upgrade request has no body */
-}
-
-static int on_message_complete(llhttp_t *p)
-{
-    struct stream_handshake *hs = from_parser(p);
+    struct stream_handshake *hs = data;
     hs->complete = true;
-    buf_append(&hs->target, "", 1);
-    hs->target.len--;
-    return HPE_PAUSED;
+    hs->method = xstrdup(m->method);
+    buf_append(&hs->target, m->target, m->target_len);
+    hs->header_bytes = m->header_bytes;
+    return true; /* what follows belongs to the upgraded protocol */
 }
+
+static const struct reactor_http1_parser_ops upgrade_request = {
+    .max_target = STREAM_HS_MAX_TARGET,
+    .max_headers = STREAM_HS_MAX_HEADERS,
+    .max_body = 0, /* an upgrade request has no body */
+    .max_value = VALUE_MAX,
+    .stop_at_error = true,
+    .header = on_header,
+    .complete = on_request,
+};
 
 void stream_handshake_init(struct stream_handshake *hs)
 {
     memset(hs, 0, sizeof(*hs));
-    llhttp_settings_init(&hs->settings);
-    hs->settings.on_url = on_url;
-    hs->settings.on_header_field = on_field;
-    hs->settings.on_header_value = on_value;
-    hs->settings.on_header_value_complete = on_value_complete;
-    hs->settings.on_headers_complete = on_headers_complete;
-    hs->settings.on_body = on_body;
-    hs->settings.on_message_complete = on_message_complete;
-    llhttp_init(&hs->parser, HTTP_REQUEST, &hs->settings);
+    hs->parser = reactor_http1_parser_new(&upgrade_request, hs);
 }
 
 void stream_handshake_done(struct stream_handshake *hs)
 {
+    reactor_http1_parser_free(hs->parser);
     buf_done(&hs->target);
-    buf_done(&hs->field);
-    buf_done(&hs->value);
     buf_done(&hs->ws_protocols);
     buf_done(&hs->protocols);
     free(hs->method);
@@ -164,21 +92,10 @@ int stream_handshake_feed(struct stream_handshake *hs, const uint8_t *data, size
         return 1;
     if (hs->status)
         return -EPROTO;
-    llhttp_errno_t e = llhttp_execute(&hs->parser, (const char *)data, len);
-    if (hs->complete) {
-        const char *pos = llhttp_get_error_pos(&hs->parser);
-        *consumed = pos ? (size_t)(pos - (const char *)data) : len;
-        if (*consumed > len)
-            *consumed = len;
-        return 1;
-    }
-    if (e == HPE_OK) {
-        *consumed = len;
-        return 0;
-    }
-    if (!hs->status)
-        hs->status = 400;
-    return -EPROTO;
+    int r = reactor_http1_parser_feed(hs->parser, data, len, consumed);
+    if (r < 0)
+        hs->status = reactor_http1_parser_status(hs->parser);
+    return r;
 }
 
 void stream_handshake_target(const struct stream_handshake *hs, const char **ret_path,
@@ -235,33 +152,10 @@ void stream_ws_accept(const char *key, char ret[29])
     base64_encode_to(md, SHA_DIGEST_LENGTH, ret);
 }
 
-static const char *reason(int status)
-{
-    switch (status) {
-    case 400:
-        return "Bad Request";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 414:
-        return "URI Too Long";
-    case 426:
-        return "Upgrade Required";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 503:
-        return "Service Unavailable";
-    default:
-        return "Error";
-    }
-}
-
 void stream_http_error(struct buf *out, int status, const char *msg)
 {
-    size_t len = strlen(msg) + 1;
-    buf_printf(out,
-               "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-               "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
-               status, reason(status), len, msg);
+    struct buf body = {0};
+    buf_printf(&body, "%s\n", msg);
+    reactor_http1_write_response(out, status, "text/plain; charset=utf-8", &body, false, true);
+    buf_done(&body);
 }

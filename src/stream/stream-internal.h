@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <llhttp.h>
 #include <uv.h>
 
 #include "common/buf.h"
@@ -15,16 +14,15 @@
 #include "reactor/reactor.h"
 #include "stream/stream.h"
 
-/* ---- handshake.c: the HTTP/1.1 upgrade request, parsed without I/O ---- */
+/* ---- handshake.c: the HTTP/1.1 upgrade request, parsed without I/O (reactor/'s parser) ---- */
 
 #define STREAM_HS_MAX_HEADERS 16384
 #define STREAM_HS_MAX_TARGET 4096
 
 struct stream_handshake {
-    llhttp_t parser;
-    llhttp_settings_t settings;
-    struct buf target, field, value;
-    size_t header_bytes;
+    struct reactor_http1_parser *parser;
+    struct buf target;   /* once complete: the request target, NUL-terminated */
+    size_t header_bytes; /* once complete: its header names and values */
     char *method, *upgrade, *connection, *ws_key, *ws_version;
     struct buf ws_protocols; /* every Sec-WebSocket-Protocol value, comma-separated */
     struct buf protocols;    /* every X-Stream-Protocol-Version value, comma-separated */

@@ -1,4 +1,5 @@
-/* Unit tests for the HTTP/1.1 session: routing, keep-alive, pipelining, limits, bad requests. */
+/* Unit tests for the HTTP/1.1 request parser (hooks, caps, where it stops) and the session above
+ * it: routing, keep-alive, pipelining, limits, bad requests. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,8 @@
 #include <string.h>
 
 #include <cmocka.h>
+
+#include <errno.h>
 
 #include "reactor/http1.h"
 
@@ -182,6 +185,122 @@ static void test_head_has_no_body(void **state)
     free(out);
 }
 
+/* ---- the request parser on its own ---- */
+
+struct seen {
+    struct buf headers; /* "name=value;" */
+    char *method, *target;
+    int status, completes;
+};
+
+static void on_header(void *data, const char *name, const char *value, size_t len)
+{
+    struct seen *s = data;
+    assert_int_equal(strlen(value), len);
+    buf_printf(&s->headers, "%s=%s;", name, value);
+}
+
+static bool on_complete(void *data, const struct reactor_http1_message *m)
+{
+    struct seen *s = data;
+    s->completes++;
+    free(s->method);
+    free(s->target);
+    s->method = strdup(m->method);
+    s->target = strdup(m->target);
+    assert_int_equal(strlen(m->target), m->target_len);
+    s->status = m->status;
+    return true;
+}
+
+static const struct reactor_http1_parser_ops stop_ops = {
+    .max_target = 16,
+    .max_headers = 64,
+    .max_value = 8,
+    .stop_at_error = true,
+    .header = on_header,
+    .complete = on_complete,
+};
+
+static void seen_done(struct seen *s)
+{
+    buf_done(&s->headers);
+    free(s->method);
+    free(s->target);
+}
+
+/* Feed text whole; return the parser's answer, with the bytes used and the status. */
+static int parse(const struct reactor_http1_parser_ops *ops, const char *in, struct seen *s,
+                 size_t *used, int *status)
+{
+    struct reactor_http1_parser *p = reactor_http1_parser_new(ops, s);
+    int r = reactor_http1_parser_feed(p, (const uint8_t *)in, strlen(in), used);
+    *status = reactor_http1_parser_status(p);
+    reactor_http1_parser_free(p);
+    return r;
+}
+
+static void test_parser_headers_and_the_rest(void **state)
+{
+    struct seen s = {0};
+    size_t used;
+    int status;
+    const char *req = "GET /a?b HTTP/1.1\r\nUpgrade: x\r\nEmpty:\r\n\r\nNEXT";
+    assert_int_equal(parse(&stop_ops, req, &s, &used, &status), 1);
+    assert_int_equal(used, strlen(req) - 4); /* the bytes after the request are not its */
+    assert_int_equal(s.completes, 1);
+    assert_string_equal(s.method, "GET");
+    assert_string_equal(s.target, "/a?b");
+    assert_string_equal((char *)s.headers.data, "Upgrade=x;Empty=;");
+    assert_int_equal(status, 0);
+    seen_done(&s);
+}
+
+static void test_parser_stops_at_a_broken_rule(void **state)
+{
+    static const struct {
+        const char *req;
+        int status;
+    } cases[] = {
+        {"GET /0123456789abcdef HTTP/1.1\r\n", 414}, /* long target, request not over yet */
+        {"GET / HTTP/1.1\r\nX: 123456789\r\n", 431}, /* a long value */
+        {"GET / HTTP/1.1\r\nX-0123456789abcdef: 1\r\nY-0123456789abcdef: 1\r\n"
+         "Z-0123456789abcdef: 1\r\nW-0123456789abcdef: 1\r\n",
+         431},                                                  /* long headers */
+        {"POST / HTTP/1.1\r\nContent-Length: 1\r\n\r\nb", 400}, /* a body where none may be */
+        {"\x01 / HTTP/1.1\r\n\r\n", 400},                       /* syntax */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct seen s = {0};
+        size_t used = 99;
+        int status;
+        assert_int_equal(parse(&stop_ops, cases[i].req, &s, &used, &status), -EPROTO);
+        assert_int_equal(status, cases[i].status);
+        assert_int_equal(used, 0);
+        assert_int_equal(s.completes, 0);
+        seen_done(&s);
+    }
+}
+
+static void test_parser_reads_a_refused_request_to_its_end(void **state)
+{
+    struct reactor_http1_parser_ops ops = stop_ops;
+    ops.stop_at_error = false;
+    struct seen s = {0};
+    size_t used;
+    int status;
+    assert_int_equal(parse(&ops, "GET /0123456789abcdef HTTP/1.1\r\n", &s, &used, &status), 0);
+    assert_int_equal(s.completes, 0);
+    assert_int_equal(status, 414);
+    assert_int_equal(
+        parse(&ops, "GET /0123456789abcdef HTTP/1.1\r\nX: 123456789\r\n\r\n", &s, &used, &status),
+        1);
+    assert_int_equal(s.completes, 1);
+    assert_int_equal(s.status, 414); /* the first rule broken */
+    assert_null(s.headers.data);     /* nothing handed over once refused */
+    seen_done(&s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -196,6 +315,9 @@ int main(void)
         cmocka_unit_test(test_huge_headers_431),
         cmocka_unit_test(test_body_over_limit_413),
         cmocka_unit_test(test_head_has_no_body),
+        cmocka_unit_test(test_parser_headers_and_the_rest),
+        cmocka_unit_test(test_parser_stops_at_a_broken_rule),
+        cmocka_unit_test(test_parser_reads_a_refused_request_to_its_end),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
