@@ -168,14 +168,10 @@ struct args {
 static int parse_args(int argc, char **argv, struct args *a)
 {
     static const struct option longopts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"listen", required_argument, NULL, 'L'},
-        {"root", required_argument, NULL, 'R'},
-        {"runroot", required_argument, NULL, 'U'},
-        {"no-keeper", no_argument, NULL, 'K'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},  {"log-level", required_argument, NULL, 'l'},
+        {"listen", required_argument, NULL, 'L'},  {"root", required_argument, NULL, 'R'},
+        {"runroot", required_argument, NULL, 'U'}, {"no-keeper", no_argument, NULL, 'K'},
+        {"help", no_argument, NULL, 'h'},          {NULL, 0, NULL, 0},
     };
     int opt;
     *a = (struct args){0};

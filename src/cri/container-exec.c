@@ -61,7 +61,7 @@ struct exec_out {
 
 struct exec_sync {
     struct cri *cri;
-    struct grpc_call *call; /* NULL once answered */
+    struct grpc_call *call;     /* NULL once answered */
     struct oci_exec_proc *proc; /* NULL once answered */
     char *cmd;
     int64_t timeout;

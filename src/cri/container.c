@@ -19,7 +19,6 @@
 #include "cri/record.h"
 #include "storage/storage.h"
 
-
 /* A call waiting for the container's exit. */
 struct ctr_exit_waiter {
     void (*fn)(struct ctr *c, void *data);

@@ -47,11 +47,11 @@ struct held {
 struct keeper {
     char **argv; /* the daemon's command line */
     int sigfd;
-    int sock;  /* our end of the current daemon's socket, or -1 */
+    int sock;      /* our end of the current daemon's socket, or -1 */
     bool sock_eof; /* the daemon has closed its end */
-    pid_t pid; /* the daemon, or 0 */
+    pid_t pid;     /* the daemon, or 0 */
     bool ready;
-    bool ever_ready; /* some daemon has served: a failure to start is no longer ours to end on */
+    bool ever_ready;    /* some daemon has served: a failure to start is no longer ours to end on */
     bool stopping;      /* SIGTERM or SIGINT came: the daemon's exit is ours */
     int64_t started_ms; /* when the current daemon started */
     int64_t restart_at; /* when to start the next one (0: none pending) */
@@ -292,8 +292,8 @@ static int on_daemon_exit(struct keeper *k, int status)
         k->backoff_ms = 0;
     }
     k->restarts++;
-    say("the daemon ended (%s) after %lld ms%s; restart %u in %d ms", k->last_exit,
-        (long long)ran, k->ready ? "" : ", before it was ready", k->restarts, k->backoff_ms);
+    say("the daemon ended (%s) after %lld ms%s; restart %u in %d ms", k->last_exit, (long long)ran,
+        k->ready ? "" : ", before it was ready", k->restarts, k->backoff_ms);
     k->restart_at = now_ms() + k->backoff_ms;
     return -1;
 }

@@ -171,8 +171,8 @@ static int open_stdio(const struct oci_exec_opts *o, int fds[3], int ours[3], st
 }
 
 int oci_exec_proc_start(uv_loop_t *loop, const struct oci_runtime *rt,
-                        const struct oci_exec_opts *o, int ret_fds[3],
-                        struct oci_exec_proc **ret, struct err *err)
+                        const struct oci_exec_opts *o, int ret_fds[3], struct oci_exec_proc **ret,
+                        struct err *err)
 {
     struct oci_exec_proc *x = xcalloc(1, sizeof(*x));
     x->o = *o;

@@ -252,8 +252,8 @@ char *oci_runtime_log_error(const char *path);
 /* The runtime's binary: path when set, else name looked up in $PATH; NULL when not found. */
 char *oci_runtime_binary(const char *path, const char *name);
 /* Run `bin --version` (the runtime answers, or does not); as reactor_child_spawn. */
-int oci_runtime_version(uv_loop_t *loop, const char *bin, uint64_t timeout_ms,
-                        reactor_child_cb cb, void *data, struct reactor_child **ret);
+int oci_runtime_version(uv_loop_t *loop, const char *bin, uint64_t timeout_ms, reactor_child_cb cb,
+                        void *data, struct reactor_child **ret);
 /* Run verb v on the loop. o may be NULL. */
 int oci_runtime_call(uv_loop_t *loop, const struct oci_runtime *rt, const struct oci_verb *v,
                      const struct oci_runtime_opts *o, oci_runtime_cb cb, void *data,
@@ -272,8 +272,7 @@ struct oci_exec_started {
     const char *why;
 };
 typedef void (*oci_exec_started_cb)(struct oci_exec_proc *x, int status,
-                                    const struct oci_exec_started *s, struct err *err,
-                                    void *data);
+                                    const struct oci_exec_started *s, struct err *err, void *data);
 typedef void (*oci_exec_exited_cb)(struct oci_exec_proc *x, const struct reactor_pid_exit *e,
                                    void *data);
 struct oci_exec_opts {
@@ -283,8 +282,8 @@ struct oci_exec_opts {
     size_t n_cmd;
     bool tty;                   /* process.terminal */
     const char *console_socket; /* with tty: where the runtime sends the pty's master */
-    bool pipes[3];      /* without a console: a pipe for stdin, stdout, stderr; else /dev/null */
-    bool runtime_log;   /* the runtime logs to a file, read for why it could not start it */
+    bool pipes[3];       /* without a console: a pipe for stdin, stdout, stderr; else /dev/null */
+    bool runtime_log;    /* the runtime logs to a file, read for why it could not start it */
     uint64_t timeout_ms; /* the runtime's own run; 0: its default */
     struct reactor_pids *pids; /* where the command is watched */
     oci_exec_started_cb started;
@@ -294,8 +293,8 @@ struct oci_exec_opts {
 /* Start the command. ret_fds: our ends of the pipes asked for (the write end of stdin, the read
  * ends of stdout and stderr; -1 for the others), ours to close. The strings of o are not kept. */
 int oci_exec_proc_start(uv_loop_t *loop, const struct oci_runtime *rt,
-                        const struct oci_exec_opts *o, int ret_fds[3],
-                        struct oci_exec_proc **ret, struct err *err);
+                        const struct oci_exec_opts *o, int ret_fds[3], struct oci_exec_proc **ret,
+                        struct err *err);
 /* SIGKILL to the command through its pidfd, now or once the runtime has told its pid. */
 void oci_exec_proc_kill(struct oci_exec_proc *x);
 /* The owner lets go: no callback runs any more; the command is still reaped when it ends, and

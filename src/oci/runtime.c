@@ -339,8 +339,8 @@ char *oci_runtime_binary(const char *path, const char *name)
     return NULL;
 }
 
-int oci_runtime_version(uv_loop_t *loop, const char *bin, uint64_t timeout_ms,
-                        reactor_child_cb cb, void *data, struct reactor_child **ret)
+int oci_runtime_version(uv_loop_t *loop, const char *bin, uint64_t timeout_ms, reactor_child_cb cb,
+                        void *data, struct reactor_child **ret)
 {
     char *argv[] = {(char *)bin, "--version", NULL};
     return reactor_child_spawn(loop, argv, timeout_ms, cb, data, ret);

@@ -1,6 +1,6 @@
 /* Unit tests for the pidfd watcher: a child's exit status reaches the callback once and the
- * child is reaped; a forgotten watch still reaps; a signal goes through the pidfd; closing the registry closes every watch, so
- * that the loop closes with no handle left. */
+ * child is reaped; a forgotten watch still reaps; a signal goes through the pidfd; closing the
+ * registry closes every watch, so that the loop closes with no handle left. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
