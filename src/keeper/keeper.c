@@ -62,6 +62,7 @@ struct keeper {
     size_t n_held, cap_held;
 };
 
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
 {
     va_list ap;
