@@ -174,8 +174,8 @@ static int append_leaf(int dir, const char *name, unsigned mode)
         if (at < 0 && errno != ENOENT)
             return -errno;
         if (at < 0) {
-            int fd = openat(dir, name,
-                            O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
+            int fd = openat(dir, name, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY,
+                            mode);
             if (fd >= 0 || errno != EEXIST)
                 return fd < 0 ? -errno : fd;
             continue; /* made meanwhile: look again */
@@ -187,7 +187,7 @@ static int append_leaf(int dir, const char *name, unsigned mode)
             return S_ISLNK(st.st_mode) ? -ELOOP : -EINVAL;
         char self[64];
         snprintf(self, sizeof(self), "/proc/self/fd/%d", at);
-        int fd = open(self, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOCTTY);
+        int fd = open(self, O_RDWR | O_APPEND | O_CLOEXEC | O_NOCTTY);
         return fd < 0 ? -errno : fd;
     }
     return -EAGAIN;

@@ -32,10 +32,11 @@ int fs_read_fd(int fd, size_t max, struct buf *out);
 void fs_close_fds(int *fds, size_t n);
 /* mkdir -p with mode for the directories it creates. */
 int fs_mkdir_p(const char *path, unsigned mode);
-/* Open for appending the regular file rel beneath the directory base, making it (mode) and the
- * directories of rel that are missing (dir_mode): no symlink in rel is followed, ".." is refused
- * and an existing file that is not regular is -EINVAL without being opened, so a directory that
- * a workload can write to cannot send the write elsewhere. base itself is trusted. */
+/* Open for appending (and reading back) the regular file rel beneath the directory base, making it
+ * (mode) and the directories of rel that are missing (dir_mode): no symlink in rel is followed,
+ * ".." is refused and an existing file that is not regular is -EINVAL without being opened, so a
+ * directory that a workload can write to cannot send the write elsewhere. base itself is trusted.
+ */
 int fs_append_beneath(const char *base, const char *rel, unsigned mode, unsigned dir_mode);
 /* Open path beneath the directory fd root as openat2(2) does with resolve (RESOLVE_* flags; one
  * of RESOLVE_BENEATH and RESOLVE_IN_ROOT, else -EINVAL), O_CLOEXEC added to flags; mode counts

@@ -695,6 +695,12 @@ static void readopt(struct cri *cri, struct ctr *c)
             monitor_ctr_adopt(c->mon, c->pid, &err) == 0) {
             log_info("container %s: watching process %d again", c->id, c->pid);
             ctr_fire(c, CRI_CTR_EVENT_RESTART_ADOPT, NULL);
+            /* Started by a daemon that died before its record said so: the runtime's init has
+             * made way for the container's process. */
+            if (c->state == CRI_CTR_CREATED && !oci_runtime_init_pending(c->pid)) {
+                log_info("container %s: started before the restart", c->id);
+                ctr_fire(c, CRI_CTR_EVENT_START, NULL);
+            }
             err_done(&err);
             return;
         }

@@ -163,74 +163,38 @@ void monitor_logline_flush(struct monitor_logline *l, int64_t now_ns, struct buf
     buf_done(&l->pending);
 }
 
-/* ---- records planned over bytes still in the pipe ---- */
+/* ---- records planned over raw bytes ---- */
 
 static bool plan_add(struct monitor_rec *recs, size_t n_recs, size_t *n, size_t len, char tag,
-                     bool header, bool nl)
+                     bool nl)
 {
     if (*n == n_recs)
         return false;
-    recs[(*n)++] = (struct monitor_rec){.len = len, .tag = tag, .header = header, .nl = nl};
+    recs[(*n)++] = (struct monitor_rec){.len = len, .tag = tag, .nl = nl};
     return true;
 }
 
-/* The unfinished record first: a "P" part takes the rest of its max bytes, an "F" the rest of its
- * line. Returns the bytes it takes (the resume stays set while it is not finished). */
-static size_t plan_resume(const char *data, size_t len, size_t max, bool hup,
-                          struct monitor_resume *r, struct monitor_rec *recs, size_t n_recs,
-                          size_t *n)
-{
-    size_t take;
-    bool done;
-    if (r->tag == 'P') {
-        size_t need = r->have < max ? max - r->have : 0;
-        take = len < need ? len : need;
-        done = take == need || hup;
-    } else {
-        const char *nl = memchr(data, '\n', len);
-        take = nl ? (size_t)(nl + 1 - data) : len;
-        done = nl || hup;
-    }
-    bool own_nl = done && (r->tag == 'P' || !memchr(data, '\n', take));
-    if (!plan_add(recs, n_recs, n, take, r->tag, false, own_nl))
-        return 0;
-    if (done)
-        r->tag = 0;
-    else
-        r->have += take;
-    return take;
-}
-
-size_t monitor_logline_plan(const char *data, size_t len, size_t max, bool drained, bool hup,
-                            struct monitor_resume *resume, struct monitor_rec *recs, size_t n_recs,
-                            size_t *taken)
+size_t monitor_logline_plan(const char *data, size_t len, size_t max, bool end,
+                            struct monitor_rec *recs, size_t n_recs, size_t *taken)
 {
     size_t n = 0, off = 0;
-    hup = hup && drained;
-    if (resume && resume->tag) {
-        off = plan_resume(data, len, max, hup, resume, recs, n_recs, &n);
-        if (resume->tag) {
-            *taken = off;
-            return n;
-        }
-    }
     while (off < len) {
         const char *p = data + off;
         const char *nl = memchr(p, '\n', len - off);
         size_t seg = (size_t)((nl ? nl : data + len) - p);
-        while (seg > max && plan_add(recs, n_recs, &n, max, 'P', true, true)) {
+        while (seg > max && plan_add(recs, n_recs, &n, max, 'P', true)) {
             off += max;
             seg -= max;
         }
         if (seg > max)
             break; /* out of room */
         if (nl) {
-            if (!plan_add(recs, n_recs, &n, seg + 1, 'F', true, false))
+            if (!plan_add(recs, n_recs, &n, seg + 1, 'F', false))
                 break;
             off += seg + 1;
         } else {
-            /* an unfinished line waits in the pipe, unless it is the last one */
-            if (hup && seg && plan_add(recs, n_recs, &n, seg, 'F', true, true))
+            /* an unfinished line waits for its end, unless nothing more will come */
+            if (end && seg && plan_add(recs, n_recs, &n, seg, 'F', true))
                 off += seg;
             break;
         }
@@ -239,21 +203,16 @@ size_t monitor_logline_plan(const char *data, size_t len, size_t max, bool drain
     return n;
 }
 
-bool monitor_logline_resume(const char *tail, size_t len, const char *stream,
-                            struct monitor_resume *ret)
+void monitor_logline_render(const char *data, const struct monitor_rec *recs, size_t n,
+                            const char *stream, int64_t now_ns, struct buf *out,
+                            monitor_logline_fn fn, void *fn_data)
 {
-    /* "<ts> <stream> <P|F> <text...>" */
-    const char *sp = memchr(tail, ' ', len);
-    size_t slen = strlen(stream);
-    if (!sp)
-        return false;
-    size_t head = (size_t)(sp - tail) + 1;
-    if (len < head + slen + 3 || memcmp(tail + head, stream, slen) != 0 ||
-        tail[head + slen] != ' ' ||
-        (tail[head + slen + 1] != 'P' && tail[head + slen + 1] != 'F') ||
-        tail[head + slen + 2] != ' ')
-        return false;
-    ret->tag = tail[head + slen + 1];
-    ret->have = len - (head + slen + 3);
-    return true;
+    struct frame f;
+    struct monitor_logline l = {.stream = stream};
+    frame_init(&f, &l, now_ns, out, fn, fn_data);
+    for (size_t i = 0; i < n; i++) {
+        size_t text = recs[i].len - (recs[i].nl ? 0 : 1); /* without the line's own '\n' */
+        emit(&f, recs[i].tag == 'P', data, text, NULL, 0);
+        data += recs[i].len;
+    }
 }

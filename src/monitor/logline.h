@@ -32,36 +32,24 @@ void monitor_logline_feed(struct monitor_logline *l, const char *data, size_t le
 /* At the end of the stream: pending text becomes a final "F" record. */
 void monitor_logline_flush(struct monitor_logline *l, int64_t now_ns, struct buf *out,
                            monitor_logline_fn fn, void *fn_data);
-/* The same records cut from bytes still in the pipe (peeked, not read), for output that must
- * reach the log exactly once: each record's text is moved from the pipe to the log as it is
- * written (splice), so that a daemon killed at any point neither loses nor repeats a byte.
- *
- * One record: its header ("<time> <stream> <tag> ") unless it continues one a killed daemon left
- * unfinished in the log, len bytes of text taken from the pipe (with the line's own '\n' for an
- * "F" record that has one), then a '\n' of ours when nl is set. */
+/* The same records planned over raw bytes, for output moved into the log exactly once (fifo.c):
+ * one record is its header ("<time> <stream> <tag> "), len bytes of text (with the line's own
+ * '\n' for an "F" record that has one), then a '\n' of ours when nl is set. */
 struct monitor_rec {
     size_t len;
     char tag; /* 'P' or 'F' */
-    bool header;
     bool nl;
 };
-/* An unfinished record at the end of a log: its tag (0: none) and how much text it has. */
-struct monitor_resume {
-    char tag;
-    size_t have;
-};
-/* Cut the len bytes at the head of the pipe into records, with the split rule of
- * monitor_logline_feed (max text bytes per record). drained: nothing is in the pipe beyond these
- * bytes; hup: and nothing more will come (no writer is left), so an unfinished line ends as "F".
- * A line not finished yet stays in the pipe. *resume is finished first and cleared. Returns the
- * number of records put in recs (at most n_recs) and in *taken the bytes they take. */
-size_t monitor_logline_plan(const char *data, size_t len, size_t max, bool drained, bool hup,
-                            struct monitor_resume *resume, struct monitor_rec *recs, size_t n_recs,
-                            size_t *taken);
-/* The unfinished record at the end of a log (its tail: the bytes after its last '\n'), for the
- * stream it names; false when tail is not the start of one of its records. */
-bool monitor_logline_resume(const char *tail, size_t len, const char *stream,
-                            struct monitor_resume *ret);
+/* Cut len bytes into records, with the split rule of monitor_logline_feed (max text bytes per
+ * record). An unfinished line is left for later, unless end is set (nothing more will come): it
+ * ends as "F". Returns the number of records put in recs (at most n_recs) and in *taken the bytes
+ * they take. */
+size_t monitor_logline_plan(const char *data, size_t len, size_t max, bool end,
+                            struct monitor_rec *recs, size_t n_recs, size_t *taken);
+/* Append the records to out, stamped with now_ns; fn (optional) sees each record's text. */
+void monitor_logline_render(const char *data, const struct monitor_rec *recs, size_t n,
+                            const char *stream, int64_t now_ns, struct buf *out,
+                            monitor_logline_fn fn, void *fn_data);
 
 /* "2026-11-23T10:00:00.000000001Z" into out (at least 40 bytes); returns its length. */
 size_t monitor_log_timestamp(int64_t ns, char *out);

@@ -17,76 +17,8 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "monitor/logline.h"
-#include "monitor/monitor.h"
+#include "monitor/monitor-internal.h"
 #include "reactor/reactor.h"
-
-/* Output waiting in a FIFO while nobody reads (a restart): 1 MiB per stream, as far as
- * /proc/sys/fs/pipe-max-size allows. */
-#define FIFO_SIZE (1 << 20)
-#define READ_CHUNK 65536
-/* After the init's exit, how long its output is read before the exit is reported anyway (the
- * pipes normally reach EOF at once: the rest of the container is killed). */
-#define EXIT_DRAIN_MS 2000
-
-struct monitor {
-    uv_loop_t *loop;
-    int journal_fd;
-    char *journal_socket;
-    uint64_t journal_dropped;
-    int64_t log_size_max;
-    struct reactor_pids *pids;
-    struct reactor_keeper *keeper;
-    bool shutting_down; /* the daemon stops: the keeper keeps what it holds */
-};
-
-struct ctr_stream {
-    uv_pipe_t pipe;
-    bool open, reading;
-    struct monitor_logline ll;
-    struct monitor_ctr *c;
-};
-
-/* The monitor's own phases: the life of its handles and of the exit report, not the container's
- * CRI state (cri/ owns that). Moved by set_phase only. */
-enum ctr_phase {
-    PHASE_WATCHING, /* the init runs, or is not adopted yet */
-    PHASE_DRAINING, /* the init has ended: the output is read to EOF, or for EXIT_DRAIN_MS */
-    PHASE_ENDED,    /* the exit is reported */
-    PHASE_CLOSED,   /* its owner closed it: freed once its handles are closed */
-};
-
-struct monitor_attach {
-    struct monitor_attach *prev, *next;
-    struct monitor_ctr *c;
-    monitor_output_fn out;
-    monitor_end_fn end;
-    void *data;
-};
-
-struct monitor_ctr {
-    struct monitor *m;
-    char *id, *name, *pod_namespace, *pod_name, *pod_uid;
-    char *run_dir, *log_path, *log_dir, *oom_file;
-    bool tty;
-    int log_fd;
-    int64_t log_bytes;          /* the log file's size, for log_size_max */
-    struct ctr_stream out, err; /* for a tty: out is the pty's master */
-    int child_fds[3];           /* the container's ends until `create` returns */
-    int stdin_fd;               /* our end of the stdin FIFO (for attach) */
-    struct monitor_console *console;
-    struct reactor_pid *pid_watch; /* the init, once adopted */
-    int pid;                       /* its pid */
-    enum ctr_phase phase;
-    int open_handles;
-    struct monitor_attach *attached;
-    monitor_exit_cb on_exit;
-    void (*on_init_exit)(struct monitor_ctr *c, void *data);
-    void *data;
-    struct buf scratch;
-    struct monitor_exit exit; /* kept while the output is drained */
-    uv_timer_t drain_timer;   /* while draining */
-    bool kept_dropped;        /* the keeper holds nothing of it any more */
-};
 
 int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **ret,
                 struct err *err)
@@ -125,139 +57,10 @@ void monitor_free(struct monitor *m)
     free(m);
 }
 
-/* ---- logs ---- */
-
-static int open_log(struct monitor_ctr *c, struct err *err)
-{
-    if (!c->log_path)
-        return 0;
-    /* Beneath the pod's log directory nothing is followed: a container that can write there
-     * (a hostPath mount) must not turn its log into a write to another file. */
-    cleanup_free char *base = NULL;
-    const char *rel;
-    size_t n = c->log_dir ? strlen(c->log_dir) : 0;
-    if (n && strncmp(c->log_path, c->log_dir, n) == 0 && c->log_path[n] == '/') {
-        base = xstrdup(c->log_dir);
-        rel = c->log_path + n + 1;
-    } else {
-        base = xstrdup(c->log_path);
-        char *slash = strrchr(base, '/');
-        rel = slash ? c->log_path + (slash - base) + 1 : c->log_path;
-        if (!slash)
-            strcpy(base, ".");
-        else if (slash == base)
-            base[1] = '\0'; /* "/" */
-        else
-            *slash = '\0';
-    }
-    int fd = fs_append_beneath(base, rel, 0640, 0755);
-    if (fd < 0)
-        return err_set(err, fd, "open log %s: %s", c->log_path,
-                       fd == -ELOOP || fd == -ENOTDIR ? "a symlink on the way"
-                       : fd == -EINVAL ? "not a regular file beneath the log directory"
-                                       : strerror(-fd));
-    struct stat st;
-    c->log_bytes = fstat(fd, &st) == 0 ? st.st_size : 0;
-    if (c->log_fd >= 0)
-        close(c->log_fd);
-    c->log_fd = fd;
-    return 0;
-}
-
-/* How much of data (whole CRI log lines) goes to the file before it must start over to stay
- * within log_size_max, as CRI-O's: 0 means start over first. A line alone longer than the limit
- * still goes whole into an empty file. */
-static size_t log_fits(const struct monitor_ctr *c, const uint8_t *data, size_t len)
-{
-    int64_t max = c->m->log_size_max;
-    if (max < 0 || c->log_bytes + (int64_t)len <= max)
-        return len;
-    size_t fit = 0;
-    for (const uint8_t *nl = data; (nl = memchr(nl, '\n', len - (size_t)(nl - data))); nl++) {
-        size_t upto = (size_t)(nl + 1 - data);
-        if (c->log_bytes + (int64_t)upto > max)
-            break;
-        fit = upto;
-    }
-    if (fit == 0 && c->log_bytes == 0) {
-        const uint8_t *nl = memchr(data, '\n', len);
-        fit = nl ? (size_t)(nl + 1 - data) : len;
-    }
-    return fit;
-}
-
-static void write_log(struct monitor_ctr *c, const uint8_t *data, size_t len)
-{
-    while (c->log_fd >= 0 && len) {
-        size_t run = log_fits(c, data, len);
-        if (run == 0) {
-            if (ftruncate(c->log_fd, 0) < 0)
-                return;
-            c->log_bytes = 0;
-            continue;
-        }
-        ssize_t n = write(c->log_fd, data, run);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return; /* a full disk loses lines, not the container */
-        data += n;
-        len -= (size_t)n;
-        c->log_bytes += n;
-    }
-}
-
-struct journal_ctx {
-    struct monitor_ctr *c;
-    const char *stream;
-};
-
-static void to_journal(const char *text, size_t len, bool partial, void *data)
-{
-    struct journal_ctx *j = data;
-    struct monitor_ctr *c = j->c;
-    struct monitor *m = c->m;
-    struct buf msg = {0};
-    monitor_journal_field(&msg, "MESSAGE", text, len);
-    bool is_err = strcmp(j->stream, "stderr") == 0;
-    monitor_journal_field(&msg, "PRIORITY", is_err ? "3" : "6", 1);
-    monitor_journal_field(&msg, "CONTAINER_ID", c->id, strlen(c->id) < 12 ? strlen(c->id) : 12);
-    monitor_journal_field(&msg, "CONTAINER_ID_FULL", c->id, strlen(c->id));
-    monitor_journal_field(&msg, "CONTAINER_NAME", c->name, strlen(c->name));
-    monitor_journal_field(&msg, "CONTAINER_STREAM", j->stream, strlen(j->stream));
-    if (partial)
-        monitor_journal_field(&msg, "CONTAINER_PARTIAL_MESSAGE", "true", 4);
-    monitor_journal_field(&msg, "SYSLOG_IDENTIFIER", c->name, strlen(c->name));
-    monitor_journal_field(&msg, "POD_NAMESPACE", c->pod_namespace, strlen(c->pod_namespace));
-    monitor_journal_field(&msg, "POD_NAME", c->pod_name, strlen(c->pod_name));
-    monitor_journal_field(&msg, "POD_UID", c->pod_uid, strlen(c->pod_uid));
-    if (monitor_journal_send(m->journal_fd, m->journal_socket, &msg) < 0)
-        m->journal_dropped++;
-    buf_done(&msg);
-}
-
-/* Frame and write one chunk of a stream (len 0 with eof: flush the last partial line). */
-static void log_chunk(struct ctr_stream *s, const char *data, size_t len, bool eof)
-{
-    struct monitor_ctr *c = s->c;
-    struct journal_ctx j = {c, s->ll.stream};
-    for (struct monitor_attach *a = c->attached, *next; len && a; a = next) {
-        next = a->next; /* a callback may detach itself */
-        a->out(s == &c->err ? 2 : 1, data, len, a->data);
-    }
-    monitor_logline_fn fn = c->m->journal_fd >= 0 ? to_journal : NULL;
-    c->scratch.len = 0;
-    int64_t now = now_unix_ns();
-    if (len)
-        monitor_logline_feed(&s->ll, data, len, now, &c->scratch, fn, &j);
-    if (eof)
-        monitor_logline_flush(&s->ll, now, &c->scratch, fn, &j);
-    write_log(c, c->scratch.data, c->scratch.len);
-}
-
 /* ---- stdio ---- */
 
 static void on_handle_closed(uv_handle_t *h);
+static void fifo_read(struct ctr_stream *s, size_t budget);
 static void report_exit(struct monitor_ctr *c);
 
 static void close_stream(struct ctr_stream *s, bool flush)
@@ -265,9 +68,22 @@ static void close_stream(struct ctr_stream *s, bool flush)
     if (!s->open)
         return;
     s->open = false;
+    if (s->fifo) { /* what the FIFO still holds stays there */
+        uv_close((uv_handle_t *)&s->poll, on_handle_closed);
+        monitor_fifo_stop(&s->f);
+        return;
+    }
     if (flush)
-        log_chunk(s, NULL, 0, true);
+        monitor_log_chunk(s, NULL, 0, true);
     uv_close((uv_handle_t *)&s->pipe, on_handle_closed);
+}
+
+void monitor_stream_ended(struct ctr_stream *s)
+{
+    struct monitor_ctr *c = s->c;
+    close_stream(s, true);
+    if (c->phase == PHASE_DRAINING && !c->out.open && !c->err.open)
+        report_exit(c);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
@@ -280,14 +96,10 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
 static void on_read(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 {
     struct ctr_stream *s = container_of((uv_pipe_t *)st, struct ctr_stream, pipe);
-    struct monitor_ctr *c = s->c;
-    if (n > 0) {
-        log_chunk(s, b->base, (size_t)n, false);
-    } else if (n < 0) { /* EOF, or EIO from a pty whose other side is gone */
-        close_stream(s, true);
-        if (c->phase == PHASE_DRAINING && !c->out.open && !c->err.open)
-            report_exit(c);
-    }
+    if (n > 0)
+        monitor_log_chunk(s, b->base, (size_t)n, false);
+    else if (n < 0) /* EOF, or EIO from a pty whose other side is gone */
+        monitor_stream_ended(s);
 }
 
 /* Read what the stream holds now, without waiting (its monitor is closing). At most what the pipe
@@ -296,6 +108,12 @@ static void drain(struct ctr_stream *s)
 {
     if (!s->open)
         return;
+    if (s->fifo) {
+        /* The container is gone (a daemon that stops leaves the FIFO to the next one). */
+        if (!s->c->m->shutting_down)
+            fifo_read(s, FIFO_SIZE);
+        return;
+    }
     uv_os_fd_t fd;
     if (uv_fileno((uv_handle_t *)&s->pipe, &fd) < 0)
         return;
@@ -303,7 +121,7 @@ static void drain(struct ctr_stream *s)
     for (size_t total = 0; total <= FIFO_SIZE;) {
         ssize_t n = read(fd, buffer, sizeof(buffer));
         if (n > 0) {
-            log_chunk(s, buffer, (size_t)n, false);
+            monitor_log_chunk(s, buffer, (size_t)n, false);
             total += (size_t)n;
             continue;
         }
@@ -315,11 +133,61 @@ static void drain(struct ctr_stream *s)
     }
 }
 
-static int open_stream(struct monitor_ctr *c, struct ctr_stream *s, int fd, const char *name,
+/* A FIFO's records are in the log: attached clients and journald get them too. */
+static void on_fifo_out(const char *raw, size_t len, const struct monitor_rec *recs, size_t n,
+                        void *data)
+{
+    struct ctr_stream *s = data;
+    monitor_log_attached(s, raw, len);
+    for (size_t i = 0; i < n; i++) {
+        monitor_log_journal(s, raw, recs[i].len - (recs[i].nl ? 0 : 1), recs[i].tag == 'P');
+        raw += recs[i].len;
+    }
+}
+
+/* Move what the FIFO holds into the log, up to budget bytes (the loop comes back for more). */
+static void fifo_read(struct ctr_stream *s, size_t budget)
+{
+    for (size_t total = 0; s->open && total < budget;) {
+        bool ended = false;
+        ssize_t n = monitor_fifo_step(&s->f, &s->c->log, &ended, on_fifo_out, s);
+        if (n < 0 || ended) {
+            monitor_stream_ended(s); /* may free the container's monitor: nothing after it */
+            return;
+        }
+        if (n == 0)
+            return;
+        total += (size_t)n;
+    }
+}
+
+static void on_fifo(uv_poll_t *p, int status, int events)
+{
+    fifo_read(container_of(p, struct ctr_stream, poll), READ_CHUNK);
+}
+
+/* Read fd (taken): a FIFO's read end, moved into the log exactly once (fifo.c), or a pty's master,
+ * read on the loop. */
+static int open_stream(struct monitor_ctr *c, struct ctr_stream *s, int fd, bool fifo,
                        struct err *err)
 {
     s->c = c;
-    monitor_logline_init(&s->ll, name, MONITOR_LOG_LINE_MAX);
+    if (fifo) {
+        s->fifo = s->open = true;
+        s->f.stream = s->ll.stream;
+        s->f.max = MONITOR_LOG_LINE_MAX;
+        s->f.sibling = s == &c->out ? &c->err.f : &c->out.f;
+        uv_poll_init(c->m->loop, &s->poll, fd);
+        s->poll.data = c;
+        c->open_handles++;
+        cleanup_free char *wal = xasprintf("%s/%s.intake", c->run_dir, s->ll.stream);
+        monitor_fifo_init(&s->f, fd, wal);
+        int r = uv_poll_start(&s->poll, UV_READABLE, on_fifo);
+        return r < 0
+                   ? err_set(err, r, "%s of container %s: %s", s->ll.stream, c->id, uv_strerror(r))
+                   : 0;
+    }
+    const char *name = s->ll.stream;
     uv_pipe_init(c->m->loop, &s->pipe, 0);
     s->pipe.data = c;
     int r = uv_pipe_open(&s->pipe, fd);
@@ -404,7 +272,7 @@ static bool on_master(int master, void *data)
         return false;
     struct err e = ERR_INIT;
     keeper_hold(c, KEPT_PTY, &master, 1);
-    open_stream(c, &c->out, master, "stdout", &e);
+    open_stream(c, &c->out, master, false, &e);
     err_done(&e);
     return true;
 }
@@ -420,7 +288,7 @@ static int take_master(struct monitor_ctr *c, struct err *err)
         return 0;
     }
     keeper_hold(c, KEPT_PTY, &master, 1);
-    return open_stream(c, &c->out, master, "stdout", err);
+    return open_stream(c, &c->out, master, false, err);
 }
 
 /* ---- life cycle ---- */
@@ -436,8 +304,8 @@ static void maybe_free(struct monitor_ctr *c)
             close(c->child_fds[i]);
     if (c->stdin_fd >= 0)
         close(c->stdin_fd);
-    if (c->log_fd >= 0)
-        close(c->log_fd);
+    if (c->log.fd >= 0)
+        close(c->log.fd);
     buf_done(&c->scratch);
     free(c->id);
     free(c->name);
@@ -476,12 +344,13 @@ int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct 
     c->on_exit = o->on_exit;
     c->on_init_exit = o->on_init_exit;
     c->data = o->data;
-    c->log_fd = c->stdin_fd = -1;
+    c->log.fd = c->stdin_fd = -1;
+    c->log.max = m->log_size_max;
     c->child_fds[0] = c->child_fds[1] = c->child_fds[2] = -1;
     monitor_logline_init(&c->out.ll, "stdout", MONITOR_LOG_LINE_MAX);
     monitor_logline_init(&c->err.ll, "stderr", MONITOR_LOG_LINE_MAX);
     c->out.c = c->err.c = c;
-    int r = open_log(c, err);
+    int r = monitor_log_open(c, err);
     if (r == 0 && o->open_stdin)
         r = make_fifo(c, "stdin", false, !o->reopen, &c->stdin_fd, &c->child_fds[0], err);
     if (r == 0 && o->open_stdin)
@@ -511,9 +380,13 @@ int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct 
         if (r == 0)
             keeper_hold(c, KEPT_OUT, ours, 2);
         if (ours[0] >= 0)
-            r = open_stream(c, &c->out, ours[0], "stdout", err) < 0 && r == 0 ? err->code : r;
+            r = open_stream(c, &c->out, ours[0], true, err) < 0 && r == 0 ? err->code : r;
         if (ours[1] >= 0)
-            r = open_stream(c, &c->err, ours[1], "stderr", err) < 0 && r == 0 ? err->code : r;
+            r = open_stream(c, &c->err, ours[1], true, err) < 0 && r == 0 ? err->code : r;
+        /* What an earlier daemon had taken from the FIFOs and not logged for certain. */
+        struct monitor_fifo *fs[2] = {&c->out.f, &c->err.f};
+        if (r == 0 && monitor_fifo_recover(fs, 2, &c->log, err) < 0)
+            r = err_wrap(err, "log of container %s", c->id);
     }
     if (r < 0) {
         monitor_ctr_close(c);
@@ -656,7 +529,7 @@ int monitor_ctr_pid_ns(const struct monitor_ctr *c, char *buf, size_t len, int *
 
 int monitor_ctr_reopen_log(struct monitor_ctr *c, struct err *err)
 {
-    return open_log(c, err);
+    return monitor_log_open(c, err);
 }
 
 void monitor_ctr_close(struct monitor_ctr *c)

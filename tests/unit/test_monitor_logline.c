@@ -513,93 +513,11 @@ static void test_journal_full(void **state)
     journal_close(&j);
 }
 
-/* ---- records planned over the pipe: the same log as feed, even across kills ---- */
+/* ---- records planned over raw bytes: the same log as feed ---- */
 
-struct sim {
-    char pipe[8192]; /* bytes written by the container and not yet taken */
-    size_t plen;
-    struct buf log;
-    struct monitor_resume res;
-    size_t budget; /* log bytes the daemon writes before it is killed; SIZE_MAX: never */
-    bool killed;
-};
-
-static void sim_put(struct sim *s, const char *data, size_t len)
-{
-    /* the log gets bytes until the kill; text bytes leave the pipe as they reach the log */
-    size_t n = len < s->budget ? len : s->budget;
-    buf_append(&s->log, data, n);
-    if (s->budget != SIZE_MAX)
-        s->budget -= n;
-    if (n < len)
-        s->killed = true;
-}
-
-static void sim_take(struct sim *s, size_t len)
-{
-    size_t before = s->log.len;
-    sim_put(s, s->pipe, len);
-    size_t moved = s->log.len - before;
-    memmove(s->pipe, s->pipe + moved, s->plen - moved);
-    s->plen -= moved;
-}
-
-/* One daemon's round over the pipe: plan with a peek of at most peek bytes, then write. */
-static void sim_round(struct sim *s, size_t peek, size_t max, bool hup)
-{
-    struct monitor_rec recs[64];
-    size_t len = s->plen < peek ? s->plen : peek, taken;
-    size_t n =
-        monitor_logline_plan(s->pipe, len, max, len == s->plen, hup, &s->res, recs, 64, &taken);
-    for (size_t i = 0; i < n && !s->killed; i++) {
-        if (recs[i].header) {
-            char h[80];
-            int hl = snprintf(h, sizeof(h), "%s stdout %c ", TS0, recs[i].tag);
-            /* a small write to a regular file is whole or not at all; a splice may stop short */
-            if (s->budget < (size_t)hl)
-                s->budget = 0;
-            sim_put(s, h, (size_t)hl);
-        }
-        if (!s->killed)
-            sim_take(s, recs[i].len);
-        if (!s->killed && recs[i].nl)
-            sim_put(s, "\n", 1);
-    }
-}
-
-/* A new daemon: the log's unfinished record, if any, is resumed. */
-static void sim_restart(struct sim *s)
-{
-    s->killed = false;
-    s->budget = SIZE_MAX;
-    s->res.tag = 0;
-    const char *d = (const char *)s->log.data;
-    if (s->log.len && d[s->log.len - 1] != '\n') {
-        const char *last = memrchr(d, '\n', s->log.len);
-        size_t start = last ? (size_t)(last + 1 - d) : 0;
-        assert_true(monitor_logline_resume(d + start, s->log.len - start, "stdout", &s->res));
-    }
-}
-
-static void expect_same_as_feed(const char *input, size_t len, size_t max, const char *log,
-                                size_t log_len)
-{
-    struct monitor_logline l;
-    struct buf want = {0};
-    monitor_logline_init(&l, "stdout", max);
-    monitor_logline_feed(&l, input, len, T0, &want, NULL, NULL);
-    monitor_logline_flush(&l, T0, &want, NULL, NULL);
-    monitor_logline_done(&l);
-    assert_int_equal(log_len, want.len);
-    assert_memory_equal(log, want.data, want.len);
-    buf_done(&want);
-}
-
-static void test_plan_matches_feed_across_kills(void **state)
+static void test_plan_matches_feed(void **state)
 {
     /* lines short and long, empty ones, a max-long one, an unfinished last one */
-    char input[3000];
-    size_t len = 0;
     const char *pieces[] = {"a\n",
                             "\n",
                             "0123456789abcdef\n",
@@ -607,75 +525,71 @@ static void test_plan_matches_feed_across_kills(void **state)
                             "0123456789abcdef0123456789abcdef0123",
                             "456\nzz",
                             "end"};
+    char input[300];
+    size_t len = 0;
     for (size_t i = 0; i < ARRAY_SIZE(pieces); i++) {
         memcpy(input + len, pieces[i], strlen(pieces[i]));
         len += strlen(pieces[i]);
     }
     const size_t max = 16;
-    /* For each kill point (log bytes the first daemon writes) and each arrival and peek size. */
-    for (size_t kill = 0; kill < 400; kill += 7) {
-        for (size_t chunk = 1; chunk <= 13; chunk += 4) {
-            for (size_t peek = 17; peek <= 64; peek += 47) {
-                struct sim s = {.budget = kill};
-                size_t fed = 0;
-                while (fed < len || s.plen) {
-                    size_t c = len - fed < chunk ? len - fed : chunk;
-                    memcpy(s.pipe + s.plen, input + fed, c);
-                    s.plen += c;
-                    fed += c;
-                    size_t before;
-                    do { /* rounds until nothing more is taken now */
-                        before = s.plen;
-                        sim_round(&s, peek, max, fed == len);
-                        if (s.killed)
-                            sim_restart(&s);
-                    } while (s.plen && s.plen != before);
-                    if (fed == len && s.plen == before && !s.res.tag)
-                        break;
-                }
-                expect_same_as_feed(input, len, max, (const char *)s.log.data, s.log.len);
-                buf_done(&s.log);
-            }
+    struct monitor_logline l;
+    struct buf want = {0};
+    monitor_logline_init(&l, "stdout", max);
+    monitor_logline_feed(&l, input, len, T0, &want, NULL, NULL);
+    monitor_logline_flush(&l, T0, &want, NULL, NULL);
+    monitor_logline_done(&l);
+    /* Bytes arrive in chunks; what is not taken waits for more, as in the FIFO's log. */
+    for (size_t chunk = 1; chunk <= len; chunk++) {
+        struct buf got = {0};
+        char pending[300];
+        size_t plen = 0, fed = 0;
+        while (fed < len || plen) {
+            size_t c = len - fed < chunk ? len - fed : chunk;
+            memcpy(pending + plen, input + fed, c);
+            plen += c;
+            fed += c;
+            struct monitor_rec recs[4]; /* few: several rounds per chunk */
+            size_t taken, n;
+            do {
+                n = monitor_logline_plan(pending, plen, max, fed == len, recs, 4, &taken);
+                monitor_logline_render(pending, recs, n, "stdout", T0, &got, NULL, NULL);
+                memmove(pending, pending + taken, plen - taken);
+                plen -= taken;
+            } while (n);
+            if (fed == len)
+                assert_int_equal(plen, 0);
         }
+        assert_int_equal(got.len, want.len);
+        assert_memory_equal(got.data, want.data, want.len);
+        buf_done(&got);
     }
+    buf_done(&want);
 }
 
 static void test_plan_cases(void **state)
 {
     struct monitor_rec r[8];
-    struct monitor_resume res = {0};
     size_t taken;
     /* complete lines; an unfinished one waits; at the end it becomes "F" with our newline */
-    assert_int_equal(monitor_logline_plan("a\nbb", 4, 16, true, false, &res, r, 8, &taken), 1);
+    assert_int_equal(monitor_logline_plan("a\nbb", 4, 16, false, r, 8, &taken), 1);
     assert_int_equal(taken, 2);
-    assert_int_equal(monitor_logline_plan("a\nbb", 4, 16, true, true, &res, r, 8, &taken), 2);
+    assert_int_equal(monitor_logline_plan("a\nbb", 4, 16, true, r, 8, &taken), 2);
     assert_int_equal(taken, 4);
-    assert_true(r[1].tag == 'F' && r[1].header && r[1].nl && r[1].len == 2);
-    /* more in the pipe than peeked: not the end, even with no writer left */
-    assert_int_equal(monitor_logline_plan("a\nbb", 4, 16, false, true, &res, r, 8, &taken), 1);
+    assert_true(r[1].tag == 'F' && r[1].nl && r[1].len == 2);
     /* a part of a longer line: "P" with our newline, the rest waits */
-    assert_int_equal(monitor_logline_plan("0123456789", 10, 4, true, false, &res, r, 8, &taken), 2);
+    assert_int_equal(monitor_logline_plan("0123456789", 10, 4, false, r, 8, &taken), 2);
     assert_true(r[0].tag == 'P' && r[0].nl && r[0].len == 4 && taken == 8);
     /* room for one record only */
-    assert_int_equal(monitor_logline_plan("a\nb\n", 4, 16, true, false, &res, r, 1, &taken), 1);
+    assert_int_equal(monitor_logline_plan("a\nb\n", 4, 16, false, r, 1, &taken), 1);
     assert_int_equal(taken, 2);
-    /* a "P" record left short: the rest of its bytes, no header, then ours */
-    res = (struct monitor_resume){.tag = 'P', .have = 10};
-    assert_int_equal(monitor_logline_plan("xxxxxxyy\n", 9, 16, true, false, &res, r, 8, &taken), 2);
-    assert_true(!r[0].header && r[0].len == 6 && r[0].nl && r[1].header && r[1].len == 3);
-    assert_int_equal(res.tag, 0);
-    /* an "F" record left short, its line not all in the pipe yet: stays resumed */
-    res = (struct monitor_resume){.tag = 'F', .have = 3};
-    assert_int_equal(monitor_logline_plan("abc", 3, 16, true, false, &res, r, 8, &taken), 1);
-    assert_true(!r[0].header && !r[0].nl && taken == 3 && res.tag == 'F' && res.have == 6);
-    /* the unfinished record at the end of a log */
-    assert_true(monitor_logline_resume(TS0 " stdout F hello", strlen(TS0) + 15, "stdout", &res));
-    assert_true(res.tag == 'F' && res.have == 5);
-    assert_true(monitor_logline_resume(TS0 " stdout P ", strlen(TS0) + 10, "stdout", &res));
-    assert_true(res.tag == 'P' && res.have == 0);
-    assert_false(monitor_logline_resume(TS0 " stderr F x", strlen(TS0) + 11, "stdout", &res));
-    assert_false(monitor_logline_resume(TS0 " std", strlen(TS0) + 4, "stdout", &res));
-    assert_false(monitor_logline_resume("garbage", 7, "stdout", &res));
+    /* the callback sees each record's text */
+    struct buf out = {0};
+    assert_int_equal(monitor_logline_plan("hi\nyo", 5, 16, true, r, 8, &taken), 2);
+    monitor_logline_render("hi\nyo", r, 2, "stderr", T1, &out, NULL, NULL);
+    const char *want = TS1 " stderr F hi\n" TS1 " stderr F yo\n";
+    assert_int_equal(out.len, strlen(want));
+    assert_memory_equal(out.data, want, out.len);
+    buf_done(&out);
 }
 
 int main(void)
@@ -695,7 +609,7 @@ int main(void)
         cmocka_unit_test(test_journal_send_memfd),
         cmocka_unit_test(test_journal_full),
         cmocka_unit_test(test_plan_cases),
-        cmocka_unit_test(test_plan_matches_feed_across_kills),
+        cmocka_unit_test(test_plan_matches_feed),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
