@@ -62,6 +62,7 @@ static void on_server_done(void *data)
     struct daemon *d = data;
     d->srv = NULL;
     reactor_sweeper_stop(TAKE_PTR(d->sweeper));
+    reactor_keeper_close(d->keeper);
     uv_close((uv_handle_t *)&d->sigterm, NULL);
     uv_close((uv_handle_t *)&d->sigint, NULL);
     log_info("stopped");
@@ -117,7 +118,7 @@ static int run(struct daemon *d)
             log_warn("orphans that reach the daemon will not be reaped");
         log_info("crib %s listening on %s (runtime %s, cgroup manager %s)", PACKAGE_VERSION,
                  d->cfg.listen, d->cfg.default_runtime, d->cfg.cgroup_manager);
-        reactor_keeper_ready(d->keeper);
+        reactor_keeper_ready(d->keeper, &d->loop);
     }
     uv_run(&d->loop, UV_RUN_DEFAULT);
     cri_free(d->cri);

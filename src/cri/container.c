@@ -256,20 +256,28 @@ static int ctr_fire(struct ctr *c, enum cri_ctr_event ev, const struct ctr_exit 
     return 0;
 }
 
+/* Reason (and message) of an exit: OOMKilled, Completed or Error; 255 when its status is not
+ * known. */
+static void exit_reason(struct ctr_exit *x, bool known, bool oom, const char *unknown)
+{
+    if (!known) {
+        x->exit_code = 255;
+        x->reason = "Error";
+        x->message = unknown;
+    } else if (oom) {
+        x->reason = "OOMKilled";
+    } else {
+        x->reason = x->exit_code == 0 ? "Completed" : "Error";
+    }
+}
+
 static void on_ctr_exit(struct monitor_ctr *m, const struct monitor_exit *e, void *data)
 {
     struct ctr *c = data;
     struct ctr_exit x = {.finished_at = e->finished_at, .exit_code = e->exit_code};
-    if (!e->status_known) {
-        x.exit_code = 255;
-        x.reason = "Error";
-        x.message = "the exit status is not known: the container ended while another cribd "
-                    "process was its parent";
-    } else if (e->oom_killed) {
-        x.reason = "OOMKilled";
-    } else {
-        x.reason = e->exit_code == 0 ? "Completed" : "Error";
-    }
+    exit_reason(&x, e->status_known, e->oom_killed,
+                "the exit status is not known: the container ended while no keeper or daemon "
+                "of ours was its parent");
     log_info("container %s exited: %s, exit code %d", c->id, x.reason, x.exit_code);
     ctr_fire(c, CRI_CTR_EVENT_EXIT, &x);
 }
@@ -708,14 +716,19 @@ static void readopt(struct cri *cri, struct ctr *c)
         err_done(&err);
         return;
     }
-    /* Nobody subscribes to events yet, nor waits for this exit. */
-    struct ctr_exit x = {
-        .finished_at = now_unix_ns(),
-        .exit_code = 255,
-        .reason = "Error",
-        .message = lost ? "the node rebooted (or the run root was cleared) while the container ran"
-                        : "the container ended while cribd was not running",
-    };
+    /* Ended while no daemon ran: the keeper reaped it and kept its status. Nobody subscribes to
+     * events yet, nor waits for this exit. */
+    struct reactor_pid_exit e = {.status_known = false};
+    int64_t ns = 0;
+    bool known =
+        !lost && c->pid > 0 && reactor_keeper_exit_of(cri->keeper, c->pid, c->created_at, &e, &ns);
+    struct ctr_exit x = {.finished_at = known ? ns : now_unix_ns(), .exit_code = e.exit_code};
+    exit_reason(&x, known, known && monitor_oom_seen(c->oom_file),
+                lost ? "the node rebooted (or the run root was cleared) while the container ran"
+                     : "the exit status is not known: the container ended while cribd was not "
+                       "running, and no keeper kept it");
+    log_info("container %s ended while no daemon ran: %s, exit code %d", c->id, x.reason,
+             x.exit_code);
     ctr_fire(c, CRI_CTR_EVENT_EXIT, &x);
 }
 

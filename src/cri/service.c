@@ -243,6 +243,7 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct reactor_keeper *ke
     cri->loop = loop;
     cri->keeper = keeper;
     cri->pids = reactor_pids_new(loop);
+    reactor_pids_set_keeper(cri->pids, keeper);
     cri->cfg = cfg;
     int r = start_storage(cri, err);
     if (r == 0)

@@ -11,7 +11,10 @@
  * CRIB_KEEPER_FD. Messages are one line of text, with fds as SCM_RIGHTS:
  *   daemon -> keeper: "hold KEY" + 1..4 fds (replacing what KEY held), "drop KEY", "list",
  *                     "ready" (the daemon serves)
- *   keeper -> daemon: "held KEY" + its fds for each key, then "end" (the answer to list)
+ *   keeper -> daemon: "held KEY" + its fds for each key, then "exited PID STATUS NS" for each
+ *                     exit it keeps, then "end" (the answer to list); "exit PID STATUS NS" when
+ *                     it reaps a process while a daemon serves (STATUS as waitpid gives it, NS
+ *                     the unix time in ns)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +41,15 @@
 /* A daemon that dies before it is ready, or within this long, is crash-looping. */
 #define YOUNG_MS 1000
 
+/* The exits of the processes we reaped, the latest EXITS_MAX: a container that ended while no
+ * daemon ran (or after a restart: it is our child then) has its status told to the daemon. */
+#define EXITS_MAX 1024
+struct exit_rec {
+    pid_t pid;
+    int status;
+    int64_t ns;
+};
+
 struct held {
     char *key;
     int fds[FDS_MAX];
@@ -60,6 +72,8 @@ struct keeper {
     char last_exit[64];
     struct held *held;
     size_t n_held, cap_held;
+    struct exit_rec exits[EXITS_MAX]; /* a ring */
+    size_t n_exits;                   /* ever recorded */
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -157,7 +171,33 @@ static void answer_list(struct keeper *k)
         if (send_msg(k->sock, line, k->held[i].fds, k->held[i].n) < 0)
             return;
     }
+    size_t first = k->n_exits > EXITS_MAX ? k->n_exits - EXITS_MAX : 0;
+    for (size_t i = first; i < k->n_exits; i++) {
+        const struct exit_rec *e = &k->exits[i % EXITS_MAX];
+        snprintf(line, sizeof(line), "exited %d %d %lld", (int)e->pid, e->status, (long long)e->ns);
+        if (send_msg(k->sock, line, NULL, 0) < 0)
+            return;
+    }
     send_msg(k->sock, "end", NULL, 0);
+}
+
+static int64_t now_unix_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* A process the daemon's death left to us has ended: kept, and told to the daemon if one serves. */
+static void record_exit(struct keeper *k, pid_t pid, int status)
+{
+    struct exit_rec *e = &k->exits[k->n_exits++ % EXITS_MAX];
+    *e = (struct exit_rec){.pid = pid, .status = status, .ns = now_unix_ns()};
+    if (k->sock >= 0 && !k->sock_eof) {
+        char line[MSG_MAX];
+        snprintf(line, sizeof(line), "exit %d %d %lld", (int)pid, status, (long long)e->ns);
+        send_msg(k->sock, line, NULL, 0);
+    }
 }
 
 /* One message from the daemon: 1, or 0 when there is none now, -1 at the socket's end. */
@@ -309,6 +349,8 @@ static int reap(struct keeper *k)
             int r = on_daemon_exit(k, status);
             if (r >= 0)
                 return r;
+        } else {
+            record_exit(k, pid, status);
         }
     }
     return -1;

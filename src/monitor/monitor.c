@@ -326,6 +326,54 @@ static void on_handle_closed(uv_handle_t *h)
     maybe_free(c);
 }
 
+/* The container's stdin: a FIFO (the keeper holds a write end too: no EOF while no daemon runs),
+ * or /dev/null. */
+static int open_stdin(struct monitor_ctr *c, const struct monitor_ctr_opts *o, struct err *err)
+{
+    if (o->open_stdin) {
+        int r = make_fifo(c, "stdin", false, !o->reopen, &c->stdin_fd, &c->child_fds[0], err);
+        if (r == 0)
+            keeper_hold(c, KEPT_IN, &c->stdin_fd, 1);
+        return r;
+    }
+    c->child_fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return c->child_fds[0] < 0 ? err_set(err, -errno, "/dev/null: %s", strerror(errno)) : 0;
+}
+
+/* A tty's output is the pty's master: from the console socket, or after a restart the keeper. */
+static int open_tty(struct monitor_ctr *c, const struct monitor_ctr_opts *o, struct err *err)
+{
+    for (int i = 1; i < 3; i++) {
+        c->child_fds[i] = open("/dev/null", O_WRONLY | O_CLOEXEC);
+        if (c->child_fds[i] < 0)
+            return err_set(err, -errno, "/dev/null: %s", strerror(errno));
+    }
+    if (o->reopen)
+        return take_master(c, err);
+    return monitor_console_new(c->m->loop, c->run_dir, on_master, c, &c->console, err);
+}
+
+/* stdout and stderr FIFOs. The keeper holds read ends too: while no daemon reads, the
+ * container's writes wait in the pipes (and then block), never EPIPE. */
+static int open_fifos(struct monitor_ctr *c, const struct monitor_ctr_opts *o, struct err *err)
+{
+    int ours[2] = {-1, -1};
+    int r = make_fifo(c, "stdout", true, !o->reopen, &ours[0], &c->child_fds[1], err);
+    if (r == 0)
+        r = make_fifo(c, "stderr", true, !o->reopen, &ours[1], &c->child_fds[2], err);
+    if (r == 0)
+        keeper_hold(c, KEPT_OUT, ours, 2);
+    if (ours[0] >= 0 && open_stream(c, &c->out, ours[0], true, err) < 0 && r == 0)
+        r = err->code;
+    if (ours[1] >= 0 && open_stream(c, &c->err, ours[1], true, err) < 0 && r == 0)
+        r = err->code;
+    /* What an earlier daemon had taken from the FIFOs and not logged for certain. */
+    struct monitor_fifo *fs[2] = {&c->out.f, &c->err.f};
+    if (r == 0 && monitor_fifo_recover(fs, 2, &c->log, err) < 0)
+        r = err_wrap(err, "log of container %s", c->id);
+    return r;
+}
+
 int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct monitor_ctr **ret,
                     struct err *err)
 {
@@ -351,43 +399,10 @@ int monitor_ctr_new(struct monitor *m, const struct monitor_ctr_opts *o, struct 
     monitor_logline_init(&c->err.ll, "stderr", MONITOR_LOG_LINE_MAX);
     c->out.c = c->err.c = c;
     int r = monitor_log_open(c, err);
-    if (r == 0 && o->open_stdin)
-        r = make_fifo(c, "stdin", false, !o->reopen, &c->stdin_fd, &c->child_fds[0], err);
-    if (r == 0 && o->open_stdin)
-        keeper_hold(c, KEPT_IN, &c->stdin_fd, 1);
-    if (r == 0 && !o->open_stdin) {
-        c->child_fds[0] = open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (c->child_fds[0] < 0)
-            r = err_set(err, -errno, "/dev/null: %s", strerror(errno));
-    }
-    if (r == 0 && o->tty) {
-        for (int i = 1; i < 3 && r == 0; i++) {
-            c->child_fds[i] = open("/dev/null", O_WRONLY | O_CLOEXEC);
-            if (c->child_fds[i] < 0)
-                r = err_set(err, -errno, "/dev/null: %s", strerror(errno));
-        }
-        if (r == 0 && !o->reopen)
-            r = monitor_console_new(c->m->loop, c->run_dir, on_master, c, &c->console, err);
-        else if (r == 0)
-            r = take_master(c, err);
-    } else if (r == 0) {
-        int ours[2] = {-1, -1};
-        r = make_fifo(c, "stdout", true, !o->reopen, &ours[0], &c->child_fds[1], err);
-        if (r == 0)
-            r = make_fifo(c, "stderr", true, !o->reopen, &ours[1], &c->child_fds[2], err);
-        /* The keeper holds read ends too: while no daemon reads, the container's writes wait in
-         * the pipes (and then block), never EPIPE. */
-        if (r == 0)
-            keeper_hold(c, KEPT_OUT, ours, 2);
-        if (ours[0] >= 0)
-            r = open_stream(c, &c->out, ours[0], true, err) < 0 && r == 0 ? err->code : r;
-        if (ours[1] >= 0)
-            r = open_stream(c, &c->err, ours[1], true, err) < 0 && r == 0 ? err->code : r;
-        /* What an earlier daemon had taken from the FIFOs and not logged for certain. */
-        struct monitor_fifo *fs[2] = {&c->out.f, &c->err.f};
-        if (r == 0 && monitor_fifo_recover(fs, 2, &c->log, err) < 0)
-            r = err_wrap(err, "log of container %s", c->id);
-    }
+    if (r == 0)
+        r = open_stdin(c, o, err);
+    if (r == 0)
+        r = o->tty ? open_tty(c, o, err) : open_fifos(c, o, err);
     if (r < 0) {
         monitor_ctr_close(c);
         return r;
@@ -418,7 +433,7 @@ void monitor_ctr_created(struct monitor_ctr *c)
     }
 }
 
-static bool oom_seen(const char *file)
+bool monitor_oom_seen(const char *file)
 {
     if (!file)
         return false;
@@ -467,7 +482,7 @@ static void report_exit(struct monitor_ctr *c)
 {
     keeper_drop_all(c);
     set_phase(c, PHASE_ENDED);
-    c->exit.oom_killed = oom_seen(c->oom_file);
+    c->exit.oom_killed = monitor_oom_seen(c->oom_file);
     end_attached(c);
     if (c->on_exit)
         c->on_exit(c, &c->exit, c->data);
@@ -485,7 +500,7 @@ static void on_init_ended(const struct reactor_pid_exit *pe, void *data)
     c->exit = (struct monitor_exit){.exit_code = pe->exit_code,
                                     .signal = pe->signal,
                                     .status_known = pe->status_known,
-                                    .finished_at = now_unix_ns()};
+                                    .finished_at = pe->ns ? pe->ns : now_unix_ns()};
     if (!c->out.open && !c->err.open) {
         report_exit(c);
         return;

@@ -118,6 +118,9 @@ const char *monitor_console_path(const struct monitor_console *c);
 /* Stop listening and free (once its handles are closed). NULL-safe. */
 void monitor_console_close(struct monitor_console *c);
 
+/* Whether the cgroup whose OOM counter is file (memory.oom_control or memory.events) saw an OOM
+ * kill. */
+bool monitor_oom_seen(const char *file);
 /* Start time of pid (clock ticks since boot, /proc/<pid>/stat field 22), or -1: with the pid it
  * names a process across pid reuse. */
 int64_t monitor_proc_start_time(int pid);

@@ -1,13 +1,15 @@
 /* The daemon's side of the keeper (src/keeper/keeper.c): the fds it holds for us across our
- * death, and what it held for the previous daemon. The socket is a local SOCK_SEQPACKET pair whose
- * other end the keeper reads at once; the few small messages go inline, with a send timeout in
- * case the keeper is stuck. */
+ * death, what it held for the previous daemon, and the exits of the processes it reaped (those a
+ * dead daemon left to it). The socket is a local SOCK_SEQPACKET pair whose other end the keeper
+ * reads at once; the few small messages go inline, with a send timeout in case the keeper is
+ * stuck. Once the daemon serves, the exits the keeper tells are read on the loop. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -24,10 +26,24 @@ struct kept {
     bool claimed; /* taken or held again by this daemon */
 };
 
+#define KEEPER_EXITS_MAX 1024
+
+struct kept_exit {
+    int pid;
+    int status; /* as waitpid gives it */
+    int64_t ns;
+};
+
 struct reactor_keeper {
     int sock;
     struct kept *kept; /* what the keeper held when we started */
     size_t n_kept;
+    struct kept_exit exits[KEEPER_EXITS_MAX]; /* a ring of what it told */
+    size_t n_exits;
+    uv_poll_t poll; /* once we serve: the exits it tells */
+    bool polling;
+    reactor_keeper_exit_cb on_exit;
+    void *on_exit_data;
     unsigned restarts;
     char *last_exit;
 };
@@ -57,7 +73,7 @@ static int send_msg(struct reactor_keeper *k, const char *text, const int *fds, 
 }
 
 /* One message into text (NUL-terminated) and fds; its length, or -errno. */
-static ssize_t recv_msg(int sock, char *text, size_t len, int *fds, size_t *n)
+static ssize_t recv_flags(int sock, char *text, size_t len, int *fds, size_t *n, int flags)
 {
     struct iovec iov = {.iov_base = text, .iov_len = len - 1};
     union {
@@ -67,7 +83,7 @@ static ssize_t recv_msg(int sock, char *text, size_t len, int *fds, size_t *n)
     struct msghdr msg = {
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
     ssize_t r;
-    while ((r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR)
+    while ((r = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags)) < 0 && errno == EINTR)
         ;
     if (r < 0)
         return -errno;
@@ -89,6 +105,31 @@ static ssize_t recv_msg(int sock, char *text, size_t len, int *fds, size_t *n)
     return r;
 }
 
+/* "exit PID STATUS NS" or "exited PID STATUS NS": kept; the listener learns of it. */
+static bool take_exit(struct reactor_keeper *k, const char *text)
+{
+    int pid, status;
+    long long ns;
+    if (sscanf(text, "exit %d %d %lld", &pid, &status, &ns) != 3 &&
+        sscanf(text, "exited %d %d %lld", &pid, &status, &ns) != 3)
+        return false;
+    k->exits[k->n_exits++ % KEEPER_EXITS_MAX] =
+        (struct kept_exit){.pid = pid, .status = status, .ns = ns};
+    if (k->on_exit)
+        k->on_exit(pid, k->on_exit_data);
+    return true;
+}
+
+static ssize_t recv_msg(int sock, char *text, size_t len, int *fds, size_t *n)
+{
+    return recv_flags(sock, text, len, fds, n, 0);
+}
+
+static ssize_t recvmsg_nowait(int sock, char *text, size_t len, int *fds, size_t *n)
+{
+    return recv_flags(sock, text, len, fds, n, MSG_DONTWAIT);
+}
+
 /* What the keeper held for the previous daemon. */
 static int fetch(struct reactor_keeper *k, struct err *err)
 {
@@ -105,7 +146,7 @@ static int fetch(struct reactor_keeper *k, struct err *err)
                            len < 0 ? strerror((int)-len) : "closed its socket");
         if (strcmp(text, "end") == 0)
             return 0;
-        if (strncmp(text, "held ", 5) != 0 || n == 0) {
+        if (take_exit(k, text) || strncmp(text, "held ", 5) != 0 || n == 0) {
             for (size_t i = 0; i < n; i++)
                 close(fds[i]);
             continue;
@@ -204,18 +245,46 @@ size_t reactor_keeper_take(struct reactor_keeper *k, const char *key, int *fds, 
     return n;
 }
 
-void reactor_keeper_ready(struct reactor_keeper *k)
+static void on_readable(uv_poll_t *p, int status, int events)
+{
+    struct reactor_keeper *k = container_of(p, struct reactor_keeper, poll);
+    for (;;) {
+        char text[KEEPER_MSG_MAX];
+        int fds[KEEPER_FDS_MAX];
+        size_t n = 0;
+        ssize_t len;
+        while ((len = recvmsg_nowait(k->sock, text, sizeof(text), fds, &n)) < 0 && len == -EINTR)
+            ;
+        for (size_t i = 0; i < n; i++)
+            close(fds[i]);
+        if (len == -EAGAIN)
+            return;
+        if (len <= 0) { /* the keeper is gone: nothing more will come */
+            log_warn("keeper: its socket closed");
+            reactor_keeper_close(k);
+            return;
+        }
+        if (!take_exit(k, text))
+            log_warn("keeper: unknown message `%.40s`", text);
+    }
+}
+
+void reactor_keeper_ready(struct reactor_keeper *k, uv_loop_t *loop)
 {
     if (!k)
         return;
+    uv_poll_init(loop, &k->poll, k->sock);
+    k->polling = true;
+    uv_poll_start(&k->poll, UV_READABLE, on_readable);
     for (size_t i = 0; i < k->n_kept; i++) {
-        struct kept *e = &k->kept[i];
-        if (!e->claimed) {
-            log_info("keeper: %s is not ours any more: dropped", e->key);
-            reactor_keeper_drop(k, e->key);
+        if (!k->kept[i].claimed) {
+            log_info("keeper: %s is not ours any more: dropped", k->kept[i].key);
+            reactor_keeper_drop(k, k->kept[i].key);
         }
-        close_kept(e);
-        free(e->key);
+    }
+    for (size_t i = 0; i < k->n_kept; i++) {
+        close_kept(&k->kept[i]);
+        free(k->kept[i].key);
     }
     free(k->kept);
     k->kept = NULL;
@@ -223,6 +292,45 @@ void reactor_keeper_ready(struct reactor_keeper *k)
     int r = send_msg(k, "ready", NULL, 0);
     if (r < 0)
         log_warn("keeper: ready: %s", strerror(-r));
+}
+
+void reactor_keeper_close(struct reactor_keeper *k)
+{
+    if (!k || !k->polling)
+        return;
+    k->polling = false;
+    uv_close((uv_handle_t *)&k->poll, NULL);
+}
+
+void reactor_keeper_on_exit(struct reactor_keeper *k, reactor_keeper_exit_cb cb, void *data)
+{
+    if (!k)
+        return;
+    k->on_exit = cb;
+    k->on_exit_data = data;
+}
+
+bool reactor_keeper_exit_of(const struct reactor_keeper *k, int pid, int64_t since_ns,
+                            struct reactor_pid_exit *ret, int64_t *ret_ns)
+{
+    if (!k)
+        return false;
+    size_t first = k->n_exits > KEEPER_EXITS_MAX ? k->n_exits - KEEPER_EXITS_MAX : 0;
+    for (size_t i = k->n_exits; i-- > first;) {
+        const struct kept_exit *e = &k->exits[i % KEEPER_EXITS_MAX];
+        if (e->pid != pid || e->ns < since_ns)
+            continue;
+        *ret = (struct reactor_pid_exit){.status_known = true};
+        if (WIFEXITED(e->status)) {
+            ret->exit_code = WEXITSTATUS(e->status);
+        } else {
+            ret->signal = WTERMSIG(e->status);
+            ret->exit_code = 128 + ret->signal;
+        }
+        *ret_ns = e->ns;
+        return true;
+    }
+    return false;
 }
 
 unsigned reactor_keeper_restarts(const struct reactor_keeper *k)

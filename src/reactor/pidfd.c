@@ -16,18 +16,28 @@
 #define P_PIDFD 3
 #endif
 
+/* How long the exit of a process that is the keeper's child may wait for the keeper to tell its
+ * status (it reaps at once; this only covers the message's way). */
+#define KEEPER_WAIT_MS 2000
+
 struct reactor_pids {
     uv_loop_t *loop;
     struct reactor_pid *watches; /* every open watch, so that shutdown closes them all */
+    struct reactor_keeper *keeper;
     bool closing;
 };
 
 struct reactor_pid {
     uv_poll_t poll;
+    uv_timer_t wait; /* for the keeper's word, when the process was not ours to reap */
     struct reactor_pids *pids;
+    int pid;
     int pidfd;
+    int64_t since_ns; /* the watch's start: the exit comes after it */
     bool child;
     bool ended;
+    bool waiting;
+    int handles;
     reactor_pid_cb cb; /* NULL once the owner has gone */
     void *data;
     struct reactor_pid *prev, *next;
@@ -42,10 +52,63 @@ struct reactor_pids *reactor_pids_new(uv_loop_t *loop)
 
 static void on_closed(uv_handle_t *h)
 {
-    struct reactor_pid *w = container_of((uv_poll_t *)h, struct reactor_pid, poll);
+    struct reactor_pid *w = h->data;
+    if (--w->handles > 0)
+        return;
     LIST_REMOVE(w->pids->watches, w);
     close(w->pidfd);
     free(w);
+}
+
+/* The watch is over: the callback (once), and its handles closed. */
+static void finish(struct reactor_pid *w, const struct reactor_pid_exit *e)
+{
+    w->ended = true;
+    if (!uv_is_closing((uv_handle_t *)&w->poll))
+        uv_close((uv_handle_t *)&w->poll, on_closed);
+    if (w->waiting) {
+        w->waiting = false;
+        uv_close((uv_handle_t *)&w->wait, on_closed);
+    }
+    reactor_pid_cb cb = w->cb;
+    w->cb = NULL;
+    if (cb)
+        cb(e, w->data);
+}
+
+/* The keeper's word on a process it reaped, if it has told it. */
+static bool from_keeper(struct reactor_pid *w, struct reactor_pid_exit *e)
+{
+    int64_t ns;
+    if (!reactor_keeper_exit_of(w->pids->keeper, w->pid, w->since_ns, e, &ns))
+        return false;
+    e->ns = ns;
+    return true;
+}
+
+static void on_keeper_wait(uv_timer_t *t)
+{
+    struct reactor_pid *w = t->data;
+    struct reactor_pid_exit e = {.status_known = false};
+    finish(w, &e);
+}
+
+/* The keeper told an exit: the watches waiting for that pid's. */
+static void on_keeper_exit(int pid, void *data)
+{
+    struct reactor_pids *pids = data;
+    for (struct reactor_pid *w = pids->watches, *next; w; w = next) {
+        next = w->next;
+        struct reactor_pid_exit e = {.status_known = false};
+        if (w->waiting && w->pid == pid && from_keeper(w, &e))
+            finish(w, &e);
+    }
+}
+
+void reactor_pids_set_keeper(struct reactor_pids *pids, struct reactor_keeper *k)
+{
+    pids->keeper = k;
+    reactor_keeper_on_exit(k, on_keeper_exit, pids);
 }
 
 /* The status of our child behind the pidfd: 1 with e filled in, 0 if it has not ended, 2 if it
@@ -74,12 +137,20 @@ static void on_pidfd(uv_poll_t *p, int status, int events)
 {
     struct reactor_pid *w = container_of(p, struct reactor_pid, poll);
     struct reactor_pid_exit e = {.status_known = false};
-    if (reap(w, &e) == 0)
+    int r = reap(w, &e);
+    if (r == 0 || w->waiting)
         return;
-    w->ended = true;
-    uv_close((uv_handle_t *)&w->poll, on_closed);
-    if (w->cb)
-        w->cb(&e, w->data);
+    if (r == 2 && w->pids->keeper && !from_keeper(w, &e)) {
+        /* The keeper's child: it reaps it and tells its status, soon. */
+        uv_poll_stop(&w->poll);
+        w->waiting = true;
+        w->handles++;
+        uv_timer_init(w->pids->loop, &w->wait);
+        w->wait.data = w;
+        uv_timer_start(&w->wait, on_keeper_wait, KEEPER_WAIT_MS, 0);
+        return;
+    }
+    finish(w, &e);
 }
 
 int reactor_pid_watch(struct reactor_pids *pids, int pid, reactor_pid_cb cb, void *data,
@@ -92,7 +163,10 @@ int reactor_pid_watch(struct reactor_pids *pids, int pid, reactor_pid_cb cb, voi
         return -errno;
     struct reactor_pid *w = xcalloc(1, sizeof(*w));
     w->pids = pids;
+    w->pid = pid;
     w->pidfd = fd;
+    w->since_ns = now_unix_ns();
+    w->handles = 1;
     /* Our child (the runtime exited and we are the subreaper) or not (adopted after a restart);
      * WNOWAIT leaves an exit that came already for the first wake-up. */
     siginfo_t si = {0};
@@ -100,6 +174,7 @@ int reactor_pid_watch(struct reactor_pids *pids, int pid, reactor_pid_cb cb, voi
     w->cb = cb;
     w->data = data;
     uv_poll_init(pids->loop, &w->poll, fd);
+    w->poll.data = w;
     uv_poll_start(&w->poll, UV_READABLE, on_pidfd);
     LIST_PREPEND(pids->watches, w);
     if (ret)
@@ -133,6 +208,10 @@ void reactor_pids_close(struct reactor_pids *pids)
         w->cb = NULL;
         if (!uv_is_closing((uv_handle_t *)&w->poll))
             uv_close((uv_handle_t *)&w->poll, on_closed);
+        if (w->waiting) {
+            w->waiting = false;
+            uv_close((uv_handle_t *)&w->wait, on_closed);
+        }
     }
 }
 

@@ -270,16 +270,21 @@ void reactor_child_cancel(struct reactor_child *child);
 
 /* Every watch of one owner (the daemon), so that shutdown closes them all. */
 struct reactor_pids;
+struct reactor_keeper;
 struct reactor_pids *reactor_pids_new(uv_loop_t *loop);
 /* At shutdown: close every watch (no callback runs any more) and refuse new ones. */
 void reactor_pids_close(struct reactor_pids *pids);
 /* Once the loop has closed them. NULL-safe. */
 void reactor_pids_free(struct reactor_pids *pids);
+/* A process that is not our child (adopted after a restart: the keeper's) has its status from
+ * the keeper, waited for a short while if it has not told it yet. */
+void reactor_pids_set_keeper(struct reactor_pids *pids, struct reactor_keeper *k);
 
 struct reactor_pid_exit {
-    bool status_known; /* false when the process was not our child (adopted after a restart) */
+    bool status_known; /* false when neither we nor the keeper could reap it */
     int exit_code;     /* 128 + signal when killed by one */
     int signal;        /* 0 unless killed by a signal */
+    int64_t ns;        /* when it ended (unix ns), or 0: now */
 };
 typedef void (*reactor_pid_cb)(const struct reactor_pid_exit *e, void *data);
 struct reactor_pid;
@@ -314,9 +319,19 @@ int reactor_keeper_hold(struct reactor_keeper *k, const char *key, const int *fd
 void reactor_keeper_drop(struct reactor_keeper *k, const char *key);
 /* The fds held under key when this daemon started (ours to close), once; how many. */
 size_t reactor_keeper_take(struct reactor_keeper *k, const char *key, int *fds, size_t max);
-/* Start-up is over: what this daemon neither took nor held again is dropped, and the keeper
- * learns that we serve. */
-void reactor_keeper_ready(struct reactor_keeper *k);
+/* Start-up is over: what this daemon neither took nor held again is dropped, the keeper learns
+ * that we serve, and the exits it tells from now on are read on the loop. */
+void reactor_keeper_ready(struct reactor_keeper *k, uv_loop_t *loop);
+/* At shutdown: stop reading (the handle closes with the loop). */
+void reactor_keeper_close(struct reactor_keeper *k);
+/* The exits of the processes the keeper reaped (those a dead daemon left to it: it is their
+ * parent). cb learns of each as it is told (its pid); reactor_keeper_exit_of gives it. */
+typedef void (*reactor_keeper_exit_cb)(int pid, void *data);
+void reactor_keeper_on_exit(struct reactor_keeper *k, reactor_keeper_exit_cb cb, void *data);
+/* The latest exit of pid the keeper told that came at or after since_ns (unix ns): its status
+ * and time. False if there is none. */
+bool reactor_keeper_exit_of(const struct reactor_keeper *k, int pid, int64_t since_ns,
+                            struct reactor_pid_exit *ret, int64_t *ret_ns);
 /* How many times the keeper restarted the daemon, and how the last one ended ("" if none). */
 unsigned reactor_keeper_restarts(const struct reactor_keeper *k);
 const char *reactor_keeper_last_exit(const struct reactor_keeper *k);

@@ -130,3 +130,60 @@ def test_keeper_gives_the_pty_back_after_a_restart(env):
             got += data[1:]
     ws.close()
     assert b"got hello" in got, got
+
+
+def daemon_down(env):
+    """Kill the daemon and keep the next ones from starting (a drop-in they refuse): the keeper
+    restarts them with its crash-loop backoff. Returns the function that lets them start."""
+    bad = os.path.join(env.c.config + ".d", "99-broken.conf")
+    os.makedirs(os.path.dirname(bad), exist_ok=True)
+    with open(bad, "w") as f:
+        f.write("[crib\n")
+    os.kill(env.c.daemon_pid(), signal.SIGKILL)
+
+    def up():
+        os.unlink(bad)
+        deadline = time.monotonic() + 30
+        while True:  # the backoff has grown meanwhile: up to 10 s
+            try:
+                reconnect(env)
+                return
+            except Exception:
+                assert time.monotonic() < deadline, "no daemon came back"
+                time.sleep(0.2)
+    return up
+
+
+def test_exits_while_no_daemon_runs_are_reported(env):
+    pod = env.pod()
+    seven = env.run(pod, ["/bin/sh", "-c", "sleep 1; exit 7"], name="seven")
+    linux = env.pb.LinuxContainerConfig(
+        resources=env.pb.LinuxContainerResources(memory_limit_in_bytes=16 << 20,
+                                                 memory_swap_limit_in_bytes=16 << 20))
+    oom = env.run(pod, ["/bin/sh", "-c", "sleep 1; busybox dd if=/dev/zero of=/dev/null bs=64M "
+                                         "count=1"], name="oom", linux=linux)
+    t_down = time.time_ns()
+    up = daemon_down(env)
+    time.sleep(3)  # both end meanwhile; the daemons that start fail on the drop-in
+    t_up = time.time_ns()
+    up()
+    st = env.wait_exit(seven)
+    assert (st.exit_code, st.reason) == (7, "Error"), st
+    assert t_down < st.finished_at < t_up, (t_down, st.finished_at, t_up)
+    st = env.wait_exit(oom)
+    assert (st.exit_code, st.reason) == (137, "OOMKilled"), st
+    # The crash loop is seen: how often the keeper restarted a daemon, and how the last ended.
+    info = json.loads(http_get(env.c.sock, "/info")[1])
+    assert info["keeper"]["restarts"] >= 3, info["keeper"]
+    assert info["keeper"]["last_exit"] == "exit status 1", info["keeper"]
+    assert "before it was ready" in env.c.output()
+
+
+def test_exit_after_a_restart_is_reported(env):
+    # After the restart the container is the keeper's child: its status comes from the keeper.
+    pod = env.pod()
+    nine = env.run(pod, ["/bin/sh", "-c", "sleep 2; exit 9"], name="nine")
+    kill_daemon(env)
+    st = env.wait_exit(nine)
+    assert (st.exit_code, st.reason) == (9, "Error"), st
+    assert st.finished_at > st.started_at
