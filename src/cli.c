@@ -86,3 +86,22 @@ int cli_load(const char *socket_path, const char *path, const char *name)
     buf_done(&resp);
     return status == 200 ? 0 : 1;
 }
+
+int cli_upgrade(const char *socket_path)
+{
+    struct buf resp = {0};
+    int r = request(socket_path,
+                    "POST /upgrade HTTP/1.1\r\nHost: crib\r\nContent-Length: 0\r\n"
+                    "Connection: close\r\n\r\n",
+                    &resp);
+    int status = 0;
+    const char *text = (const char *)resp.data;
+    if (r == 0 && sscanf(text, "HTTP/1.1 %d", &status) == 1) {
+        const char *body = strstr(text, "\r\n\r\n");
+        fputs(body ? body + 4 : "", status == 202 ? stdout : stderr);
+    } else if (r == 0) {
+        fprintf(stderr, "cribd: no answer from the daemon\n");
+    }
+    buf_done(&resp);
+    return status == 202 ? 0 : 1;
+}

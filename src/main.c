@@ -41,6 +41,8 @@ static void usage(FILE *f)
                "Commands:\n"
                "  (none)             run the daemon\n"
                "  config             print the effective configuration as TOML\n"
+               "  upgrade            have the running daemon's keeper start the binaries now\n"
+               "                     installed (containers run on)\n"
                "  load PATH [NAME]   load an image into the running daemon from an OCI image\n"
                "                     layout (directory or tar) or a docker save archive\n"
                "  version            print the version\n"
@@ -220,7 +222,8 @@ static bool is_command(const struct args *a, const char *name)
 static int check_command(const struct args *a)
 {
     bool is_load = is_command(a, "load");
-    bool known = !a->command || is_load || is_command(a, "config") || is_command(a, "version");
+    bool known = !a->command || is_load || is_command(a, "config") || is_command(a, "version") ||
+                 is_command(a, "upgrade");
     if (!known || (is_load ? a->n_operands < 1 || a->n_operands > 2 : a->n_operands > 0)) {
         fprintf(stderr,
                 known ? "cribd: wrong arguments for `%s`\n" : "cribd: unknown command `%s`\n",
@@ -303,7 +306,9 @@ int main(int argc, char **argv)
     struct daemon d = {0};
     if (load_config(&d.cfg, &a) < 0)
         return 1;
-    if (is_command(&a, "load"))
+    if (is_command(&a, "upgrade"))
+        r = cli_upgrade(d.cfg.listen);
+    else if (is_command(&a, "load"))
         r = cli_load(d.cfg.listen, a.operands[0], a.n_operands == 2 ? a.operands[1] : NULL);
     else if (is_command(&a, "config"))
         r = print_config(&d.cfg);

@@ -1,4 +1,5 @@
-/* HTTP/1.1 endpoints on the CRI socket: GET /info (JSON) and GET /config (TOML). */
+/* HTTP/1.1 endpoints on the CRI socket: GET /info (JSON), GET /config (TOML), POST /images/load
+ * and POST /upgrade. */
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
@@ -125,9 +126,35 @@ static void load_request(struct cri *cri, const struct http1_request *req,
     image_load_start(cri->images, path, name, on_loaded, reactor_http1_reply_keep(req->reply));
 }
 
+/* POST /upgrade (`cribd upgrade`): the keeper stops this daemon and starts the binaries now at
+ * their paths. */
+static void upgrade_request(struct cri *cri, struct http1_response *resp)
+{
+    int r = reactor_keeper_upgrade(cri->keeper);
+    resp->content_type = "application/json";
+    if (r < 0) {
+        resp->status = r == -ENOTSUP ? 409 : 500;
+        buf_printf(&resp->body, "{\"error\": \"%s\"}\n",
+                   r == -ENOTSUP ? "the daemon runs without its keeper (--no-keeper)"
+                                 : strerror(-r));
+        return;
+    }
+    log_info("upgrade asked: the keeper stops this daemon and starts the new binaries");
+    resp->status = 202;
+    buf_puts(&resp->body, "{\"upgrading\": true}\n");
+}
+
 void cri_http_request(void *data, const struct http1_request *req, struct http1_response *resp)
 {
     struct cri *cri = data;
+    if (strcmp(req->path, "/upgrade") == 0) {
+        if (strcmp(req->method, "POST") != 0) {
+            resp->status = 405;
+            return;
+        }
+        upgrade_request(cri, resp);
+        return;
+    }
     if (strcmp(req->path, "/images/load") == 0) {
         if (strcmp(req->method, "POST") != 0) {
             resp->status = 405;

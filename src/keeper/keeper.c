@@ -5,6 +5,11 @@
  * masters), so that a writer never gets EPIPE while no daemon reads, and gives them back to the
  * next daemon. Processes orphaned by a daemon's death become its children; it reaps them.
  *
+ * SIGUSR2 upgrades: the daemon is stopped (SIGTERM: it finishes its calls), then the keeper execs
+ * the binary now at its own path, carrying what it holds and knows (a memfd named by
+ * CRIB_KEEPER_STATE_FD, the held fds inherited), and that keeper starts the daemon now at the
+ * daemon's path. Pid, children and fds stay: no container notices.
+ *
  * No libuv and no library beyond libc: a poll loop over a signalfd and the daemon's socket.
  *
  * The daemon's socket is one end of a SOCK_SEQPACKET pair, fd KEEPER_FD in the daemon, named by
@@ -26,9 +31,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +73,9 @@ struct keeper {
     bool ready;
     bool ever_ready;    /* some daemon has served: a failure to start is no longer ours to end on */
     bool stopping;      /* SIGTERM or SIGINT came: the daemon's exit is ours */
+    bool upgrading;     /* SIGUSR2 came: once the daemon is out, exec the new keeper */
+    char **self_argv;   /* our own command line, for that exec */
+    char self[4096];    /* our binary's path */
     int64_t started_ms; /* when the current daemon started */
     int64_t restart_at; /* when to start the next one (0: none pending) */
     int backoff_ms;
@@ -135,6 +146,27 @@ static void hold(struct keeper *k, const char *key, const int *fds, int n)
     h->key = must(strdup(key));
     memcpy(h->fds, fds, (size_t)n * sizeof(int));
     h->n = n;
+}
+
+/* ---- systemd: the sd_notify protocol, without libsystemd ---- */
+
+static char notify_path[108]; /* NOTIFY_SOCKET ("@" for the abstract namespace), or "" */
+
+static void sd_notify_say(const char *text)
+{
+    if (!notify_path[0])
+        return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    size_t len = strlen(notify_path);
+    memcpy(sa.sun_path, notify_path, len);
+    if (sa.sun_path[0] == '@')
+        sa.sun_path[0] = '\0';
+    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return;
+    sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa,
+           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
+    close(fd);
 }
 
 /* ---- the daemon's socket ---- */
@@ -242,9 +274,10 @@ static int on_message(struct keeper *k)
         drop(k, text + 5);
     else if (strcmp(text, "list") == 0)
         answer_list(k);
-    else if (strcmp(text, "ready") == 0)
+    else if (strcmp(text, "ready") == 0) {
         k->ready = k->ever_ready = true;
-    else
+        sd_notify_say("READY=1\nSTATUS=serving");
+    } else
         say("unknown message from the daemon: %.60s", text);
     return 1;
 }
@@ -311,6 +344,99 @@ static void describe(char *buf, size_t len, int status)
         snprintf(buf, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
 }
 
+/* ---- upgrades: our state across our own exec ---- */
+
+static void upgrade(struct keeper *k)
+{
+    k->upgrading = false;
+    int fd = memfd_create("cribd-keeper-state", MFD_CLOEXEC);
+    FILE *f = fd >= 0 ? fdopen(fd, "w+") : NULL;
+    if (!f) {
+        say("upgrade: memfd: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    fprintf(f, "restarts %u\nlastexit %s\n", k->restarts, k->last_exit);
+    for (size_t i = 0; i < k->n_held; i++) {
+        fprintf(f, "held %s", k->held[i].key);
+        for (int j = 0; j < k->held[i].n; j++) {
+            fprintf(f, " %d", k->held[i].fds[j]);
+            fcntl(k->held[i].fds[j], F_SETFD, 0); /* inherited by the new keeper */
+        }
+        fputc('\n', f);
+    }
+    size_t first = k->n_exits > EXITS_MAX ? k->n_exits - EXITS_MAX : 0;
+    for (size_t i = first; i < k->n_exits; i++) {
+        const struct exit_rec *e = &k->exits[i % EXITS_MAX];
+        fprintf(f, "exit %d %d %lld\n", (int)e->pid, e->status, (long long)e->ns);
+    }
+    fflush(f);
+    int keep = dup(fd); /* without close-on-exec */
+    fclose(f);
+    char num[16];
+    snprintf(num, sizeof(num), "%d", keep);
+    setenv("CRIB_KEEPER_STATE_FD", num, 1);
+    say("upgrade: starting %s", k->self);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(k->self, k->self_argv);
+    say("upgrade: exec %s: %s; carrying on with this keeper", k->self, strerror(errno));
+    sigset_t set;
+    sigemptyset(&set);
+    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR2};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaddset(&set, sigs[i]);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    unsetenv("CRIB_KEEPER_STATE_FD");
+    close(keep);
+    for (size_t i = 0; i < k->n_held; i++)
+        for (int j = 0; j < k->held[i].n; j++)
+            fcntl(k->held[i].fds[j], F_SETFD, FD_CLOEXEC);
+}
+
+/* The state an upgrading keeper left us. */
+static void restore(struct keeper *k, int fd)
+{
+    FILE *f = fdopen(fd, "r");
+    if (!f) {
+        close(fd);
+        return;
+    }
+    rewind(f);
+    char line[MSG_MAX + 64];
+    while (fgets(line, sizeof(line), f)) {
+        line[strcspn(line, "\n")] = '\0';
+        unsigned u;
+        int pid, status;
+        long long ns;
+        if (sscanf(line, "restarts %u", &u) == 1) {
+            k->restarts = u;
+        } else if (strncmp(line, "lastexit ", 9) == 0) {
+            snprintf(k->last_exit, sizeof(k->last_exit), "%.*s", (int)sizeof(k->last_exit) - 1,
+                     line + 9);
+        } else if (sscanf(line, "exit %d %d %lld", &pid, &status, &ns) == 3) {
+            k->exits[k->n_exits++ % EXITS_MAX] =
+                (struct exit_rec){.pid = pid, .status = status, .ns = ns};
+        } else if (strncmp(line, "held ", 5) == 0) {
+            char *key = line + 5, *sp = strchr(key, ' ');
+            int fds[FDS_MAX], n = 0;
+            for (char *p = sp; p && *p && n < FDS_MAX;) {
+                fds[n] = (int)strtol(p, &p, 10);
+                fcntl(fds[n], F_SETFD, FD_CLOEXEC);
+                n++;
+            }
+            if (sp && n > 0) {
+                *sp = '\0';
+                hold(k, key, fds, n);
+            }
+        }
+    }
+    fclose(f);
+    k->ever_ready = true; /* a daemon served before us */
+}
+
 /* The daemon ended: our exit when we were told to stop, else a restart (at once, or after a
  * backoff when it dies young: a crash loop). Returns the exit status, or -1 to go on. */
 static int on_daemon_exit(struct keeper *k, int status)
@@ -324,6 +450,11 @@ static int on_daemon_exit(struct keeper *k, int status)
      * that is the command's own failure, and there is nothing to keep yet. */
     if (k->stopping || !k->ever_ready)
         return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (k->upgrading) {
+        upgrade(k); /* returns only when the exec failed: the old daemon binary runs again */
+        k->restart_at = now_ms();
+        return -1;
+    }
     int64_t ran = now_ms() - k->started_ms;
     if (!k->ready || ran < YOUNG_MS) {
         k->backoff_ms = k->backoff_ms ? 2 * k->backoff_ms : BACKOFF_MIN_MS;
@@ -336,6 +467,10 @@ static int on_daemon_exit(struct keeper *k, int status)
     say("the daemon ended (%s) after %lld ms%s; restart %u in %d ms", k->last_exit, (long long)ran,
         k->ready ? "" : ", before it was ready", k->restarts, k->backoff_ms);
     k->restart_at = now_ms() + k->backoff_ms;
+    char note[160];
+    snprintf(note, sizeof(note), "STATUS=the daemon ended (%s); restart %u", k->last_exit,
+             k->restarts);
+    sd_notify_say(note);
     return -1;
 }
 
@@ -369,11 +504,20 @@ static int on_signal(struct keeper *k)
         }
         if (sig == SIGTERM || sig == SIGINT) {
             k->stopping = true;
+            sd_notify_say("STOPPING=1");
             if (!k->pid)
                 return 0; /* between two daemons */
         }
+        if (sig == SIGUSR2) {
+            /* An upgrade: the daemon stops, finishing its calls; then the new keeper. */
+            say("upgrade: stopping the daemon");
+            k->upgrading = true;
+            sig = SIGTERM;
+        }
         if (k->pid)
             kill(k->pid, sig);
+        else if (k->upgrading)
+            upgrade(k);
     }
     return -1;
 }
@@ -413,13 +557,29 @@ int main(int argc, char **argv)
                         "(the cribd command starts it; it runs cribd and restarts it)\n");
         return 2;
     }
-    struct keeper k = {.argv = argv + 1, .sock = -1};
+    struct keeper k = {.argv = argv + 1, .sock = -1, .self_argv = argv};
+    /* Our path as it was given: after an upgrade replaced the file, /proc/self/exe names the old
+     * one, deleted. */
+    if (!realpath(argv[0], k.self))
+        snprintf(k.self, sizeof(k.self), "%s", argv[0]);
+    /* systemd's socket is ours: the daemon is not the service's main process. */
+    const char *notify = getenv("NOTIFY_SOCKET");
+    if (notify && strlen(notify) < sizeof(notify_path))
+        snprintf(notify_path, sizeof(notify_path), "%s", notify);
+    unsetenv("NOTIFY_SOCKET");
+    const char *state = getenv("CRIB_KEEPER_STATE_FD");
+    if (state && *state) {
+        restore(&k, atoi(state));
+        unsetenv("CRIB_KEEPER_STATE_FD");
+        say("upgraded: holding %zu sets of fds, %zu exits", k.n_held,
+            k.n_exits < EXITS_MAX ? k.n_exits : (size_t)EXITS_MAX);
+    }
     /* Processes orphaned below us (containers of a daemon that died) become our children. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         say("cannot be the child subreaper: %s", strerror(errno));
     sigset_t set;
     sigemptyset(&set);
-    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP};
+    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR2};
     for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
         sigaddset(&set, sigs[i]);
     sigprocmask(SIG_BLOCK, &set, NULL);

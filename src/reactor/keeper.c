@@ -4,6 +4,7 @@
  * reads at once; the few small messages go inline, with a send timeout in case the keeper is
  * stuck. Once the daemon serves, the exits the keeper tells are read on the loop. */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +293,13 @@ void reactor_keeper_ready(struct reactor_keeper *k, uv_loop_t *loop)
     int r = send_msg(k, "ready", NULL, 0);
     if (r < 0)
         log_warn("keeper: ready: %s", strerror(-r));
+}
+
+int reactor_keeper_upgrade(struct reactor_keeper *k)
+{
+    if (!k)
+        return -ENOTSUP;
+    return kill(getppid(), SIGUSR2) < 0 ? -errno : 0;
 }
 
 void reactor_keeper_close(struct reactor_keeper *k)

@@ -322,6 +322,9 @@ size_t reactor_keeper_take(struct reactor_keeper *k, const char *key, int *fds, 
 /* Start-up is over: what this daemon neither took nor held again is dropped, the keeper learns
  * that we serve, and the exits it tells from now on are read on the loop. */
 void reactor_keeper_ready(struct reactor_keeper *k, uv_loop_t *loop);
+/* Ask the keeper (our parent) to upgrade: it stops this daemon, execs the keeper binary now at
+ * its path and starts the daemon binary now at ours. -ENOTSUP without a keeper. */
+int reactor_keeper_upgrade(struct reactor_keeper *k);
 /* At shutdown: stop reading (the handle closes with the loop). */
 void reactor_keeper_close(struct reactor_keeper *k);
 /* The exits of the processes the keeper reaped (those a dead daemon left to it: it is their

@@ -29,7 +29,8 @@ def pb():
 
 
 class Cribd:
-    def __init__(self, tmp, extra_config="", env=None):
+    def __init__(self, tmp, extra_config="", env=None, binary=None):
+        self.binary = binary or CRIBD
         self.dir = tmp
         self.sock = os.path.join(tmp, "crib.sock")
         self.netdir = os.path.join(tmp, "net.d")
@@ -62,7 +63,7 @@ network_dir = "{self.netdir}"
 
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([CRIBD, "--config", self.config], stdout=self.log,
+        self.proc = subprocess.Popen([self.binary, "--config", self.config], stdout=self.log,
                                      stderr=subprocess.STDOUT, env=self.env)
         if wait:
             self.wait_ready()
@@ -83,7 +84,7 @@ network_dir = "{self.netdir}"
 
     def daemon_pid(self, timeout=10):
         """The daemon's pid: the child of the keeper (the process we started) that runs CRIBD."""
-        want = os.path.realpath(CRIBD)
+        want = os.path.realpath(self.binary)
         deadline = time.monotonic() + timeout
         while True:
             path = f"/proc/{self.proc.pid}/task/{self.proc.pid}/children"
@@ -131,10 +132,10 @@ network_dir = "{self.netdir}"
 def cribd_factory(tmp_path):
     started = []
 
-    def make(extra_config="", start=True, env=None, subdir=None):
+    def make(extra_config="", start=True, env=None, subdir=None, binary=None):
         d = str(tmp_path / (subdir or f"c{len(started)}"))
         os.makedirs(d, exist_ok=True)
-        c = Cribd(d, extra_config, env)
+        c = Cribd(d, extra_config, env, binary)
         started.append(c)
         return c.start() if start else c
 

@@ -2,11 +2,14 @@
 while no daemon runs, so that containers never notice the daemon going away."""
 import json
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import time
 
-from conftest import Cri
-from test_containers import env, layouts, lines  # noqa: F401 (fixtures)
+from conftest import CRIBD, Cri
+from test_containers import Env, env, layouts, lines  # noqa: F401 (fixtures)
 from test_lifecycle import http_get
 from test_pods import net_cribd  # noqa: F401 (fixture)
 from test_streaming import STDIN, STDOUT, ws_connect
@@ -187,3 +190,70 @@ def test_exit_after_a_restart_is_reported(env):
     st = env.wait_exit(nine)
     assert (st.exit_code, st.reason) == (9, "Error"), st
     assert st.finished_at > st.started_at
+
+
+def test_upgrade_under_load_loses_no_line(net_cribd, pb, layouts, tmp_path):
+    # The binaries are replaced as a package manager does (a new file renamed over each), then
+    # `cribd upgrade`: the keeper stops the daemon, execs the new keeper, which starts the new
+    # daemon. Ten counters run on and lose no line.
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    for name in ("cribd", "cribd-keeper"):
+        shutil.copy2(os.path.join(os.path.dirname(CRIBD), name), bindir / name)
+    env = Env(net_cribd(binary=str(bindir / "cribd")), pb, layouts, str(tmp_path))
+    try:
+        pod = env.pod()
+        names = [f"counter{i}" for i in range(10)]
+        cids = [env.run(pod, COUNTER, name=n) for n in names]
+        wait_numbers_past(env, pod, names[-1], 20)
+        keeper, old = env.c.proc.pid, env.c.daemon_pid()
+        for name in ("cribd", "cribd-keeper"):  # a second build: other bytes
+            with open(bindir / name, "rb") as f:
+                data = f.read()
+            with open(bindir / f"{name}.new", "wb") as f:
+                f.write(data + b"\0second build\0")
+            os.chmod(bindir / f"{name}.new", 0o755)
+            os.rename(bindir / f"{name}.new", bindir / name)
+        r = subprocess.run([str(bindir / "cribd"), "--config", env.c.config, "upgrade"],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        deadline = time.monotonic() + 30
+        while env.c.daemon_pid() == old:
+            assert time.monotonic() < deadline, "the daemon was not replaced"
+            time.sleep(0.05)
+        reconnect(env)
+        # The same keeper process, now running the new keeper binary; the new daemon binary.
+        assert env.c.proc.poll() is None and env.c.proc.pid == keeper
+        for pid in (keeper, env.c.daemon_pid()):
+            exe = os.readlink(f"/proc/{pid}/exe")
+            assert not exe.endswith("(deleted)"), exe
+        assert "upgrade: starting" in env.c.output()
+        last = wait_numbers_past(env, pod, names[0], numbers(env, pod, names[0])[-1] + 50)[-1]
+        for cid in cids:
+            assert env.status(cid).state == env.pb.CONTAINER_RUNNING
+            env.stop(cid, 0)
+        for n in names:
+            got = numbers(env, pod, n)
+            assert got == list(range(len(got))), f"{n}: lost or repeated lines"
+            assert got[-1] >= last - 1000
+    finally:
+        env.close()
+
+
+def test_systemd_notify_from_the_keeper(cribd_factory, tmp_path):
+    # Type=notify: the keeper (the service's main process) says READY=1 once the daemon serves,
+    # and STOPPING=1 when it is stopped; the daemon does not get the socket.
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    c = cribd_factory(env={"NOTIFY_SOCKET": path}, start=False)
+    c.start(wait=False)
+    msg = sock.recv(4096).decode()
+    assert msg.startswith("READY=1"), msg
+    c.wait_ready()
+    env = open(f"/proc/{c.daemon_pid()}/environ", "rb").read().split(b"\0")
+    assert not [v for v in env if v.startswith(b"NOTIFY_SOCKET=")]
+    assert c.stop() == 0
+    assert sock.recv(4096).decode() == "STOPPING=1"
+    sock.close()
