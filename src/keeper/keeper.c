@@ -10,6 +10,11 @@
  * CRIB_KEEPER_STATE_FD, the held fds inherited), and that keeper starts the daemon now at the
  * daemon's path. Pid, children and fds stay: no container notices.
  *
+ * Stopped (SIGTERM or SIGINT, as `systemctl stop` does) while it holds fds, it leaves them to a
+ * holder: a child of its own, in a session of its own, that listens on CRIB_KEEPER_HOLDER (a
+ * socket under the run root) and gives them to the next keeper, or ends when every container
+ * whose fds it holds has hung up. (The containers' exits are then init's to reap.)
+ *
  * No libuv and no library beyond libc: a poll loop over a signalfd and the daemon's socket.
  *
  * The daemon's socket is one end of a SOCK_SEQPACKET pair, fd KEEPER_FD in the daemon, named by
@@ -282,6 +287,45 @@ static int on_message(struct keeper *k)
     return 1;
 }
 
+/* One "held KEY" message (with its fds) from a holder: 1, 0 at "end", -1 on an error. */
+static int recv_held(struct keeper *k)
+{
+    char text[MSG_MAX + 1];
+    struct iovec iov = {.iov_base = text, .iov_len = MSG_MAX};
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * FDS_MAX)];
+        struct cmsghdr align;
+    } u;
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
+    ssize_t len = recvmsg(k->sock, &msg, MSG_CMSG_CLOEXEC);
+    if (len <= 0)
+        return -1;
+    text[len] = '\0';
+    int fds[FDS_MAX], n = 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        int c = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+        for (int i = 0; i < c; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + (size_t)i * sizeof(int), sizeof(int));
+            if (n < FDS_MAX)
+                fds[n++] = fd;
+            else
+                close(fd);
+        }
+    }
+    if (strcmp(text, "end") == 0)
+        return 0;
+    if (strncmp(text, "held ", 5) == 0 && n > 0)
+        hold(k, text + 5, fds, n);
+    else
+        for (int i = 0; i < n; i++)
+            close(fds[i]);
+    return 1;
+}
+
 /* Every message the daemon has sent: its last holds count even when it has just died. */
 static void read_messages(struct keeper *k)
 {
@@ -342,6 +386,122 @@ static void describe(char *buf, size_t len, int status)
         snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
     else
         snprintf(buf, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+}
+
+/* ---- the holder: what we hold, kept while no keeper runs ---- */
+
+static const char *holder_path(void)
+{
+    const char *p = getenv("CRIB_KEEPER_HOLDER");
+    return p && *p && strlen(p) < sizeof(((struct sockaddr_un *)0)->sun_path) ? p : NULL;
+}
+
+static void hand_over(int conn, struct keeper *k)
+{
+    char line[MSG_MAX];
+    for (size_t i = 0; i < k->n_held; i++) {
+        snprintf(line, sizeof(line), "held %s", k->held[i].key);
+        send_msg(conn, line, k->held[i].fds, k->held[i].n);
+    }
+    send_msg(conn, "end", NULL, 0);
+}
+
+/* The holder's life: until a keeper takes the fds, or every set has hung up. */
+static void hold_on(struct keeper *k, int lfd)
+{
+    for (;;) {
+        size_t n = 1;
+        for (size_t i = 0; i < k->n_held; i++)
+            n += (size_t)k->held[i].n;
+        struct pollfd *p = calloc(n, sizeof(*p));
+        if (!p)
+            return;
+        p[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
+        for (size_t i = 0, j = 1; i < k->n_held; i++)
+            for (int f = 0; f < k->held[i].n; f++)
+                p[j++] = (struct pollfd){.fd = k->held[i].fds[f]}; /* hang-ups only */
+        int r = poll(p, (nfds_t)n, -1);
+        if (r > 0 && p[0].revents) {
+            int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+            if (conn >= 0) {
+                hand_over(conn, k);
+                close(conn);
+                free(p);
+                return;
+            }
+        }
+        /* A set whose every fd hung up: its container is gone. */
+        for (size_t i = k->n_held, j = n; i-- > 0;) {
+            j -= (size_t)k->held[i].n;
+            bool gone = true;
+            for (int f = 0; f < k->held[i].n; f++)
+                gone = gone && (p[j + (size_t)f].revents & (POLLHUP | POLLERR | POLLNVAL));
+            if (gone)
+                drop(k, k->held[i].key);
+        }
+        free(p);
+        if (k->n_held == 0)
+            return;
+    }
+}
+
+/* We are stopped while holding fds: a holder keeps them. */
+static void leave_to_holder(struct keeper *k)
+{
+    const char *path = holder_path();
+    if (!path || k->n_held == 0)
+        return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path));
+    unlink(path);
+    int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
+        say("holder: %s: %s", path, strerror(errno));
+        if (lfd >= 0)
+            close(lfd);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid < 0)
+        say("holder: fork: %s", strerror(errno));
+    if (pid == 0) {
+        setsid();
+        close(k->sigfd);
+        prctl(PR_SET_NAME, "cribd-holder");
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        hold_on(k, lfd);
+        unlink(path);
+        _exit(0);
+    }
+    close(lfd);
+    if (pid > 0)
+        say("stopped: %zu sets of fds left to the holder (pid %d)", k->n_held, (int)pid);
+}
+
+/* What a holder kept since the last keeper stopped. */
+static void take_from_holder(struct keeper *k)
+{
+    const char *path = holder_path();
+    if (!path)
+        return;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path));
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return;
+    }
+    int saved = k->sock;
+    k->sock = fd;
+    int r;
+    while ((r = recv_held(k)) > 0)
+        ;
+    k->sock = saved;
+    close(fd);
+    say("took %zu sets of fds from the holder", k->n_held);
 }
 
 /* ---- upgrades: our state across our own exec ---- */
@@ -589,7 +749,9 @@ int main(int argc, char **argv)
         say("signalfd: %s", strerror(errno));
         return 1;
     }
+    take_from_holder(&k);
     int r = run(&k);
+    leave_to_holder(&k);
     while (k.n_held)
         drop(&k, k.held[0].key);
     free(k.held);

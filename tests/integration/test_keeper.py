@@ -257,3 +257,29 @@ def test_systemd_notify_from_the_keeper(cribd_factory, tmp_path):
     assert c.stop() == 0
     assert sock.recv(4096).decode() == "STOPPING=1"
     sock.close()
+
+
+def test_stopped_service_leaves_containers_running_and_writing(env):
+    # `systemctl stop`: SIGTERM to the keeper. The daemon stops, the keeper leaves what it holds
+    # to a holder and exits; the containers write on meanwhile (no SIGPIPE, no line lost), and
+    # the next start takes everything back.
+    pod = env.pod()
+    names = [f"counter{i}" for i in range(3)]
+    cids = [env.run(pod, COUNTER, name=n) for n in names]
+    before = wait_numbers_past(env, pod, names[-1], 20)[-1]
+    env.ch.close()
+    assert env.c.stop() == 0
+    assert "left to the holder" in env.c.output()
+    time.sleep(2)  # about 200 lines each, waiting in the pipes
+    env.c.start()
+    reconnect(env)
+    assert "took 3 sets of fds from the holder" in env.c.output()
+    for cid in cids:
+        assert env.status(cid).state == env.pb.CONTAINER_RUNNING
+    last = wait_numbers_past(env, pod, names[0], before + 250)[-1]
+    for cid in cids:
+        env.stop(cid, 0)
+    for n in names:
+        got = numbers(env, pod, n)
+        assert got == list(range(len(got))), f"{n}: lost or repeated lines"
+        assert got[-1] >= last - 1000
