@@ -57,6 +57,27 @@ static int request(const char *socket_path, const char *req, struct buf *resp)
     return 0;
 }
 
+/* POST target with no body; the answer's body goes to stdout when its status is ok, else to
+ * stderr. Returns the process exit code. */
+static int post(const char *socket_path, const char *target, int ok)
+{
+    cleanup_free char *req = xasprintf("POST %s HTTP/1.1\r\nHost: crib\r\nContent-Length: 0\r\n"
+                                       "Connection: close\r\n\r\n",
+                                       target);
+    struct buf resp = {0};
+    int r = request(socket_path, req, &resp);
+    int status = 0;
+    const char *text = (const char *)resp.data;
+    if (r == 0 && sscanf(text, "HTTP/1.1 %d", &status) == 1) {
+        const char *body = strstr(text, "\r\n\r\n");
+        fputs(body ? body + 4 : "", status == ok ? stdout : stderr);
+    } else if (r == 0) {
+        fprintf(stderr, "cribd: no answer from the daemon\n");
+    }
+    buf_done(&resp);
+    return status == ok ? 0 : 1;
+}
+
 int cli_load(const char *socket_path, const char *path, const char *name)
 {
     char abs[PATH_MAX];
@@ -64,44 +85,20 @@ int cli_load(const char *socket_path, const char *path, const char *name)
         fprintf(stderr, "cribd: %s: %s\n", path, strerror(errno));
         return 1;
     }
-    struct buf req = {0};
-    buf_puts(&req, "POST /images/load?path=");
-    url_escape(&req, abs);
+    struct buf target = {0};
+    buf_puts(&target, "/images/load?path=");
+    url_escape(&target, abs);
     if (name) {
-        buf_puts(&req, "&name=");
-        url_escape(&req, name);
+        buf_puts(&target, "&name=");
+        url_escape(&target, name);
     }
-    buf_puts(&req, " HTTP/1.1\r\nHost: crib\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-    struct buf resp = {0};
-    int r = request(socket_path, (const char *)req.data, &resp);
-    buf_done(&req);
-    int status = 0;
-    const char *text = (const char *)resp.data;
-    if (r == 0 && sscanf(text, "HTTP/1.1 %d", &status) == 1) {
-        const char *body = strstr(text, "\r\n\r\n");
-        fputs(body ? body + 4 : "", status == 200 ? stdout : stderr);
-    } else if (r == 0) {
-        fprintf(stderr, "cribd: no answer from the daemon\n");
-    }
-    buf_done(&resp);
-    return status == 200 ? 0 : 1;
+    buf_append(&target, "", 1);
+    int r = post(socket_path, (const char *)target.data, 200);
+    buf_done(&target);
+    return r;
 }
 
 int cli_upgrade(const char *socket_path)
 {
-    struct buf resp = {0};
-    int r = request(socket_path,
-                    "POST /upgrade HTTP/1.1\r\nHost: crib\r\nContent-Length: 0\r\n"
-                    "Connection: close\r\n\r\n",
-                    &resp);
-    int status = 0;
-    const char *text = (const char *)resp.data;
-    if (r == 0 && sscanf(text, "HTTP/1.1 %d", &status) == 1) {
-        const char *body = strstr(text, "\r\n\r\n");
-        fputs(body ? body + 4 : "", status == 202 ? stdout : stderr);
-    } else if (r == 0) {
-        fprintf(stderr, "cribd: no answer from the daemon\n");
-    }
-    buf_done(&resp);
-    return status == 202 ? 0 : 1;
+    return post(socket_path, "/upgrade", 202);
 }

@@ -153,6 +153,15 @@ static void hold(struct keeper *k, const char *key, const int *fds, int n)
     h->n = n;
 }
 
+/* The signals we take through the signalfd (blocked otherwise). */
+static void our_signals(sigset_t *set)
+{
+    sigemptyset(set);
+    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR2};
+    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+        sigaddset(set, sigs[i]);
+}
+
 /* ---- systemd: the sd_notify protocol, without libsystemd ---- */
 
 static char notify_path[108]; /* NOTIFY_SOCKET ("@" for the abstract namespace), or "" */
@@ -237,10 +246,10 @@ static void record_exit(struct keeper *k, pid_t pid, int status)
     }
 }
 
-/* One message from the daemon: 1, or 0 when there is none now, -1 at the socket's end. */
-static int on_message(struct keeper *k)
+/* One message (text NUL-terminated, up to FDS_MAX fds, the rest closed): its length, 0 at the
+ * socket's end, or -errno. */
+static ssize_t recv_msg(int sock, char *text, int *fds, int *n, int flags)
 {
-    char text[MSG_MAX + 1];
     struct iovec iov = {.iov_base = text, .iov_len = MSG_MAX};
     union {
         char buf[CMSG_SPACE(sizeof(int) * FDS_MAX)];
@@ -248,14 +257,11 @@ static int on_message(struct keeper *k)
     } u;
     struct msghdr msg = {
         .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    ssize_t len = recvmsg(k->sock, &msg, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    ssize_t len = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
+    *n = 0;
     if (len < 0)
-        return errno == EINTR || errno == EAGAIN ? 0 : -1;
-    if (len == 0)
-        return -1;
+        return -errno;
     text[len] = '\0';
-    int fds[FDS_MAX];
-    int n = 0;
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
@@ -263,13 +269,31 @@ static int on_message(struct keeper *k)
         for (int i = 0; i < c; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(cm) + (size_t)i * sizeof(int), sizeof(int));
-            if (n < FDS_MAX)
-                fds[n++] = fd;
+            if (*n < FDS_MAX)
+                fds[(*n)++] = fd;
             else
                 close(fd);
         }
     }
-    if (strncmp(text, "hold ", 5) == 0 && n > 0 && !(msg.msg_flags & MSG_CTRUNC)) {
+    if (msg.msg_flags & MSG_CTRUNC) { /* fds were lost: the message cannot be trusted */
+        for (int i = 0; i < *n; i++)
+            close(fds[i]);
+        *n = 0;
+    }
+    return len;
+}
+
+/* One message from the daemon: 1, or 0 when there is none now, -1 at the socket's end. */
+static int on_message(struct keeper *k)
+{
+    char text[MSG_MAX + 1];
+    int fds[FDS_MAX], n;
+    ssize_t len = recv_msg(k->sock, text, fds, &n, MSG_DONTWAIT);
+    if (len < 0)
+        return len == -EINTR || len == -EAGAIN ? 0 : -1;
+    if (len == 0)
+        return -1;
+    if (strncmp(text, "hold ", 5) == 0 && n > 0) {
         hold(k, text + 5, fds, n);
         return 1;
     }
@@ -291,31 +315,9 @@ static int on_message(struct keeper *k)
 static int recv_held(struct keeper *k)
 {
     char text[MSG_MAX + 1];
-    struct iovec iov = {.iov_base = text, .iov_len = MSG_MAX};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * FDS_MAX)];
-        struct cmsghdr align;
-    } u;
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    ssize_t len = recvmsg(k->sock, &msg, MSG_CMSG_CLOEXEC);
-    if (len <= 0)
+    int fds[FDS_MAX], n;
+    if (recv_msg(k->sock, text, fds, &n, 0) <= 0)
         return -1;
-    text[len] = '\0';
-    int fds[FDS_MAX], n = 0;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        int c = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < c; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm) + (size_t)i * sizeof(int), sizeof(int));
-            if (n < FDS_MAX)
-                fds[n++] = fd;
-            else
-                close(fd);
-        }
-    }
     if (strcmp(text, "end") == 0)
         return 0;
     if (strncmp(text, "held ", 5) == 0 && n > 0)
@@ -544,10 +546,7 @@ static void upgrade(struct keeper *k)
     execv(k->self, k->self_argv);
     say("upgrade: exec %s: %s; carrying on with this keeper", k->self, strerror(errno));
     sigset_t set;
-    sigemptyset(&set);
-    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR2};
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        sigaddset(&set, sigs[i]);
+    our_signals(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);
     unsetenv("CRIB_KEEPER_STATE_FD");
     close(keep);
@@ -738,10 +737,7 @@ int main(int argc, char **argv)
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
         say("cannot be the child subreaper: %s", strerror(errno));
     sigset_t set;
-    sigemptyset(&set);
-    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR2};
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        sigaddset(&set, sigs[i]);
+    our_signals(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     k.sigfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
