@@ -90,6 +90,21 @@ int fs_load_records(const char *dir, size_t max, fs_record_fn fn, void *data)
     return 0;
 }
 
+char **fs_dir_names(const char *dir)
+{
+    struct dirent **names = NULL;
+    int n = scandir(dir, &names, NULL, alphasort);
+    char **out = xcalloc((size_t)(n > 0 ? n : 0) + 1, sizeof(*out));
+    size_t k = 0;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i]->d_name, ".") != 0 && strcmp(names[i]->d_name, "..") != 0)
+            out[k++] = xstrdup(names[i]->d_name);
+        free(names[i]);
+    }
+    free(names);
+    return out;
+}
+
 char *fs_self_exe(void)
 {
     char exe[PATH_MAX];

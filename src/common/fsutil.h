@@ -19,6 +19,9 @@ int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mod
  * dir has no records; another failure to read it is -errno. */
 typedef void (*fs_record_fn)(const char *path, const char *text, int read_error, void *data);
 int fs_load_records(const char *dir, size_t max, fs_record_fn fn, void *data);
+/* The names in dir (no "." or ".."), sorted, NULL-terminated (free each, then the array); an
+ * empty array when dir cannot be read. */
+char **fs_dir_names(const char *dir);
 /* The path of the running binary (/proc/self/exe), or "" when it cannot be read. */
 char *fs_self_exe(void);
 /* Write data to path, created or truncated, without fsync: small files under the run root

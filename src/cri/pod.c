@@ -770,6 +770,72 @@ static void on_checked(int status, struct err *err, void *data)
     free(c);
 }
 
+/* ---- RunPodSandbox calls a daemon's death interrupted ---- */
+
+/* Their pods have a run directory and no record (the record is written last): what they made
+ * is undone, the network first (host-local gives the address back, the veth goes with the
+ * namespace), then the pins, the /dev/shm tmpfs and the files. */
+struct unfinished {
+    struct cri *cri;
+    char *id, *dir;
+};
+
+static void unfinished_undo_local(struct unfinished *u)
+{
+    struct err e = ERR_INIT;
+    cleanup_free char *nsdir = xasprintf("%s/ns", u->dir);
+    if (network_ns_unpin(nsdir, &e) < 0 || network_pod_files_unmount_shm(u->dir, &e) < 0 ||
+        network_pod_files_remove(u->dir, &e) < 0)
+        log_warn("pod %s (unfinished): %s", u->id, err_msg(&e));
+    else
+        log_info("pod %s: its RunPodSandbox did not finish: undone", u->id);
+    err_done(&e);
+    free(u->id);
+    free(u->dir);
+    free(u);
+}
+
+static void on_unfinished_deleted(int status, struct err *err, void *data)
+{
+    struct unfinished *u = data;
+    if (status < 0)
+        log_warn("pod %s (unfinished): CNI DEL: %s", u->id, err_msg(err));
+    unfinished_undo_local(u);
+}
+
+static bool is_pod_id(const char *s)
+{
+    size_t n = strlen(s);
+    return n == 64 && strspn(s, "0123456789abcdef") == n;
+}
+
+void cri_pods_undo_unfinished(struct cri *cri)
+{
+    char **names = fs_dir_names(cri->pods_run);
+    for (char **name = names; *name; name++) {
+        if (is_pod_id(*name) && !cri_pod_find(cri, *name)) {
+            struct unfinished *u = xcalloc(1, sizeof(*u));
+            u->cri = cri;
+            u->id = xstrdup(*name);
+            u->dir = xasprintf("%s/%s", cri->pods_run, *name);
+            if (network_pod_files_gone(u->dir, NETWORK_NS_NET, false)) {
+                unfinished_undo_local(u); /* never got as far as the network */
+            } else {
+                cleanup_free char *netns = xasprintf("%s/ns/net", u->dir);
+                struct network_pod np = {.id = u->id,
+                                         .netns = netns,
+                                         .name = "",
+                                         .namespace_ = "",
+                                         .uid = "",
+                                         .pod_cidr = cri->pod_cidr};
+                network_del_current(cri->network, &np, on_unfinished_deleted, u);
+            }
+        }
+        free(*name);
+    }
+    free(names);
+}
+
 /* After a restart: ask the plugins whether each ready pod's network is still as they set it. */
 void cri_pods_check(struct cri *cri)
 {

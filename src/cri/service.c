@@ -206,6 +206,8 @@ static int load_pods(struct cri *cri, struct err *err)
     int r = cri_pods_load(cri, err);
     if (r == 0)
         cri_pods_check(cri);
+    if (r == 0)
+        cri_pods_undo_unfinished(cri);
     return r;
 }
 

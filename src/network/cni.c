@@ -382,6 +382,26 @@ void network_del(struct network *n, const struct network_pod *pod,
     start_saved(n, pod, att, CNI_DEL, cb, data);
 }
 
+void network_del_current(struct network *n, const struct network_pod *pod, network_done_cb cb,
+                         void *data)
+{
+    struct err err = ERR_INIT;
+    struct cni_op *op = op_new(n, pod, CNI_DEL, &err);
+    refresh_unwatched(n);
+    int r = op ? current_conflist(n, &op->conf, &err) : err.code;
+    if (r < 0) {
+        cb(r, &err, data);
+        err_done(&err);
+        if (op)
+            op_free(op);
+        return;
+    }
+    op->next = op->conf.n_plugins;
+    op->del_cb = cb;
+    op->data = data;
+    run_next(op);
+}
+
 void network_check(struct network *n, const struct network_pod *pod,
                    const struct network_attachment *att, network_done_cb cb, void *data)
 {

@@ -132,6 +132,10 @@ void network_add(struct network *n, const struct network_pod *pod, network_add_c
  * every plugin is still called. */
 void network_del(struct network *n, const struct network_pod *pod,
                  const struct network_attachment *att, network_done_cb cb, void *data);
+/* DEL with the configuration in use now and no previous result: for an ADD that a daemon's death
+ * interrupted (nothing was saved), as the CNI spec lets DEL run on what may not exist. */
+void network_del_current(struct network *n, const struct network_pod *pod, network_done_cb cb,
+                         void *data);
 /* CHECK through the chain with the saved configuration and result (nothing when the network
  * disables it or predates CNI 0.4.0). */
 void network_check(struct network *n, const struct network_pod *pod,

@@ -6,12 +6,15 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
+
+import grpc
 
 from conftest import CRIBD, Cri
 from test_containers import Env, env, layouts, lines  # noqa: F401 (fixtures)
 from test_lifecycle import http_get
-from test_pods import net_cribd  # noqa: F401 (fixture)
+from test_pods import net_cribd, pod_config  # noqa: F401 (fixture)
 from test_streaming import STDIN, STDOUT, ws_connect
 
 COUNTER = ["/bin/sh", "-c", "i=0; while true; do echo $i; i=$((i+1)); sleep 0.01; done"]
@@ -283,3 +286,54 @@ def test_stopped_service_leaves_containers_running_and_writing(env):
         got = numbers(env, pod, n)
         assert got == list(range(len(got))), f"{n}: lost or repeated lines"
         assert got[-1] >= last - 1000
+
+
+def leftovers(env):
+    """What pods that do not exist (any more) left behind: run directories, mounts, addresses,
+    and veths beyond one per ready pod."""
+    pods = env.cli.unary("ListPodSandbox").items
+    ids = {p.id for p in pods}
+    run = os.path.join(env.c.dir, "run", "pods")
+    dirs = [d for d in os.listdir(run) if len(d) == 64 and d not in ids]
+    mounts = [m for m in (line.split()[1] for line in open("/proc/mounts"))
+              if m.startswith(run + "/") and m[len(run) + 1:len(run) + 65] not in ids]
+    ipam = os.path.join(env.c.dir, "ipam", f"crib-test-{env.c.net_n}")
+    addrs = []
+    if os.path.isdir(ipam):
+        for f in os.listdir(ipam):
+            if f[0].isdigit() and open(os.path.join(ipam, f)).read().split()[0] not in ids:
+                addrs.append(f)
+    veths = subprocess.run(["ip", "-o", "link", "show", "master", f"cribt{env.c.net_n}"],
+                           capture_output=True, text=True).stdout.strip().splitlines()
+    ready = [p for p in pods if p.state == env.pb.SANDBOX_READY]
+    return dirs, mounts, addrs, len(veths) - len(ready)
+
+
+def test_run_pod_sandbox_killed_anywhere_leaves_nothing(env):
+    # The daemon is killed at points swept across RunPodSandbox: after the restart each pod is
+    # either there and ready, or gone with nothing left (pins, /dev/shm, address, veth, files).
+    up = time.monotonic()
+    for k, delay_ms in enumerate(range(0, 140, 10)):
+        time.sleep(max(0, up + 1.2 - time.monotonic()))  # not a crash loop
+        cfg = pod_config(env.pb, name=f"killed{k}")
+        cli = env.cli
+
+        def call():
+            try:
+                cli.unary("RunPodSandbox", config=cfg, timeout=30)
+            except grpc.RpcError:
+                pass
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(delay_ms / 1000)
+        kill_daemon(env)
+        up = time.monotonic()
+        t.join()
+        deadline = time.monotonic() + 10
+        while (left := leftovers(env)) != ([], [], [], 0):
+            assert time.monotonic() < deadline, f"killed {delay_ms} ms in: {left}"
+            time.sleep(0.1)
+    assert "did not finish: undone" in env.c.output()
+    for p in env.cli.unary("ListPodSandbox").items:
+        env.cli.unary("RemovePodSandbox", pod_sandbox_id=p.id, timeout=60)
+    assert leftovers(env) == ([], [], [], 0)
