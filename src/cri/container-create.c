@@ -344,6 +344,11 @@ static int prepare(struct create_work *w, struct pod *p, const struct image_reco
     int r = fs_mkdir_p(c->run_dir, 0700);
     if (r < 0)
         return err_set(&w->err, r, "run directory %s: %s", c->run_dir, strerror(-r));
+    /* For a daemon that finds this directory without a record: whose runtime state to delete. */
+    cleanup_free char *handler = xasprintf("%s/handler", c->run_dir);
+    r = write_file(handler, c->runtime, &w->err);
+    if (r < 0)
+        return r;
     cleanup_free char *rootfs = NULL;
     r = storage_rootfs_mount(cri->storage, c->id, c->layers, c->n_layers, &rootfs, &w->err);
     if (r < 0)

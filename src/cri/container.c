@@ -761,6 +761,69 @@ int cri_ctrs_load(struct cri *cri, struct err *err)
     return r < 0 ? err_set(err, r, "read %s: %s", cri->ctrs_dir, strerror(-r)) : 0;
 }
 
+/* ---- CreateContainer calls a daemon's death interrupted ---- */
+
+/* A container run directory without a record (the record is written last): its rootfs is
+ * unmounted at once (before the layers are pruned), the runtime's state (and with it the init and
+ * the cgroup) is deleted, then the directory. */
+struct unfinished_ctr {
+    struct cri *cri;
+    char *id, *run_dir;
+};
+
+static void on_unfinished_deleted(int status, const struct reactor_child_result *res,
+                                  struct err *err, void *data)
+{
+    struct unfinished_ctr *u = data;
+    int r = fs_remove_tree(u->run_dir);
+    if (r < 0)
+        log_warn("container %s (unfinished): remove %s: %s", u->id, u->run_dir, strerror(-r));
+    else
+        log_info("container %s: its CreateContainer did not finish: undone", u->id);
+    free(u->id);
+    free(u->run_dir);
+    free(u);
+}
+
+static bool is_ctr_id(const char *s)
+{
+    size_t n = strlen(s);
+    return n == 64 && strspn(s, "0123456789abcdef") == n;
+}
+
+static void undo_unfinished(struct cri *cri, const char *id)
+{
+    struct unfinished_ctr *u = xcalloc(1, sizeof(*u));
+    u->cri = cri;
+    u->id = xstrdup(id);
+    u->run_dir = xasprintf("%s/%s", cri->ctrs_run, id);
+    storage_rootfs_remove(cri->storage, id, NULL, 0);
+    cleanup_free char *path = xasprintf("%s/handler", u->run_dir);
+    struct buf handler = {0};
+    fs_read_file(path, 256, &handler);
+    struct oci_runtime rt;
+    struct err err = ERR_INIT;
+    struct oci_verb v = {.type = OCI_VERB_DELETE, .id = id, .del = {.force = true}};
+    if (cri_runtime_of(cri, handler.data ? (const char *)handler.data : "", &rt, &err) < 0 ||
+        oci_runtime_call(cri->loop, &rt, &v, NULL, on_unfinished_deleted, u, NULL, &err) < 0) {
+        log_warn("container %s (unfinished): %s", id, err_msg(&err));
+        on_unfinished_deleted(0, NULL, NULL, u);
+    }
+    err_done(&err);
+    buf_done(&handler);
+}
+
+void cri_ctrs_undo_unfinished(struct cri *cri)
+{
+    char **names = fs_dir_names(cri->ctrs_run);
+    for (char **name = names; *name; name++) {
+        if (is_ctr_id(*name) && !cri_ctr_find(cri, *name))
+            undo_unfinished(cri, *name);
+        free(*name);
+    }
+    free(names);
+}
+
 void cri_ctrs_shutdown(struct cri *cri)
 {
     for (struct ctr *c = cri->ctrs; c; c = c->next) {

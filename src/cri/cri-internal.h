@@ -86,6 +86,8 @@ int cri_pods_load(struct cri *cri, struct err *err);
 void cri_pods_free(struct cri *cri);
 void cri_pods_shutdown(struct cri *cri);
 void cri_pods_check(struct cri *cri);
+/* After a restart: undo what CreateContainer calls a daemon's death interrupted had made. */
+void cri_ctrs_undo_unfinished(struct cri *cri);
 /* After a restart: undo what RunPodSandbox calls a daemon's death interrupted had made. */
 void cri_pods_undo_unfinished(struct cri *cri);
 

@@ -232,6 +232,8 @@ static int load_containers(struct cri *cri, struct err *err)
     cri->ctrs_dir = xasprintf("%s/containers", cri->cfg->root);
     cri->ctrs_run = xasprintf("%s/containers", cri->cfg->runroot);
     int r = cri_ctrs_load(cri, err);
+    if (r == 0)
+        cri_ctrs_undo_unfinished(cri);
     /* Images and containers hold their layers now: the rest can go. */
     if (r == 0)
         storage_prune(cri->storage);

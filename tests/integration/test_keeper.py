@@ -337,3 +337,47 @@ def test_run_pod_sandbox_killed_anywhere_leaves_nothing(env):
     for p in env.cli.unary("ListPodSandbox").items:
         env.cli.unary("RemovePodSandbox", pod_sandbox_id=p.id, timeout=60)
     assert leftovers(env) == ([], [], [], 0)
+
+
+def ctr_leftovers(env, runc_before):
+    """What containers that do not exist left behind: run directories, rootfs mounts, runc
+    state (its init and cgroup with it)."""
+    ids = {c.id for c in env.cli.unary("ListContainers").containers}
+    run = os.path.join(env.c.dir, "run", "containers")
+    dirs = [d for d in os.listdir(run) if len(d) == 64 and d not in ids]
+    over = os.path.join(env.c.dir, "root", "overlay-containers")
+    mounts = [m for m in (line.split()[1] for line in open("/proc/mounts"))
+              if m.startswith(over + "/") and m[len(over) + 1:len(over) + 65] not in ids]
+    runc = [d for d in os.listdir("/run/runc") if d not in runc_before and d not in ids]
+    return dirs, mounts, runc
+
+
+def test_create_container_killed_anywhere_leaves_nothing(env):
+    pod = env.pod()
+    runc_before = set(os.listdir("/run/runc"))
+    up = time.monotonic()
+    for k, delay_ms in enumerate(range(0, 210, 15)):
+        time.sleep(max(0, up + 1.2 - time.monotonic()))  # not a crash loop
+        cli = env.cli
+
+        def call():
+            try:
+                cfg = env.pb.ContainerConfig(
+                    metadata=env.pb.ContainerMetadata(name=f"killed{k}"),
+                    image=env.pb.ImageSpec(image="localhost/crib-test/busybox:1"),
+                    command=["/bin/sleep", "60"], log_path=f"killed{k}.log")
+                cli.unary("CreateContainer", pod_sandbox_id=pod[0], config=cfg,
+                          sandbox_config=pod[1], timeout=30)
+            except grpc.RpcError:
+                pass
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(delay_ms / 1000)
+        kill_daemon(env)
+        up = time.monotonic()
+        t.join()
+        deadline = time.monotonic() + 10
+        while (left := ctr_leftovers(env, runc_before)) != ([], [], []):
+            assert time.monotonic() < deadline, f"killed {delay_ms} ms in: {left}"
+            time.sleep(0.1)
+    assert "did not finish: undone" in env.c.output()
