@@ -381,3 +381,33 @@ def test_create_container_killed_anywhere_leaves_nothing(env):
             assert time.monotonic() < deadline, f"killed {delay_ms} ms in: {left}"
             time.sleep(0.1)
     assert "did not finish: undone" in env.c.output()
+
+
+def test_start_container_killed_anywhere_is_created_or_running(env):
+    # After the restart a container whose StartContainer was cut short is either still created
+    # (and starts when asked again) or running: never created with its process running.
+    pod = env.pod()
+    up = time.monotonic()
+    for k, delay_ms in enumerate(range(0, 140, 10)):
+        cid = env.create(pod, ["/bin/sleep", "60"], name=f"started{k}")
+        time.sleep(max(0, up + 1.2 - time.monotonic()))  # not a crash loop
+        cli = env.cli
+
+        def call():
+            try:
+                cli.unary("StartContainer", container_id=cid, timeout=30)
+            except grpc.RpcError:
+                pass
+        t = threading.Thread(target=call)
+        t.start()
+        time.sleep(delay_ms / 1000)
+        kill_daemon(env)
+        up = time.monotonic()
+        t.join()
+        st = env.status(cid)
+        assert st.state in (env.pb.CONTAINER_CREATED, env.pb.CONTAINER_RUNNING), (delay_ms, st)
+        if st.state == env.pb.CONTAINER_CREATED:
+            env.start(cid)
+        assert env.status(cid).state == env.pb.CONTAINER_RUNNING, delay_ms
+        env.stop(cid, 0)
+        env.cli.unary("RemoveContainer", container_id=cid, timeout=30)
