@@ -353,17 +353,26 @@ static struct cni_op *op_new(struct network *n, const struct network_pod *pod, e
     return op;
 }
 
+/* An operation on the configuration in use now; NULL with err when there is none. */
+static struct cni_op *op_current(struct network *n, const struct network_pod *pod, enum cni_cmd cmd,
+                                 struct err *err)
+{
+    struct cni_op *op = op_new(n, pod, cmd, err);
+    refresh_unwatched(n);
+    if (op && current_conflist(n, &op->conf, err) < 0) {
+        op_free(op);
+        return NULL;
+    }
+    return op;
+}
+
 void network_add(struct network *n, const struct network_pod *pod, network_add_cb cb, void *data)
 {
     struct err err = ERR_INIT;
-    struct cni_op *op = op_new(n, pod, CNI_ADD, &err);
-    refresh_unwatched(n);
-    int r = op ? current_conflist(n, &op->conf, &err) : err.code;
-    if (r < 0) {
-        cb(r, NULL, &err, data);
+    struct cni_op *op = op_current(n, pod, CNI_ADD, &err);
+    if (!op) {
+        cb(err.code, NULL, &err, data);
         err_done(&err);
-        if (op)
-            op_free(op);
         return;
     }
     op->conf_text = cJSON_PrintUnformatted(op->conf.json);
@@ -386,14 +395,10 @@ void network_del_current(struct network *n, const struct network_pod *pod, netwo
                          void *data)
 {
     struct err err = ERR_INIT;
-    struct cni_op *op = op_new(n, pod, CNI_DEL, &err);
-    refresh_unwatched(n);
-    int r = op ? current_conflist(n, &op->conf, &err) : err.code;
-    if (r < 0) {
-        cb(r, &err, data);
+    struct cni_op *op = op_current(n, pod, CNI_DEL, &err);
+    if (!op) {
+        cb(err.code, &err, data);
         err_done(&err);
-        if (op)
-            op_free(op);
         return;
     }
     op->next = op->conf.n_plugins;
