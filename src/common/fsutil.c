@@ -16,7 +16,7 @@
 #include "common/fsutil.h"
 #include "common/macro.h"
 
-static int write_all(int fd, const void *data, size_t len)
+int fs_write_all(int fd, const void *data, size_t len)
 {
     const char *p = data;
     while (len > 0) {
@@ -52,7 +52,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, unsigned mod
     cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
-    int r = write_all(fd, data, len);
+    int r = fs_write_all(fd, data, len);
     if (r == 0 && fsync(fd) < 0)
         r = -errno;
     if (r == 0 && rename(tmp, path) < 0)
@@ -117,7 +117,7 @@ int fs_write_file(const char *path, const void *data, size_t len, unsigned mode)
     cleanup_close int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return -errno;
-    return write_all(fd, data, len);
+    return fs_write_all(fd, data, len);
 }
 
 int fs_read_file(const char *path, size_t max, struct buf *out)

@@ -24,6 +24,8 @@ int fs_load_records(const char *dir, size_t max, fs_record_fn fn, void *data);
 char **fs_dir_names(const char *dir);
 /* The path of the running binary (/proc/self/exe), or "" when it cannot be read. */
 char *fs_self_exe(void);
+/* Write all of data to fd (retrying short writes and EINTR); 0 or -errno. */
+int fs_write_all(int fd, const void *data, size_t len);
 /* Write data to path, created or truncated, without fsync: small files under the run root
  * (bundles, pod files), which a reboot discards anyway. */
 int fs_write_file(const char *path, const void *data, size_t len, unsigned mode);

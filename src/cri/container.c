@@ -767,7 +767,6 @@ int cri_ctrs_load(struct cri *cri, struct err *err)
  * unmounted at once (before the layers are pruned), the runtime's state (and with it the init and
  * the cgroup) is deleted, then the directory. */
 struct unfinished_ctr {
-    struct cri *cri;
     char *id, *run_dir;
 };
 
@@ -794,7 +793,6 @@ static bool is_ctr_id(const char *s)
 static void undo_unfinished(struct cri *cri, const char *id)
 {
     struct unfinished_ctr *u = xcalloc(1, sizeof(*u));
-    u->cri = cri;
     u->id = xstrdup(id);
     u->run_dir = xasprintf("%s/%s", cri->ctrs_run, id);
     storage_rootfs_remove(cri->storage, id, NULL, 0);

@@ -776,7 +776,6 @@ static void on_checked(int status, struct err *err, void *data)
  * is undone, the network first (host-local gives the address back, the veth goes with the
  * namespace), then the pins, the /dev/shm tmpfs and the files. */
 struct unfinished {
-    struct cri *cri;
     char *id, *dir;
 };
 
@@ -815,7 +814,6 @@ void cri_pods_undo_unfinished(struct cri *cri)
     for (char **name = names; *name; name++) {
         if (is_pod_id(*name) && !cri_pod_find(cri, *name)) {
             struct unfinished *u = xcalloc(1, sizeof(*u));
-            u->cri = cri;
             u->id = xstrdup(*name);
             u->dir = xasprintf("%s/%s", cri->pods_run, *name);
             if (network_pod_files_gone(u->dir, NETWORK_NS_NET, false)) {

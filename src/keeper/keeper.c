@@ -349,6 +349,7 @@ static void start_daemon(struct keeper *k)
     }
     char restarts[32];
     snprintf(restarts, sizeof(restarts), "%u", k->restarts);
+    /* The keeper is no loop and no daemon: a plain fork and exec of the daemon is its job. */
     pid_t pid = fork();
     if (pid < 0) {
         say("fork: %s", strerror(errno));
@@ -463,9 +464,12 @@ static void leave_to_holder(struct keeper *k)
             close(lfd);
         return;
     }
+    /* The holder is a copy of this process that keeps its fds (no exec: nothing else to run). */
     pid_t pid = fork();
-    if (pid < 0)
+    if (pid < 0) {
         say("holder: fork: %s", strerror(errno));
+        unlink(path);
+    }
     if (pid == 0) {
         setsid();
         close(k->sigfd);
@@ -638,6 +642,7 @@ static int reap(struct keeper *k)
 {
     int status;
     pid_t pid;
+    /* Every child here is ours to reap (the subreaper's orphans, the daemon): no libuv to rob. */
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         if (pid == k->pid) {
             int r = on_daemon_exit(k, status);

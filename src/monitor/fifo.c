@@ -26,20 +26,6 @@
 /* Records of one step: a step takes at most READ_CHUNK bytes, plus an unfinished line. */
 #define RECS_MAX 512
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return n < 0 ? -errno : -EIO;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /* Replace the intake file: the log's size now, and the bytes not logged yet. */
 static int commit(struct monitor_fifo *f, int64_t base)
 {
@@ -49,9 +35,9 @@ static int commit(struct monitor_fifo *f, int64_t base)
     int fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return -errno;
-    int r = write_all(fd, head, (size_t)hl);
+    int r = fs_write_all(fd, head, (size_t)hl);
     if (r == 0 && f->pending.len)
-        r = write_all(fd, (const char *)f->pending.data, f->pending.len);
+        r = fs_write_all(fd, (const char *)f->pending.data, f->pending.len);
     if (r == 0 && rename(tmp, f->wal_path) < 0)
         r = -errno;
     if (r < 0) {
@@ -163,7 +149,7 @@ static void write_records(struct monitor_fifo *f, struct monitor_log *log, const
             if (fit)
                 len = fit;
         }
-        if (write_all(log->fd, p, len) < 0)
+        if (fs_write_all(log->fd, p, len) < 0)
             return;
         log->bytes += (int64_t)len;
         p += len;

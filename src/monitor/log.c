@@ -97,7 +97,7 @@ static size_t log_fits(const struct monitor_ctr *c, const uint8_t *data, size_t 
     return fit;
 }
 
-void monitor_log_write(struct monitor_ctr *c, const uint8_t *data, size_t len)
+static void write_log(struct monitor_ctr *c, const uint8_t *data, size_t len)
 {
     while (c->log.fd >= 0 && len) {
         size_t run = log_fits(c, data, len);
@@ -175,5 +175,5 @@ void monitor_log_chunk(struct ctr_stream *s, const char *data, size_t len, bool 
         monitor_logline_feed(&s->ll, data, len, now, &c->scratch, fn, &j);
     if (eof)
         monitor_logline_flush(&s->ll, now, &c->scratch, fn, &j);
-    monitor_log_write(c, c->scratch.data, c->scratch.len);
+    write_log(c, c->scratch.data, c->scratch.len);
 }

@@ -109,8 +109,6 @@ struct monitor_ctr {
 int monitor_log_open(struct monitor_ctr *c, struct err *err);
 /* Frame bytes read from a stream (a tty's) and write them; len 0 with eof: flush the last line. */
 void monitor_log_chunk(struct ctr_stream *s, const char *data, size_t len, bool eof);
-/* Write data to the log as it is, starting the file over past log_size_max. */
-void monitor_log_write(struct monitor_ctr *c, const uint8_t *data, size_t len);
 /* One record to journald. */
 void monitor_log_journal(struct ctr_stream *s, const char *text, size_t len, bool partial);
 /* Output for attached clients. */

@@ -21,7 +21,6 @@
 
 struct oci_exec_proc {
     struct oci_exec_opts o; /* the callbacks and their data; the strings are not kept */
-    struct reactor_pids *pids;
     char *process_path, *pid_path, *log_path;
     struct reactor_pid *watch; /* while the command runs */
     int refs;                  /* the owner, the runtime's child, the watch */
@@ -133,7 +132,7 @@ static void on_runtime_done(int status, const struct reactor_child_result *res, 
         status = err_set(err, -EIO, "runtime left no pid in %s", x->pid_path);
     if (status == 0) {
         x->refs++; /* until on_command_exit */
-        status = reactor_pid_watch(x->pids, s.pid, on_command_exit, x, &x->watch);
+        status = reactor_pid_watch(x->o.pids, s.pid, on_command_exit, x, &x->watch);
         if (status < 0) {
             x->refs--;
             err_set(err, status, "watch process %d: %s", s.pid, strerror(-status));
@@ -176,7 +175,6 @@ int oci_exec_proc_start(uv_loop_t *loop, const struct oci_runtime *rt,
 {
     struct oci_exec_proc *x = xcalloc(1, sizeof(*x));
     x->o = *o;
-    x->pids = o->pids;
     x->refs = 1; /* the owner's */
     int fds[3] = {-1, -1, -1}, ours[3] = {-1, -1, -1};
     int r = write_process(x, o, err);

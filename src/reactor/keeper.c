@@ -253,9 +253,7 @@ static void on_readable(uv_poll_t *p, int status, int events)
         char text[KEEPER_MSG_MAX];
         int fds[KEEPER_FDS_MAX];
         size_t n = 0;
-        ssize_t len;
-        while ((len = recvmsg_nowait(k->sock, text, sizeof(text), fds, &n)) < 0 && len == -EINTR)
-            ;
+        ssize_t len = recvmsg_nowait(k->sock, text, sizeof(text), fds, &n); /* EINTR retried */
         for (size_t i = 0; i < n; i++)
             close(fds[i]);
         if (len == -EAGAIN)

@@ -288,6 +288,36 @@ def test_stopped_service_leaves_containers_running_and_writing(env):
         assert got[-1] >= last - 1000
 
 
+def killed_calls(env, delays_ms, call, prepare=None):
+    """For each delay: call(cli, k, arg) in a thread, the daemon SIGKILLed that many ms into it,
+    and a new one serving; yields (delay, arg), arg from prepare(k) made before the call."""
+    up = time.monotonic()
+    for k, delay_ms in enumerate(delays_ms):
+        arg = prepare(k) if prepare else None
+        time.sleep(max(0, up + 1.2 - time.monotonic()))  # not a crash loop
+        cli = env.cli
+
+        def run():
+            try:
+                call(cli, k, arg)
+            except grpc.RpcError:
+                pass
+        t = threading.Thread(target=run)
+        t.start()
+        time.sleep(delay_ms / 1000)
+        kill_daemon(env)
+        up = time.monotonic()
+        t.join()
+        yield delay_ms, arg
+
+
+def wait_nothing_left(find, delay_ms, nothing):
+    deadline = time.monotonic() + 10
+    while (left := find()) != nothing:
+        assert time.monotonic() < deadline, f"killed {delay_ms} ms in: {left}"
+        time.sleep(0.1)
+
+
 def leftovers(env):
     """What pods that do not exist (any more) left behind: run directories, mounts, addresses,
     and veths beyond one per ready pod."""
@@ -312,27 +342,10 @@ def leftovers(env):
 def test_run_pod_sandbox_killed_anywhere_leaves_nothing(env):
     # The daemon is killed at points swept across RunPodSandbox: after the restart each pod is
     # either there and ready, or gone with nothing left (pins, /dev/shm, address, veth, files).
-    up = time.monotonic()
-    for k, delay_ms in enumerate(range(0, 140, 10)):
-        time.sleep(max(0, up + 1.2 - time.monotonic()))  # not a crash loop
-        cfg = pod_config(env.pb, name=f"killed{k}")
-        cli = env.cli
-
-        def call():
-            try:
-                cli.unary("RunPodSandbox", config=cfg, timeout=30)
-            except grpc.RpcError:
-                pass
-        t = threading.Thread(target=call)
-        t.start()
-        time.sleep(delay_ms / 1000)
-        kill_daemon(env)
-        up = time.monotonic()
-        t.join()
-        deadline = time.monotonic() + 10
-        while (left := leftovers(env)) != ([], [], [], 0):
-            assert time.monotonic() < deadline, f"killed {delay_ms} ms in: {left}"
-            time.sleep(0.1)
+    def call(cli, k, arg):
+        cli.unary("RunPodSandbox", config=pod_config(env.pb, name=f"killed{k}"), timeout=30)
+    for delay_ms, _ in killed_calls(env, range(0, 140, 10), call):
+        wait_nothing_left(lambda: leftovers(env), delay_ms, ([], [], [], 0))
     assert "did not finish: undone" in env.c.output()
     for p in env.cli.unary("ListPodSandbox").items:
         env.cli.unary("RemovePodSandbox", pod_sandbox_id=p.id, timeout=60)
@@ -355,31 +368,16 @@ def ctr_leftovers(env, runc_before):
 def test_create_container_killed_anywhere_leaves_nothing(env):
     pod = env.pod()
     runc_before = set(os.listdir("/run/runc"))
-    up = time.monotonic()
-    for k, delay_ms in enumerate(range(0, 210, 15)):
-        time.sleep(max(0, up + 1.2 - time.monotonic()))  # not a crash loop
-        cli = env.cli
 
-        def call():
-            try:
-                cfg = env.pb.ContainerConfig(
-                    metadata=env.pb.ContainerMetadata(name=f"killed{k}"),
-                    image=env.pb.ImageSpec(image="localhost/crib-test/busybox:1"),
-                    command=["/bin/sleep", "60"], log_path=f"killed{k}.log")
-                cli.unary("CreateContainer", pod_sandbox_id=pod[0], config=cfg,
-                          sandbox_config=pod[1], timeout=30)
-            except grpc.RpcError:
-                pass
-        t = threading.Thread(target=call)
-        t.start()
-        time.sleep(delay_ms / 1000)
-        kill_daemon(env)
-        up = time.monotonic()
-        t.join()
-        deadline = time.monotonic() + 10
-        while (left := ctr_leftovers(env, runc_before)) != ([], [], []):
-            assert time.monotonic() < deadline, f"killed {delay_ms} ms in: {left}"
-            time.sleep(0.1)
+    def call(cli, k, arg):
+        cfg = env.pb.ContainerConfig(
+            metadata=env.pb.ContainerMetadata(name=f"killed{k}"),
+            image=env.pb.ImageSpec(image="localhost/crib-test/busybox:1"),
+            command=["/bin/sleep", "60"], log_path=f"killed{k}.log")
+        cli.unary("CreateContainer", pod_sandbox_id=pod[0], config=cfg, sandbox_config=pod[1],
+                  timeout=30)
+    for delay_ms, _ in killed_calls(env, range(0, 210, 15), call):
+        wait_nothing_left(lambda: ctr_leftovers(env, runc_before), delay_ms, ([], [], []))
     assert "did not finish: undone" in env.c.output()
 
 
@@ -387,23 +385,12 @@ def test_start_container_killed_anywhere_is_created_or_running(env):
     # After the restart a container whose StartContainer was cut short is either still created
     # (and starts when asked again) or running: never created with its process running.
     pod = env.pod()
-    up = time.monotonic()
-    for k, delay_ms in enumerate(range(0, 140, 10)):
-        cid = env.create(pod, ["/bin/sleep", "60"], name=f"started{k}")
-        time.sleep(max(0, up + 1.2 - time.monotonic()))  # not a crash loop
-        cli = env.cli
 
-        def call():
-            try:
-                cli.unary("StartContainer", container_id=cid, timeout=30)
-            except grpc.RpcError:
-                pass
-        t = threading.Thread(target=call)
-        t.start()
-        time.sleep(delay_ms / 1000)
-        kill_daemon(env)
-        up = time.monotonic()
-        t.join()
+    def call(cli, k, cid):
+        cli.unary("StartContainer", container_id=cid, timeout=30)
+    for delay_ms, cid in killed_calls(
+            env, range(0, 140, 10), call,
+            prepare=lambda k: env.create(pod, ["/bin/sleep", "60"], name=f"started{k}")):
         st = env.status(cid)
         assert st.state in (env.pb.CONTAINER_CREATED, env.pb.CONTAINER_RUNNING), (delay_ms, st)
         if st.state == env.pb.CONTAINER_CREATED:
