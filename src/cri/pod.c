@@ -137,6 +137,8 @@ static void unmount_shm(struct pod *p)
 static void remove_run_dir(struct pod *p)
 {
     struct err e = ERR_INIT;
+    cleanup_free char *cgroups = xasprintf("%s/cgroups", p->run_dir);
+    unlink(cgroups); /* the journal of make_cgroup_parent */
     if (network_pod_files_remove(p->run_dir, &e) < 0)
         log_warn("pod %s: %s", p->id, err_msg(&e));
     err_done(&e);
@@ -437,8 +439,12 @@ static int make_cgroup_parent(struct cri *cri, struct pod *p, struct err *err)
     free(p->cgroup_parent);
     p->cgroup_parent = NULL;
     int rc = oci_cgroup_parent_path(cri->cfg->cgroup_manager, cgp, &p->cgroup_parent, err);
-    if (rc == 0)
-        rc = oci_cgroup_ensure(p->cgroup_parent, &p->cgroups_created, &p->n_cgroups_created, err);
+    if (rc == 0) {
+        /* Named in the run directory first, for an undo if the daemon dies before the record. */
+        cleanup_free char *journal = xasprintf("%s/cgroups", p->run_dir);
+        rc = oci_cgroup_ensure(p->cgroup_parent, journal, &p->cgroups_created,
+                               &p->n_cgroups_created, err);
+    }
     return rc;
 }
 
@@ -783,6 +789,10 @@ static void unfinished_undo_local(struct unfinished *u)
 {
     struct err e = ERR_INIT;
     cleanup_free char *nsdir = xasprintf("%s/ns", u->dir);
+    cleanup_free char *cgroups = xasprintf("%s/cgroups", u->dir);
+    network_infra_kill_of(nsdir);
+    oci_cgroup_remove_journaled(cgroups);
+    unlink(cgroups);
     if (network_ns_unpin(nsdir, &e) < 0 || network_pod_files_unmount_shm(u->dir, &e) < 0 ||
         network_pod_files_remove(u->dir, &e) < 0)
         log_warn("pod %s (unfinished): %s", u->id, err_msg(&e));

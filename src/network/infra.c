@@ -2,6 +2,7 @@
  * POD): built into cribd (`cribd infra NSDIR`), so that no pause image is needed. The launcher
  * makes a PID namespace and forks its PID 1, which locks itself down (below), reaps orphans and
  * waits for SIGTERM/SIGKILL; the launcher prints that pid once it is locked down, and exits. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -260,4 +261,37 @@ void network_infra_kill(int pid)
     if (fs_read_file(path, 64, &comm) == 0 && strncmp((char *)comm.data, "crib-infra", 10) == 0)
         kill(pid, SIGKILL);
     buf_done(&comm);
+}
+
+/* Each pid's argv is `cribd infra NSDIR` (PID 1 keeps its launcher's): match it on NSDIR. */
+void network_infra_kill_of(const char *nsdir)
+{
+    DIR *d = opendir("/proc");
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        char *end;
+        long pid = strtol(e->d_name, &end, 10);
+        if (*end || pid <= 0)
+            continue;
+        cleanup_free char *comm_path = xasprintf("/proc/%ld/comm", pid);
+        cleanup_free char *cmd_path = xasprintf("/proc/%ld/cmdline", pid);
+        struct buf comm = {0}, cmd = {0};
+        if (fs_read_file(comm_path, 64, &comm) == 0 &&
+            strncmp((char *)comm.data, "crib-infra\n", 11) == 0 &&
+            fs_read_file(cmd_path, 8192, &cmd) == 0) {
+            /* argv[0] NUL "infra" NUL nsdir NUL */
+            const char *a = (const char *)cmd.data, *lim = a + cmd.len;
+            const char *a1 = memchr(a, '\0', (size_t)(lim - a));
+            const char *a2 = a1 ? memchr(a1 + 1, '\0', (size_t)(lim - a1 - 1)) : NULL;
+            if (a2 && strcmp(a1 + 1, "infra") == 0 && a2 + 1 < lim &&
+                strncmp(a2 + 1, nsdir, (size_t)(lim - a2 - 1)) == 0 &&
+                strlen(nsdir) + 1 == (size_t)(lim - a2 - 1))
+                kill((pid_t)pid, SIGKILL);
+        }
+        buf_done(&comm);
+        buf_done(&cmd);
+    }
+    closedir(d);
 }

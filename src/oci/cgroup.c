@@ -102,8 +102,10 @@ static void enable_controllers(const char *dir)
     buf_done(&have);
 }
 
-static int mkdirs(const char *root, const char *path, bool v2, char ***created, size_t *n,
-                  struct err *err)
+/* Each directory is named in the journal (fd, or none at -1) before it is made: a crash in
+ * between leaves nothing made that the journal does not name. */
+static int mkdirs(const char *root, const char *path, bool v2, int journal, char ***created,
+                  size_t *n, struct err *err)
 {
     cleanup_free char *full = xasprintf("%s%s", root, path);
     for (char *s = full + strlen(root) + 1;; s++) {
@@ -115,6 +117,14 @@ static int mkdirs(const char *root, const char *path, bool v2, char ***created, 
             cleanup_free char *parent = xstrdup(full);
             *strrchr(parent, '/') = '\0';
             enable_controllers(parent);
+        }
+        if (journal >= 0 && access(full, F_OK) < 0) {
+            cleanup_free char *line = xasprintf("%s\n", full);
+            int r = fs_write_all(journal, line, strlen(line));
+            if (r < 0) {
+                *s = c;
+                return err_set(err, r, "note cgroup %s: %s", full, strerror(-r));
+            }
         }
         if (mkdir(full, 0755) == 0) {
             *created = xrealloc(*created, (*n + 1) * sizeof(char *));
@@ -131,19 +141,26 @@ static int mkdirs(const char *root, const char *path, bool v2, char ***created, 
     return 0;
 }
 
-int oci_cgroup_ensure(const char *path, char ***ret_created, size_t *ret_n, struct err *err)
+int oci_cgroup_ensure(const char *path, const char *journal_path, char ***ret_created,
+                      size_t *ret_n, struct err *err)
 {
     char **created = NULL;
     size_t n = 0;
+    cleanup_close int journal = -1;
+    if (journal_path) {
+        journal = open(journal_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (journal < 0)
+            return err_set(err, -errno, "create %s: %s", journal_path, strerror(errno));
+    }
     int r = 0;
     if (oci_cgroup_is_v2()) {
-        r = mkdirs("/sys/fs/cgroup", path, true, &created, &n, err);
+        r = mkdirs("/sys/fs/cgroup", path, true, journal, &created, &n, err);
     } else {
         char **roots;
         size_t nr = v1_roots(&roots);
         for (size_t i = 0; i < nr; i++) {
             if (r == 0)
-                r = mkdirs(roots[i], path, false, &created, &n, err);
+                r = mkdirs(roots[i], path, false, journal, &created, &n, err);
             free(roots[i]);
         }
         free(roots);
@@ -155,6 +172,26 @@ int oci_cgroup_ensure(const char *path, char ***ret_created, size_t *ret_n, stru
     *ret_created = created;
     *ret_n = n;
     return 0;
+}
+
+void oci_cgroup_remove_journaled(const char *journal_path)
+{
+    struct buf text = {0};
+    if (fs_read_file(journal_path, 1 << 20, &text) < 0)
+        return;
+    char **dirs = NULL;
+    size_t n = 0;
+    char *save = NULL;
+    for (char *l = strtok_r((char *)text.data, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+        struct statfs st;
+        if (statfs(l, &st) < 0 ||
+            (st.f_type != CGROUP_SUPER_MAGIC && st.f_type != CGROUP2_SUPER_MAGIC))
+            continue; /* gone, or not a cgroup */
+        dirs = xrealloc(dirs, (n + 1) * sizeof(char *));
+        dirs[n++] = xstrdup(l);
+    }
+    buf_done(&text);
+    oci_cgroup_remove(dirs, n);
 }
 
 void oci_cgroup_remove(char **dirs, size_t n)

@@ -14,10 +14,15 @@
  * that fits neither ("..", empty components, a slice name with '/'). */
 int oci_cgroup_parent_path(const char *driver, const char *parent, char **ret, struct err *err);
 /* Create the parent in every hierarchy where it is missing (v2: and enable the controllers of
- * its ancestors); the directories created are returned, deepest last, for oci_cgroup_remove. */
-int oci_cgroup_ensure(const char *path, char ***ret_created, size_t *ret_n, struct err *err);
+ * its ancestors); the directories created are returned, deepest last, for oci_cgroup_remove.
+ * With a journal path, each directory is appended to that file before it is made, so that
+ * oci_cgroup_remove_journaled can undo an ensure that a crash cut short. */
+int oci_cgroup_ensure(const char *path, const char *journal_path, char ***ret_created,
+                      size_t *ret_n, struct err *err);
 /* Remove the given directories, deepest first; a cgroup still in use is left and logged. */
 void oci_cgroup_remove(char **dirs, size_t n);
+/* Remove the directories a journal names (those still there), deepest first. */
+void oci_cgroup_remove_journaled(const char *journal_path);
 /* Whether /sys/fs/cgroup is the unified (v2) hierarchy. */
 bool oci_cgroup_is_v2(void);
 

@@ -83,8 +83,10 @@ network_dir = "{self.netdir}"
         raise AssertionError("cribd did not start listening")
 
     def daemon_pid(self, timeout=10):
-        """The daemon's pid: the child of the keeper (the process we started) that runs CRIBD."""
+        """The daemon's pid: the child of the keeper (the process we started) that runs CRIBD
+        with our command line (not an orphaned `cribd infra`, which the keeper adopts too)."""
         want = os.path.realpath(self.binary)
+        args = ["--config", self.config]
         deadline = time.monotonic() + timeout
         while True:
             path = f"/proc/{self.proc.pid}/task/{self.proc.pid}/children"
@@ -94,7 +96,8 @@ network_dir = "{self.netdir}"
                 kids = []
             for pid in kids:
                 try:
-                    if os.readlink(f"/proc/{pid}/exe") == want:
+                    argv = open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0")
+                    if os.readlink(f"/proc/{pid}/exe") == want and argv[1:-1] == args:
                         return pid
                 except OSError:
                     pass

@@ -12,9 +12,11 @@ import time
 import grpc
 
 from conftest import CRIBD, Cri
+from registry import push_image, tar_layer
 from test_containers import Env, env, layouts, lines  # noqa: F401 (fixtures)
+from test_images import chain_ids, registries_conf, registry  # noqa: F401 (fixture)
 from test_lifecycle import http_get
-from test_pods import net_cribd, pod_config  # noqa: F401 (fixture)
+from test_pods import cgroup_dirs, net_cribd, pod_config  # noqa: F401 (fixture)
 from test_streaming import STDIN, STDOUT, ws_connect
 
 COUNTER = ["/bin/sh", "-c", "i=0; while true; do echo $i; i=$((i+1)); sleep 0.01; done"]
@@ -336,20 +338,41 @@ def leftovers(env):
     veths = subprocess.run(["ip", "-o", "link", "show", "master", f"cribt{env.c.net_n}"],
                            capture_output=True, text=True).stdout.strip().splitlines()
     ready = [p for p in pods if p.state == env.pb.SANDBOX_READY]
-    return dirs, mounts, addrs, len(veths) - len(ready)
+    parents = {p.metadata.name for p in pods}
+    cgroups = [d for top in cgroup_dirs(f"/crib-test-{env.c.net_n}") if os.path.isdir(top)
+               for d in os.listdir(top) if os.path.isdir(os.path.join(top, d))
+               and d not in parents]
+    infra = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            argv = open(f"/proc/{pid}/cmdline", "rb").read().split(b"\0")
+        except OSError:
+            continue
+        if argv[1:2] == [b"infra"] and argv[2].decode().startswith(run + "/") and \
+                argv[2].decode()[len(run) + 1:len(run) + 65] not in ids:
+            infra.append(pid)
+    return dirs, mounts, addrs, len(veths) - len(ready), cgroups, infra
+
+
+def killed_pod_config(env, k):
+    """Odd ones share one PID namespace (an infra process); each has a cgroup parent."""
+    ns = env.pb.NamespaceOption(pid=env.pb.POD if k % 2 else env.pb.CONTAINER)
+    return pod_config(env.pb, name=f"killed{k}", linux=env.pb.LinuxPodSandboxConfig(
+        cgroup_parent=f"/crib-test-{env.c.net_n}/killed{k}",
+        security_context=env.pb.LinuxSandboxSecurityContext(namespace_options=ns)))
 
 
 def test_run_pod_sandbox_killed_anywhere_leaves_nothing(env):
     # The daemon is killed at points swept across RunPodSandbox: after the restart each pod is
     # either there and ready, or gone with nothing left (pins, /dev/shm, address, veth, files).
     def call(cli, k, arg):
-        cli.unary("RunPodSandbox", config=pod_config(env.pb, name=f"killed{k}"), timeout=30)
+        cli.unary("RunPodSandbox", config=killed_pod_config(env, k), timeout=30)
     for delay_ms, _ in killed_calls(env, range(0, 140, 10), call):
-        wait_nothing_left(lambda: leftovers(env), delay_ms, ([], [], [], 0))
+        wait_nothing_left(lambda: leftovers(env), delay_ms, ([], [], [], 0, [], []))
     assert "did not finish: undone" in env.c.output()
     for p in env.cli.unary("ListPodSandbox").items:
         env.cli.unary("RemovePodSandbox", pod_sandbox_id=p.id, timeout=60)
-    assert leftovers(env) == ([], [], [], 0)
+    assert leftovers(env) == ([], [], [], 0, [], [])
 
 
 def ctr_leftovers(env, runc_before):
@@ -398,3 +421,49 @@ def test_start_container_killed_anywhere_is_created_or_running(env):
         assert env.status(cid).state == env.pb.CONTAINER_RUNNING, delay_ms
         env.stop(cid, 0)
         env.cli.unary("RemoveContainer", container_id=cid, timeout=30)
+
+
+def test_pull_image_killed_anywhere_is_whole_or_gone(cribd_factory, registry, tmp_path, pb):
+    # The daemon is killed at points swept across a pull of three layers: after the restart the
+    # image is either there with every layer whole, or not there, with no layer, blob or
+    # unpacked tree of it left behind.
+    conf = registries_conf(tmp_path, registry)
+    c = cribd_factory(f'[crib.image]\nregistries_conf = "{conf}"\n')
+    files = [(f"f{i}", os.urandom(3 << 20)) for i in range(3)]
+    img = push_image(registry, "test/killed", "v1",
+                     [tar_layer([{"name": n, "data": d}]) for n, d in files])
+    name = f"{registry.host}/test/killed:v1"
+    e = Env.__new__(Env)
+    e.c, e.pb = c, pb
+    e.ch = c.channel()
+    e.cli = Cri(e.ch, pb)
+    root = os.path.join(c.dir, "root")
+    chains = [h.split(":")[1] for h in chain_ids(img.diff_ids)]
+
+    def call(cli, k, arg):
+        cli.unary("PullImage", service="ImageService", image=pb.ImageSpec(image=name),
+                  timeout=60)
+    t0 = time.monotonic()
+    call(e.cli, 0, None)
+    took_ms = (time.monotonic() - t0) * 1000
+    e.cli.unary("RemoveImage", service="ImageService", image=pb.ImageSpec(image=name))
+    whole = 0
+    for delay_ms, _ in killed_calls(e, [took_ms * i / 10 for i in range(16)], call):
+        st = e.cli.unary("ImageStatus", service="ImageService",
+                         image=pb.ImageSpec(image=name)).image
+        layers = sorted(os.listdir(os.path.join(root, "layers")))
+        assert os.listdir(os.path.join(root, "tmp")) == [], delay_ms
+        if st.id:
+            assert st.id == img.id, delay_ms
+            assert layers == sorted(chains), delay_ms
+            for chain, (n, d) in zip(chains, files):
+                with open(os.path.join(root, "layers", chain, "diff", n), "rb") as f:
+                    assert f.read() == d, (delay_ms, n)
+            whole += 1
+            e.cli.unary("RemoveImage", service="ImageService", image=pb.ImageSpec(image=name))
+        else:
+            assert layers == [], delay_ms
+        wait_nothing_left(lambda: (os.listdir(os.path.join(root, "layers")),
+                                   os.listdir(os.path.join(root, "tmp"))), delay_ms, ([], []))
+    assert 0 < whole < 16, "the kills missed the pull"
+    e.ch.close()
