@@ -152,10 +152,12 @@ static int exec_keeper(int argc, char **argv, struct daemon *d)
         args[i + 1] = argv[i];
     for (int fd = 0; fd < 3; fd++) /* uv_disable_stdio_inheritance marked them */
         fcntl(fd, F_SETFD, 0);
-    /* Where a stopped keeper's holder waits for the next one. */
-    cleanup_free char *holder = xasprintf("%s/keeper-holder.sock", d->cfg.runroot);
+    /* Where a stopped keeper waits for the next start, and keeps the exits it reaps meanwhile. */
+    cleanup_free char *sock = xasprintf("%s/keeper.sock", d->cfg.runroot);
+    cleanup_free char *exits = xasprintf("%s/keeper-exits", d->cfg.runroot);
     fs_mkdir_p(d->cfg.runroot, 0711);
-    setenv("CRIB_KEEPER_HOLDER", holder, 1);
+    setenv("CRIB_KEEPER_SOCKET", sock, 1);
+    setenv("CRIB_KEEPER_EXITS", exits, 1);
     execv(keeper, args);
     log_error("exec %s: %s", keeper, strerror(errno));
     free(args);

@@ -722,7 +722,25 @@ static void readopt(struct cri *cri, struct ctr *c)
     int64_t ns = 0;
     bool known =
         !lost && c->pid > 0 && reactor_keeper_exit_of(cri->keeper, c->pid, c->created_at, &e, &ns);
-    struct ctr_exit x = {.finished_at = known ? ns : now_unix_ns(), .exit_code = e.exit_code};
+    int64_t finished_at = known ? ns : now_unix_ns();
+    if (!lost && p) {
+        /* What it wrote while no daemon ran waits in its FIFOs (or pty): logged first. */
+        struct monitor_ctr_opts mo = cri_ctr_monitor_opts(c, p);
+        mo.reopen = true;
+        if (monitor_ctr_new(cri->monitor, &mo, &c->mon, &err) == 0) {
+            struct monitor_exit me = {.exit_code = e.exit_code,
+                                      .signal = e.signal,
+                                      .status_known = known,
+                                      .finished_at = finished_at};
+            log_info("container %s ended while no daemon ran", c->id);
+            monitor_ctr_ended(c->mon, &me);
+            return;
+        }
+        log_warn("container %s: its output since the restart: %s", c->id, err_msg(&err));
+        err_done(&err);
+        c->mon = NULL;
+    }
+    struct ctr_exit x = {.finished_at = finished_at, .exit_code = e.exit_code};
     exit_reason(&x, known, known && monitor_oom_seen(c->oom_file),
                 lost ? "the node rebooted (or the run root was cleared) while the container ran"
                      : "the exit status is not known: the container ended while cribd was not "

@@ -1,21 +1,27 @@
 /* cribd-keeper: the small parent that lets the daemon die, restart and upgrade without the
  * containers noticing. It is the child subreaper and starts the daemon as its child, restarting
- * it when it dies (with a backoff when it dies young); it forwards SIGHUP, SIGTERM and SIGINT.
- * It holds the containers' stdio ends the daemon hands it (FIFO read ends, stdin write ends, pty
- * masters), so that a writer never gets EPIPE while no daemon reads, and gives them back to the
- * next daemon. Processes orphaned by a daemon's death become its children; it reaps them.
+ * it when it dies (with a backoff when it dies young). It holds the containers' stdio ends the
+ * daemon hands it (FIFO read ends, stdin write ends, pty masters), so that a writer never gets
+ * EPIPE while no daemon reads, and gives them back to the next daemon. Processes orphaned by a
+ * daemon's death become its children; it reaps them and tells the daemon their exits.
+ *
+ * Two processes run this file. The one the cribd command execs (the service's main process) is
+ * the front: it forks the keeper (a session of its own) and stays, passing the service's signals
+ * on to it (SIGTERM or SIGINT: stop; SIGHUP: reload; SIGUSR2: upgrade) and its news to systemd
+ * (sd_notify, READY=1 once the daemon serves). Stopped, the keeper stops the daemon and, while
+ * containers run or their fds hold output, stays behind, listening on CRIB_KEEPER_SOCKET (under
+ * the run root), still reaping: the front exits, and the service is stopped with the keeper left
+ * in its cgroup (KillMode=process). The next front finds it there and has it start a daemon
+ * again. Exits it reaps while no daemon serves are also appended to CRIB_KEEPER_EXITS, so that
+ * they outlive it. SIGTERM or SIGINT to the keeper itself is the full shutdown: the daemon stops
+ * and the keeper ends, closing what it holds.
  *
  * SIGUSR2 upgrades: the daemon is stopped (SIGTERM: it finishes its calls), then the keeper execs
  * the binary now at its own path, carrying what it holds and knows (a memfd named by
- * CRIB_KEEPER_STATE_FD, the held fds inherited), and that keeper starts the daemon now at the
- * daemon's path. Pid, children and fds stay: no container notices.
+ * CRIB_KEEPER_STATE_FD, the held fds and the front's socket inherited), and that keeper starts the
+ * daemon now at the daemon's path. Pid, children and fds stay: no container notices.
  *
- * Stopped (SIGTERM or SIGINT, as `systemctl stop` does) while it holds fds, it leaves them to a
- * holder: a child of its own, in a session of its own, that listens on CRIB_KEEPER_HOLDER (a
- * socket under the run root) and gives them to the next keeper, or ends when every container
- * whose fds it holds has hung up. (The containers' exits are then init's to reap.)
- *
- * No libuv and no library beyond libc: a poll loop over a signalfd and the daemon's socket.
+ * No libuv and no library beyond libc: a poll loop over a signalfd and a few sockets.
  *
  * The daemon's socket is one end of a SOCK_SEQPACKET pair, fd KEEPER_FD in the daemon, named by
  * CRIB_KEEPER_FD. Messages are one line of text, with fds as SCM_RIGHTS:
@@ -25,6 +31,10 @@
  *                     exit it keeps, then "end" (the answer to list); "exit PID STATUS NS" when
  *                     it reaps a process while a daemon serves (STATUS as waitpid gives it, NS
  *                     the unix time in ns)
+ * The front's socket (SOCK_SEQPACKET too):
+ *   front -> keeper:  "arg A" for each argument of the daemon's command line, then "start" (to
+ *                     a keeper that stayed behind); "stop", "hup", "upgrade"
+ *   keeper -> front:  "notify TEXT" (for systemd), "stopped STATUS" (the front exits with it)
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,6 +46,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -67,19 +78,23 @@ struct held {
     char *key;
     int fds[FDS_MAX];
     int n;
+    bool hung; /* every fd hung up while we stayed behind, output left unread: no more polling */
 };
 
 struct keeper {
-    char **argv; /* the daemon's command line */
+    char **argv;     /* the daemon's command line */
+    char **own_argv; /* the one a later front gave (argv points to it), or NULL */
+    int front;       /* the front's socket, or -1 */
+    int lfd;         /* listening for the next front while we stay behind, or -1 */
+    bool full;       /* SIGTERM or SIGINT to us: the full shutdown */
     int sigfd;
     int sock;      /* our end of the current daemon's socket, or -1 */
     bool sock_eof; /* the daemon has closed its end */
     pid_t pid;     /* the daemon, or 0 */
     bool ready;
     bool ever_ready;    /* some daemon has served: a failure to start is no longer ours to end on */
-    bool stopping;      /* SIGTERM or SIGINT came: the daemon's exit is ours */
+    bool stopping;      /* told to stop: the daemon's exit is no crash */
     bool upgrading;     /* SIGUSR2 came: once the daemon is out, exec the new keeper */
-    char **self_argv;   /* our own command line, for that exec */
     char self[4096];    /* our binary's path */
     int64_t started_ms; /* when the current daemon started */
     int64_t restart_at; /* when to start the next one (0: none pending) */
@@ -101,6 +116,12 @@ static void say(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+static const char *env_path(const char *name)
+{
+    const char *p = getenv(name);
+    return p && *p && strlen(p) < sizeof(((struct sockaddr_un *)0)->sun_path) ? p : NULL;
 }
 
 static int64_t now_ms(void)
@@ -151,6 +172,7 @@ static void hold(struct keeper *k, const char *key, const int *fds, int n)
     h->key = must(strdup(key));
     memcpy(h->fds, fds, (size_t)n * sizeof(int));
     h->n = n;
+    h->hung = false;
 }
 
 /* The signals we take through the signalfd (blocked otherwise). */
@@ -183,7 +205,19 @@ static void sd_notify_say(const char *text)
     close(fd);
 }
 
-/* ---- the daemon's socket ---- */
+/* ---- the sockets ---- */
+
+static int send_msg(int sock, const char *text, const int *fds, int n);
+
+/* News for systemd, through the front (the service's main process). */
+static void notify(struct keeper *k, const char *text)
+{
+    if (k->front < 0)
+        return;
+    char line[MSG_MAX];
+    snprintf(line, sizeof(line), "notify %s", text);
+    send_msg(k->front, line, NULL, 0);
+}
 
 static int send_msg(int sock, const char *text, const int *fds, int n)
 {
@@ -225,6 +259,10 @@ static void answer_list(struct keeper *k)
             return;
     }
     send_msg(k->sock, "end", NULL, 0);
+    /* The daemon has them now (and we keep them in memory). */
+    const char *path = env_path("CRIB_KEEPER_EXITS");
+    if (path)
+        unlink(path);
 }
 
 static int64_t now_unix_ns(void)
@@ -234,11 +272,49 @@ static int64_t now_unix_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Exits reaped while no daemon served, kept beyond us: a keeper that ends or is killed after a
+ * stop leaves them to the next one. */
+static void save_exit(const struct exit_rec *e)
+{
+    const char *path = env_path("CRIB_KEEPER_EXITS");
+    int fd = path ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600) : -1;
+    if (fd < 0)
+        return;
+    char line[96];
+    int n =
+        snprintf(line, sizeof(line), "exit %d %d %lld\n", (int)e->pid, e->status, (long long)e->ns);
+    if (write(fd, line, (size_t)n) != n)
+        say("%s: %s", path, strerror(errno));
+    close(fd);
+}
+
+static void load_exits(struct keeper *k)
+{
+    const char *path = env_path("CRIB_KEEPER_EXITS");
+    FILE *f = path ? fopen(path, "re") : NULL;
+    if (!f)
+        return;
+    int pid, status;
+    long long ns;
+    size_t n = 0;
+    while (fscanf(f, "exit %d %d %lld\n", &pid, &status, &ns) == 3) {
+        k->exits[k->n_exits++ % EXITS_MAX] =
+            (struct exit_rec){.pid = pid, .status = status, .ns = ns};
+        n++;
+    }
+    fclose(f);
+    unlink(path);
+    if (n)
+        say("%zu exits reaped by the keeper before us", n);
+}
+
 /* A process the daemon's death left to us has ended: kept, and told to the daemon if one serves. */
 static void record_exit(struct keeper *k, pid_t pid, int status)
 {
     struct exit_rec *e = &k->exits[k->n_exits++ % EXITS_MAX];
     *e = (struct exit_rec){.pid = pid, .status = status, .ns = now_unix_ns()};
+    if (!k->pid)
+        save_exit(e);
     if (k->sock >= 0 && !k->sock_eof) {
         char line[MSG_MAX];
         snprintf(line, sizeof(line), "exit %d %d %lld", (int)pid, status, (long long)e->ns);
@@ -305,26 +381,9 @@ static int on_message(struct keeper *k)
         answer_list(k);
     else if (strcmp(text, "ready") == 0) {
         k->ready = k->ever_ready = true;
-        sd_notify_say("READY=1\nSTATUS=serving");
+        notify(k, "READY=1\nSTATUS=serving");
     } else
         say("unknown message from the daemon: %.60s", text);
-    return 1;
-}
-
-/* One "held KEY" message (with its fds) from a holder: 1, 0 at "end", -1 on an error. */
-static int recv_held(struct keeper *k)
-{
-    char text[MSG_MAX + 1];
-    int fds[FDS_MAX], n;
-    if (recv_msg(k->sock, text, fds, &n, 0) <= 0)
-        return -1;
-    if (strcmp(text, "end") == 0)
-        return 0;
-    if (strncmp(text, "held ", 5) == 0 && n > 0)
-        hold(k, text + 5, fds, n);
-    else
-        for (int i = 0; i < n; i++)
-            close(fds[i]);
     return 1;
 }
 
@@ -391,123 +450,137 @@ static void describe(char *buf, size_t len, int status)
         snprintf(buf, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
 }
 
-/* ---- the holder: what we hold, kept while no keeper runs ---- */
+/* ---- staying behind: stopped, we keep holding and reaping until the next front ---- */
 
-static const char *holder_path(void)
+static bool have_children(void)
 {
-    const char *p = getenv("CRIB_KEEPER_HOLDER");
-    return p && *p && strlen(p) < sizeof(((struct sockaddr_un *)0)->sun_path) ? p : NULL;
+    siginfo_t si;
+    return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
 }
 
-static void hand_over(int conn, struct keeper *k)
+/* Whether a stopped keeper has anything to keep: fds, or processes to reap. */
+static bool anything_to_keep(const struct keeper *k)
 {
-    char line[MSG_MAX];
-    for (size_t i = 0; i < k->n_held; i++) {
-        snprintf(line, sizeof(line), "held %s", k->held[i].key);
-        send_msg(conn, line, k->held[i].fds, k->held[i].n);
+    return k->n_held > 0 || have_children();
+}
+
+/* The daemon is stopped for good (the front has it as our answer): our exit status, or -1 when we
+ * stay behind for the next front. */
+static int stopped(struct keeper *k, int status)
+{
+    k->restart_at = 0;
+    const char *path = env_path("CRIB_KEEPER_SOCKET");
+    int r = -1;
+    if (k->full || !k->ever_ready || !path || !anything_to_keep(k))
+        r = status;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    if (r < 0) {
+        memcpy(sa.sun_path, path, strlen(path));
+        unlink(path);
+        k->lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (k->lfd < 0 || bind(k->lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+            listen(k->lfd, 4) < 0) {
+            say("%s: %s", path, strerror(errno));
+            if (k->lfd >= 0)
+                close(k->lfd);
+            k->lfd = -1;
+            r = status;
+        } else {
+            say("stopped: holding %zu sets of fds and reaping until the next start", k->n_held);
+        }
     }
-    send_msg(conn, "end", NULL, 0);
+    /* The front's last word from us, once ours are said. */
+    if (k->front >= 0) {
+        char line[32];
+        snprintf(line, sizeof(line), "stopped %d", status);
+        send_msg(k->front, line, NULL, 0);
+        close(k->front);
+        k->front = -1;
+    }
+    return r;
 }
 
-/* The holder's life: until a keeper takes the fds, or every set has hung up. */
-static void hold_on(struct keeper *k, int lfd)
+static void free_own_argv(struct keeper *k)
 {
+    for (char **a = k->own_argv; a && *a; a++)
+        free(*a);
+    free(k->own_argv);
+    k->own_argv = NULL;
+}
+
+/* A front has come: its command line, then "start"; the daemon runs again. */
+static void on_next_front(struct keeper *k)
+{
+    int conn = accept4(k->lfd, NULL, NULL, SOCK_CLOEXEC);
+    if (conn < 0)
+        return;
+    struct timeval tv = {.tv_sec = 2}; /* a front sends it all at once */
+    setsockopt(conn, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    char **argv = NULL;
+    size_t n = 0;
     for (;;) {
-        size_t n = 1;
-        for (size_t i = 0; i < k->n_held; i++)
-            n += (size_t)k->held[i].n;
-        struct pollfd *p = calloc(n, sizeof(*p));
-        if (!p)
-            return;
-        p[0] = (struct pollfd){.fd = lfd, .events = POLLIN};
-        for (size_t i = 0, j = 1; i < k->n_held; i++)
-            for (int f = 0; f < k->held[i].n; f++)
-                p[j++] = (struct pollfd){.fd = k->held[i].fds[f]}; /* hang-ups only */
-        int r = poll(p, (nfds_t)n, -1);
-        if (r > 0 && p[0].revents) {
-            int conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-            if (conn >= 0) {
-                hand_over(conn, k);
-                close(conn);
-                free(p);
-                return;
-            }
+        char text[MSG_MAX + 1];
+        int fds[FDS_MAX], nfd;
+        ssize_t len = recv_msg(conn, text, fds, &nfd, 0);
+        for (int i = 0; i < nfd; i++)
+            close(fds[i]);
+        if (len > 4 && strncmp(text, "arg ", 4) == 0) {
+            argv = must(realloc(argv, (n + 2) * sizeof(*argv)));
+            argv[n++] = must(strdup(text + 4));
+            argv[n] = NULL;
+            continue;
         }
-        /* A set whose every fd hung up: its container is gone. */
-        for (size_t i = k->n_held, j = n; i-- > 0;) {
-            j -= (size_t)k->held[i].n;
-            bool gone = true;
-            for (int f = 0; f < k->held[i].n; f++)
-                gone = gone && (p[j + (size_t)f].revents & (POLLHUP | POLLERR | POLLNVAL));
-            if (gone)
-                drop(k, k->held[i].key);
-        }
-        free(p);
-        if (k->n_held == 0)
-            return;
+        if (len > 0 && strcmp(text, "start") == 0 && n > 0 && argv[0][0] == '/')
+            break;
+        for (size_t i = 0; i < n; i++) /* a front that broke off, or sent nonsense */
+            free(argv[i]);
+        free(argv);
+        close(conn);
+        return;
     }
+    free_own_argv(k);
+    k->argv = k->own_argv = argv;
+    close(k->lfd);
+    k->lfd = -1;
+    const char *path = env_path("CRIB_KEEPER_SOCKET");
+    if (path)
+        unlink(path);
+    for (size_t i = 0; i < k->n_held; i++)
+        k->held[i].hung = false;
+    k->front = conn;
+    k->stopping = false;
+    say("started again: %zu sets of fds held meanwhile", k->n_held);
+    k->restart_at = now_ms();
 }
 
-/* We are stopped while holding fds: a holder keeps them. */
-static void leave_to_holder(struct keeper *k)
+/* While we stay behind: a set whose every fd hung up with nothing left unread in it belonged to
+ * a container that is gone and said all it had to say. poll's results for the sets in p. */
+static void check_hung(struct keeper *k, const struct pollfd *p, size_t np)
 {
-    const char *path = holder_path();
-    if (!path || k->n_held == 0)
-        return;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    memcpy(sa.sun_path, path, strlen(path));
-    unlink(path);
-    int lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(lfd, 1) < 0) {
-        say("holder: %s: %s", path, strerror(errno));
-        if (lfd >= 0)
-            close(lfd);
-        return;
+    size_t j = 0;
+    for (size_t i = 0; i < k->n_held && j < np; i++) {
+        struct held *h = &k->held[i];
+        if (h->hung)
+            continue;
+        bool gone = true, unread = false;
+        for (int f = 0; f < h->n; f++, j++) {
+            short ev = p[j].revents;
+            gone = gone && (ev & (POLLHUP | POLLERR | POLLNVAL));
+            int q = 0;
+            if ((ev & POLLHUP) && !(ev & POLLERR) && ioctl(h->fds[f], FIONREAD, &q) == 0 && q > 0)
+                unread = true;
+        }
+        if (gone && unread)
+            h->hung = true; /* the next daemon reads it */
+        else if (gone)
+            h->n = -h->n; /* marked: dropped below */
     }
-    /* The holder is a copy of this process that keeps its fds (no exec: nothing else to run). */
-    pid_t pid = fork();
-    if (pid < 0) {
-        say("holder: fork: %s", strerror(errno));
-        unlink(path);
+    for (size_t i = k->n_held; i-- > 0;) {
+        if (k->held[i].n < 0) {
+            k->held[i].n = -k->held[i].n;
+            drop(k, k->held[i].key);
+        }
     }
-    if (pid == 0) {
-        setsid();
-        close(k->sigfd);
-        prctl(PR_SET_NAME, "cribd-holder");
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        hold_on(k, lfd);
-        unlink(path);
-        _exit(0);
-    }
-    close(lfd);
-    if (pid > 0)
-        say("stopped: %zu sets of fds left to the holder (pid %d)", k->n_held, (int)pid);
-}
-
-/* What a holder kept since the last keeper stopped. */
-static void take_from_holder(struct keeper *k)
-{
-    const char *path = holder_path();
-    if (!path)
-        return;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    memcpy(sa.sun_path, path, strlen(path));
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return;
-    }
-    int saved = k->sock;
-    k->sock = fd;
-    int r;
-    while ((r = recv_held(k)) > 0)
-        ;
-    k->sock = saved;
-    close(fd);
-    say("took %zu sets of fds from the holder", k->n_held);
 }
 
 /* ---- upgrades: our state across our own exec ---- */
@@ -524,6 +597,10 @@ static void upgrade(struct keeper *k)
         return;
     }
     fprintf(f, "restarts %u\nlastexit %s\n", k->restarts, k->last_exit);
+    if (k->front >= 0) {
+        fprintf(f, "front %d\n", k->front);
+        fcntl(k->front, F_SETFD, 0);
+    }
     for (size_t i = 0; i < k->n_held; i++) {
         fprintf(f, "held %s", k->held[i].key);
         for (int j = 0; j < k->held[i].n; j++) {
@@ -547,8 +624,18 @@ static void upgrade(struct keeper *k)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    execv(k->self, k->self_argv);
+    /* Our command line: our path, then the daemon's (as the last front gave it). */
+    size_t n = 0;
+    while (k->argv[n])
+        n++;
+    char **argv = must(calloc(n + 2, sizeof(*argv)));
+    argv[0] = k->self;
+    memcpy(argv + 1, k->argv, n * sizeof(*argv));
+    execv(k->self, argv);
+    free(argv);
     say("upgrade: exec %s: %s; carrying on with this keeper", k->self, strerror(errno));
+    if (k->front >= 0)
+        fcntl(k->front, F_SETFD, FD_CLOEXEC);
     sigset_t set;
     our_signals(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);
@@ -576,6 +663,9 @@ static void restore(struct keeper *k, int fd)
         long long ns;
         if (sscanf(line, "restarts %u", &u) == 1) {
             k->restarts = u;
+        } else if (sscanf(line, "front %d", &pid) == 1) {
+            k->front = pid;
+            fcntl(k->front, F_SETFD, FD_CLOEXEC);
         } else if (strncmp(line, "lastexit ", 9) == 0) {
             snprintf(k->last_exit, sizeof(k->last_exit), "%.*s", (int)sizeof(k->last_exit) - 1,
                      line + 9);
@@ -612,7 +702,7 @@ static int on_daemon_exit(struct keeper *k, int status)
     /* Told to stop, or the first daemon could not start (a bad configuration, a socket in use):
      * that is the command's own failure, and there is nothing to keep yet. */
     if (k->stopping || !k->ever_ready)
-        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        return stopped(k, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     if (k->upgrading) {
         upgrade(k); /* returns only when the exec failed: the old daemon binary runs again */
         k->restart_at = now_ms();
@@ -633,7 +723,7 @@ static int on_daemon_exit(struct keeper *k, int status)
     char note[160];
     snprintf(note, sizeof(note), "STATUS=the daemon ended (%s); restart %u", k->last_exit,
              k->restarts);
-    sd_notify_say(note);
+    notify(k, note);
     return -1;
 }
 
@@ -655,62 +745,246 @@ static int reap(struct keeper *k)
     return -1;
 }
 
+/* Stop, reload or upgrade, from our signals or the front's word: our exit status, or -1. */
+static int order(struct keeper *k, int sig)
+{
+    if (sig == SIGTERM || sig == SIGINT) {
+        k->stopping = true;
+        if (!k->pid)
+            return k->lfd >= 0 ? (k->full ? 0 : -1) : stopped(k, 0); /* between two daemons */
+    }
+    if (sig == SIGUSR2) {
+        /* An upgrade: the daemon stops, finishing its calls; then the new keeper. */
+        say("upgrade: stopping the daemon");
+        k->upgrading = true;
+        sig = SIGTERM;
+    }
+    if (k->pid)
+        kill(k->pid, sig);
+    else if (k->upgrading)
+        upgrade(k);
+    return -1;
+}
+
 static int on_signal(struct keeper *k)
 {
     struct signalfd_siginfo si;
     while (read(k->sigfd, &si, sizeof(si)) == sizeof(si)) {
         int sig = (int)si.ssi_signo;
+        int r;
         if (sig == SIGCHLD) {
-            int r = reap(k);
-            if (r >= 0)
-                return r;
-            continue;
+            r = reap(k);
+        } else {
+            if (sig == SIGTERM || sig == SIGINT)
+                k->full = true; /* sent to us, not to the front: the full shutdown */
+            r = order(k, sig);
         }
-        if (sig == SIGTERM || sig == SIGINT) {
-            k->stopping = true;
-            sd_notify_say("STOPPING=1");
-            if (!k->pid)
-                return 0; /* between two daemons */
-        }
-        if (sig == SIGUSR2) {
-            /* An upgrade: the daemon stops, finishing its calls; then the new keeper. */
-            say("upgrade: stopping the daemon");
-            k->upgrading = true;
-            sig = SIGTERM;
-        }
-        if (k->pid)
-            kill(k->pid, sig);
-        else if (k->upgrading)
-            upgrade(k);
+        if (r >= 0)
+            return r;
     }
     return -1;
+}
+
+/* The front's word; its hang-up (killed, or gone) is a stop. */
+static int on_front(struct keeper *k)
+{
+    char text[MSG_MAX + 1];
+    int fds[FDS_MAX], n;
+    ssize_t len = recv_msg(k->front, text, fds, &n, MSG_DONTWAIT);
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+    if (len == -EAGAIN || len == -EINTR)
+        return -1;
+    if (len <= 0) {
+        close(k->front);
+        k->front = -1;
+        return order(k, SIGTERM);
+    }
+    if (strcmp(text, "stop") == 0)
+        return order(k, SIGTERM);
+    if (strcmp(text, "hup") == 0)
+        return order(k, SIGHUP);
+    if (strcmp(text, "upgrade") == 0)
+        return order(k, SIGUSR2);
+    say("unknown message from the front: %.60s", text);
+    return -1;
+}
+
+/* While we stay behind: the held fds not known to have hung up, after p[0..base). */
+static size_t poll_held(struct keeper *k, struct pollfd **p, size_t base)
+{
+    size_t n = base;
+    for (size_t i = 0; i < k->n_held; i++)
+        if (!k->held[i].hung)
+            n += (size_t)k->held[i].n;
+    *p = must(realloc(*p, (n ? n : 1) * sizeof(**p)));
+    for (size_t i = 0, j = base; i < k->n_held; i++)
+        for (int f = 0; !k->held[i].hung && f < k->held[i].n; f++)
+            (*p)[j++] = (struct pollfd){.fd = k->held[i].fds[f]}; /* hang-ups only */
+    return n;
 }
 
 static int run(struct keeper *k)
 {
     start_daemon(k);
+    struct pollfd *p = NULL;
     for (;;) {
-        struct pollfd p[2] = {{.fd = k->sigfd, .events = POLLIN},
-                              {.fd = k->sock, .events = POLLIN}};
+        if (k->lfd >= 0 && !anything_to_keep(k)) {
+            const char *path = env_path("CRIB_KEEPER_SOCKET");
+            if (path)
+                unlink(path);
+            say("nothing left to keep: ending");
+            free(p);
+            return 0;
+        }
+        enum { SIG, SOCK, FRONT, LISTEN, HELD };
+        size_t n = HELD;
+        if (k->lfd >= 0)
+            n = poll_held(k, &p, HELD);
+        else
+            p = must(realloc(p, HELD * sizeof(*p)));
+        p[SIG] = (struct pollfd){.fd = k->sigfd, .events = POLLIN};
+        p[SOCK] =
+            (struct pollfd){.fd = k->sock >= 0 && !k->sock_eof ? k->sock : -1, .events = POLLIN};
+        p[FRONT] = (struct pollfd){.fd = k->front, .events = POLLIN};
+        p[LISTEN] = (struct pollfd){.fd = k->lfd, .events = POLLIN};
         int timeout = -1;
         if (k->restart_at) {
             int64_t left = k->restart_at - now_ms();
             timeout = left > 0 ? (int)left : 0;
         }
-        int n = poll(p, k->sock >= 0 && !k->sock_eof ? 2 : 1, timeout);
-        if (n < 0 && errno != EINTR) {
+        int r = poll(p, (nfds_t)n, timeout);
+        if (r < 0 && errno != EINTR) {
             say("poll: %s", strerror(errno));
+            free(p);
             return 1;
         }
-        if (n > 0 && k->sock >= 0 && !k->sock_eof && p[1].revents)
+        int st = -1;
+        if (r > 0 && p[SOCK].revents)
             read_messages(k);
-        if (n > 0 && p[0].revents) {
-            int r = on_signal(k);
-            if (r >= 0)
-                return r;
+        if (r > 0 && n > HELD)
+            check_hung(k, p + HELD, n - HELD);
+        if (r > 0 && p[SIG].revents)
+            st = on_signal(k);
+        if (st < 0 && r > 0 && p[FRONT].revents && k->front >= 0)
+            st = on_front(k);
+        if (st < 0 && r > 0 && p[LISTEN].revents && k->lfd >= 0)
+            on_next_front(k);
+        if (st >= 0) {
+            free(p);
+            return st;
         }
         if (k->restart_at && now_ms() >= k->restart_at && !k->pid)
             start_daemon(k);
+    }
+}
+
+/* ---- the front: the service's main process ---- */
+
+static int front_say(int sock, const char *text)
+{
+    int r = send_msg(sock, text, NULL, 0);
+    if (r < 0)
+        say("front: tell the keeper %s: %s", text, strerror(-r));
+    return r;
+}
+
+/* The keeper that stayed behind after the last stop, if one listens: our socket to it. */
+static int find_stayed(char **daemon_argv)
+{
+    const char *path = env_path("CRIB_KEEPER_SOCKET");
+    if (!path)
+        return -1;
+    struct sockaddr_un sa = {.sun_family = AF_UNIX};
+    memcpy(sa.sun_path, path, strlen(path));
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    char line[MSG_MAX];
+    for (char **a = daemon_argv; *a; a++) {
+        if (strlen(*a) + 5 > sizeof(line)) {
+            say("front: argument too long for the keeper: %.40s...", *a);
+            close(fd);
+            return -1;
+        }
+        snprintf(line, sizeof(line), "arg %s", *a);
+        if (front_say(fd, line) < 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    if (front_say(fd, "start") < 0) {
+        close(fd);
+        return -1;
+    }
+    say("front: the keeper that stayed behind starts the daemon again");
+    return fd;
+}
+
+/* The keeper's messages until none is waiting: notes for systemd passed on; the status in
+ * "stopped STATUS", -1 when none came, -2 at the socket's end. */
+static int front_news(int sock)
+{
+    for (;;) {
+        char text[MSG_MAX + 1];
+        int fds[FDS_MAX], n;
+        ssize_t len = recv_msg(sock, text, fds, &n, MSG_DONTWAIT);
+        for (int i = 0; i < n; i++)
+            close(fds[i]);
+        if (len == -EINTR)
+            continue;
+        if (len < 0)
+            return len == -EAGAIN ? -1 : -2;
+        if (len == 0)
+            return -2;
+        if (strncmp(text, "notify ", 7) == 0)
+            sd_notify_say(text + 7);
+        else if (strncmp(text, "stopped ", 8) == 0)
+            return atoi(text + 8);
+    }
+}
+
+/* Pass our signals on and the keeper's news up, until the keeper says the daemon stopped. */
+static int front(int sock, int sigfd, pid_t keeper)
+{
+    prctl(PR_SET_NAME, "cribd");
+    for (;;) {
+        struct pollfd p[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = sock, .events = POLLIN}};
+        if (poll(p, 2, -1) < 0 && errno != EINTR)
+            return 1;
+        struct signalfd_siginfo si;
+        while (p[0].revents && read(sigfd, &si, sizeof(si)) == sizeof(si)) {
+            int sig = (int)si.ssi_signo;
+            if (sig == SIGCHLD) {
+                int status;
+                if (keeper > 0 && waitpid(keeper, &status, WNOHANG) == keeper) {
+                    int r = front_news(sock);
+                    if (r >= 0)
+                        return r; /* it said how the daemon stopped, then ended */
+                    char how[64];
+                    describe(how, sizeof(how), status);
+                    say("front: the keeper ended (%s)", how);
+                    return 1;
+                }
+            } else if (sig == SIGTERM || sig == SIGINT) {
+                sd_notify_say("STOPPING=1");
+                front_say(sock, "stop");
+            } else {
+                front_say(sock, sig == SIGHUP ? "hup" : "upgrade");
+            }
+        }
+        if (!p[1].revents)
+            continue;
+        int r = front_news(sock);
+        if (r == -2) {
+            say("front: the keeper hung up");
+            return 1;
+        }
+        if (r >= 0)
+            return r;
     }
 }
 
@@ -721,26 +995,11 @@ int main(int argc, char **argv)
                         "(the cribd command starts it; it runs cribd and restarts it)\n");
         return 2;
     }
-    struct keeper k = {.argv = argv + 1, .sock = -1, .self_argv = argv};
+    struct keeper k = {.argv = argv + 1, .sock = -1, .front = -1, .lfd = -1};
     /* Our path as it was given: after an upgrade replaced the file, /proc/self/exe names the old
      * one, deleted. */
     if (!realpath(argv[0], k.self))
         snprintf(k.self, sizeof(k.self), "%s", argv[0]);
-    /* systemd's socket is ours: the daemon is not the service's main process. */
-    const char *notify = getenv("NOTIFY_SOCKET");
-    if (notify && strlen(notify) < sizeof(notify_path))
-        snprintf(notify_path, sizeof(notify_path), "%s", notify);
-    unsetenv("NOTIFY_SOCKET");
-    const char *state = getenv("CRIB_KEEPER_STATE_FD");
-    if (state && *state) {
-        restore(&k, atoi(state));
-        unsetenv("CRIB_KEEPER_STATE_FD");
-        say("upgraded: holding %zu sets of fds, %zu exits", k.n_held,
-            k.n_exits < EXITS_MAX ? k.n_exits : (size_t)EXITS_MAX);
-    }
-    /* Processes orphaned below us (containers of a daemon that died) become our children. */
-    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
-        say("cannot be the child subreaper: %s", strerror(errno));
     sigset_t set;
     our_signals(&set);
     sigprocmask(SIG_BLOCK, &set, NULL);
@@ -750,12 +1009,51 @@ int main(int argc, char **argv)
         say("signalfd: %s", strerror(errno));
         return 1;
     }
-    take_from_holder(&k);
+    const char *state = getenv("CRIB_KEEPER_STATE_FD");
+    if (state && *state) {
+        restore(&k, atoi(state));
+        unsetenv("CRIB_KEEPER_STATE_FD");
+        say("upgraded: holding %zu sets of fds, %zu exits", k.n_held,
+            k.n_exits < EXITS_MAX ? k.n_exits : (size_t)EXITS_MAX);
+    } else {
+        /* We are the front. systemd's socket is ours: neither keeper nor daemon is the service's
+         * main process. */
+        const char *notify_env = getenv("NOTIFY_SOCKET");
+        if (notify_env && strlen(notify_env) < sizeof(notify_path))
+            snprintf(notify_path, sizeof(notify_path), "%s", notify_env);
+        unsetenv("NOTIFY_SOCKET");
+        int fd = find_stayed(k.argv);
+        if (fd >= 0)
+            return front(fd, k.sigfd, 0);
+        int sv[2];
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+            say("socketpair: %s", strerror(errno));
+            return 1;
+        }
+        /* The keeper is a copy of us (no exec: nothing else to run), in a session of its own so
+         * that a terminal's signals reach the front only. */
+        pid_t pid = fork();
+        if (pid < 0) {
+            say("fork: %s", strerror(errno));
+            return 1;
+        }
+        if (pid > 0) {
+            close(sv[1]);
+            return front(sv[0], k.sigfd, pid);
+        }
+        close(sv[0]);
+        setsid();
+        k.front = sv[1];
+        load_exits(&k);
+    }
+    /* Processes orphaned below us (containers of a daemon that died) become our children. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+        say("cannot be the child subreaper: %s", strerror(errno));
     int r = run(&k);
-    leave_to_holder(&k);
     while (k.n_held)
         drop(&k, k.held[0].key);
     free(k.held);
+    free_own_argv(&k);
     close(k.sigfd);
     return r;
 }

@@ -513,6 +513,16 @@ static void on_init_ended(const struct reactor_pid_exit *pe, void *data)
         c->on_init_exit(c, c->data);
 }
 
+void monitor_ctr_ended(struct monitor_ctr *c, const struct monitor_exit *e)
+{
+    c->exit = *e;
+    if (!c->out.open && !c->err.open) {
+        report_exit(c);
+        return;
+    }
+    set_phase(c, PHASE_DRAINING); /* to EOF: the container's writers are gone */
+}
+
 int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err)
 {
     c->pid = pid;

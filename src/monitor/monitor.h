@@ -77,6 +77,9 @@ void monitor_ctr_created(struct monitor_ctr *c);
 /* Watch pid, the container's init: its exit is reported once through on_exit, after the output
  * written before it has been logged. */
 int monitor_ctr_adopt(struct monitor_ctr *c, int pid, struct err *err);
+/* After a restart: the container ended while no daemon ran (e as the keeper kept it). Its
+ * exit is reported through on_exit once what it wrote meanwhile is logged. */
+void monitor_ctr_ended(struct monitor_ctr *c, const struct monitor_exit *e);
 /* The pidfd of the adopted process (it stays that process even when its pid is reused), or -1. */
 int monitor_ctr_pidfd(const struct monitor_ctr *c);
 /* The PID namespace of the adopted process, held open as ret_fd (ours to close); buf gets the

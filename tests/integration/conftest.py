@@ -29,8 +29,9 @@ def pb():
 
 
 class Cribd:
-    def __init__(self, tmp, extra_config="", env=None, binary=None):
+    def __init__(self, tmp, extra_config="", env=None, binary=None, args=()):
         self.binary = binary or CRIBD
+        self.args = list(args)
         self.dir = tmp
         self.sock = os.path.join(tmp, "crib.sock")
         self.netdir = os.path.join(tmp, "net.d")
@@ -63,7 +64,8 @@ network_dir = "{self.netdir}"
 
     def start(self, wait=True):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([self.binary, "--config", self.config], stdout=self.log,
+        self.proc = subprocess.Popen([self.binary, *self.args, "--config", self.config],
+                                     stdout=self.log,
                                      stderr=subprocess.STDOUT, env=self.env)
         if wait:
             self.wait_ready()
@@ -82,26 +84,55 @@ network_dir = "{self.netdir}"
                 time.sleep(0.02)
         raise AssertionError("cribd did not start listening")
 
-    def daemon_pid(self, timeout=10):
-        """The daemon's pid: the child of the keeper (the process we started) that runs CRIBD
-        with our command line (not an orphaned `cribd infra`, which the keeper adopts too)."""
-        want = os.path.realpath(self.binary)
+    def _ours(self):
+        """(pid, exe, argv) of each process with our command line: the front (the process we
+        started), the keeper and the daemon, not an orphaned `cribd infra` the keeper adopts."""
         args = ["--config", self.config]
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                argv = open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0")
+                if argv[-3:-1] == args:
+                    yield int(pid), os.readlink(f"/proc/{pid}/exe"), argv
+            except OSError:
+                pass
+
+    def daemon_pid(self, timeout=10):
+        """The daemon's pid: the keeper's child that runs CRIBD with our command line (not a
+        child the daemon forked and has yet to exec)."""
+        want = os.path.realpath(self.binary)
         deadline = time.monotonic() + timeout
         while True:
-            path = f"/proc/{self.proc.pid}/task/{self.proc.pid}/children"
-            try:
-                kids = [int(p) for p in open(path).read().split()]
-            except OSError:
-                kids = []
-            for pid in kids:
+            for pid, exe, argv in self._ours():
+                if exe != want or argv[1:-1] != [*self.args, "--config", self.config]:
+                    continue
                 try:
-                    argv = open(f"/proc/{pid}/cmdline", "rb").read().decode().split("\0")
-                    if os.readlink(f"/proc/{pid}/exe") == want and argv[1:-1] == args:
+                    ppid = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1]
+                    if open(f"/proc/{ppid}/comm").read().strip() == "cribd-keeper" or \
+                            "--no-keeper" in self.args:
                         return pid
                 except OSError:
                     pass
             assert time.monotonic() < deadline, "the keeper runs no daemon"
+            time.sleep(0.02)
+
+    def keeper_pid(self):
+        """The keeper's pid (the one of ours not the front nor the daemon), or None."""
+        front = self.proc.pid if self.proc and self.proc.poll() is None else None
+        want = os.path.realpath(self.binary)
+        for pid, exe, argv in self._ours():
+            if pid != front and exe != want:
+                return pid
+        return None
+
+    def shutdown(self, timeout=30):
+        """The full shutdown of a keeper that stayed behind after a stop (SIGTERM to it)."""
+        pid = self.keeper_pid()
+        if pid is None:
+            return
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while os.path.exists(f"/proc/{pid}") and open(f"/proc/{pid}/stat").read().split()[2] != "Z":
+            assert time.monotonic() < deadline, "the keeper did not end"
             time.sleep(0.02)
 
     def output(self):
@@ -135,16 +166,17 @@ network_dir = "{self.netdir}"
 def cribd_factory(tmp_path):
     started = []
 
-    def make(extra_config="", start=True, env=None, subdir=None, binary=None):
+    def make(extra_config="", start=True, env=None, subdir=None, binary=None, args=()):
         d = str(tmp_path / (subdir or f"c{len(started)}"))
         os.makedirs(d, exist_ok=True)
-        c = Cribd(d, extra_config, env, binary)
+        c = Cribd(d, extra_config, env, binary, args)
         started.append(c)
         return c.start() if start else c
 
     yield make
     for c in started:
         rc = c.stop()
+        c.shutdown()
         c.check_clean()
         assert rc == c.expected_rc, f"cribd exited with {rc}:\n{c.output()}"
 

@@ -41,11 +41,21 @@ def kill_daemon(env, sig=signal.SIGKILL):
 
 
 def reconnect(env):
-    env.c.wait_ready(timeout=20)
-    env.ch.close()
-    env.ch = env.c.channel()
-    env.cli = Cri(env.ch, env.pb)
-    env.cli.unary("Version", version="v1", timeout=20)
+    """A new client once a daemon answers (a process the dead daemon forked and had yet to exec
+    may hold its listening socket for a moment)."""
+    deadline = time.monotonic() + 20
+    while True:
+        env.c.wait_ready(timeout=20)
+        env.ch.close()
+        env.ch = env.c.channel()
+        env.cli = Cri(env.ch, env.pb)
+        try:
+            env.cli.unary("Version", version="v1", timeout=20)
+            return
+        except grpc.RpcError as e:
+            if e.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def numbers(env, pod, name):
@@ -211,7 +221,7 @@ def test_upgrade_under_load_loses_no_line(net_cribd, pb, layouts, tmp_path):
         names = [f"counter{i}" for i in range(10)]
         cids = [env.run(pod, COUNTER, name=n) for n in names]
         wait_numbers_past(env, pod, names[-1], 20)
-        keeper, old = env.c.proc.pid, env.c.daemon_pid()
+        keeper, old = env.c.keeper_pid(), env.c.daemon_pid()
         for name in ("cribd", "cribd-keeper"):  # a second build: other bytes
             with open(bindir / name, "rb") as f:
                 data = f.read()
@@ -227,8 +237,9 @@ def test_upgrade_under_load_loses_no_line(net_cribd, pb, layouts, tmp_path):
             assert time.monotonic() < deadline, "the daemon was not replaced"
             time.sleep(0.05)
         reconnect(env)
-        # The same keeper process, now running the new keeper binary; the new daemon binary.
-        assert env.c.proc.poll() is None and env.c.proc.pid == keeper
+        # The same keeper process, now running the new keeper binary; the new daemon binary;
+        # the front (the service's main process) runs on.
+        assert env.c.proc.poll() is None and env.c.keeper_pid() == keeper
         for pid in (keeper, env.c.daemon_pid()):
             exe = os.readlink(f"/proc/{pid}/exe")
             assert not exe.endswith("(deleted)"), exe
@@ -246,7 +257,7 @@ def test_upgrade_under_load_loses_no_line(net_cribd, pb, layouts, tmp_path):
 
 
 def test_systemd_notify_from_the_keeper(cribd_factory, tmp_path):
-    # Type=notify: the keeper (the service's main process) says READY=1 once the daemon serves,
+    # Type=notify: the front (the service's main process) says READY=1 once the daemon serves,
     # and STOPPING=1 when it is stopped; the daemon does not get the socket.
     path = str(tmp_path / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -262,25 +273,45 @@ def test_systemd_notify_from_the_keeper(cribd_factory, tmp_path):
     assert c.stop() == 0
     assert sock.recv(4096).decode() == "STOPPING=1"
     sock.close()
+    # Nothing to hold and no container: the keeper does not stay behind.
+    deadline = time.monotonic() + 5
+    while c.keeper_pid() is not None:
+        assert time.monotonic() < deadline, "the keeper stayed behind with nothing to keep"
+        time.sleep(0.05)
 
 
 def test_stopped_service_leaves_containers_running_and_writing(env):
-    # `systemctl stop`: SIGTERM to the keeper. The daemon stops, the keeper leaves what it holds
-    # to a holder and exits; the containers write on meanwhile (no SIGPIPE, no line lost), and
-    # the next start takes everything back.
+    # `systemctl stop`: SIGTERM to the front (the service's main process). The daemon stops and
+    # the keeper stays behind, holding and reaping; the containers write on meanwhile (no
+    # SIGPIPE, no line lost), one ends (its exit is kept), and the next start has the same
+    # keeper start a daemon that takes everything back.
     pod = env.pod()
     names = [f"counter{i}" for i in range(3)]
     cids = [env.run(pod, COUNTER, name=n) for n in names]
+    seven = env.run(pod, ["/bin/sh", "-c", "trap 'echo bye; exit 7' TERM; "
+                                           "while true; do sleep 0.1; done"], name="seven")
+    pid = json.loads(env.cli.unary("ContainerStatus", container_id=seven,
+                                   verbose=True).info["info"])["pid"]
     before = wait_numbers_past(env, pod, names[-1], 20)[-1]
+    keeper = env.c.keeper_pid()
     env.ch.close()
     assert env.c.stop() == 0
-    assert "left to the holder" in env.c.output()
+    assert "stopped: holding 4 sets of fds" in env.c.output()
+    assert env.c.keeper_pid() == keeper
+    t_down = time.time_ns()
+    os.kill(pid, signal.SIGTERM)
     time.sleep(2)  # about 200 lines each, waiting in the pipes
+    t_up = time.time_ns()
     env.c.start()
     reconnect(env)
-    assert "took 3 sets of fds from the holder" in env.c.output()
+    assert env.c.keeper_pid() == keeper
+    assert "started again: 4 sets of fds held meanwhile" in env.c.output()
     for cid in cids:
         assert env.status(cid).state == env.pb.CONTAINER_RUNNING
+    st = env.wait_exit(seven)
+    assert (st.exit_code, st.reason) == (7, "Error"), st
+    assert t_down < st.finished_at < t_up
+    assert lines(env.log_records(pod, "seven"), "stdout") == [b"bye"]
     last = wait_numbers_past(env, pod, names[0], before + 250)[-1]
     for cid in cids:
         env.stop(cid, 0)
@@ -288,6 +319,51 @@ def test_stopped_service_leaves_containers_running_and_writing(env):
         got = numbers(env, pod, n)
         assert got == list(range(len(got))), f"{n}: lost or repeated lines"
         assert got[-1] >= last - 1000
+
+
+def test_stopped_keeper_keeps_exits_when_it_ends(env):
+    # The keeper that stayed behind is shut down for good (SIGTERM to it) after a container
+    # ended: the next keeper still has that exit, from the file under the run root.
+    pod = env.pod()
+    seven = env.run(pod, ["/bin/sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"],
+                    name="seven")
+    pid = json.loads(env.cli.unary("ContainerStatus", container_id=seven,
+                                   verbose=True).info["info"])["pid"]
+    env.ch.close()
+    assert env.c.stop() == 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while os.path.exists(f"/proc/{pid}"):
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    env.c.shutdown()
+    assert env.c.keeper_pid() is None
+    env.c.start()
+    reconnect(env)
+    assert "1 exits reaped by the keeper before us" in env.c.output()
+    st = env.wait_exit(seven)
+    assert (st.exit_code, st.reason) == (7, "Error"), st
+
+
+def test_without_a_keeper_an_unseen_exit_is_not_known(net_cribd, pb, layouts, tmp_path):
+    # `cribd --no-keeper`: a container that ends while no daemon runs is init's to reap, and
+    # its status is reported as not known, saying so.
+    env = Env(net_cribd(args=["--no-keeper"]), pb, layouts, str(tmp_path))
+    try:
+        pod = env.pod()
+        seven = env.run(pod, ["/bin/sh", "-c", "trap 'exit 7' TERM; "
+                                               "while true; do sleep 0.1; done"], name="seven")
+        pid = json.loads(env.cli.unary("ContainerStatus", container_id=seven,
+                                       verbose=True).info["info"])["pid"]
+        env.ch.close()
+        assert env.c.stop() == 0
+        os.kill(pid, signal.SIGTERM)
+        env.c.start()
+        reconnect(env)
+        st = env.wait_exit(seven)
+        assert st.exit_code == 255 and "not known" in st.message, st
+    finally:
+        env.close()
 
 
 def killed_calls(env, delays_ms, call, prepare=None):

@@ -27,11 +27,11 @@ def conflist(tmp, n, extra_plugins=()):
 @pytest.fixture
 def net_cribd(cribd_factory, tmp_path):
     def make(plugin_dirs=("/usr/lib/cni",), extra_plugins=(), subdir=None, extra_config="",
-             env=None, binary=None):
+             env=None, binary=None, args=()):
         n = next(_nets) + (os.getpid() % 100)
         dirs = ", ".join(f'"{d}"' for d in plugin_dirs)
         c = cribd_factory(f"[crib.network]\nplugin_dirs = [{dirs}]\n{extra_config}", start=False,
-                          subdir=subdir or f"net{n}", env=env, binary=binary)
+                          subdir=subdir or f"net{n}", env=env, binary=binary, args=args)
         with open(os.path.join(c.netdir, "10-test.conflist"), "w") as f:
             json.dump(conflist(c.dir, n, extra_plugins), f)
         c.net_n = n
