@@ -5,13 +5,13 @@
  * EPIPE while no daemon reads, and gives them back to the next daemon. Processes orphaned by a
  * daemon's death become its children; it reaps them and tells the daemon their exits.
  *
- * Two processes run this file. The one the cribd command execs (the service's main process) is
- * the front: it forks the keeper (a session of its own) and stays, passing the service's signals
- * on to it (SIGTERM or SIGINT: stop; SIGHUP: reload; SIGUSR2: upgrade) and its news to systemd
- * (sd_notify, READY=1 once the daemon serves). Stopped, the keeper stops the daemon and, while
- * containers run or their fds hold output, stays behind, listening on CRIB_KEEPER_SOCKET (under
- * the run root), still reaping: the front exits, and the service is stopped with the keeper left
- * in its cgroup (KillMode=process). The next front finds it there and has it start a daemon
+ * Two processes run this program. The one the cribd command execs (the service's main process)
+ * is the front (front.c): it forks the keeper (a session of its own) and stays, passing the
+ * service's signals on to it (SIGTERM or SIGINT: stop; SIGHUP: reload; SIGUSR2: upgrade) and its
+ * news to systemd (sd_notify, READY=1 once the daemon serves). Stopped, the keeper stops the daemon
+ * and, while containers run or their fds hold output, stays behind, listening on CRIB_KEEPER_SOCKET
+ * (under the run root), still reaping: the front exits, and the service is stopped with the keeper
+ * left in its cgroup (KillMode=process). The next front finds it there and has it start a daemon
  * again. Exits it reaps while no daemon serves are also appended to CRIB_KEEPER_EXITS, so that
  * they outlive it. SIGTERM or SIGINT to the keeper itself is the full shutdown: the daemon stops
  * and the keeper ends, closing what it holds.
@@ -57,9 +57,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "keeper/keeper-internal.h"
+
 #define KEEPER_FD 3
-#define MSG_MAX 512
-#define FDS_MAX 4
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 10000
 /* A daemon that dies before it is ready, or within this long, is crash-looping. */
@@ -107,37 +107,11 @@ struct keeper {
     size_t n_exits;                   /* ever recorded */
 };
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "cribd-keeper[%d]: ", (int)getpid());
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-}
-
-static const char *env_path(const char *name)
-{
-    const char *p = getenv(name);
-    return p && *p && strlen(p) < sizeof(((struct sockaddr_un *)0)->sun_path) ? p : NULL;
-}
-
 static int64_t now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void *must(void *p)
-{
-    if (!p) {
-        say("out of memory");
-        abort();
-    }
-    return p;
 }
 
 /* ---- what we hold ---- */
@@ -175,39 +149,7 @@ static void hold(struct keeper *k, const char *key, const int *fds, int n)
     h->hung = false;
 }
 
-/* The signals we take through the signalfd (blocked otherwise). */
-static void our_signals(sigset_t *set)
-{
-    sigemptyset(set);
-    int sigs[] = {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR2};
-    for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-        sigaddset(set, sigs[i]);
-}
-
-/* ---- systemd: the sd_notify protocol, without libsystemd ---- */
-
-static char notify_path[108]; /* NOTIFY_SOCKET ("@" for the abstract namespace), or "" */
-
-static void sd_notify_say(const char *text)
-{
-    if (!notify_path[0])
-        return;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    size_t len = strlen(notify_path);
-    memcpy(sa.sun_path, notify_path, len);
-    if (sa.sun_path[0] == '@')
-        sa.sun_path[0] = '\0';
-    int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return;
-    sendto(fd, text, strlen(text), MSG_NOSIGNAL, (struct sockaddr *)&sa,
-           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len));
-    close(fd);
-}
-
 /* ---- the sockets ---- */
-
-static int send_msg(int sock, const char *text, const int *fds, int n);
 
 /* News for systemd, through the front (the service's main process). */
 static void notify(struct keeper *k, const char *text)
@@ -217,30 +159,6 @@ static void notify(struct keeper *k, const char *text)
     char line[MSG_MAX];
     snprintf(line, sizeof(line), "notify %s", text);
     send_msg(k->front, line, NULL, 0);
-}
-
-static int send_msg(int sock, const char *text, const int *fds, int n)
-{
-    struct iovec iov = {.iov_base = (void *)text, .iov_len = strlen(text)};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * FDS_MAX)];
-        struct cmsghdr align;
-    } u;
-    struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-    if (n > 0) {
-        msg.msg_control = u.buf;
-        msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
-        struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
-        cm->cmsg_level = SOL_SOCKET;
-        cm->cmsg_type = SCM_RIGHTS;
-        cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-        memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
-    }
-    while (sendmsg(sock, &msg, MSG_NOSIGNAL) < 0) {
-        if (errno != EINTR)
-            return -errno;
-    }
-    return 0;
 }
 
 static void answer_list(struct keeper *k)
@@ -320,43 +238,6 @@ static void record_exit(struct keeper *k, pid_t pid, int status)
         snprintf(line, sizeof(line), "exit %d %d %lld", (int)pid, status, (long long)e->ns);
         send_msg(k->sock, line, NULL, 0);
     }
-}
-
-/* One message (text NUL-terminated, up to FDS_MAX fds, the rest closed): its length, 0 at the
- * socket's end, or -errno. */
-static ssize_t recv_msg(int sock, char *text, int *fds, int *n, int flags)
-{
-    struct iovec iov = {.iov_base = text, .iov_len = MSG_MAX};
-    union {
-        char buf[CMSG_SPACE(sizeof(int) * FDS_MAX)];
-        struct cmsghdr align;
-    } u;
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof(u.buf)};
-    ssize_t len = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC | flags);
-    *n = 0;
-    if (len < 0)
-        return -errno;
-    text[len] = '\0';
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
-        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-            continue;
-        int c = (int)((cm->cmsg_len - CMSG_LEN(0)) / sizeof(int));
-        for (int i = 0; i < c; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm) + (size_t)i * sizeof(int), sizeof(int));
-            if (*n < FDS_MAX)
-                fds[(*n)++] = fd;
-            else
-                close(fd);
-        }
-    }
-    if (msg.msg_flags & MSG_CTRUNC) { /* fds were lost: the message cannot be trusted */
-        for (int i = 0; i < *n; i++)
-            close(fds[i]);
-        *n = 0;
-    }
-    return len;
 }
 
 /* One message from the daemon: 1, or 0 when there is none now, -1 at the socket's end. */
@@ -440,14 +321,6 @@ static void start_daemon(struct keeper *k)
     k->ready = false;
     k->started_ms = now_ms();
     k->restart_at = 0;
-}
-
-static void describe(char *buf, size_t len, int status)
-{
-    if (WIFEXITED(status))
-        snprintf(buf, len, "exit status %d", WEXITSTATUS(status));
-    else
-        snprintf(buf, len, "signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
 }
 
 /* ---- staying behind: stopped, we keep holding and reaping until the next front ---- */
@@ -879,115 +752,6 @@ static int run(struct keeper *k)
     }
 }
 
-/* ---- the front: the service's main process ---- */
-
-static int front_say(int sock, const char *text)
-{
-    int r = send_msg(sock, text, NULL, 0);
-    if (r < 0)
-        say("front: tell the keeper %s: %s", text, strerror(-r));
-    return r;
-}
-
-/* The keeper that stayed behind after the last stop, if one listens: our socket to it. */
-static int find_stayed(char **daemon_argv)
-{
-    const char *path = env_path("CRIB_KEEPER_SOCKET");
-    if (!path)
-        return -1;
-    struct sockaddr_un sa = {.sun_family = AF_UNIX};
-    memcpy(sa.sun_path, path, strlen(path));
-    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    char line[MSG_MAX];
-    for (char **a = daemon_argv; *a; a++) {
-        if (strlen(*a) + 5 > sizeof(line)) {
-            say("front: argument too long for the keeper: %.40s...", *a);
-            close(fd);
-            return -1;
-        }
-        snprintf(line, sizeof(line), "arg %s", *a);
-        if (front_say(fd, line) < 0) {
-            close(fd);
-            return -1;
-        }
-    }
-    if (front_say(fd, "start") < 0) {
-        close(fd);
-        return -1;
-    }
-    say("front: the keeper that stayed behind starts the daemon again");
-    return fd;
-}
-
-/* The keeper's messages until none is waiting: notes for systemd passed on; the status in
- * "stopped STATUS", -1 when none came, -2 at the socket's end. */
-static int front_news(int sock)
-{
-    for (;;) {
-        char text[MSG_MAX + 1];
-        int fds[FDS_MAX], n;
-        ssize_t len = recv_msg(sock, text, fds, &n, MSG_DONTWAIT);
-        for (int i = 0; i < n; i++)
-            close(fds[i]);
-        if (len == -EINTR)
-            continue;
-        if (len < 0)
-            return len == -EAGAIN ? -1 : -2;
-        if (len == 0)
-            return -2;
-        if (strncmp(text, "notify ", 7) == 0)
-            sd_notify_say(text + 7);
-        else if (strncmp(text, "stopped ", 8) == 0)
-            return atoi(text + 8);
-    }
-}
-
-/* Pass our signals on and the keeper's news up, until the keeper says the daemon stopped. */
-static int front(int sock, int sigfd, pid_t keeper)
-{
-    prctl(PR_SET_NAME, "cribd");
-    for (;;) {
-        struct pollfd p[2] = {{.fd = sigfd, .events = POLLIN}, {.fd = sock, .events = POLLIN}};
-        if (poll(p, 2, -1) < 0 && errno != EINTR)
-            return 1;
-        struct signalfd_siginfo si;
-        while (p[0].revents && read(sigfd, &si, sizeof(si)) == sizeof(si)) {
-            int sig = (int)si.ssi_signo;
-            if (sig == SIGCHLD) {
-                int status;
-                if (keeper > 0 && waitpid(keeper, &status, WNOHANG) == keeper) {
-                    int r = front_news(sock);
-                    if (r >= 0)
-                        return r; /* it said how the daemon stopped, then ended */
-                    char how[64];
-                    describe(how, sizeof(how), status);
-                    say("front: the keeper ended (%s)", how);
-                    return 1;
-                }
-            } else if (sig == SIGTERM || sig == SIGINT) {
-                sd_notify_say("STOPPING=1");
-                front_say(sock, "stop");
-            } else {
-                front_say(sock, sig == SIGHUP ? "hup" : "upgrade");
-            }
-        }
-        if (!p[1].revents)
-            continue;
-        int r = front_news(sock);
-        if (r == -2) {
-            say("front: the keeper hung up");
-            return 1;
-        }
-        if (r >= 0)
-            return r;
-    }
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 2 || argv[1][0] != '/') {
@@ -1016,34 +780,9 @@ int main(int argc, char **argv)
         say("upgraded: holding %zu sets of fds, %zu exits", k.n_held,
             k.n_exits < EXITS_MAX ? k.n_exits : (size_t)EXITS_MAX);
     } else {
-        /* We are the front. systemd's socket is ours: neither keeper nor daemon is the service's
-         * main process. */
-        const char *notify_env = getenv("NOTIFY_SOCKET");
-        if (notify_env && strlen(notify_env) < sizeof(notify_path))
-            snprintf(notify_path, sizeof(notify_path), "%s", notify_env);
-        unsetenv("NOTIFY_SOCKET");
-        int fd = find_stayed(k.argv);
-        if (fd >= 0)
-            return front(fd, k.sigfd, 0);
-        int sv[2];
-        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-            say("socketpair: %s", strerror(errno));
-            return 1;
-        }
-        /* The keeper is a copy of us (no exec: nothing else to run), in a session of its own so
-         * that a terminal's signals reach the front only. */
-        pid_t pid = fork();
-        if (pid < 0) {
-            say("fork: %s", strerror(errno));
-            return 1;
-        }
-        if (pid > 0) {
-            close(sv[1]);
-            return front(sv[0], k.sigfd, pid);
-        }
-        close(sv[0]);
-        setsid();
-        k.front = sv[1];
+        int status;
+        if (front_start(k.argv, k.sigfd, &k.front, &status) < 0)
+            return status; /* the front's end */
         load_exits(&k);
     }
     /* Processes orphaned below us (containers of a daemon that died) become our children. */
