@@ -1,8 +1,8 @@
 #!/bin/sh
 # The whole test suite, as CI runs it (as root, on Debian 12): install the test dependencies;
 # build with gcc and clang with warnings as errors; run the unit tests and corpus replays; run
-# the unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer; run each
-# libFuzzer target for a bounded time; check formatting.
+# the unit and integration tests under AddressSanitizer + UndefinedBehaviorSanitizer; run the
+# VM lane (tests/vm/run.sh); run each libFuzzer target for a bounded time; check formatting.
 set -eu
 cd "$(dirname "$0")/.."
 TOP=$(pwd)
@@ -48,6 +48,9 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 make -C "$BUILD/asan" -j"$JOBS" check || { cat "$BUILD"/asan/tests/*/*.log 2>/dev/null | tail -100; exit 1; }
 make -C "$BUILD/asan" -j"$JOBS" cribd
 CRIBD="$BUILD/asan/cribd" /usr/bin/python3 -m pytest -v -p no:cacheprovider tests/integration
+
+step "VM lane: cgroup v2 and systemd as PID 1, in a qemu guest"
+tests/vm/run.sh "$BUILD/gcc"
 
 step "libFuzzer targets, ${FUZZ_SECONDS}s each"
 configure_in "$BUILD/fuzz" CC=clang --enable-fuzzers --enable-asan --enable-ubsan

@@ -186,11 +186,12 @@ static char *cgroups_path_of(struct cri *cri, struct pod *p, const char *id)
 
 static char *oom_file_of(const char *cgroups_path)
 {
-    if (cgroups_path[0] != '/')
+    cleanup_free char *path = oci_cgroup_fs_path(cgroups_path);
+    if (!path)
         return NULL;
     if (oci_cgroup_is_v2())
-        return xasprintf("/sys/fs/cgroup%s/memory.events", cgroups_path);
-    return xasprintf("/sys/fs/cgroup/memory%s/memory.oom_control", cgroups_path);
+        return xasprintf("/sys/fs/cgroup%s/memory.events", path);
+    return xasprintf("/sys/fs/cgroup/memory%s/memory.oom_control", path);
 }
 
 static int check_create(struct cri *cri, const Runtime__V1__CreateContainerRequest *r,

@@ -89,6 +89,7 @@ int cri_runtime_of(struct cri *cri, const char *handler, struct oci_runtime *ret
         return err_set(err, -EINVAL, "runtime handler `%s` is not configured", handler);
     oci_runtime_init(ret, *rt->runtime_path ? rt->runtime_path : rt->name, rt->runtime_root,
                      120000);
+    ret->systemd_cgroup = strcmp(cri->cfg->cgroup_manager, "systemd") == 0;
     return 0;
 }
 

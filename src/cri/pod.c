@@ -429,7 +429,7 @@ static struct pod *pod_new(struct cri *cri, const Runtime__V1__RunPodSandboxRequ
     return p;
 }
 
-/* The pod's cgroup parent, made where missing (and removed with the pod). */
+/* The pod's cgroup parent, made where missing (and removed with the pod) by the cgroupfs driver. */
 static int make_cgroup_parent(struct cri *cri, struct pod *p, struct err *err)
 {
     const char *cgp = p->config->linux ? p->config->linux->cgroup_parent : "";
@@ -439,7 +439,9 @@ static int make_cgroup_parent(struct cri *cri, struct pod *p, struct err *err)
     free(p->cgroup_parent);
     p->cgroup_parent = NULL;
     int rc = oci_cgroup_parent_path(cri->cfg->cgroup_manager, cgp, &p->cgroup_parent, err);
-    if (rc == 0) {
+    /* systemd's slices are its own: it makes one when the first scope goes in it (runc asks for
+     * each container's over D-Bus), and drops it once empty. */
+    if (rc == 0 && strcmp(cri->cfg->cgroup_manager, "systemd") != 0) {
         /* Named in the run directory first, for an undo if the daemon dies before the record. */
         cleanup_free char *journal = xasprintf("%s/cgroups", p->run_dir);
         rc = oci_cgroup_ensure(p->cgroup_parent, journal, &p->cgroups_created,

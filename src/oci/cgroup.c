@@ -59,6 +59,24 @@ int oci_cgroup_parent_path(const char *driver, const char *parent, char **ret, s
     return 0;
 }
 
+char *oci_cgroup_fs_path(const char *cgroups_path)
+{
+    if (cgroups_path[0] == '/')
+        return xstrdup(cgroups_path);
+    const char *c1 = strchr(cgroups_path, ':');
+    const char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c2 || strchr(c2 + 1, ':') || strchr(c2 + 1, '/') || !c2[1] || c2 == c1 + 1)
+        return NULL;
+    cleanup_free char *slice = xstrndup(cgroups_path, (size_t)(c1 - cgroups_path));
+    cleanup_free char *slice_path = NULL;
+    struct err e = ERR_INIT;
+    int r = oci_cgroup_parent_path("systemd", slice, &slice_path, &e);
+    err_done(&e);
+    if (r < 0)
+        return NULL;
+    return xasprintf("%s/%.*s-%s.scope", slice_path, (int)(c2 - c1 - 1), c1 + 1, c2 + 1);
+}
+
 /* Mount points of the v1 hierarchies, from mountinfo. */
 static size_t v1_roots(char ***ret)
 {

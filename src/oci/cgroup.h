@@ -13,6 +13,10 @@
  * "/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod1.slice". -EINVAL for a name
  * that fits neither ("..", empty components, a slice name with '/'). */
 int oci_cgroup_parent_path(const char *driver, const char *parent, char **ret, struct err *err);
+/* Where a container's cgroupsPath lies below a hierarchy's root: "/a/b" as it is (cgroupfs);
+ * "SLICE:PREFIX:NAME" (systemd) becomes SLICE's path (as above) + "/PREFIX-NAME.scope". NULL for a
+ * systemd path that is not of that form. */
+char *oci_cgroup_fs_path(const char *cgroups_path);
 /* Create the parent in every hierarchy where it is missing (v2: and enable the controllers of
  * its ancestors); the directories created are returned, deepest last, for oci_cgroup_remove.
  * With a journal path, each directory is appended to that file before it is made, so that

@@ -139,9 +139,10 @@ struct oci_runtime {
     const char *root; /* its --root, or NULL for its default */
     uint64_t timeout_ms;
     enum oci_runtime_kind kind;
+    bool systemd_cgroup; /* --systemd-cgroup: cgroupsPath is SLICE:PREFIX:NAME, a scope */
 };
 
-/* path, root and timeout_ms as given; kind from the binary's name. */
+/* path, root and timeout_ms as given; kind from the binary's name; no systemd cgroups. */
 /* Whether the process at pid is still the runtime's own init, between `start` returning and the
  * exec of the container's process. runc's init is a Go program that catches every signal: one
  * sent to it then is taken and gone at the exec. */

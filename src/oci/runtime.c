@@ -101,6 +101,7 @@ void oci_runtime_init(struct oci_runtime *rt, const char *path, const char *root
     rt->root = root;
     rt->timeout_ms = timeout_ms;
     rt->kind = strcmp(base, "crun") == 0 ? OCI_RUNTIME_CRUN : OCI_RUNTIME_RUNC;
+    rt->systemd_cgroup = false;
 }
 
 /* The verbs take a bounded number of arguments: more is a bug here, not a user's doing. */
@@ -254,6 +255,7 @@ int oci_runtime_argv_build(const struct oci_runtime *rt, const struct oci_verb *
     push(ret, rt->path);
     if (rt->root && *rt->root)
         push_opt(ret, "--root", rt->root);
+    push_flag(ret, "--systemd-cgroup", rt->systemd_cgroup);
     if (log_path)
         push_log(rt, ret, log_path);
     push(ret, verb_names[v->type]);

@@ -14,6 +14,8 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(os.path.dirname(HERE))
 CRIBD = os.environ.get("CRIBD", os.path.join(TOP, "cribd"))
+# The cgroup driver of every cribd the tests start (the VM lane runs both).
+CGROUP_MANAGER = os.environ.get("CRIB_TEST_CGROUP_MANAGER", "cgroupfs")
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 
 
@@ -46,6 +48,7 @@ listen = "{self.sock}"
 shutdown_timeout = 5
 [crib.runtime]
 log_level = "debug"
+cgroup_manager = "{CGROUP_MANAGER}"
 [crib.image]
 registries_conf = "{tmp}/no-registries.conf"
 signature_policy = "{tmp}/no-policy.json"

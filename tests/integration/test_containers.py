@@ -539,9 +539,27 @@ def test_seccomp_runtime_default_refuses_unshare(env):
     assert lines(env.log_records(pod, "unconfined"), "stdout") == [b"allowed"]
 
 
+def cgroup_v2():
+    return os.path.exists("/sys/fs/cgroup/cgroup.controllers")
+
+
+def cgroup_fs_path(cgroups_path):
+    """A cgroupsPath below a hierarchy's root: as it is, or for systemd's SLICE:PREFIX:NAME the
+    slice's nesting (a-b.slice is in a.slice) and the scope PREFIX-NAME.scope."""
+    if cgroups_path.startswith("/"):
+        return cgroups_path
+    slice_, prefix, name = cgroups_path.split(":")
+    parts = slice_[:-len(".slice")].split("-")
+    path = "".join("/" + "-".join(parts[:i + 1]) + ".slice" for i in range(len(parts)))
+    return f"{path}/{prefix}-{name}.scope"
+
+
 def memory_limit_file(cid, env):
+    """The container's memory limit file: memory.max (v2) or memory.limit_in_bytes (v1)."""
     info = env.cli.unary("ContainerStatus", container_id=cid, verbose=True).info["info"]
-    cg = json.loads(info)["cgroupsPath"]
+    cg = cgroup_fs_path(json.loads(info)["cgroupsPath"])
+    if cgroup_v2():
+        return f"/sys/fs/cgroup{cg}/memory.max"
     return f"/sys/fs/cgroup/memory{cg}/memory.limit_in_bytes"
 
 
@@ -654,8 +672,10 @@ def test_remove_leaves_nothing_behind(env):
 
 def test_restart_with_running_containers(env):
     pod = env.pod()
-    running = env.run(pod, ["/bin/sh", "-c", "echo before; sleep 2; echo after; exit 4"],
-                      name="survivor")
+    running = env.run(pod, ["/bin/sh", "-c", "echo before; trap 'echo after; exit 4' TERM; "
+                                              "while true; do sleep 0.1; done"], name="survivor")
+    pid = json.loads(env.cli.unary("ContainerStatus", container_id=running,
+                                   verbose=True).info["info"])["pid"]
     done = env.run(pod, ["/bin/true"], name="done")
     env.wait_exit(done)
     time.sleep(0.3)
@@ -666,6 +686,7 @@ def test_restart_with_running_containers(env):
     env.cli = Cri(env.ch, env.pb)
     assert env.status(done).state == env.pb.CONTAINER_EXITED
     assert env.status(running).state == env.pb.CONTAINER_RUNNING
+    os.kill(pid, signal.SIGTERM)
     st = env.wait_exit(running)
     # The keeper that stayed behind over the stop is its parent: it reaped it and kept its code.
     assert st.finished_at > st.started_at

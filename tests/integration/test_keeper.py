@@ -150,6 +150,12 @@ def test_keeper_gives_the_pty_back_after_a_restart(env):
     assert b"got hello" in got, got
 
 
+def ctr_pid(env, cid):
+    """The container's init, from ContainerStatus's verbose info."""
+    return json.loads(env.cli.unary("ContainerStatus", container_id=cid,
+                                    verbose=True).info["info"])["pid"]
+
+
 def daemon_down(env):
     """Kill the daemon and keep the next ones from starting (a drop-in they refuse): the keeper
     restarts them with its crash-loop backoff. Returns the function that lets them start."""
@@ -173,15 +179,21 @@ def daemon_down(env):
 
 
 def test_exits_while_no_daemon_runs_are_reported(env):
+    # Each ends on a SIGTERM sent while no daemon runs: 7, and an OOM kill.
     pod = env.pod()
-    seven = env.run(pod, ["/bin/sh", "-c", "sleep 1; exit 7"], name="seven")
+    seven = env.run(pod, ["/bin/sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"],
+                    name="seven")
     linux = env.pb.LinuxContainerConfig(
         resources=env.pb.LinuxContainerResources(memory_limit_in_bytes=16 << 20,
                                                  memory_swap_limit_in_bytes=16 << 20))
-    oom = env.run(pod, ["/bin/sh", "-c", "sleep 1; busybox dd if=/dev/zero of=/dev/null bs=64M "
-                                         "count=1"], name="oom", linux=linux)
+    oom = env.run(pod, ["/bin/sh", "-c", "trap 'exec busybox dd if=/dev/zero of=/dev/null bs=64M "
+                                         "count=1' TERM; while true; do sleep 0.1; done"],
+                  name="oom", linux=linux)
+    pids = [ctr_pid(env, c) for c in (seven, oom)]
     t_down = time.time_ns()
     up = daemon_down(env)
+    for pid in pids:
+        os.kill(pid, signal.SIGTERM)
     time.sleep(3)  # both end meanwhile; the daemons that start fail on the drop-in
     t_up = time.time_ns()
     up()
@@ -290,8 +302,7 @@ def test_stopped_service_leaves_containers_running_and_writing(env):
     cids = [env.run(pod, COUNTER, name=n) for n in names]
     seven = env.run(pod, ["/bin/sh", "-c", "trap 'echo bye; exit 7' TERM; "
                                            "while true; do sleep 0.1; done"], name="seven")
-    pid = json.loads(env.cli.unary("ContainerStatus", container_id=seven,
-                                   verbose=True).info["info"])["pid"]
+    pid = ctr_pid(env, seven)
     before = wait_numbers_past(env, pod, names[-1], 20)[-1]
     keeper = env.c.keeper_pid()
     env.ch.close()
@@ -327,8 +338,7 @@ def test_stopped_keeper_keeps_exits_when_it_ends(env):
     pod = env.pod()
     seven = env.run(pod, ["/bin/sh", "-c", "trap 'exit 7' TERM; while true; do sleep 0.1; done"],
                     name="seven")
-    pid = json.loads(env.cli.unary("ContainerStatus", container_id=seven,
-                                   verbose=True).info["info"])["pid"]
+    pid = ctr_pid(env, seven)
     env.ch.close()
     assert env.c.stop() == 0
     os.kill(pid, signal.SIGTERM)
@@ -353,8 +363,7 @@ def test_without_a_keeper_an_unseen_exit_is_not_known(net_cribd, pb, layouts, tm
         pod = env.pod()
         seven = env.run(pod, ["/bin/sh", "-c", "trap 'exit 7' TERM; "
                                                "while true; do sleep 0.1; done"], name="seven")
-        pid = json.loads(env.cli.unary("ContainerStatus", container_id=seven,
-                                       verbose=True).info["info"])["pid"]
+        pid = ctr_pid(env, seven)
         env.ch.close()
         assert env.c.stop() == 0
         os.kill(pid, signal.SIGTERM)

@@ -65,6 +65,19 @@ static void test_kind_from_binary_name(void **state)
     assert_int_equal(rt.kind, OCI_RUNTIME_RUNC);
 }
 
+/* The systemd cgroup driver: a global flag, before the verb. */
+static void test_systemd_cgroup(void **state)
+{
+    struct oci_runtime rt;
+    oci_runtime_init(&rt, "runc", "/run/crib/runc", 0);
+    rt.systemd_cgroup = true;
+    assert_argv(&rt, &(struct oci_verb){.type = OCI_VERB_START, .id = "c1"}, NULL,
+                "runc --root /run/crib/runc --systemd-cgroup start c1");
+    assert_argv(&rt,
+                &(struct oci_verb){.type = OCI_VERB_DELETE, .id = "c1", .del = {.force = true}},
+                NULL, "runc --root /run/crib/runc --systemd-cgroup delete --force c1");
+}
+
 /* What cri/ runs today, for both runtimes: the same command line, runc's. */
 static void test_verbs_in_use(void **state)
 {
@@ -266,6 +279,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kind_from_binary_name),
         cmocka_unit_test(test_verbs_in_use),
+        cmocka_unit_test(test_systemd_cgroup),
         cmocka_unit_test(test_verbs_without_callers),
         cmocka_unit_test(test_log_path_with_colon),
         cmocka_unit_test(test_signals),

@@ -1603,6 +1603,28 @@ static void test_stop_signal(void **state)
     done(&f);
 }
 
+/* A container's cgroup below a hierarchy's root, for either driver. */
+static void test_cgroup_fs_path(void **state)
+{
+    (void)state;
+    char *p = oci_cgroup_fs_path("/kubepods/pod1/crib-c1");
+    assert_string_equal(p, "/kubepods/pod1/crib-c1");
+    free(p);
+    p = oci_cgroup_fs_path("kubepods-besteffort-pod1.slice:crib:c1");
+    assert_string_equal(p, "/kubepods.slice/kubepods-besteffort.slice/"
+                           "kubepods-besteffort-pod1.slice/crib-c1.scope");
+    free(p);
+    p = oci_cgroup_fs_path("system.slice:crib:c1");
+    assert_string_equal(p, "/system.slice/crib-c1.scope");
+    free(p);
+    assert_null(oci_cgroup_fs_path("system.slice:crib"));
+    assert_null(oci_cgroup_fs_path("system.slice::c1"));
+    assert_null(oci_cgroup_fs_path("system.slice:crib:"));
+    assert_null(oci_cgroup_fs_path("system.slice:crib:a/b"));
+    assert_null(oci_cgroup_fs_path("system.slice:crib:a:b"));
+    assert_null(oci_cgroup_fs_path("not-a-slice:crib:c1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1636,6 +1658,7 @@ int main(void)
         cmocka_unit_test(test_selinux),
         cmocka_unit_test(test_annotations),
         cmocka_unit_test(test_stop_signal),
+        cmocka_unit_test(test_cgroup_fs_path),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
