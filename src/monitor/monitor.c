@@ -482,7 +482,8 @@ static void report_exit(struct monitor_ctr *c)
 {
     keeper_drop_all(c);
     set_phase(c, PHASE_ENDED);
-    c->exit.oom_killed = monitor_oom_seen(c->oom_file);
+    /* Read at the init's exit too: under systemd the scope's cgroup goes once it is empty. */
+    c->exit.oom_killed = c->exit.oom_killed || monitor_oom_seen(c->oom_file);
     end_attached(c);
     if (c->on_exit)
         c->on_exit(c, &c->exit, c->data);
@@ -500,7 +501,8 @@ static void on_init_ended(const struct reactor_pid_exit *pe, void *data)
     c->exit = (struct monitor_exit){.exit_code = pe->exit_code,
                                     .signal = pe->signal,
                                     .status_known = pe->status_known,
-                                    .finished_at = pe->ns ? pe->ns : now_unix_ns()};
+                                    .finished_at = pe->ns ? pe->ns : now_unix_ns(),
+                                    .oom_killed = monitor_oom_seen(c->oom_file)};
     if (!c->out.open && !c->err.open) {
         report_exit(c);
         return;

@@ -13,7 +13,7 @@ import grpc
 
 from conftest import CRIBD, Cri
 from registry import push_image, tar_layer
-from test_containers import Env, env, layouts, lines  # noqa: F401 (fixtures)
+from test_containers import Env, env, layouts, lines, term_trapped  # noqa: F401 (fixtures)
 from test_images import chain_ids, registries_conf, registry  # noqa: F401 (fixture)
 from test_lifecycle import http_get
 from test_pods import cgroup_dirs, net_cribd, pod_config  # noqa: F401 (fixture)
@@ -193,7 +193,7 @@ def test_exits_while_no_daemon_runs_are_reported(env):
     t_down = time.time_ns()
     up = daemon_down(env)
     for pid in pids:
-        os.kill(pid, signal.SIGTERM)
+        term_trapped(pid)
     time.sleep(3)  # both end meanwhile; the daemons that start fail on the drop-in
     t_up = time.time_ns()
     up()
@@ -310,7 +310,7 @@ def test_stopped_service_leaves_containers_running_and_writing(env):
     assert "stopped: holding 4 sets of fds" in env.c.output()
     assert env.c.keeper_pid() == keeper
     t_down = time.time_ns()
-    os.kill(pid, signal.SIGTERM)
+    term_trapped(pid)
     time.sleep(2)  # about 200 lines each, waiting in the pipes
     t_up = time.time_ns()
     env.c.start()
@@ -341,7 +341,7 @@ def test_stopped_keeper_keeps_exits_when_it_ends(env):
     pid = ctr_pid(env, seven)
     env.ch.close()
     assert env.c.stop() == 0
-    os.kill(pid, signal.SIGTERM)
+    term_trapped(pid)
     deadline = time.monotonic() + 10
     while os.path.exists(f"/proc/{pid}"):
         assert time.monotonic() < deadline
@@ -366,7 +366,7 @@ def test_without_a_keeper_an_unseen_exit_is_not_known(net_cribd, pb, layouts, tm
         pid = ctr_pid(env, seven)
         env.ch.close()
         assert env.c.stop() == 0
-        os.kill(pid, signal.SIGTERM)
+        term_trapped(pid)
         env.c.start()
         reconnect(env)
         st = env.wait_exit(seven)
