@@ -423,10 +423,10 @@ def leftovers(env):
     veths = subprocess.run(["ip", "-o", "link", "show", "master", f"cribt{env.c.net_n}"],
                            capture_output=True, text=True).stdout.strip().splitlines()
     ready = [p for p in pods if p.state == env.pb.SANDBOX_READY]
-    parents = {p.metadata.name for p in pods}
-    cgroups = [d for top in cgroup_dirs(f"/crib-test-{env.c.net_n}") if os.path.isdir(top)
-               for d in os.listdir(top) if os.path.isdir(os.path.join(top, d))
-               and d not in parents]
+    mine = f"crib-test-{env.c.net_n}-"
+    parents = {mine + p.metadata.name for p in pods}
+    cgroups = [d for root in cgroup_dirs("") for d in os.listdir(root)
+               if d.startswith(mine) and d not in parents]
     infra = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -440,10 +440,11 @@ def leftovers(env):
 
 
 def killed_pod_config(env, k):
-    """Odd ones share one PID namespace (an infra process); each has a cgroup parent."""
+    """Odd ones share one PID namespace (an infra process); each has a cgroup parent of its own
+    (a parent shared by several pods stays with the first one that made it)."""
     ns = env.pb.NamespaceOption(pid=env.pb.POD if k % 2 else env.pb.CONTAINER)
     return pod_config(env.pb, name=f"killed{k}", linux=env.pb.LinuxPodSandboxConfig(
-        cgroup_parent=f"/crib-test-{env.c.net_n}/killed{k}",
+        cgroup_parent=f"/crib-test-{env.c.net_n}-killed{k}",
         security_context=env.pb.LinuxSandboxSecurityContext(namespace_options=ns)))
 
 
