@@ -730,6 +730,19 @@ def journald():
     subprocess.run(["rm", "-rf", f"/run/systemd/journal.{ns}"])
 
 
+def journal_entries(args, want, timeout):
+    """journalctl's JSON entries for args, read again until there are want of them (or the
+    time is up: the caller's assertions say what is missing)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        out = subprocess.run(["journalctl", *args, "-o", "json", "--no-pager"],
+                             capture_output=True, text=True)
+        entries = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
+        if len(entries) >= want or time.monotonic() > deadline:
+            return entries
+        time.sleep(0.1)
+
+
 def test_journald_output_read_back_with_journalctl(net_cribd, pb, layouts, tmp_path, journald):
     ns, sock = journald
     c = net_cribd(extra_config=f'[crib.runtime]\nlog_to_journald = true\n'
@@ -739,13 +752,7 @@ def test_journald_output_read_back_with_journalctl(net_cribd, pb, layouts, tmp_p
         pod = e.pod(name="jpod", ns="jns")
         cid = e.run(pod, ["/bin/sh", "-c", "echo to journal; echo oops >&2"], name="jctr")
         e.wait_exit(cid)
-        deadline = time.monotonic() + 10
-        entries = []
-        while len(entries) < 2 and time.monotonic() < deadline:
-            out = subprocess.run(["journalctl", f"--namespace={ns}", "CONTAINER_NAME=jctr",
-                                  "-o", "json", "--no-pager"], capture_output=True, text=True)
-            entries = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
-            time.sleep(0.1)
+        entries = journal_entries([f"--namespace={ns}", "CONTAINER_NAME=jctr"], 2, 10)
         by_msg = {x["MESSAGE"]: x for x in entries}
         assert set(by_msg) == {"to journal", "oops"}, entries
         out, err = by_msg["to journal"], by_msg["oops"]

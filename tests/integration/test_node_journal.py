@@ -1,13 +1,10 @@
 """cribd's container output in the node's own journal, where systemd is PID 1 (the VM lane's
 guest): the default journald socket, read back with journalctl as an operator would."""
-import json
 import os
-import subprocess
-import time
 
 import pytest
 
-from test_containers import Env, layouts, lines  # noqa: F401 (fixture)
+from test_containers import Env, journal_entries, layouts, lines  # noqa: F401 (fixture)
 from test_pods import net_cribd  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.skipif(
@@ -24,13 +21,7 @@ def test_container_output_in_the_nodes_journal(net_cribd, pb, layouts, tmp_path)
         pod = e.pod(name="npod", ns="nns")
         cid = e.run(pod, ["/bin/sh", "-c", "echo to the node; echo oops >&2"], name=name)
         e.wait_exit(cid)
-        deadline = time.monotonic() + 20
-        entries = []
-        while len(entries) < 2 and time.monotonic() < deadline:
-            out = subprocess.run(["journalctl", f"CONTAINER_NAME={name}", "-o", "json",
-                                  "--no-pager"], capture_output=True, text=True)
-            entries = [json.loads(l) for l in out.stdout.splitlines() if l.startswith("{")]
-            time.sleep(0.2)
+        entries = journal_entries([f"CONTAINER_NAME={name}"], 2, 20)
         by_msg = {x["MESSAGE"]: x for x in entries}
         assert set(by_msg) == {"to the node", "oops"}, entries
         out, err = by_msg["to the node"], by_msg["oops"]
