@@ -792,7 +792,7 @@ static void unfinished_undo_local(struct unfinished *u)
     struct err e = ERR_INIT;
     cleanup_free char *nsdir = xasprintf("%s/ns", u->dir);
     cleanup_free char *cgroups = xasprintf("%s/cgroups", u->dir);
-    network_infra_kill_of(nsdir); /* a walk of /proc, inline: only for a pod a crash cut short */
+    network_helpers_kill_of(nsdir); /* a walk of /proc, inline: only for a pod a crash cut short */
     oci_cgroup_remove_journaled(cgroups);
     unlink(cgroups);
     if (network_ns_unpin(nsdir, &e) < 0 || network_pod_files_unmount_shm(u->dir, &e) < 0 ||

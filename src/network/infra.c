@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
+#include <stdbool.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +26,7 @@
 #include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/list.h"
+#include "common/log.h"
 #include "common/macro.h"
 #include "network/network.h"
 #include "reactor/reactor.h"
@@ -263,8 +266,32 @@ void network_infra_kill(int pid)
     buf_done(&comm);
 }
 
-/* Each pid's argv is `cribd infra NSDIR` (PID 1 keeps its launcher's): match it on NSDIR. */
-void network_infra_kill_of(const char *nsdir)
+/* Whether pid runs `cribd SUB NSDIR` with SUB one of the helpers started for a pod's namespace
+ * directory: `infra` (comm crib-infra; PID 1 keeps its launcher's argv) or `ns-pin` (comm cribd).
+ */
+static bool is_helper_of(long pid, const char *nsdir)
+{
+    cleanup_free char *comm_path = xasprintf("/proc/%ld/comm", pid);
+    cleanup_free char *cmd_path = xasprintf("/proc/%ld/cmdline", pid);
+    struct buf comm = {0}, cmd = {0};
+    bool ret = false;
+    if (fs_read_file(comm_path, 64, &comm) == 0 && fs_read_file(cmd_path, 8192, &cmd) == 0) {
+        const char *sub = strcmp((char *)comm.data, "crib-infra\n") == 0 ? "infra"
+                          : strcmp((char *)comm.data, "cribd\n") == 0    ? "ns-pin"
+                                                                         : NULL;
+        /* argv[0] NUL SUB NUL NSDIR NUL ... */
+        const char *a = (const char *)cmd.data, *lim = a + cmd.len;
+        const char *a1 = memchr(a, '\0', (size_t)(lim - a));
+        const char *a2 = a1 ? memchr(a1 + 1, '\0', (size_t)(lim - a1 - 1)) : NULL;
+        const char *a3 = a2 ? memchr(a2 + 1, '\0', (size_t)(lim - a2 - 1)) : NULL;
+        ret = sub && a3 && strcmp(a1 + 1, sub) == 0 && strcmp(a2 + 1, nsdir) == 0;
+    }
+    buf_done(&comm);
+    buf_done(&cmd);
+    return ret;
+}
+
+void network_helpers_kill_of(const char *nsdir)
 {
     DIR *d = opendir("/proc");
     if (!d)
@@ -273,25 +300,18 @@ void network_infra_kill_of(const char *nsdir)
     while ((e = readdir(d))) {
         char *end;
         long pid = strtol(e->d_name, &end, 10);
-        if (*end || pid <= 0)
+        if (*end || pid <= 0 || !is_helper_of(pid, nsdir))
             continue;
-        cleanup_free char *comm_path = xasprintf("/proc/%ld/comm", pid);
-        cleanup_free char *cmd_path = xasprintf("/proc/%ld/cmdline", pid);
-        struct buf comm = {0}, cmd = {0};
-        if (fs_read_file(comm_path, 64, &comm) == 0 &&
-            strncmp((char *)comm.data, "crib-infra\n", 11) == 0 &&
-            fs_read_file(cmd_path, 8192, &cmd) == 0) {
-            /* argv[0] NUL "infra" NUL nsdir NUL */
-            const char *a = (const char *)cmd.data, *lim = a + cmd.len;
-            const char *a1 = memchr(a, '\0', (size_t)(lim - a));
-            const char *a2 = a1 ? memchr(a1 + 1, '\0', (size_t)(lim - a1 - 1)) : NULL;
-            if (a2 && strcmp(a1 + 1, "infra") == 0 && a2 + 1 < lim &&
-                strncmp(a2 + 1, nsdir, (size_t)(lim - a2 - 1)) == 0 &&
-                strlen(nsdir) + 1 == (size_t)(lim - a2 - 1))
-                kill((pid_t)pid, SIGKILL);
-        }
-        buf_done(&comm);
-        buf_done(&cmd);
+        /* Through a pidfd, checked again once open: the pid cannot be another process's by then.
+         * The helper may be inside a mount: wait until it has ended, so that nothing it does
+         * comes after the caller's undo. */
+        cleanup_close int fd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+        if (fd < 0 || !is_helper_of(pid, nsdir) ||
+            syscall(SYS_pidfd_send_signal, fd, SIGKILL, NULL, 0) < 0)
+            continue;
+        struct pollfd pfd = {.fd = fd, .events = POLLIN};
+        if (poll(&pfd, 1, 5000) == 0)
+            log_warn("helper %ld of %s: still running 5 s after SIGKILL", pid, nsdir);
     }
     closedir(d);
 }

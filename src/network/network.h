@@ -44,9 +44,9 @@ int network_infra_start(uv_loop_t *loop, const char *self_exe, const char *nsdir
 int network_infra_main(int argc, char **argv);
 /* SIGKILL the infra process pid, if the pid is still that process (not a recycled pid). */
 void network_infra_kill(int pid);
-/* SIGKILL the infra processes started for nsdir (of a pod whose RunPodSandbox was cut short,
- * whose pid nobody recorded). */
-void network_infra_kill_of(const char *nsdir);
+/* SIGKILL the helpers started for nsdir (`cribd infra` and `cribd ns-pin`, of a pod whose
+ * RunPodSandbox was cut short: nobody recorded their pids) and wait until each has ended. */
+void network_helpers_kill_of(const char *nsdir);
 
 /* ---- the pod's files under its run directory ---- */
 

@@ -1,5 +1,6 @@
 """The keeper (cribd-keeper): it restarts a daemon that dies, and holds the containers' stdio
 while no daemon runs, so that containers never notice the daemon going away."""
+import ctypes
 import json
 import os
 import shutil
@@ -459,6 +460,32 @@ def test_run_pod_sandbox_killed_anywhere_leaves_nothing(env):
     for p in env.cli.unary("ListPodSandbox").items:
         env.cli.unary("RemovePodSandbox", pod_sandbox_id=p.id, timeout=60)
     assert leftovers(env) == ([], [], [], 0, [], [])
+
+
+def test_unfinished_pod_undo_ends_its_namespace_helper(env):
+    # A dead daemon's `cribd ns-pin` helper (slow on a loaded node) may still be about to pin
+    # when the next daemon undoes its pod: the undo ends it first, or a pin it made afterwards
+    # would stay. Here the helper is held at its exec (ptrace) until the daemon has died.
+    pod_dir = os.path.join(env.c.dir, "run", "pods", "ab" * 32)
+    nsdir = os.path.join(pod_dir, "ns")
+    os.makedirs(nsdir)
+    libc = ctypes.CDLL(None, use_errno=True)
+    helper = subprocess.Popen([env.c.binary, "ns-pin", nsdir, "", "ipc"],
+                              preexec_fn=lambda: libc.ptrace(0, 0, None, None))  # TRACEME
+    _, status = os.waitpid(helper.pid, 0)
+    assert os.WIFSTOPPED(status) and os.WSTOPSIG(status) == signal.SIGTRAP, status
+    kill_daemon(env)
+    deadline = time.monotonic() + 10
+    while (got := os.waitpid(helper.pid, os.WNOHANG))[0] == 0:
+        if time.monotonic() > deadline:
+            os.kill(helper.pid, signal.SIGKILL)
+            os.waitpid(helper.pid, 0)
+            raise AssertionError("the undo left the pod's ns-pin helper running")
+        time.sleep(0.05)
+    helper.returncode = -9  # reaped here, not by Popen
+    assert os.WIFSIGNALED(got[1]) and os.WTERMSIG(got[1]) == signal.SIGKILL, got
+    wait_nothing_left(lambda: os.path.exists(pod_dir), 0, False)
+    assert "did not finish: undone" in env.c.output()
 
 
 def ctr_leftovers(env, runc_before):
