@@ -742,7 +742,7 @@ static void readopt(struct cri *cri, struct ctr *c)
         c->mon = NULL;
     }
     struct ctr_exit x = {.finished_at = finished_at, .exit_code = e.exit_code};
-    exit_reason(&x, known, known && monitor_oom_seen(c->oom_file),
+    exit_reason(&x, known, known && monitor_oom_seen(cri->monitor, c->oom_file),
                 lost ? "the node rebooted (or the run root was cleared) while the container ran"
                      : "the exit status is not known: the container ended while cribd was not "
                        "running, and no keeper kept it");

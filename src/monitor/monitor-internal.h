@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include "common/buf.h"
+#include "monitor/kmsg.h"
 #include "monitor/logline.h"
 #include "monitor/monitor.h"
 
@@ -26,7 +27,8 @@ struct monitor {
     int64_t log_size_max;
     struct reactor_pids *pids;
     struct reactor_keeper *keeper;
-    bool shutting_down; /* the daemon stops: the keeper keeps what it holds */
+    bool shutting_down;       /* the daemon stops: the keeper keeps what it holds */
+    struct monitor_kmsg kmsg; /* OOM kills in cgroups that are gone */
 };
 
 /* The log file a container's records go to. */

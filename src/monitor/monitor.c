@@ -29,6 +29,7 @@ int monitor_new(uv_loop_t *loop, const struct monitor_opts *o, struct monitor **
     m->log_size_max = o->log_size_max;
     m->pids = o->pids;
     m->keeper = o->keeper;
+    m->kmsg.fd = -1;
     if (o->log_to_journald) {
         m->journal_socket = xstrdup(o->journald_socket);
         m->journal_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -54,6 +55,7 @@ void monitor_free(struct monitor *m)
     if (m->journal_fd >= 0)
         close(m->journal_fd);
     free(m->journal_socket);
+    monitor_kmsg_done(&m->kmsg);
     free(m);
 }
 
@@ -433,17 +435,28 @@ void monitor_ctr_created(struct monitor_ctr *c)
     }
 }
 
-bool monitor_oom_seen(const char *file)
+bool monitor_oom_seen(struct monitor *m, const char *file)
 {
     if (!file)
         return false;
     struct buf b = {0};
     bool seen = false;
-    if (fs_read_file(file, 65536, &b) == 0) {
+    int r = fs_read_file(file, 65536, &b);
+    if (r == 0) {
         const char *p = strstr((const char *)b.data, "oom_kill ");
         seen = p && strtoull(p + 9, NULL, 10) > 0;
     }
     buf_done(&b);
+    /* A v2 cgroup that is gone (systemd removes an empty scope's): the kernel's log. */
+    static const char root[] = "/sys/fs/cgroup", leaf[] = "/memory.events";
+    size_t n = strlen(file);
+    if (r == -ENOENT && n > strlen(root) + strlen(leaf) && strncmp(file, root, strlen(root)) == 0 &&
+        strcmp(file + n - strlen(leaf), leaf) == 0) {
+        cleanup_free char *path = xstrndup(file + strlen(root), n - strlen(root) - strlen(leaf));
+        seen = monitor_kmsg_oom_in(&m->kmsg, path);
+        log_debug("%s is gone: the kernel's log has %s OOM kill in %s", file, seen ? "an" : "no",
+                  path);
+    }
     return seen;
 }
 
@@ -483,7 +496,7 @@ static void report_exit(struct monitor_ctr *c)
     keeper_drop_all(c);
     set_phase(c, PHASE_ENDED);
     /* Read at the init's exit too: under systemd the scope's cgroup goes once it is empty. */
-    c->exit.oom_killed = c->exit.oom_killed || monitor_oom_seen(c->oom_file);
+    c->exit.oom_killed = c->exit.oom_killed || monitor_oom_seen(c->m, c->oom_file);
     end_attached(c);
     if (c->on_exit)
         c->on_exit(c, &c->exit, c->data);
@@ -502,7 +515,7 @@ static void on_init_ended(const struct reactor_pid_exit *pe, void *data)
                                     .signal = pe->signal,
                                     .status_known = pe->status_known,
                                     .finished_at = pe->ns ? pe->ns : now_unix_ns(),
-                                    .oom_killed = monitor_oom_seen(c->oom_file)};
+                                    .oom_killed = monitor_oom_seen(c->m, c->oom_file)};
     if (!c->out.open && !c->err.open) {
         report_exit(c);
         return;

@@ -122,8 +122,8 @@ const char *monitor_console_path(const struct monitor_console *c);
 void monitor_console_close(struct monitor_console *c);
 
 /* Whether the cgroup whose OOM counter is file (memory.oom_control or memory.events) saw an OOM
- * kill. */
-bool monitor_oom_seen(const char *file);
+ * kill; for a v2 cgroup that is gone, whether the kernel's log names it in an OOM kill. */
+bool monitor_oom_seen(struct monitor *m, const char *file);
 /* Start time of pid (clock ticks since boot, /proc/<pid>/stat field 22), or -1: with the pid it
  * names a process across pid reuse. */
 int64_t monitor_proc_start_time(int pid);
