@@ -202,6 +202,8 @@ static int check_create(struct cri *cri, const Runtime__V1__CreateContainerReque
         return err_set(err, -EINVAL, "container config with metadata.name is required");
     if (!cfg->image || !*cfg->image->image)
         return err_set(err, -EINVAL, "container config has no image");
+    if (cfg->linux && oci_resources_check(cfg->linux->resources, oci_cgroup_is_v2(), err) < 0)
+        return err->code;
     struct pod *p = cri_pod_find(cri, r->pod_sandbox_id);
     if (!p)
         return err_set(err, -ENOENT, "pod sandbox `%s` not found", r->pod_sandbox_id);

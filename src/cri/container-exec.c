@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "common/macro.h"
 #include "cri/container.h"
+#include "oci/cgroup.h"
 
 /* ExecSync returns at most this much of stdout and of stderr; the rest is dropped. Both together
  * must also fit in one response under grpc_max_send_msg_size. */
@@ -340,6 +341,8 @@ void cri_update_container_resources(struct cri *cri, struct grpc_call *call,
         err_set(&err, -EINVAL, "no linux resources to update");
         return reply_err(call, &err);
     }
+    if (oci_resources_check(r->linux, oci_cgroup_is_v2(), &err) < 0)
+        return reply_err(call, &err);
     cJSON *res = oci_spec_resources(r->linux, cri->oom_score_adj_min, cri->cfg->pids_limit);
     cleanup_free char *json = cJSON_PrintUnformatted(res);
     cJSON_Delete(res);

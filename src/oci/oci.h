@@ -117,6 +117,10 @@ struct oci_spec_result {
 int oci_spec_generate(const struct oci_spec_params *p, struct oci_spec_result *ret,
                       struct err *err);
 void oci_spec_result_done(struct oci_spec_result *r);
+/* -EINVAL with a message for resources no cgroup takes: negative or out-of-range values, a swap
+ * limit below the memory limit, unified settings on a v1 node or with a key that is not a
+ * controller's file (CONTROLLER.FILE, never cgroup.*). */
+int oci_resources_check(const Runtime__V1__LinuxContainerResources *r, bool v2, struct err *err);
 /* The linux.resources object for `runc update` (and the spec) from CRI resources. */
 cJSON *oci_spec_resources(const Runtime__V1__LinuxContainerResources *r, int oom_score_adj_min,
                           int64_t pids_limit);

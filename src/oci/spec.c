@@ -174,6 +174,65 @@ int oci_oom_score_adj_self(void)
     return v;
 }
 
+/* A unified key names a controller's file in the container's own cgroup: "memory.high", never a
+ * path, nor a cgroup.* file (which would move processes or change the tree, not limit them). */
+static int check_unified(const Runtime__V1__LinuxContainerResources__UnifiedEntry *u,
+                         struct err *err)
+{
+    const char *k = u->key, *dot = strchr(k, '.');
+    size_t n = strlen(k);
+    if (n == 0 || n > 64 || !dot || dot == k || !dot[1] ||
+        strspn(k, "abcdefghijklmnopqrstuvwxyz0123456789_.") != n || strstr(k, ".."))
+        return err_set(err, -EINVAL,
+                       "unified cgroup setting `%s`: not a controller's file name "
+                       "(CONTROLLER.FILE, as memory.high)",
+                       k);
+    if (strncmp(k, "cgroup.", 7) == 0)
+        return err_set(err, -EINVAL,
+                       "unified cgroup setting `%s`: cgroup.* files are not "
+                       "resources",
+                       k);
+    if (strlen(u->value) > 4096 || strchr(u->value, '\n'))
+        return err_set(err, -EINVAL,
+                       "unified cgroup setting `%s`: its value must be one line "
+                       "of at most 4096 bytes",
+                       k);
+    return 0;
+}
+
+int oci_resources_check(const Runtime__V1__LinuxContainerResources *r, bool v2, struct err *err)
+{
+    if (!r)
+        return 0;
+    if (r->cpu_shares < 0 || r->memory_limit_in_bytes < 0 || r->cpu_quota < -1)
+        return err_set(err, -EINVAL,
+                       "negative resources: cpu_shares %lld, cpu_quota %lld, "
+                       "memory_limit_in_bytes %lld",
+                       (long long)r->cpu_shares, (long long)r->cpu_quota,
+                       (long long)r->memory_limit_in_bytes);
+    if (r->cpu_period && (r->cpu_period < 1000 || r->cpu_period > 1000000))
+        return err_set(err, -EINVAL, "cpu_period %lld µs is outside 1000..1000000",
+                       (long long)r->cpu_period);
+    if (r->cpu_quota > 0 && r->cpu_quota < 1000)
+        return err_set(err, -EINVAL, "cpu_quota %lld µs is below the kernel's 1000",
+                       (long long)r->cpu_quota);
+    if (r->memory_swap_limit_in_bytes > 0 && r->memory_limit_in_bytes > 0 &&
+        r->memory_swap_limit_in_bytes < r->memory_limit_in_bytes)
+        return err_set(err, -EINVAL,
+                       "memory_swap_limit_in_bytes %lld (memory and swap) is below "
+                       "memory_limit_in_bytes %lld",
+                       (long long)r->memory_swap_limit_in_bytes,
+                       (long long)r->memory_limit_in_bytes);
+    for (size_t i = 0; i < r->n_unified; i++)
+        if (check_unified(r->unified[i], err) < 0)
+            return err->code;
+    if (r->n_unified && !v2)
+        return err_set(err, -EINVAL,
+                       "unified cgroup settings (%s, ...) need cgroup v2, and this node has v1",
+                       r->unified[0]->key);
+    return 0;
+}
+
 cJSON *oci_spec_resources(const Runtime__V1__LinuxContainerResources *r, int oom_score_adj_min,
                           int64_t pids_limit)
 {

@@ -1625,9 +1625,63 @@ static void test_cgroup_fs_path(void **state)
     assert_null(oci_cgroup_fs_path("not-a-slice:crib:c1"));
 }
 
+/* Resources no cgroup takes are refused, each with a message naming what was wrong. */
+static void check_refused(const Runtime__V1__LinuxContainerResources *r, bool v2, const char *want)
+{
+    struct err err = ERR_INIT;
+    assert_int_equal(oci_resources_check(r, v2, &err), -EINVAL);
+    if (!strstr(err_msg(&err), want))
+        fail_msg("`%s` does not say `%s`", err_msg(&err), want);
+    err_done(&err);
+}
+
+static void test_resources_check(void **state)
+{
+    (void)state;
+    struct err err = ERR_INIT;
+    Runtime__V1__LinuxContainerResources r = RUNTIME__V1__LINUX_CONTAINER_RESOURCES__INIT;
+    Runtime__V1__LinuxContainerResources__UnifiedEntry u =
+        RUNTIME__V1__LINUX_CONTAINER_RESOURCES__UNIFIED_ENTRY__INIT;
+    Runtime__V1__LinuxContainerResources__UnifiedEntry *us[] = {&u};
+    assert_int_equal(oci_resources_check(NULL, false, &err), 0);
+    r.cpu_shares = 512, r.cpu_quota = 50000, r.cpu_period = 100000;
+    r.memory_limit_in_bytes = 64 << 20, r.memory_swap_limit_in_bytes = 128 << 20;
+    assert_int_equal(oci_resources_check(&r, false, &err), 0);
+    r.cpu_quota = -1; /* no limit */
+    assert_int_equal(oci_resources_check(&r, false, &err), 0);
+    r.cpu_quota = -2;
+    check_refused(&r, true, "negative resources");
+    r.cpu_quota = 999;
+    check_refused(&r, true, "cpu_quota 999");
+    r.cpu_quota = 50000, r.cpu_period = 999;
+    check_refused(&r, true, "cpu_period 999");
+    r.cpu_period = 100000, r.memory_swap_limit_in_bytes = 32 << 20;
+    check_refused(&r, true, "below memory_limit_in_bytes");
+    r.memory_swap_limit_in_bytes = -1; /* no limit */
+    assert_int_equal(oci_resources_check(&r, true, &err), 0);
+
+    r.unified = us, r.n_unified = 1;
+    u.key = "memory.high", u.value = "50331648";
+    assert_int_equal(oci_resources_check(&r, true, &err), 0);
+    check_refused(&r, false, "need cgroup v2");
+    u.key = "cgroup.procs";
+    check_refused(&r, false, "cgroup.* files"); /* what is wrong with it anyway, first */
+    static const char *const bad[] = {"../cgroup.procs", "memory",      ".high",        "memory.",
+                                      "a/b.c",           "Memory.high", "memory..high", ""};
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        u.key = (char *)bad[i];
+        check_refused(&r, true, "not a controller's file name");
+    }
+    u.key = "cgroup.procs";
+    check_refused(&r, true, "cgroup.* files");
+    u.key = "memory.high", u.value = "1\n2";
+    check_refused(&r, true, "one line");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_resources_check),
         cmocka_unit_test(test_users_names_and_ids),
         cmocka_unit_test(test_users_errors),
         cmocka_unit_test(test_users_without_files),
