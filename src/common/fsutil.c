@@ -316,3 +316,27 @@ int fs_usage(const char *path, uint64_t *ret_bytes, uint64_t *ret_inodes)
     *ret_inodes = usage_inodes;
     return 0;
 }
+
+char *fs_mount_point(const char *path)
+{
+    char *p = realpath(path, NULL);
+    struct stat st, up;
+    if (!p || stat(p, &st) < 0) {
+        free(p);
+        return NULL;
+    }
+    for (;;) {
+        char *slash = strrchr(p, '/');
+        if (!slash || slash == p) {
+            /* "/x": the parent is the root */
+            if (slash && p[1] && stat("/", &up) == 0 && up.st_dev == st.st_dev)
+                p[1] = '\0';
+            return p;
+        }
+        *slash = '\0';
+        if (stat(p, &up) < 0 || up.st_dev != st.st_dev) {
+            *slash = '/';
+            return p;
+        }
+    }
+}

@@ -64,6 +64,9 @@ struct fs_proc_stat {
 int fs_proc_stat_read(int pid, struct fs_proc_stat *ret);
 /* rm -rf that never follows symlinks and stays on one file system. Missing is fine. */
 int fs_remove_tree(const char *path);
+/* The mount point of the file system path is on (path resolved; walked up while the device
+ * stays the same). NULL when path cannot be resolved. */
+char *fs_mount_point(const char *path);
 /* Bytes (allocated blocks) and inodes used below path, counting hard links once. */
 int fs_usage(const char *path, uint64_t *ret_bytes, uint64_t *ret_inodes);
 

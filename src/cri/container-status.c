@@ -26,26 +26,6 @@ static Runtime__V1__ContainerState proto_state(enum cri_ctr_state s)
     }
 }
 
-/* The config's label and annotation entries share the layout of every other map entry type. */
-#define COPY_MAP(dst, n_dst, src, n_src, init)                                                     \
-    do {                                                                                           \
-        (n_dst) = (n_src);                                                                         \
-        (dst) = xcalloc((n_src) + 1, sizeof(*(dst)));                                              \
-        for (size_t i_ = 0; i_ < (n_src); i_++) {                                                  \
-            (dst)[i_] = xmalloc(sizeof(*(dst)[i_]));                                               \
-            *(dst)[i_] = (typeof(*(dst)[i_]))init;                                                 \
-            (dst)[i_]->key = (src)[i_]->key;                                                       \
-            (dst)[i_]->value = (src)[i_]->value;                                                   \
-        }                                                                                          \
-    } while (0)
-
-static void free_map(void **entries, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        free(entries[i]);
-    free(entries);
-}
-
 static char *status_info(struct ctr *c)
 {
     cJSON *j = cJSON_CreateObject();
@@ -95,10 +75,10 @@ void cri_container_status(struct cri *cri, struct grpc_call *call, const Protobu
     st.image_id = c->image_id;
     st.reason = c->reason ? c->reason : "";
     st.message = c->message ? c->message : "";
-    COPY_MAP(st.labels, st.n_labels, cfg->labels, cfg->n_labels,
-             RUNTIME__V1__CONTAINER_STATUS__LABELS_ENTRY__INIT);
-    COPY_MAP(st.annotations, st.n_annotations, cfg->annotations, cfg->n_annotations,
-             RUNTIME__V1__CONTAINER_STATUS__ANNOTATIONS_ENTRY__INIT);
+    CRI_COPY_MAP(st.labels, st.n_labels, cfg->labels, cfg->n_labels,
+                 RUNTIME__V1__CONTAINER_STATUS__LABELS_ENTRY__INIT);
+    CRI_COPY_MAP(st.annotations, st.n_annotations, cfg->annotations, cfg->n_annotations,
+                 RUNTIME__V1__CONTAINER_STATUS__ANNOTATIONS_ENTRY__INIT);
     st.mounts = cfg->mounts;
     st.n_mounts = cfg->n_mounts;
     st.log_path = c->log_path;
@@ -120,8 +100,8 @@ void cri_container_status(struct cri *cri, struct grpc_call *call, const Protobu
         resp.n_info = 1;
     }
     cri_reply(call, &resp.base);
-    free_map((void **)st.labels, st.n_labels);
-    free_map((void **)st.annotations, st.n_annotations);
+    cri_free_map((void **)st.labels, st.n_labels);
+    cri_free_map((void **)st.annotations, st.n_annotations);
 }
 
 static bool ctr_matches(const struct ctr *c, const Runtime__V1__ContainerFilter *f)
@@ -170,10 +150,10 @@ void cri_list_containers(struct cri *cri, struct grpc_call *call, const Protobuf
         it->image_id = c->image_id;
         it->state = proto_state(c->state);
         it->created_at = c->created_at;
-        COPY_MAP(it->labels, it->n_labels, c->config->labels, c->config->n_labels,
-                 RUNTIME__V1__CONTAINER__LABELS_ENTRY__INIT);
-        COPY_MAP(it->annotations, it->n_annotations, c->config->annotations,
-                 c->config->n_annotations, RUNTIME__V1__CONTAINER__ANNOTATIONS_ENTRY__INIT);
+        CRI_COPY_MAP(it->labels, it->n_labels, c->config->labels, c->config->n_labels,
+                     RUNTIME__V1__CONTAINER__LABELS_ENTRY__INIT);
+        CRI_COPY_MAP(it->annotations, it->n_annotations, c->config->annotations,
+                     c->config->n_annotations, RUNTIME__V1__CONTAINER__ANNOTATIONS_ENTRY__INIT);
         ptrs[k++] = it;
     }
     Runtime__V1__ListContainersResponse resp = RUNTIME__V1__LIST_CONTAINERS_RESPONSE__INIT;
@@ -181,8 +161,8 @@ void cri_list_containers(struct cri *cri, struct grpc_call *call, const Protobuf
     resp.n_containers = k;
     cri_reply(call, &resp.base);
     for (size_t i = 0; i < k; i++) {
-        free_map((void **)items[i].labels, items[i].n_labels);
-        free_map((void **)items[i].annotations, items[i].n_annotations);
+        cri_free_map((void **)items[i].labels, items[i].n_labels);
+        cri_free_map((void **)items[i].annotations, items[i].n_annotations);
     }
     free(items);
     free(images);

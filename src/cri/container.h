@@ -43,6 +43,11 @@ struct ctr {
     uv_timer_t *kill_timer;
     uv_timer_t *sig_timer; /* sends the stop signal once PID 1 can take it */
     bool sig_sent;         /* the stop signal went to the container's own process */
+    /* stats.c: the previous CPU sample (usage_nano_cores), the writable layer's last walk */
+    uint64_t prev_cpu_ns;
+    int64_t prev_cpu_at; /* unix ns; 0: none yet */
+    uint64_t fs_bytes, fs_inodes;
+    int64_t fs_walked_at; /* monotonic ns; 0: never */
     struct ctr *prev, *next;
 };
 
@@ -75,5 +80,9 @@ void cri_attach(struct cri *cri, struct grpc_call *call, const ProtobufCMessage 
 void cri_port_forward(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 int cri_stream_start(struct cri *cri, struct err *err);
 void cri_stream_stop(struct cri *cri);
+
+/* stats.c: ContainerStats and ListContainerStats. */
+void cri_container_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_list_container_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 
 #endif

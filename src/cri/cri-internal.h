@@ -54,6 +54,22 @@ typedef void (*cri_handler_fn)(struct cri *cri, struct grpc_call *call,
 void cri_reply(struct grpc_call *call, const ProtobufCMessage *resp);
 /* Finish the call with the gRPC status for err's errno and its message. */
 void cri_reply_err(struct grpc_call *call, const struct err *err);
+
+/* The config's label and annotation entries share the layout of every other map entry type. */
+#define CRI_COPY_MAP(dst, n_dst, src, n_src, init)                                                 \
+    do {                                                                                           \
+        (n_dst) = (n_src);                                                                         \
+        (dst) = xcalloc((n_src) + 1, sizeof(*(dst)));                                              \
+        for (size_t i_ = 0; i_ < (n_src); i_++) {                                                  \
+            (dst)[i_] = xmalloc(sizeof(*(dst)[i_]));                                               \
+            *(dst)[i_] = (typeof(*(dst)[i_]))init;                                                 \
+            (dst)[i_]->key = (src)[i_]->key;                                                       \
+            (dst)[i_]->value = (src)[i_]->value;                                                   \
+        }                                                                                          \
+    } while (0)
+
+/* Free what CRI_COPY_MAP made. */
+void cri_free_map(void **entries, size_t n);
 enum grpc_status cri_status_from_errno(int code);
 
 /* runtime-info.c */

@@ -40,6 +40,8 @@ static const struct {
     {"/runtime.v1.RuntimeService/PortForward", cri_port_forward},
     {"/runtime.v1.RuntimeService/UpdateContainerResources", cri_update_container_resources},
     {"/runtime.v1.RuntimeService/ReopenContainerLog", cri_reopen_container_log},
+    {"/runtime.v1.RuntimeService/ContainerStats", cri_container_stats},
+    {"/runtime.v1.RuntimeService/ListContainerStats", cri_list_container_stats},
     {"/runtime.v1.ImageService/ImageStatus", cri_image_status},
     {"/runtime.v1.ImageService/ListImages", cri_list_images},
     {"/runtime.v1.ImageService/RemoveImage", cri_remove_image},
@@ -112,6 +114,13 @@ void cri_reply(struct grpc_call *call, const ProtobufCMessage *resp)
     protobuf_c_message_pack(resp, bytes);
     if (reactor_grpc_call_send(call, bytes, len) == 0)
         reactor_grpc_call_finish(call, GRPC_OK, NULL);
+}
+
+void cri_free_map(void **entries, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(entries[i]);
+    free(entries);
 }
 
 void cri_reply_err(struct grpc_call *call, const struct err *err)

@@ -93,3 +93,8 @@ int storage_rootfs_remove(struct storage *s, const char *id, char *const *layers
         storage_layer_unref(s, layers[i]);
     return r;
 }
+
+char *storage_rootfs_upper(struct storage *s, const char *id)
+{
+    return xasprintf("%s/overlay-containers/%s/upper", s->root, id);
+}

@@ -66,5 +66,7 @@ int storage_rootfs_mount(struct storage *s, const char *id, char *const *layers,
  * Returns the unmount's error, if any (the rest is done anyway). */
 int storage_rootfs_remove(struct storage *s, const char *id, char *const *layers, size_t n);
 const char *storage_layers_dir(struct storage *s);
+/* The writable layer (overlay upper directory) of container id. */
+char *storage_rootfs_upper(struct storage *s, const char *id);
 
 #endif

@@ -1,0 +1,123 @@
+"""ContainerStats and ListContainerStats: CPU, memory and the writable layer as the kubelet reads
+them, checked against the cgroup's own files (v1 here, v2 in the VM lane), and the filters."""
+import os
+import time
+
+import grpc
+import pytest
+
+from test_cgroups import cgroup_file
+from test_containers import Env, cgroup_v2, env, layouts  # noqa: F401 (fixtures)
+from test_pods import net_cribd  # noqa: F401 (fixture)
+
+SLEEP = ["/bin/sleep", "600"]
+MB = 1 << 20
+
+
+def stats(env, cid):
+    return env.cli.unary("ContainerStats", container_id=cid).stats
+
+
+def listed(env, **flt):
+    return {s.attributes.id: s for s in env.cli.unary(
+        "ListContainerStats", filter=env.pb.ContainerStatsFilter(**flt)).stats}
+
+
+def test_cpu_of_a_busy_and_an_idle_container(env):
+    pod = env.pod()
+    busy = env.run(pod, ["/bin/sh", "-c", "while :; do :; done"], name="busy")
+    idle = env.run(pod, SLEEP, name="idle")
+    first = listed(env)
+    time.sleep(1)
+    second = listed(env)
+    for cid in (busy, idle):
+        a, b = first[cid].cpu, second[cid].cpu
+        assert b.timestamp - a.timestamp >= 0.9e9
+        assert b.usage_core_nano_seconds.value >= a.usage_core_nano_seconds.value
+        assert b.HasField("usage_nano_cores"), b
+    assert 0.5e9 <= second[busy].cpu.usage_nano_cores.value <= 1.2e9, second[busy].cpu
+    assert second[idle].cpu.usage_nano_cores.value < 0.05e9, second[idle].cpu
+    # usage_core_nano_seconds is the cgroup's own counter
+    if cgroup_v2():
+        usec = [int(l.split()[1]) for l in open(cgroup_file(env, busy, "cpu", "cpu.stat"))
+                if l.startswith("usage_usec ")][0]
+        ns_file = usec * 1000
+    else:
+        ns_file = int(open(cgroup_file(env, busy, "cpuacct", "cpuacct.usage")).read())
+    got = stats(env, busy).cpu.usage_core_nano_seconds.value
+    assert abs(got - ns_file) < 0.2e9, (got, ns_file)
+
+
+def memory_files(env, cid):
+    """(usage, working set) from the cgroup's files, as the kubelet defines the working set."""
+    if cgroup_v2():
+        usage = int(open(cgroup_file(env, cid, "memory", "memory.current")).read())
+        key = "inactive_file"
+        stat_file = cgroup_file(env, cid, "memory", "memory.stat")
+    else:
+        usage = int(open(cgroup_file(env, cid, "memory", "memory.usage_in_bytes")).read())
+        key = "total_inactive_file"
+        stat_file = cgroup_file(env, cid, "memory", "memory.stat")
+    inactive = [int(l.split()[1]) for l in open(stat_file) if l.split()[0] == key][0]
+    return usage, max(0, usage - inactive)
+
+
+def test_memory_working_set_grows_and_agrees_with_the_cgroup(env):
+    pod = env.pod()
+    linux = env.pb.LinuxContainerConfig(
+        resources=env.pb.LinuxContainerResources(memory_limit_in_bytes=256 * MB))
+    cid = env.run(pod, SLEEP, linux=linux)
+    before = stats(env, cid).memory
+    r = env.cli.unary("ExecSync", container_id=cid, timeout=30,
+                      cmd=["/bin/busybox", "dd", "if=/dev/zero", "of=/dev/shm/fill", "bs=1M",
+                           "count=50"])
+    assert r.exit_code == 0, r.stderr
+    after = stats(env, cid).memory
+    assert after.working_set_bytes.value >= before.working_set_bytes.value + 45 * MB, (before,
+                                                                                         after)
+    usage, ws = memory_files(env, cid)
+    assert abs(after.usage_bytes.value - usage) < MB, (after, usage)
+    assert abs(after.working_set_bytes.value - ws) < MB, (after, ws)
+    assert after.available_bytes.value == 256 * MB - after.working_set_bytes.value
+    assert after.page_faults.value > 0
+
+
+def test_writable_layer_grows(env):
+    pod = env.pod()
+    cid = env.run(pod, SLEEP)
+    before = stats(env, cid).writable_layer
+    assert os.path.ismount(before.fs_id.mountpoint), before.fs_id.mountpoint
+    r = env.cli.unary("ExecSync", container_id=cid, timeout=30,
+                      cmd=["/bin/busybox", "dd", "if=/dev/urandom", "of=/big", "bs=1M",
+                           "count=10"])
+    assert r.exit_code == 0, r.stderr
+    deadline = time.monotonic() + 10  # walks are cached for 2 s
+    while (now := stats(env, cid).writable_layer).used_bytes.value < \
+            before.used_bytes.value + 10 * MB:
+        assert time.monotonic() < deadline, (before, now)
+        time.sleep(0.5)
+    assert now.inodes_used.value > before.inodes_used.value
+
+
+def test_filters_exited_containers_and_unknown_ids(env):
+    a = env.pod(name="a")
+    b = env.pod(name="b")
+    ca = env.run(a, SLEEP, name="ca", labels={"tier": "web"})
+    cb = env.run(b, SLEEP, name="cb", labels={"tier": "db"})
+    done = env.run(b, ["/bin/true"], name="done")
+    env.wait_exit(done)
+    assert set(listed(env)) == {ca, cb, done}
+    assert set(listed(env, id=ca)) == {ca}
+    assert set(listed(env, id=cb[:12])) == {cb}
+    assert set(listed(env, pod_sandbox_id=b[0])) == {cb, done}
+    assert set(listed(env, label_selector={"tier": "web"})) == {ca}
+    assert set(listed(env, label_selector={"tier": "web"}, pod_sandbox_id=b[0])) == set()
+    s = listed(env)[ca]
+    assert s.attributes.metadata.name == "ca" and dict(s.attributes.labels) == {"tier": "web"}
+    # An exited container: its attributes and writable layer; its cgroup is gone.
+    d = stats(env, done)
+    assert d.attributes.id == done and d.HasField("writable_layer")
+    assert not d.HasField("cpu") and not d.HasField("memory")
+    with pytest.raises(grpc.RpcError) as e:
+        stats(env, "0" * 64)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND and "not found" in e.value.details()
