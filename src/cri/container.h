@@ -81,8 +81,4 @@ void cri_port_forward(struct cri *cri, struct grpc_call *call, const ProtobufCMe
 int cri_stream_start(struct cri *cri, struct err *err);
 void cri_stream_stop(struct cri *cri);
 
-/* stats.c: ContainerStats and ListContainerStats. */
-void cri_container_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
-void cri_list_container_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
-
 #endif

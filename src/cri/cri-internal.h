@@ -118,6 +118,12 @@ void cri_remove_container(struct cri *cri, struct grpc_call *call, const Protobu
 /* container-status.c */
 void cri_container_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 void cri_list_containers(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+/* stats.c */
+void cri_container_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_list_container_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_pod_sandbox_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
+void cri_list_pod_sandbox_stats(struct cri *cri, struct grpc_call *call,
+                                const ProtobufCMessage *req);
 /* container.c */
 int cri_ctrs_load(struct cri *cri, struct err *err);
 void cri_ctrs_shutdown(struct cri *cri);

@@ -32,6 +32,8 @@ struct pod {
     bool lost;     /* its run state did not survive (a reboot): NOTREADY, containers exited */
     struct reactor_pid *infra_watch;
     struct cri_opqueue ops; /* one operation at a time, the others wait */
+    uint64_t prev_cpu_ns;   /* stats.c: the previous CPU sample (usage_nano_cores) */
+    int64_t prev_cpu_at;    /* unix ns; 0: none yet */
     struct pod *prev, *next;
 };
 

@@ -1,93 +1,138 @@
-/* ContainerStats and ListContainerStats: each container's cgroup files and writable layer, read
- * on the thread pool (never on the loop); usage_nano_cores from the previous sample kept with the
- * container. */
+/* ContainerStats, ListContainerStats, PodSandboxStats and ListPodSandboxStats: cgroup files,
+ * writable layers and the pods' interface counters, read on the thread pool (never on the
+ * loop); usage_nano_cores from the previous sample kept with each container and pod. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/buf.h"
 #include "common/fsutil.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "cri/container.h"
+#include "cri/pod.h"
+#include "network/network.h"
 #include "oci/cgroup-stats.h"
 #include "oci/cgroup.h"
 #include "storage/storage.h"
 
 /* A writable layer is walked again once its last walk is this old. */
 #define FS_WALK_TTL_NS (2 * 1000000000LL)
+/* Interfaces reported per pod. */
+#define MAX_IFS 16
+/* The interface CNI gives a pod (CNI_IFNAME). */
+#define DEFAULT_IF "eth0"
 
-/* One container's sample: its inputs copied on the loop, filled on the pool. */
-struct item {
-    struct ctr *c;
+/* One cgroup's sample: the path copied on the loop, the files read on the pool. */
+struct cg_sample {
     char *cgroup; /* below each hierarchy's root; NULL: none (not created yet, or gone) */
-    char *upper;  /* to walk; NULL: the cached walk is fresh */
     struct oci_cgroup_stats cg;
-    int cg_rc;
+    int rc;
+    int64_t at; /* unix ns */
+};
+
+struct ctr_item {
+    struct ctr *c;
+    struct cg_sample s;
+    char *upper; /* to walk; NULL: the cached walk is fresh */
     uint64_t fs_bytes, fs_inodes;
     int fs_rc;
-    int64_t at; /* unix ns */
+};
+
+struct pod_item {
+    char *id; /* found again on the loop: the pod may be gone by then */
+    struct cg_sample s;
+    int net_pid; /* a process in the pod's network namespace; 0: none */
+    struct network_if_usage ifs[MAX_IFS];
+    size_t n_ifs;
+    bool have_net;
+    int64_t net_at;
+    size_t first_ctr, n_ctrs; /* its containers in the work's ctrs */
 };
 
 struct stats_work {
     uv_work_t req;
     struct cri *cri;
     struct grpc_call *call;
-    bool v2, single;
+    bool v2;
+    enum { ONE_CTR, CTR_LIST, ONE_POD, POD_LIST } kind;
     char *root;       /* the layer store: its mount point is the writable layers' fs_id */
     char *mountpoint; /* found on the pool */
-    struct item *items;
-    size_t n;
+    struct ctr_item *ctrs;
+    size_t n_ctrs;
+    struct pod_item *pods;
+    size_t n_pods;
 };
+
+static void read_cgroup(struct cg_sample *s, bool v2)
+{
+    s->at = now_unix_ns();
+    s->rc = s->cgroup ? oci_cgroup_stats_read("/sys/fs/cgroup", s->cgroup, v2, &s->cg) : -ENOENT;
+}
+
+static void read_net(struct pod_item *p)
+{
+    if (!p->net_pid)
+        return;
+    cleanup_free char *path = xasprintf("/proc/%d/net/dev", p->net_pid);
+    struct buf b = {0};
+    p->net_at = now_unix_ns();
+    if (fs_read_file(path, 1 << 16, &b) == 0) {
+        p->n_ifs = network_netdev_parse((const char *)b.data, b.len, p->ifs, MAX_IFS);
+        p->have_net = true;
+    }
+    buf_done(&b);
+}
 
 static void do_sample(uv_work_t *req)
 {
     struct stats_work *w = container_of(req, struct stats_work, req);
     w->mountpoint = fs_mount_point(w->root);
-    for (size_t i = 0; i < w->n; i++) {
-        struct item *it = &w->items[i];
-        it->at = now_unix_ns();
-        it->cg_rc = it->cgroup ? oci_cgroup_stats_read("/sys/fs/cgroup", it->cgroup, w->v2, &it->cg)
-                               : -ENOENT;
+    for (size_t i = 0; i < w->n_ctrs; i++) {
+        struct ctr_item *it = &w->ctrs[i];
+        read_cgroup(&it->s, w->v2);
         if (it->upper)
             it->fs_rc = fs_usage(it->upper, &it->fs_bytes, &it->fs_inodes);
     }
+    for (size_t i = 0; i < w->n_pods; i++) {
+        read_cgroup(&w->pods[i].s, w->v2);
+        read_net(&w->pods[i]);
+    }
 }
 
-/* The protobuf of one sample: every message it points to lives here. */
-struct pb_stats {
-    Runtime__V1__ContainerStats s;
-    Runtime__V1__ContainerAttributes attr;
+/* ---- protobuf ---- */
+
+/* Every message of one cgroup's CpuUsage, MemoryUsage, SwapUsage and IoUsage. */
+struct pb_usage {
     Runtime__V1__CpuUsage cpu;
     Runtime__V1__MemoryUsage mem;
     Runtime__V1__SwapUsage swap;
     Runtime__V1__IoUsage io;
-    Runtime__V1__FilesystemUsage fs;
-    Runtime__V1__FilesystemIdentifier fs_id;
+    bool have_cpu, have_mem, have_swap, have_io;
     Runtime__V1__UInt64Value v[12];
     size_t n_v;
     Runtime__V1__PsiStats psi[3];
     Runtime__V1__PsiData psi_data[6];
 };
 
-static Runtime__V1__UInt64Value *u64(struct pb_stats *p, uint64_t value)
+static Runtime__V1__UInt64Value *u64(Runtime__V1__UInt64Value *v, uint64_t value)
 {
-    Runtime__V1__UInt64Value *v = &p->v[p->n_v++];
     *v = (Runtime__V1__UInt64Value)RUNTIME__V1__UINT64_VALUE__INIT;
     v->value = value;
     return v;
 }
 
-static Runtime__V1__PsiStats *psi(struct pb_stats *p, size_t k, const struct oci_psi *from)
+static Runtime__V1__PsiStats *psi(struct pb_usage *u, size_t k, const struct oci_psi *from)
 {
     if (!from->have)
         return NULL;
-    Runtime__V1__PsiStats *s = &p->psi[k];
+    Runtime__V1__PsiStats *s = &u->psi[k];
     *s = (Runtime__V1__PsiStats)RUNTIME__V1__PSI_STATS__INIT;
     const struct oci_psi_line *lines[2] = {&from->some, from->have_full ? &from->full : NULL};
     for (size_t j = 0; j < 2; j++) {
         if (!lines[j])
             continue;
-        Runtime__V1__PsiData *d = &p->psi_data[2 * k + j];
+        Runtime__V1__PsiData *d = &u->psi_data[2 * k + j];
         *d = (Runtime__V1__PsiData)RUNTIME__V1__PSI_DATA__INIT;
         d->total = lines[j]->total_us;
         d->avg10 = lines[j]->avg10;
@@ -101,25 +146,84 @@ static Runtime__V1__PsiStats *psi(struct pb_stats *p, size_t k, const struct oci
     return s;
 }
 
-/* The CPU rate since the container's previous sample (kept for the next one). */
-static bool nano_cores(struct ctr *c, const struct item *it, uint64_t *ret)
+static void fill_cpu(struct pb_usage *u, const struct cg_sample *s, uint64_t *prev_ns,
+                     int64_t *prev_at)
 {
-    bool have =
-        c->prev_cpu_at > 0 && it->at > c->prev_cpu_at && it->cg.cpu_usage_ns >= c->prev_cpu_ns;
-    if (have)
-        *ret = (uint64_t)((double)(it->cg.cpu_usage_ns - c->prev_cpu_ns) * 1e9 /
-                          (double)(it->at - c->prev_cpu_at));
-    c->prev_cpu_ns = it->cg.cpu_usage_ns;
-    c->prev_cpu_at = it->at;
-    return have;
+    const struct oci_cgroup_stats *cg = &s->cg;
+    u->cpu = (Runtime__V1__CpuUsage)RUNTIME__V1__CPU_USAGE__INIT;
+    u->cpu.timestamp = s->at;
+    u->cpu.usage_core_nano_seconds = u64(&u->v[u->n_v++], cg->cpu_usage_ns);
+    /* The rate since the previous sample, which this one replaces. */
+    if (*prev_at > 0 && s->at > *prev_at && cg->cpu_usage_ns >= *prev_ns)
+        u->cpu.usage_nano_cores =
+            u64(&u->v[u->n_v++], (uint64_t)((double)(cg->cpu_usage_ns - *prev_ns) * 1e9 /
+                                            (double)(s->at - *prev_at)));
+    *prev_ns = cg->cpu_usage_ns;
+    *prev_at = s->at;
+    u->cpu.psi = psi(u, 0, &cg->cpu_psi);
+    u->have_cpu = true;
 }
 
-static void fill(struct pb_stats *p, struct stats_work *w, struct item *it)
+static void fill_memory(struct pb_usage *u, const struct cg_sample *s)
+{
+    const struct oci_cgroup_stats *cg = &s->cg;
+    u->mem = (Runtime__V1__MemoryUsage)RUNTIME__V1__MEMORY_USAGE__INIT;
+    u->mem.timestamp = s->at;
+    u->mem.working_set_bytes = u64(&u->v[u->n_v++], cg->mem_working_set);
+    u->mem.usage_bytes = u64(&u->v[u->n_v++], cg->mem_usage);
+    u->mem.rss_bytes = u64(&u->v[u->n_v++], cg->mem_rss);
+    u->mem.page_faults = u64(&u->v[u->n_v++], cg->mem_pgfault);
+    u->mem.major_page_faults = u64(&u->v[u->n_v++], cg->mem_pgmajfault);
+    if (cg->mem_limit)
+        u->mem.available_bytes =
+            u64(&u->v[u->n_v++],
+                cg->mem_limit > cg->mem_working_set ? cg->mem_limit - cg->mem_working_set : 0);
+    u->mem.psi = psi(u, 1, &cg->memory_psi);
+    u->have_mem = true;
+}
+
+static void fill_usage(struct pb_usage *u, const struct cg_sample *s, uint64_t *prev_ns,
+                       int64_t *prev_at)
+{
+    const struct oci_cgroup_stats *cg = &s->cg;
+    if (s->rc < 0)
+        return;
+    if (cg->have_cpu)
+        fill_cpu(u, s, prev_ns, prev_at);
+    if (cg->have_memory)
+        fill_memory(u, s);
+    if (cg->have_swap) {
+        u->swap = (Runtime__V1__SwapUsage)RUNTIME__V1__SWAP_USAGE__INIT;
+        u->swap.timestamp = s->at;
+        u->swap.swap_usage_bytes = u64(&u->v[u->n_v++], cg->swap_usage);
+        if (cg->swap_limit)
+            u->swap.swap_available_bytes =
+                u64(&u->v[u->n_v++],
+                    cg->swap_limit > cg->swap_usage ? cg->swap_limit - cg->swap_usage : 0);
+        u->have_swap = true;
+    }
+    if (cg->io_psi.have) {
+        u->io = (Runtime__V1__IoUsage)RUNTIME__V1__IO_USAGE__INIT;
+        u->io.timestamp = s->at;
+        u->io.psi = psi(u, 2, &cg->io_psi);
+        u->have_io = true;
+    }
+}
+
+struct pb_ctr {
+    Runtime__V1__ContainerStats s;
+    Runtime__V1__ContainerAttributes attr;
+    struct pb_usage u;
+    Runtime__V1__FilesystemUsage fs;
+    Runtime__V1__FilesystemIdentifier fs_id;
+    Runtime__V1__UInt64Value fs_v[2];
+};
+
+static void fill_ctr(struct pb_ctr *p, const struct stats_work *w, struct ctr_item *it)
 {
     struct ctr *c = it->c;
-    const struct oci_cgroup_stats *cg = &it->cg;
-    *p = (struct pb_stats){.s = RUNTIME__V1__CONTAINER_STATS__INIT,
-                           .attr = RUNTIME__V1__CONTAINER_ATTRIBUTES__INIT};
+    *p = (struct pb_ctr){.s = RUNTIME__V1__CONTAINER_STATS__INIT,
+                         .attr = RUNTIME__V1__CONTAINER_ATTRIBUTES__INIT};
     p->attr.id = c->id;
     p->attr.metadata = c->config->metadata;
     CRI_COPY_MAP(p->attr.labels, p->attr.n_labels, c->config->labels, c->config->n_labels,
@@ -128,75 +232,122 @@ static void fill(struct pb_stats *p, struct stats_work *w, struct item *it)
                  c->config->n_annotations,
                  RUNTIME__V1__CONTAINER_ATTRIBUTES__ANNOTATIONS_ENTRY__INIT);
     p->s.attributes = &p->attr;
-    if (it->cg_rc == 0 && cg->have_cpu) {
-        p->cpu = (Runtime__V1__CpuUsage)RUNTIME__V1__CPU_USAGE__INIT;
-        p->cpu.timestamp = it->at;
-        p->cpu.usage_core_nano_seconds = u64(p, cg->cpu_usage_ns);
-        uint64_t rate;
-        if (nano_cores(c, it, &rate))
-            p->cpu.usage_nano_cores = u64(p, rate);
-        p->cpu.psi = psi(p, 0, &cg->cpu_psi);
-        p->s.cpu = &p->cpu;
-    }
-    if (it->cg_rc == 0 && cg->have_memory) {
-        p->mem = (Runtime__V1__MemoryUsage)RUNTIME__V1__MEMORY_USAGE__INIT;
-        p->mem.timestamp = it->at;
-        p->mem.working_set_bytes = u64(p, cg->mem_working_set);
-        p->mem.usage_bytes = u64(p, cg->mem_usage);
-        p->mem.rss_bytes = u64(p, cg->mem_rss);
-        p->mem.page_faults = u64(p, cg->mem_pgfault);
-        p->mem.major_page_faults = u64(p, cg->mem_pgmajfault);
-        if (cg->mem_limit)
-            p->mem.available_bytes = u64(
-                p, cg->mem_limit > cg->mem_working_set ? cg->mem_limit - cg->mem_working_set : 0);
-        p->mem.psi = psi(p, 1, &cg->memory_psi);
-        p->s.memory = &p->mem;
-    }
-    if (it->cg_rc == 0 && cg->have_swap) {
-        p->swap = (Runtime__V1__SwapUsage)RUNTIME__V1__SWAP_USAGE__INIT;
-        p->swap.timestamp = it->at;
-        p->swap.swap_usage_bytes = u64(p, cg->swap_usage);
-        if (cg->swap_limit)
-            p->swap.swap_available_bytes =
-                u64(p, cg->swap_limit > cg->swap_usage ? cg->swap_limit - cg->swap_usage : 0);
-        p->s.swap = &p->swap;
-    }
-    if (it->cg_rc == 0 && cg->io_psi.have) {
-        p->io = (Runtime__V1__IoUsage)RUNTIME__V1__IO_USAGE__INIT;
-        p->io.timestamp = it->at;
-        p->io.psi = psi(p, 2, &cg->io_psi);
-        p->s.io = &p->io;
-    }
+    fill_usage(&p->u, &it->s, &c->prev_cpu_ns, &c->prev_cpu_at);
+    p->s.cpu = p->u.have_cpu ? &p->u.cpu : NULL;
+    p->s.memory = p->u.have_mem ? &p->u.mem : NULL;
+    p->s.swap = p->u.have_swap ? &p->u.swap : NULL;
+    p->s.io = p->u.have_io ? &p->u.io : NULL;
     if (it->upper && it->fs_rc == 0) {
         c->fs_bytes = it->fs_bytes;
         c->fs_inodes = it->fs_inodes;
         c->fs_walked_at = (int64_t)uv_hrtime();
+    } else if (it->upper) {
+        log_debug("container %s: its writable layer: %s", c->id, strerror(-it->fs_rc));
     }
     if (c->fs_walked_at) {
         p->fs = (Runtime__V1__FilesystemUsage)RUNTIME__V1__FILESYSTEM_USAGE__INIT;
         p->fs_id = (Runtime__V1__FilesystemIdentifier)RUNTIME__V1__FILESYSTEM_IDENTIFIER__INIT;
         p->fs_id.mountpoint = w->mountpoint ? w->mountpoint : w->root;
-        p->fs.timestamp = it->at;
+        p->fs.timestamp = it->s.at;
         p->fs.fs_id = &p->fs_id;
-        p->fs.used_bytes = u64(p, c->fs_bytes);
-        p->fs.inodes_used = u64(p, c->fs_inodes);
+        p->fs.used_bytes = u64(&p->fs_v[0], c->fs_bytes);
+        p->fs.inodes_used = u64(&p->fs_v[1], c->fs_inodes);
         p->s.writable_layer = &p->fs;
-    } else if (it->upper) {
-        log_debug("container %s: its writable layer: %s", c->id, strerror(-it->fs_rc));
     }
 }
 
-static void on_sampled(uv_work_t *req, int status)
+static void free_ctr(struct pb_ctr *p)
 {
-    struct stats_work *w = container_of(req, struct stats_work, req);
-    (void)status; /* a cancelled walk still answers, with what is cached */
-    struct pb_stats *pbs = xcalloc(w->n + 1, sizeof(*pbs));
-    Runtime__V1__ContainerStats **list = xcalloc(w->n + 1, sizeof(*list));
-    for (size_t i = 0; i < w->n; i++) {
-        fill(&pbs[i], w, &w->items[i]);
-        list[i] = &pbs[i].s;
+    cri_free_map((void **)p->attr.labels, p->attr.n_labels);
+    cri_free_map((void **)p->attr.annotations, p->attr.n_annotations);
+}
+
+struct pb_pod {
+    Runtime__V1__PodSandboxStats s;
+    Runtime__V1__PodSandboxAttributes attr;
+    Runtime__V1__LinuxPodSandboxStats linux_;
+    struct pb_usage u;
+    Runtime__V1__NetworkUsage net;
+    Runtime__V1__NetworkInterfaceUsage ifs[MAX_IFS];
+    Runtime__V1__NetworkInterfaceUsage *if_ptrs[MAX_IFS];
+    Runtime__V1__UInt64Value if_v[MAX_IFS * 4];
+    Runtime__V1__ProcessUsage proc;
+    Runtime__V1__UInt64Value proc_v;
+    Runtime__V1__ContainerStats **ctrs;
+};
+
+static void fill_net(struct pb_pod *p, const struct pod_item *it)
+{
+    p->net = (Runtime__V1__NetworkUsage)RUNTIME__V1__NETWORK_USAGE__INIT;
+    p->net.timestamp = it->net_at;
+    size_t k = 0;
+    for (size_t i = 0; i < it->n_ifs; i++) {
+        if (strcmp(it->ifs[i].name, "lo") == 0)
+            continue;
+        Runtime__V1__NetworkInterfaceUsage *f = &p->ifs[k];
+        *f = (Runtime__V1__NetworkInterfaceUsage)RUNTIME__V1__NETWORK_INTERFACE_USAGE__INIT;
+        f->name = (char *)it->ifs[i].name;
+        f->rx_bytes = u64(&p->if_v[4 * k], it->ifs[i].rx_bytes);
+        f->rx_errors = u64(&p->if_v[4 * k + 1], it->ifs[i].rx_errors);
+        f->tx_bytes = u64(&p->if_v[4 * k + 2], it->ifs[i].tx_bytes);
+        f->tx_errors = u64(&p->if_v[4 * k + 3], it->ifs[i].tx_errors);
+        if (strcmp(f->name, DEFAULT_IF) == 0)
+            p->net.default_interface = f;
+        p->if_ptrs[k++] = f;
     }
-    if (w->single) {
+    p->net.interfaces = p->if_ptrs;
+    p->net.n_interfaces = k;
+    p->linux_.network = &p->net;
+}
+
+/* false when the pod is gone since the sample was asked for */
+static bool fill_pod(struct pb_pod *p, struct cri *cri, struct pod_item *it, struct pb_ctr *ctrs)
+{
+    struct pod *pod = cri_pod_find(cri, it->id);
+    if (!pod)
+        return false;
+    *p = (struct pb_pod){.s = RUNTIME__V1__POD_SANDBOX_STATS__INIT,
+                         .attr = RUNTIME__V1__POD_SANDBOX_ATTRIBUTES__INIT,
+                         .linux_ = RUNTIME__V1__LINUX_POD_SANDBOX_STATS__INIT};
+    const Runtime__V1__PodSandboxConfig *cfg = pod->config;
+    p->attr.id = pod->id;
+    p->attr.metadata = cfg->metadata;
+    CRI_COPY_MAP(p->attr.labels, p->attr.n_labels, cfg->labels, cfg->n_labels,
+                 RUNTIME__V1__POD_SANDBOX_ATTRIBUTES__LABELS_ENTRY__INIT);
+    CRI_COPY_MAP(p->attr.annotations, p->attr.n_annotations, cfg->annotations, cfg->n_annotations,
+                 RUNTIME__V1__POD_SANDBOX_ATTRIBUTES__ANNOTATIONS_ENTRY__INIT);
+    p->s.attributes = &p->attr;
+    p->s.linux = &p->linux_;
+    fill_usage(&p->u, &it->s, &pod->prev_cpu_ns, &pod->prev_cpu_at);
+    p->linux_.cpu = p->u.have_cpu ? &p->u.cpu : NULL;
+    p->linux_.memory = p->u.have_mem ? &p->u.mem : NULL;
+    p->linux_.io = p->u.have_io ? &p->u.io : NULL;
+    if (it->s.rc == 0 && it->s.cg.have_pids) {
+        p->proc = (Runtime__V1__ProcessUsage)RUNTIME__V1__PROCESS_USAGE__INIT;
+        p->proc.timestamp = it->s.at;
+        p->proc.process_count = u64(&p->proc_v, it->s.cg.pids);
+        p->linux_.process = &p->proc;
+    }
+    if (it->have_net)
+        fill_net(p, it);
+    p->ctrs = xcalloc(it->n_ctrs + 1, sizeof(*p->ctrs));
+    for (size_t i = 0; i < it->n_ctrs; i++)
+        p->ctrs[i] = &ctrs[it->first_ctr + i].s;
+    p->linux_.containers = p->ctrs;
+    p->linux_.n_containers = it->n_ctrs;
+    return true;
+}
+
+static void free_pod(struct pb_pod *p)
+{
+    cri_free_map((void **)p->attr.labels, p->attr.n_labels);
+    cri_free_map((void **)p->attr.annotations, p->attr.n_annotations);
+    free(p->ctrs);
+}
+
+static void reply_ctrs(struct stats_work *w, Runtime__V1__ContainerStats **list)
+{
+    if (w->kind == ONE_CTR) {
         Runtime__V1__ContainerStatsResponse resp = RUNTIME__V1__CONTAINER_STATS_RESPONSE__INIT;
         resp.stats = list[0];
         cri_reply(w->call, &resp.base);
@@ -204,93 +355,231 @@ static void on_sampled(uv_work_t *req, int status)
         Runtime__V1__ListContainerStatsResponse resp =
             RUNTIME__V1__LIST_CONTAINER_STATS_RESPONSE__INIT;
         resp.stats = list;
-        resp.n_stats = w->n;
+        resp.n_stats = w->n_ctrs;
         cri_reply(w->call, &resp.base);
     }
-    for (size_t i = 0; i < w->n; i++) {
-        cri_free_map((void **)pbs[i].attr.labels, pbs[i].attr.n_labels);
-        cri_free_map((void **)pbs[i].attr.annotations, pbs[i].attr.n_annotations);
-        free(w->items[i].cgroup);
-        free(w->items[i].upper);
-        cri_ctr_unref(w->items[i].c);
+}
+
+static void reply_pods(struct stats_work *w, struct cri *cri, struct pb_ctr *ctrs)
+{
+    struct pb_pod *pods = xcalloc(w->n_pods + 1, sizeof(*pods));
+    Runtime__V1__PodSandboxStats **list = xcalloc(w->n_pods + 1, sizeof(*list));
+    size_t n = 0;
+    for (size_t i = 0; i < w->n_pods; i++)
+        if (fill_pod(&pods[n], cri, &w->pods[i], ctrs))
+            list[n] = &pods[n].s, n++;
+    if (w->kind == ONE_POD && n == 0) {
+        struct err err = ERR_INIT;
+        err_set(&err, -ENOENT, "pod sandbox `%s` not found", w->pods[0].id);
+        cri_reply_err(w->call, &err);
+        err_done(&err);
+    } else if (w->kind == ONE_POD) {
+        Runtime__V1__PodSandboxStatsResponse resp = RUNTIME__V1__POD_SANDBOX_STATS_RESPONSE__INIT;
+        resp.stats = list[0];
+        cri_reply(w->call, &resp.base);
+    } else {
+        Runtime__V1__ListPodSandboxStatsResponse resp =
+            RUNTIME__V1__LIST_POD_SANDBOX_STATS_RESPONSE__INIT;
+        resp.stats = list;
+        resp.n_stats = n;
+        cri_reply(w->call, &resp.base);
     }
-    free(pbs);
+    for (size_t i = 0; i < n; i++)
+        free_pod(&pods[i]);
+    free(pods);
+    free(list);
+}
+
+static void on_sampled(uv_work_t *req, int status)
+{
+    struct stats_work *w = container_of(req, struct stats_work, req);
+    (void)status; /* a sample cut short still answers, with what it read */
+    struct cri *cri = w->cri;
+    struct pb_ctr *ctrs = xcalloc(w->n_ctrs + 1, sizeof(*ctrs));
+    Runtime__V1__ContainerStats **list = xcalloc(w->n_ctrs + 1, sizeof(*list));
+    for (size_t i = 0; i < w->n_ctrs; i++) {
+        fill_ctr(&ctrs[i], w, &w->ctrs[i]);
+        list[i] = &ctrs[i].s;
+    }
+    if (w->kind == ONE_CTR || w->kind == CTR_LIST)
+        reply_ctrs(w, list);
+    else
+        reply_pods(w, cri, ctrs);
+    for (size_t i = 0; i < w->n_ctrs; i++) {
+        free_ctr(&ctrs[i]);
+        free(w->ctrs[i].s.cgroup);
+        free(w->ctrs[i].upper);
+        cri_ctr_unref(w->ctrs[i].c);
+    }
+    for (size_t i = 0; i < w->n_pods; i++) {
+        free(w->pods[i].id);
+        free(w->pods[i].s.cgroup);
+    }
+    free(ctrs);
     free(list);
     reactor_grpc_call_unref(w->call);
-    free(w->items);
+    free(w->ctrs);
+    free(w->pods);
     free(w->root);
     free(w->mountpoint);
     free(w);
 }
 
-static void add_item(struct stats_work *w, struct ctr *c)
+/* ---- the calls ---- */
+
+static void add_ctr(struct stats_work *w, struct ctr *c)
 {
-    struct item *it = &w->items[w->n++];
+    struct ctr_item *it = &w->ctrs[w->n_ctrs++];
     it->c = cri_ctr_ref(c);
     /* The cgroup exists while the container has a process: once created, until removed. */
     if (c->cgroups_path && c->state != CRI_CTR_EXITED)
-        it->cgroup = oci_cgroup_fs_path(c->cgroups_path);
+        it->s.cgroup = oci_cgroup_fs_path(c->cgroups_path);
     int64_t now = (int64_t)uv_hrtime();
     if (!c->fs_walked_at || now - c->fs_walked_at >= FS_WALK_TTL_NS)
         it->upper = storage_rootfs_upper(c->cri->storage, c->id);
 }
 
-static void sample(struct cri *cri, struct grpc_call *call, struct stats_work *w)
+static struct stats_work *work_new(struct cri *cri, size_t n_ctrs, size_t n_pods)
 {
+    struct stats_work *w = xcalloc(1, sizeof(*w));
     w->cri = cri;
-    w->call = reactor_grpc_call_ref(call);
+    w->ctrs = xcalloc(n_ctrs + 1, sizeof(*w->ctrs));
+    w->pods = xcalloc(n_pods + 1, sizeof(*w->pods));
     w->v2 = oci_cgroup_is_v2();
     w->root = xstrdup(storage_layers_dir(cri->storage));
+    return w;
+}
+
+static void sample(struct cri *cri, struct grpc_call *call, struct stats_work *w)
+{
+    w->call = reactor_grpc_call_ref(call);
     uv_queue_work(cri->loop, &w->req, do_sample, on_sampled);
+}
+
+static size_t n_ctrs_of(struct cri *cri)
+{
+    size_t n = 0;
+    for (struct ctr *c = cri->ctrs; c; c = c->next)
+        n++;
+    return n;
+}
+
+static void reply_not_found(struct grpc_call *call, const char *what, const char *id)
+{
+    struct err err = ERR_INIT;
+    err_set(&err, -ENOENT, "%s `%s` not found", what, id);
+    cri_reply_err(call, &err);
+    err_done(&err);
 }
 
 void cri_container_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     const Runtime__V1__ContainerStatsRequest *r = (const void *)req;
-    struct err err = ERR_INIT;
     struct ctr *c = cri_ctr_find(cri, r->container_id);
-    if (!c) {
-        err_set(&err, -ENOENT, "container `%s` not found", r->container_id);
-        cri_reply_err(call, &err);
-        err_done(&err);
-        return;
-    }
-    struct stats_work *w = xcalloc(1, sizeof(*w));
-    w->single = true;
-    w->items = xcalloc(1, sizeof(*w->items));
-    add_item(w, c);
+    if (!c)
+        return reply_not_found(call, "container", r->container_id);
+    struct stats_work *w = work_new(cri, 1, 0);
+    w->kind = ONE_CTR;
+    add_ctr(w, c);
     sample(cri, call, w);
 }
 
-static bool matches(const struct ctr *c, const Runtime__V1__ContainerStatsFilter *f)
-{
-    if (!f)
-        return true;
-    if (*f->id && strncmp(c->id, f->id, strlen(f->id)) != 0)
-        return false;
-    if (*f->pod_sandbox_id && strncmp(c->pod_id, f->pod_sandbox_id, strlen(f->pod_sandbox_id)))
-        return false;
-    for (size_t i = 0; i < f->n_label_selector; i++) {
-        bool found = false;
-        for (size_t k = 0; k < c->config->n_labels && !found; k++)
-            found = strcmp(c->config->labels[k]->key, f->label_selector[i]->key) == 0 &&
-                    strcmp(c->config->labels[k]->value, f->label_selector[i]->value) == 0;
-        if (!found)
-            return false;
+/* Whether every key and value of a filter's selector is among the labels (whose entry type
+ * differs per message). */
+#define DEFINE_LABELS_MATCH(name, T)                                                               \
+    static bool name(T *const *have, size_t n_have, char *const *keys, char *const *values,        \
+                     size_t n)                                                                     \
+    {                                                                                              \
+        for (size_t i = 0; i < n; i++) {                                                           \
+            bool found = false;                                                                    \
+            for (size_t k = 0; k < n_have && !found; k++)                                          \
+                found =                                                                            \
+                    strcmp(have[k]->key, keys[i]) == 0 && strcmp(have[k]->value, values[i]) == 0;  \
+            if (!found)                                                                            \
+                return false;                                                                      \
+        }                                                                                          \
+        return true;                                                                               \
     }
-    return true;
-}
+DEFINE_LABELS_MATCH(ctr_labels_match, Runtime__V1__ContainerConfig__LabelsEntry)
+DEFINE_LABELS_MATCH(pod_labels_match, Runtime__V1__PodSandboxConfig__LabelsEntry)
+
+/* A filter's label selector as two arrays (the entry types differ per message). */
+#define SELECTOR(f, keys, values)                                                                  \
+    size_t n_sel = (f) ? (f)->n_label_selector : 0;                                                \
+    cleanup_free char **keys = xcalloc(n_sel + 1, sizeof(char *));                                 \
+    cleanup_free char **values = xcalloc(n_sel + 1, sizeof(char *));                               \
+    for (size_t i_ = 0; i_ < n_sel; i_++) {                                                        \
+        keys[i_] = (f)->label_selector[i_]->key;                                                   \
+        values[i_] = (f)->label_selector[i_]->value;                                               \
+    }
 
 void cri_list_container_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
-    const Runtime__V1__ListContainerStatsRequest *r = (const void *)req;
+    const Runtime__V1__ContainerStatsFilter *f =
+        ((const Runtime__V1__ListContainerStatsRequest *)req)->filter;
+    SELECTOR(f, keys, values);
+    struct stats_work *w = work_new(cri, n_ctrs_of(cri), 0);
+    w->kind = CTR_LIST;
+    for (struct ctr *c = cri->ctrs; c; c = c->next) {
+        if (f && *f->id && strncmp(c->id, f->id, strlen(f->id)) != 0)
+            continue;
+        if (f && *f->pod_sandbox_id &&
+            strncmp(c->pod_id, f->pod_sandbox_id, strlen(f->pod_sandbox_id)) != 0)
+            continue;
+        if (ctr_labels_match(c->config->labels, c->config->n_labels, keys, values, n_sel))
+            add_ctr(w, c);
+    }
+    sample(cri, call, w);
+}
+
+/* A pod and its containers; the network from a process in its namespace (its infra, or one of
+ * its running containers). */
+static void add_pod(struct stats_work *w, struct cri *cri, struct pod *p)
+{
+    struct pod_item *it = &w->pods[w->n_pods++];
+    it->id = xstrdup(p->id);
+    if (p->cgroup_parent && *p->cgroup_parent)
+        it->s.cgroup = xstrdup(p->cgroup_parent);
+    it->net_pid = p->host_network ? 0 : p->infra_pid;
+    it->first_ctr = w->n_ctrs;
+    for (struct ctr *c = cri->ctrs; c; c = c->next) {
+        if (strcmp(c->pod_id, p->id) != 0)
+            continue;
+        add_ctr(w, c);
+        if (!it->net_pid && !p->host_network && c->state == CRI_CTR_RUNNING && c->pid > 0)
+            it->net_pid = c->pid;
+    }
+    it->n_ctrs = w->n_ctrs - it->first_ctr;
+}
+
+void cri_pod_sandbox_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
+{
+    const Runtime__V1__PodSandboxStatsRequest *r = (const void *)req;
+    struct pod *p = cri_pod_find(cri, r->pod_sandbox_id);
+    if (!p)
+        return reply_not_found(call, "pod sandbox", r->pod_sandbox_id);
+    struct stats_work *w = work_new(cri, n_ctrs_of(cri), 1);
+    w->kind = ONE_POD;
+    add_pod(w, cri, p);
+    sample(cri, call, w);
+}
+
+void cri_list_pod_sandbox_stats(struct cri *cri, struct grpc_call *call,
+                                const ProtobufCMessage *req)
+{
+    const Runtime__V1__PodSandboxStatsFilter *f =
+        ((const Runtime__V1__ListPodSandboxStatsRequest *)req)->filter;
+    SELECTOR(f, keys, values);
     size_t n = 0;
-    for (struct ctr *c = cri->ctrs; c; c = c->next)
+    for (struct pod *p = cri->pods; p; p = p->next)
         n++;
-    struct stats_work *w = xcalloc(1, sizeof(*w));
-    w->items = xcalloc(n + 1, sizeof(*w->items));
-    for (struct ctr *c = cri->ctrs; c; c = c->next)
-        if (matches(c, r->filter))
-            add_item(w, c);
+    struct stats_work *w = work_new(cri, n_ctrs_of(cri), n);
+    w->kind = POD_LIST;
+    for (struct pod *p = cri->pods; p; p = p->next) {
+        if (f && *f->id && strncmp(p->id, f->id, strlen(f->id)) != 0)
+            continue;
+        if (pod_labels_match(p->config->labels, p->config->n_labels, keys, values, n_sel))
+            add_pod(w, cri, p);
+    }
     sample(cri, call, w);
 }

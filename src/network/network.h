@@ -146,4 +146,13 @@ void network_check(struct network *n, const struct network_pod *pod,
 /* Whether a usable network configuration is there now (for Status), with the reason if not. */
 bool network_ready(struct network *n, char **ret_msg);
 
+/* ---- netdev.c: interface counters ---- */
+
+struct network_if_usage {
+    char name[32];
+    uint64_t rx_bytes, rx_errors, tx_bytes, tx_errors;
+};
+/* The interfaces of /proc/PID/net/dev's text (at most max; malformed lines skipped). */
+size_t network_netdev_parse(const char *text, size_t len, struct network_if_usage *out, size_t max);
+
 #endif

@@ -77,7 +77,8 @@ char *oci_cgroup_fs_path(const char *cgroups_path)
     return xasprintf("%s/%.*s-%s.scope", slice_path, (int)(c2 - c1 - 1), c1 + 1, c2 + 1);
 }
 
-/* Mount points of the v1 hierarchies, from mountinfo. */
+/* Mount points of the v1 hierarchies, from mountinfo, and of a hybrid setup's cgroup2 (no
+ * controllers there, but runc makes the container's cgroup in it too, below the parent). */
 static size_t v1_roots(char ***ret)
 {
     struct buf text = {0};
@@ -89,7 +90,7 @@ static size_t v1_roots(char ***ret)
              line = strtok_r(NULL, "\n", &save)) {
             char *sep = strstr(line, " - ");
             char mnt[1024];
-            if (!sep || strncmp(sep + 3, "cgroup ", 7) != 0 ||
+            if (!sep || (strncmp(sep + 3, "cgroup ", 7) != 0 && strncmp(sep + 3, "cgroup2 ", 8)) ||
                 sscanf(line, "%*s %*s %*s %*s %1023s", mnt) != 1)
                 continue;
             roots = xrealloc(roots, (n + 1) * sizeof(char *));

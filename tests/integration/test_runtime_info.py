@@ -148,7 +148,8 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "Get
                "ListPodSandbox", "CreateContainer", "StartContainer", "StopContainer",
                "RemoveContainer", "ContainerStatus", "ListContainers", "ExecSync",
                "UpdateContainerResources", "ReopenContainerLog", "Exec", "Attach",
-               "PortForward"}
+               "PortForward", "ContainerStats", "ListContainerStats", "PodSandboxStats",
+               "ListPodSandboxStats"}
 
 
 def test_proto_has_every_cri_method(pb):

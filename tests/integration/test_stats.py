@@ -1,11 +1,13 @@
-"""ContainerStats and ListContainerStats: CPU, memory and the writable layer as the kubelet reads
-them, checked against the cgroup's own files (v1 here, v2 in the VM lane), and the filters."""
+"""Container and pod stats: CPU, memory, the writable layer and the pod's network as the kubelet
+reads them, checked against the cgroup's own files (v1 here, v2 in the VM lane), and the filters."""
 import os
 import time
+import urllib.request
 
 import grpc
 import pytest
 
+from conftest import CGROUP_MANAGER
 from test_cgroups import cgroup_file
 from test_containers import Env, cgroup_v2, env, layouts  # noqa: F401 (fixtures)
 from test_pods import net_cribd  # noqa: F401 (fixture)
@@ -120,4 +122,84 @@ def test_filters_exited_containers_and_unknown_ids(env):
     assert not d.HasField("cpu") and not d.HasField("memory")
     with pytest.raises(grpc.RpcError) as e:
         stats(env, "0" * 64)
+    assert e.value.code() == grpc.StatusCode.NOT_FOUND and "not found" in e.value.details()
+
+
+def pod_parent(env, name):
+    """A cgroup parent of the test's own: a slice under systemd, a path under cgroupfs."""
+    if CGROUP_MANAGER == "systemd":
+        return f"kubepods-besteffort-pod{name}{os.getpid()}.slice"
+    return f"/crib-stats-{name}-{env.c.net_n}"
+
+
+def pod_stats(env, pid):
+    return env.cli.unary("PodSandboxStats", pod_sandbox_id=pid).stats
+
+
+def test_pod_cpu_memory_processes_and_containers(env):
+    pod = env.pod(name="sp", linux=env.pb.LinuxPodSandboxConfig(
+        cgroup_parent=pod_parent(env, "sp")))
+    busy = env.run(pod, ["/bin/sh", "-c", "while :; do :; done"], name="busy")
+    idle = env.run(pod, SLEEP, name="idle")
+    first = pod_stats(env, pod[0])
+    time.sleep(1)
+    s = pod_stats(env, pod[0])
+    assert s.attributes.id == pod[0] and s.attributes.metadata.name == "sp"
+    cpu = s.linux.cpu
+    assert cpu.usage_core_nano_seconds.value > first.linux.cpu.usage_core_nano_seconds.value
+    assert 0.5e9 <= cpu.usage_nano_cores.value <= 1.3e9, cpu
+    assert s.linux.memory.working_set_bytes.value > 0
+    assert s.linux.process.process_count.value >= 2
+    assert {c.attributes.id for c in s.linux.containers} == {busy, idle}
+    inner = {c.attributes.id: c for c in s.linux.containers}
+    assert inner[busy].cpu.usage_core_nano_seconds.value <= cpu.usage_core_nano_seconds.value
+    # Removed, the pod takes its cgroup parent along from every hierarchy (a hybrid's cgroup2,
+    # where runc made the containers' cgroups below it, included).
+    env.cli.unary("RemovePodSandbox", pod_sandbox_id=pod[0], timeout=60)
+    env.pods.remove(pod[0])
+    if CGROUP_MANAGER == "cgroupfs":
+        parent = pod_parent(env, "sp")
+        mounts = [line.split()[1] for line in open("/proc/mounts")
+                  if line.split()[2] in ("cgroup", "cgroup2")]
+        assert [m for m in mounts if os.path.exists(m + parent)] == []
+
+
+def test_pod_network_counts_traffic(env):
+    pod = env.pod(name="web")
+    env.run(pod, ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/"], name="httpd")
+    ip = env.cli.unary("PodSandboxStatus", pod_sandbox_id=pod[0]).status.network.ip
+    before = pod_stats(env, pod[0]).linux.network
+    assert before.default_interface.name == "eth0"
+    assert [i.name for i in before.interfaces] == ["eth0"]  # lo is not reported
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            body = urllib.request.urlopen(f"http://{ip}:8080/bin/busybox", timeout=5).read()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "httpd never answered"
+            time.sleep(0.2)
+    assert len(body) > MB
+    after = pod_stats(env, pod[0]).linux.network
+    assert after.timestamp > before.timestamp
+    tx = after.default_interface.tx_bytes.value - before.default_interface.tx_bytes.value
+    rx = after.default_interface.rx_bytes.value - before.default_interface.rx_bytes.value
+    assert tx >= len(body) and rx > 0, (before, after)
+    assert after.default_interface.rx_errors.value == 0
+
+
+def test_pod_filters_and_unknown_ids(env):
+    a = env.pod(name="a", labels={"app": "x"})
+    b = env.pod(name="b", labels={"app": "y"})
+    got = {s.attributes.id for s in env.cli.unary("ListPodSandboxStats").stats}
+    assert got == {a[0], b[0]}
+
+    def ids(**flt):
+        req = env.pb.ListPodSandboxStatsRequest(filter=env.pb.PodSandboxStatsFilter(**flt))
+        return {s.attributes.id for s in env.cli.unary("ListPodSandboxStats", req=req).stats}
+    assert ids(id=a[0][:10]) == {a[0]}
+    assert ids(label_selector={"app": "y"}) == {b[0]}
+    assert ids(label_selector={"app": "z"}) == set()
+    with pytest.raises(grpc.RpcError) as e:
+        pod_stats(env, "f" * 64)
     assert e.value.code() == grpc.StatusCode.NOT_FOUND and "not found" in e.value.details()
