@@ -124,6 +124,10 @@ void cri_list_container_stats(struct cri *cri, struct grpc_call *call, const Pro
 void cri_pod_sandbox_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
 void cri_list_pod_sandbox_stats(struct cri *cri, struct grpc_call *call,
                                 const ProtobufCMessage *req);
+void cri_stream_container_stats(struct cri *cri, struct grpc_call *call,
+                                const ProtobufCMessage *req);
+void cri_stream_pod_sandbox_stats(struct cri *cri, struct grpc_call *call,
+                                  const ProtobufCMessage *req);
 /* container.c */
 int cri_ctrs_load(struct cri *cri, struct err *err);
 void cri_ctrs_shutdown(struct cri *cri);

@@ -44,6 +44,8 @@ static const struct {
     {"/runtime.v1.RuntimeService/ListContainerStats", cri_list_container_stats},
     {"/runtime.v1.RuntimeService/PodSandboxStats", cri_pod_sandbox_stats},
     {"/runtime.v1.RuntimeService/ListPodSandboxStats", cri_list_pod_sandbox_stats},
+    {"/runtime.v1.RuntimeService/StreamContainerStats", cri_stream_container_stats},
+    {"/runtime.v1.RuntimeService/StreamPodSandboxStats", cri_stream_pod_sandbox_stats},
     {"/runtime.v1.ImageService/ImageStatus", cri_image_status},
     {"/runtime.v1.ImageService/ListImages", cri_list_images},
     {"/runtime.v1.ImageService/RemoveImage", cri_remove_image},

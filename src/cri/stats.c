@@ -1,4 +1,4 @@
-/* ContainerStats, ListContainerStats, PodSandboxStats and ListPodSandboxStats: cgroup files,
+/* ContainerStats, PodSandboxStats, and their List and Stream (batched) forms: cgroup files,
  * writable layers and the pods' interface counters, read on the thread pool (never on the
  * loop); usage_nano_cores from the previous sample kept with each container and pod. */
 #include <errno.h>
@@ -55,7 +55,7 @@ struct stats_work {
     struct cri *cri;
     struct grpc_call *call;
     bool v2;
-    enum { ONE_CTR, CTR_LIST, ONE_POD, POD_LIST } kind;
+    enum { ONE_CTR, CTR_LIST, CTR_STREAM, ONE_POD, POD_LIST, POD_STREAM } kind;
     char *root;       /* the layer store: its mount point is the writable layers' fs_id */
     char *mountpoint; /* found on the pool */
     struct ctr_item *ctrs;
@@ -101,6 +101,54 @@ static void do_sample(uv_work_t *req)
 }
 
 /* ---- protobuf ---- */
+
+/* Server-streaming answers go in messages of at most this many bytes (one item at least): far
+ * below any client's limit however many containers and pods a node runs. */
+#define BATCH_BYTES (1u << 20)
+
+/* A batch list[0..k) as one response message, packed. */
+typedef size_t (*pack_batch_fn)(void *const *list, size_t k, uint8_t **ret);
+
+/* Send list[0..n) in batches, then finish the call. */
+static void stream_batches(struct grpc_call *call, void *const *list, size_t n, pack_batch_fn pack)
+{
+    for (size_t start = 0, k; start < n; start += k) {
+        size_t bytes = 0;
+        for (k = 0; start + k < n; k++) {
+            size_t len = protobuf_c_message_get_packed_size(list[start + k]);
+            if (k > 0 && bytes + len > BATCH_BYTES)
+                break;
+            bytes += len;
+        }
+        uint8_t *msg;
+        size_t len = pack(list + start, k, &msg);
+        int r = reactor_grpc_call_send(call, msg, len);
+        free(msg);
+        if (r < 0)
+            return; /* gone, or finished with RESOURCE_EXHAUSTED */
+    }
+    reactor_grpc_call_finish(call, GRPC_OK, NULL);
+}
+
+static size_t pack_ctrs(void *const *list, size_t k, uint8_t **ret)
+{
+    Runtime__V1__StreamContainerStatsResponse r =
+        RUNTIME__V1__STREAM_CONTAINER_STATS_RESPONSE__INIT;
+    r.container_stats = (Runtime__V1__ContainerStats **)list;
+    r.n_container_stats = k;
+    *ret = xmalloc(protobuf_c_message_get_packed_size(&r.base) + 1);
+    return protobuf_c_message_pack(&r.base, *ret);
+}
+
+static size_t pack_pods(void *const *list, size_t k, uint8_t **ret)
+{
+    Runtime__V1__StreamPodSandboxStatsResponse r =
+        RUNTIME__V1__STREAM_POD_SANDBOX_STATS_RESPONSE__INIT;
+    r.pod_sandbox_stats = (Runtime__V1__PodSandboxStats **)list;
+    r.n_pod_sandbox_stats = k;
+    *ret = xmalloc(protobuf_c_message_get_packed_size(&r.base) + 1);
+    return protobuf_c_message_pack(&r.base, *ret);
+}
 
 /* Every message of one cgroup's CpuUsage, MemoryUsage, SwapUsage and IoUsage. */
 struct pb_usage {
@@ -347,7 +395,9 @@ static void free_pod(struct pb_pod *p)
 
 static void reply_ctrs(struct stats_work *w, Runtime__V1__ContainerStats **list)
 {
-    if (w->kind == ONE_CTR) {
+    if (w->kind == CTR_STREAM) {
+        stream_batches(w->call, (void *const *)list, w->n_ctrs, pack_ctrs);
+    } else if (w->kind == ONE_CTR) {
         Runtime__V1__ContainerStatsResponse resp = RUNTIME__V1__CONTAINER_STATS_RESPONSE__INIT;
         resp.stats = list[0];
         cri_reply(w->call, &resp.base);
@@ -373,6 +423,8 @@ static void reply_pods(struct stats_work *w, struct cri *cri, struct pb_ctr *ctr
         err_set(&err, -ENOENT, "pod sandbox `%s` not found", w->pods[0].id);
         cri_reply_err(w->call, &err);
         err_done(&err);
+    } else if (w->kind == POD_STREAM) {
+        stream_batches(w->call, (void *const *)list, n, pack_pods);
     } else if (w->kind == ONE_POD) {
         Runtime__V1__PodSandboxStatsResponse resp = RUNTIME__V1__POD_SANDBOX_STATS_RESPONSE__INIT;
         resp.stats = list[0];
@@ -401,7 +453,7 @@ static void on_sampled(uv_work_t *req, int status)
         fill_ctr(&ctrs[i], w, &w->ctrs[i]);
         list[i] = &ctrs[i].s;
     }
-    if (w->kind == ONE_CTR || w->kind == CTR_LIST)
+    if (w->kind == ONE_CTR || w->kind == CTR_LIST || w->kind == CTR_STREAM)
         reply_ctrs(w, list);
     else
         reply_pods(w, cri, ctrs);
@@ -513,13 +565,12 @@ DEFINE_LABELS_MATCH(pod_labels_match, Runtime__V1__PodSandboxConfig__LabelsEntry
         values[i_] = (f)->label_selector[i_]->value;                                               \
     }
 
-void cri_list_container_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
+static void container_stats_of(struct cri *cri, struct grpc_call *call,
+                               const Runtime__V1__ContainerStatsFilter *f, bool stream)
 {
-    const Runtime__V1__ContainerStatsFilter *f =
-        ((const Runtime__V1__ListContainerStatsRequest *)req)->filter;
     SELECTOR(f, keys, values);
     struct stats_work *w = work_new(cri, n_ctrs_of(cri), 0);
-    w->kind = CTR_LIST;
+    w->kind = stream ? CTR_STREAM : CTR_LIST;
     for (struct ctr *c = cri->ctrs; c; c = c->next) {
         if (f && *f->id && strncmp(c->id, f->id, strlen(f->id)) != 0)
             continue;
@@ -530,6 +581,19 @@ void cri_list_container_stats(struct cri *cri, struct grpc_call *call, const Pro
             add_ctr(w, c);
     }
     sample(cri, call, w);
+}
+
+void cri_list_container_stats(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
+{
+    container_stats_of(cri, call, ((const Runtime__V1__ListContainerStatsRequest *)req)->filter,
+                       false);
+}
+
+void cri_stream_container_stats(struct cri *cri, struct grpc_call *call,
+                                const ProtobufCMessage *req)
+{
+    container_stats_of(cri, call, ((const Runtime__V1__StreamContainerStatsRequest *)req)->filter,
+                       true);
 }
 
 /* A pod and its containers; the network from a process in its namespace (its infra, or one of
@@ -564,17 +628,15 @@ void cri_pod_sandbox_stats(struct cri *cri, struct grpc_call *call, const Protob
     sample(cri, call, w);
 }
 
-void cri_list_pod_sandbox_stats(struct cri *cri, struct grpc_call *call,
-                                const ProtobufCMessage *req)
+static void pod_stats_of(struct cri *cri, struct grpc_call *call,
+                         const Runtime__V1__PodSandboxStatsFilter *f, bool stream)
 {
-    const Runtime__V1__PodSandboxStatsFilter *f =
-        ((const Runtime__V1__ListPodSandboxStatsRequest *)req)->filter;
     SELECTOR(f, keys, values);
     size_t n = 0;
     for (struct pod *p = cri->pods; p; p = p->next)
         n++;
     struct stats_work *w = work_new(cri, n_ctrs_of(cri), n);
-    w->kind = POD_LIST;
+    w->kind = stream ? POD_STREAM : POD_LIST;
     for (struct pod *p = cri->pods; p; p = p->next) {
         if (f && *f->id && strncmp(p->id, f->id, strlen(f->id)) != 0)
             continue;
@@ -582,4 +644,16 @@ void cri_list_pod_sandbox_stats(struct cri *cri, struct grpc_call *call,
             add_pod(w, cri, p);
     }
     sample(cri, call, w);
+}
+
+void cri_list_pod_sandbox_stats(struct cri *cri, struct grpc_call *call,
+                                const ProtobufCMessage *req)
+{
+    pod_stats_of(cri, call, ((const Runtime__V1__ListPodSandboxStatsRequest *)req)->filter, false);
+}
+
+void cri_stream_pod_sandbox_stats(struct cri *cri, struct grpc_call *call,
+                                  const ProtobufCMessage *req)
+{
+    pod_stats_of(cri, call, ((const Runtime__V1__StreamPodSandboxStatsRequest *)req)->filter, true);
 }

@@ -149,7 +149,7 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "Get
                "RemoveContainer", "ContainerStatus", "ListContainers", "ExecSync",
                "UpdateContainerResources", "ReopenContainerLog", "Exec", "Attach",
                "PortForward", "ContainerStats", "ListContainerStats", "PodSandboxStats",
-               "ListPodSandboxStats"}
+               "ListPodSandboxStats", "StreamContainerStats", "StreamPodSandboxStats"}
 
 
 def test_proto_has_every_cri_method(pb):

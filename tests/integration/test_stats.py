@@ -203,3 +203,25 @@ def test_pod_filters_and_unknown_ids(env):
     with pytest.raises(grpc.RpcError) as e:
         pod_stats(env, "f" * 64)
     assert e.value.code() == grpc.StatusCode.NOT_FOUND and "not found" in e.value.details()
+
+
+def test_streamed_stats_come_in_batches(env):
+    # Three containers of ~400 KiB of annotations each: no batch holds more than 1 MiB of them
+    # (one item at least), and together the batches hold every container once.
+    pod = env.pod(name="many", labels={"app": "many"})
+    big = {"note": "x" * (400 << 10)}
+    ids = {env.run(pod, SLEEP, name=f"c{i}", annotations=big) for i in range(3)}
+    msgs = list(env.cli.stream("StreamContainerStats", timeout=30,
+                               filter=env.pb.ContainerStatsFilter(pod_sandbox_id=pod[0])))
+    assert len(msgs) == 2, [len(m.container_stats) for m in msgs]
+    got = [s.attributes.id for m in msgs for s in m.container_stats]
+    assert sorted(got) == sorted(ids)
+    assert all(m.ByteSize() <= (1 << 20) + (64 << 10) for m in msgs)
+    assert all(s.HasField("cpu") for m in msgs for s in m.container_stats)
+    pods = list(env.cli.stream("StreamPodSandboxStats", timeout=30,
+                               filter=env.pb.PodSandboxStatsFilter(label_selector={"app": "many"})))
+    assert [[p.attributes.id for p in m.pod_sandbox_stats] for m in pods] == [[pod[0]]]
+    assert len(pods[0].pod_sandbox_stats[0].linux.containers) == 3
+    # Nothing to send: the stream ends at once, with no message.
+    assert list(env.cli.stream("StreamContainerStats", timeout=30,
+                               filter=env.pb.ContainerStatsFilter(id="f" * 64))) == []
