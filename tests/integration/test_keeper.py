@@ -41,12 +41,14 @@ def kill_daemon(env, sig=signal.SIGKILL):
     return new
 
 
-def reconnect(env):
+def reconnect(env, own_process=True):
     """A new client once a daemon answers (a process the dead daemon forked and had yet to exec
-    may hold its listening socket for a moment)."""
+    may hold its listening socket for a moment). own_process=False: a cribd the test did not
+    start (a systemd service's)."""
     deadline = time.monotonic() + 20
     while True:
-        env.c.wait_ready(timeout=20)
+        if own_process:
+            env.c.wait_ready(timeout=20)
         env.ch.close()
         env.ch = env.c.channel()
         env.cli = Cri(env.ch, env.pb)

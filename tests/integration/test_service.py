@@ -5,11 +5,11 @@ import os
 import subprocess
 import time
 
-import grpc
 import pytest
 
-from conftest import CGROUP_MANAGER, TOP, Cri
+from conftest import CGROUP_MANAGER, TOP
 from test_containers import Env, layouts, lines  # noqa: F401 (fixture)
+import test_keeper
 from test_keeper import COUNTER, ctr_pid
 from test_pods import net_cribd  # noqa: F401 (fixture)
 from test_systemd import unit, wait_unit
@@ -55,19 +55,7 @@ def service(net_cribd, pb, layouts, tmp_path):
 
 
 def reconnect(e):
-    """A new client once the service's daemon answers."""
-    deadline = time.monotonic() + 30
-    while True:
-        e.ch.close()
-        e.ch = e.c.channel()
-        e.cli = Cri(e.ch, e.pb)
-        try:
-            e.cli.unary("Version", version="v1", timeout=20)
-            return
-        except grpc.RpcError as err:
-            if err.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    test_keeper.reconnect(e, own_process=False)
 
 
 def main_pid():
