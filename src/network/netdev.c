@@ -43,7 +43,9 @@ size_t network_netdev_parse(const char *text, size_t len, struct network_if_usag
         while (name < colon && *name == ' ')
             name++;
         size_t nlen = (size_t)(colon - name);
-        if (nlen == 0 || nlen >= sizeof(out->name))
+        /* The kernel's names have no NUL or space (nor ':'): a line with one is not its. */
+        if (nlen == 0 || nlen >= sizeof(out->name) || memchr(name, '\0', nlen) ||
+            memchr(name, ' ', nlen))
             continue;
         /* rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs */
         uint64_t v[11];

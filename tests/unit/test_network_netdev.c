@@ -50,6 +50,10 @@ static void test_odd_lines_are_skipped(void **state)
     assert_int_equal(network_netdev_parse(t, strlen(t), u, 8), 1);
     assert_string_equal(u[0].name, "ok");
     assert_int_equal(u[0].tx_errors, 11);
+    /* A NUL or a space inside a name (the fuzzer's find: a NUL made the name look empty) */
+    static const char nul[] =
+        HEAD "  a\0b: 1 2 3 4 5 6 7 8 9 10 11\n  a b: 1 2 3 4 5 6 7 8 9 10 11\n";
+    assert_int_equal(network_netdev_parse(nul, sizeof(nul) - 1, u, 8), 0);
     assert_int_equal(network_netdev_parse("", 0, u, 8), 0);
     assert_int_equal(network_netdev_parse(HEAD, strlen(HEAD), u, 8), 0);
 }
