@@ -47,6 +47,47 @@ static char *status_info(struct ctr *c)
     return s;
 }
 
+void cri_ctr_status_fill(struct ctr *c, struct ctr_status_msg *m)
+{
+    const Runtime__V1__ContainerConfig *cfg = c->config;
+    Runtime__V1__ContainerStatus st = RUNTIME__V1__CONTAINER_STATUS__INIT;
+    Runtime__V1__ImageSpec image = RUNTIME__V1__IMAGE_SPEC__INIT;
+    Runtime__V1__ContainerResources res = RUNTIME__V1__CONTAINER_RESOURCES__INIT;
+    m->st = st;
+    m->image = image;
+    m->res = res;
+    m->st.id = c->id;
+    m->st.metadata = cfg->metadata;
+    m->st.state = proto_state(c->state);
+    m->st.created_at = c->created_at;
+    m->st.started_at = c->started_at;
+    m->st.finished_at = c->finished_at;
+    m->st.exit_code = c->exit_code;
+    m->image.image = c->image_name;
+    m->st.image = &m->image;
+    m->st.image_ref = c->image_ref;
+    m->st.image_id = c->image_id;
+    m->st.reason = c->reason ? c->reason : "";
+    m->st.message = c->message ? c->message : "";
+    CRI_COPY_MAP(m->st.labels, m->st.n_labels, cfg->labels, cfg->n_labels,
+                 RUNTIME__V1__CONTAINER_STATUS__LABELS_ENTRY__INIT);
+    CRI_COPY_MAP(m->st.annotations, m->st.n_annotations, cfg->annotations, cfg->n_annotations,
+                 RUNTIME__V1__CONTAINER_STATUS__ANNOTATIONS_ENTRY__INIT);
+    m->st.mounts = cfg->mounts;
+    m->st.n_mounts = cfg->n_mounts;
+    m->st.log_path = c->log_path;
+    if (cfg->linux && cfg->linux->resources) {
+        m->res.linux = cfg->linux->resources;
+        m->st.resources = &m->res;
+    }
+}
+
+void cri_ctr_status_done(struct ctr_status_msg *m)
+{
+    cri_free_map((void **)m->st.labels, m->st.n_labels);
+    cri_free_map((void **)m->st.annotations, m->st.n_annotations);
+}
+
 void cri_container_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     const Runtime__V1__ContainerStatusRequest *r = (const void *)req;
@@ -58,36 +99,10 @@ void cri_container_status(struct cri *cri, struct grpc_call *call, const Protobu
         err_done(&err);
         return;
     }
-    const Runtime__V1__ContainerConfig *cfg = c->config;
-    Runtime__V1__ContainerStatus st = RUNTIME__V1__CONTAINER_STATUS__INIT;
-    Runtime__V1__ImageSpec image = RUNTIME__V1__IMAGE_SPEC__INIT;
-    Runtime__V1__ContainerResources res = RUNTIME__V1__CONTAINER_RESOURCES__INIT;
-    st.id = c->id;
-    st.metadata = cfg->metadata;
-    st.state = proto_state(c->state);
-    st.created_at = c->created_at;
-    st.started_at = c->started_at;
-    st.finished_at = c->finished_at;
-    st.exit_code = c->exit_code;
-    image.image = c->image_name;
-    st.image = &image;
-    st.image_ref = c->image_ref;
-    st.image_id = c->image_id;
-    st.reason = c->reason ? c->reason : "";
-    st.message = c->message ? c->message : "";
-    CRI_COPY_MAP(st.labels, st.n_labels, cfg->labels, cfg->n_labels,
-                 RUNTIME__V1__CONTAINER_STATUS__LABELS_ENTRY__INIT);
-    CRI_COPY_MAP(st.annotations, st.n_annotations, cfg->annotations, cfg->n_annotations,
-                 RUNTIME__V1__CONTAINER_STATUS__ANNOTATIONS_ENTRY__INIT);
-    st.mounts = cfg->mounts;
-    st.n_mounts = cfg->n_mounts;
-    st.log_path = c->log_path;
-    if (cfg->linux && cfg->linux->resources) {
-        res.linux = cfg->linux->resources;
-        st.resources = &res;
-    }
+    struct ctr_status_msg m;
+    cri_ctr_status_fill(c, &m);
     Runtime__V1__ContainerStatusResponse resp = RUNTIME__V1__CONTAINER_STATUS_RESPONSE__INIT;
-    resp.status = &st;
+    resp.status = &m.st;
     Runtime__V1__ContainerStatusResponse__InfoEntry info =
         RUNTIME__V1__CONTAINER_STATUS_RESPONSE__INFO_ENTRY__INIT;
     Runtime__V1__ContainerStatusResponse__InfoEntry *infos[1] = {&info};
@@ -100,8 +115,7 @@ void cri_container_status(struct cri *cri, struct grpc_call *call, const Protobu
         resp.n_info = 1;
     }
     cri_reply(call, &resp.base);
-    cri_free_map((void **)st.labels, st.n_labels);
-    cri_free_map((void **)st.annotations, st.n_annotations);
+    cri_ctr_status_done(&m);
 }
 
 static bool ctr_matches(const struct ctr *c, const Runtime__V1__ContainerFilter *f)

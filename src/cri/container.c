@@ -111,11 +111,9 @@ void cri_ctr_persist(struct ctr *c)
 
 static void publish(struct ctr *c, Runtime__V1__ContainerEventType type)
 {
-    Runtime__V1__ContainerEventResponse ev = RUNTIME__V1__CONTAINER_EVENT_RESPONSE__INIT;
-    ev.container_id = c->id;
-    ev.container_event_type = type;
-    ev.created_at = now_unix_ns();
-    cri_events_publish(c->cri, &ev);
+    struct pod *p = cri_pod_find(c->cri, c->pod_id);
+    if (p)
+        cri_events_publish(c->cri, c->id, p, type);
 }
 
 /* ---- the per-container queue (opqueue.c); each waiting call holds a ref ---- */

@@ -51,6 +51,16 @@ struct ctr {
     struct ctr *prev, *next;
 };
 
+/* A container's status as the CRI reports it (container-status.c). It points into c and into
+ * itself: it is not copied, and lives no longer than c. */
+struct ctr_status_msg {
+    Runtime__V1__ContainerStatus st;
+    Runtime__V1__ImageSpec image;
+    Runtime__V1__ContainerResources res;
+};
+void cri_ctr_status_fill(struct ctr *c, struct ctr_status_msg *m);
+void cri_ctr_status_done(struct ctr_status_msg *m);
+
 /* The runtime of a handler name. */
 int cri_runtime_of(struct cri *cri, const char *handler, struct oci_runtime *ret, struct err *err);
 struct ctr *cri_ctr_find(struct cri *cri, const char *id);

@@ -14,6 +14,7 @@
 
 struct status_waiter;
 struct event_sub;
+struct pod;
 
 struct cri {
     uv_loop_t *loop;
@@ -81,8 +82,10 @@ void cri_update_runtime_config(struct cri *cri, struct grpc_call *call,
 
 /* events.c */
 void cri_get_container_events(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req);
-/* Send one event to every subscriber. */
-void cri_events_publish(struct cri *cri, const Runtime__V1__ContainerEventResponse *ev);
+/* Tell every GetContainerEvents subscriber of type for id: a container of pod p, or p itself
+ * (id is p's; the kubelet takes a DELETED event for the pod's id as the pod's removal). */
+void cri_events_publish(struct cri *cri, const char *id, const struct pod *p,
+                        Runtime__V1__ContainerEventType type);
 void cri_events_shutdown(struct cri *cri);
 
 /* image.c */

@@ -1,4 +1,5 @@
 /* PodSandboxStatus and ListPodSandbox: what the pod registry knows, encoded for the kubelet. */
+#include <stdlib.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -75,6 +76,38 @@ static void status_of(const struct pod *p, Runtime__V1__PodSandboxStatus *st)
     st->n_annotations = c->n_annotations;
 }
 
+void cri_pod_status_fill(const struct pod *p, struct pod_status_msg *m)
+{
+    Runtime__V1__PodSandboxStatus st = RUNTIME__V1__POD_SANDBOX_STATUS__INIT;
+    Runtime__V1__PodSandboxNetworkStatus net = RUNTIME__V1__POD_SANDBOX_NETWORK_STATUS__INIT;
+    Runtime__V1__LinuxPodSandboxStatus lin = RUNTIME__V1__LINUX_POD_SANDBOX_STATUS__INIT;
+    Runtime__V1__Namespace ns = RUNTIME__V1__NAMESPACE__INIT;
+    Runtime__V1__NamespaceOption nso = RUNTIME__V1__NAMESPACE_OPTION__INIT;
+    m->st = st;
+    m->net = net;
+    m->lin = lin;
+    m->ns = ns;
+    m->nso = nso;
+    status_of(p, &m->st);
+    size_t n_extra = p->att.n_ips > 1 ? p->att.n_ips - 1 : 0;
+    m->extra = xcalloc(n_extra + 1, sizeof(*m->extra));
+    m->extra_ptrs = xcalloc(n_extra + 1, sizeof(*m->extra_ptrs));
+    network_status(p, &m->net, m->extra, m->extra_ptrs);
+    m->st.network = &m->net;
+    const Runtime__V1__LinuxPodSandboxConfig *l = p->config->linux;
+    if (l && l->security_context && l->security_context->namespace_options)
+        m->nso = *l->security_context->namespace_options;
+    m->ns.options = &m->nso;
+    m->lin.namespaces = &m->ns;
+    m->st.linux = &m->lin;
+}
+
+void cri_pod_status_done(struct pod_status_msg *m)
+{
+    free(m->extra);
+    free(m->extra_ptrs);
+}
+
 void cri_pod_sandbox_status(struct cri *cri, struct grpc_call *call, const ProtobufCMessage *req)
 {
     const Runtime__V1__PodSandboxStatusRequest *r = (const void *)req;
@@ -86,25 +119,10 @@ void cri_pod_sandbox_status(struct cri *cri, struct grpc_call *call, const Proto
         err_done(&err);
         return;
     }
-    Runtime__V1__PodSandboxStatus st = RUNTIME__V1__POD_SANDBOX_STATUS__INIT;
-    status_of(p, &st);
-    Runtime__V1__PodSandboxNetworkStatus net = RUNTIME__V1__POD_SANDBOX_NETWORK_STATUS__INIT;
-    size_t n_extra = p->att.n_ips > 1 ? p->att.n_ips - 1 : 0;
-    cleanup_free Runtime__V1__PodIP *extra = xcalloc(n_extra + 1, sizeof(*extra));
-    cleanup_free Runtime__V1__PodIP **extra_ptrs = xcalloc(n_extra + 1, sizeof(*extra_ptrs));
-    network_status(p, &net, extra, extra_ptrs);
-    st.network = &net;
-    Runtime__V1__LinuxPodSandboxStatus lin = RUNTIME__V1__LINUX_POD_SANDBOX_STATUS__INIT;
-    Runtime__V1__Namespace ns = RUNTIME__V1__NAMESPACE__INIT;
-    Runtime__V1__NamespaceOption nso = RUNTIME__V1__NAMESPACE_OPTION__INIT;
-    const Runtime__V1__LinuxPodSandboxConfig *l = p->config->linux;
-    if (l && l->security_context && l->security_context->namespace_options)
-        nso = *l->security_context->namespace_options;
-    ns.options = &nso;
-    lin.namespaces = &ns;
-    st.linux = &lin;
+    struct pod_status_msg m;
+    cri_pod_status_fill(p, &m);
     Runtime__V1__PodSandboxStatusResponse resp = RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INIT;
-    resp.status = &st;
+    resp.status = &m.st;
     resp.timestamp = now_unix_ns();
     Runtime__V1__PodSandboxStatusResponse__InfoEntry info =
         RUNTIME__V1__POD_SANDBOX_STATUS_RESPONSE__INFO_ENTRY__INIT;
@@ -119,6 +137,7 @@ void cri_pod_sandbox_status(struct cri *cri, struct grpc_call *call, const Proto
     }
     cri_reply(call, &resp.base);
     cJSON_free(json);
+    cri_pod_status_done(&m);
 }
 
 static bool labels_match(const Runtime__V1__PodSandboxConfig *c,

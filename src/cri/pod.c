@@ -275,6 +275,10 @@ static void on_run_persisted(int status, const char *path, void *data)
     log_info("pod %s/%s ready as %s%s%s", p->config->metadata->namespace_,
              p->config->metadata->name, p->id, p->att.n_ips ? " with IP " : "",
              p->att.n_ips ? p->att.ips[0] : "");
+    cri_events_publish(w->cri, p->id, p,
+                       RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_CREATED_EVENT);
+    cri_events_publish(w->cri, p->id, p,
+                       RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STARTED_EVENT);
     Runtime__V1__RunPodSandboxResponse resp = RUNTIME__V1__RUN_POD_SANDBOX_RESPONSE__INIT;
     resp.pod_sandbox_id = p->id;
     cri_reply(w->call, &resp.base);
@@ -549,6 +553,8 @@ static void op_done(struct pod_work *w, int status)
         p->n_cgroups_created = 0;
         log_info("pod %s removed", p->id);
         LIST_REMOVE(cri->pods, p);
+        cri_events_publish(cri, p->id, p,
+                           RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_DELETED_EVENT);
         cleanup_free char *path = cri_pod_record_path(cri, p->id);
         reactor_fileq_put(cri->pod_writes, path, NULL, on_removed_record, w);
         return;
@@ -587,9 +593,12 @@ static void stop_local(struct pod_work *w)
         }
         p->pinned = 0;
     }
-    if (p->state == POD_READY)
+    if (p->state == POD_READY) {
         log_info("pod %s stopped", p->id);
-    p->state = POD_NOTREADY;
+        p->state = POD_NOTREADY;
+        cri_events_publish(w->cri, p->id, p,
+                           RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
+    }
     persist(w->cri, p, on_stop_persisted, w);
 }
 
@@ -727,6 +736,7 @@ static void mark_lost(struct cri *cri, struct pod *p, bool boot_changed)
              boot_changed ? "the node rebooted since it was started"
                           : "its namespaces under the run root are gone");
     p->state = POD_NOTREADY;
+    cri_events_publish(cri, p->id, p, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);
     persist(cri, p, NULL, NULL);
 }
 

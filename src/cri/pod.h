@@ -37,6 +37,19 @@ struct pod {
     struct pod *prev, *next;
 };
 
+/* A pod's status as the CRI reports it, with the storage its pointers use (pod-status.c). It
+ * points into p and into itself: it is not copied, and lives no longer than p. */
+struct pod_status_msg {
+    Runtime__V1__PodSandboxStatus st;
+    Runtime__V1__PodSandboxNetworkStatus net;
+    Runtime__V1__PodIP *extra, **extra_ptrs;
+    Runtime__V1__LinuxPodSandboxStatus lin;
+    Runtime__V1__Namespace ns;
+    Runtime__V1__NamespaceOption nso;
+};
+void cri_pod_status_fill(const struct pod *p, struct pod_status_msg *m);
+void cri_pod_status_done(struct pod_status_msg *m);
+
 /* Free p and what it owns (NULL-safe); its infra watch is forgotten. */
 void cri_pod_free(struct pod *p);
 

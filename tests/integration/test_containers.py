@@ -336,7 +336,8 @@ def test_events_subscriber_that_stops_reading_is_dropped(net_cribd, pb, layouts,
         assert ev.error_code == 11, ev  # ENHANCE_YOUR_CALM: gRPC's RESOURCE_EXHAUSTED
         got = []
         for msg in reader:
-            got.append((msg.container_id, msg.container_event_type))
+            if msg.container_id in cids:  # the pod's own events come too
+                got.append((msg.container_id, msg.container_event_type))
             if len(got) == 12:  # created, started, stopped, deleted for each
                 break
         assert sorted(got) == sorted((cid, t) for cid in cids for t in range(4))
@@ -345,6 +346,61 @@ def test_events_subscriber_that_stops_reading_is_dropped(net_cribd, pb, layouts,
         reader.cancel()
         stuck.close()
         e.close()
+
+
+def test_events_carry_pod_and_container_statuses_in_order(env):
+    """GetContainerEvents as the kubelet's evented PLEG reads it: CREATED, STARTED, STOPPED,
+    DELETED for a container, in order, each with the pod's status and the statuses of all the
+    pod's containers as they are at that moment; the pod's own events carry its id."""
+    pb = env.pb
+    reader = env.cli.stream("GetContainerEvents", timeout=120)
+    evs = []
+
+    def take(n):
+        for msg in reader:
+            evs.append(msg)
+            if len(evs) == n:
+                return
+
+    try:
+        pod = env.pod()
+        pid = pod[0]
+        other = env.run(pod, ["sleep", "1000"], name="other")
+        cid = env.run(pod, ["sleep", "1000"], name="main")
+        env.stop(cid, 0)
+        env.cli.unary("RemoveContainer", container_id=cid)
+        env.cli.unary("StopPodSandbox", pod_sandbox_id=pid, timeout=60)
+        env.cli.unary("RemoveContainer", container_id=other)
+        env.cli.unary("RemovePodSandbox", pod_sandbox_id=pid, timeout=60)
+        env.pods.remove(pid)
+        take(12)
+    finally:
+        reader.cancel()
+    C, S, X, D = (pb.CONTAINER_CREATED_EVENT, pb.CONTAINER_STARTED_EVENT,
+                  pb.CONTAINER_STOPPED_EVENT, pb.CONTAINER_DELETED_EVENT)
+    want = [(pid, C), (pid, S), (other, C), (other, S), (cid, C), (cid, S), (cid, X), (cid, D)]
+    got = [(e.container_id, e.container_event_type) for e in evs]
+    assert got[:8] == want
+    # StopPodSandbox stops `other` (its STOPPED comes first) and then the pod; removals follow.
+    assert got[8:] == [(other, X), (pid, X), (other, D), (pid, D)]
+    times = [e.created_at for e in evs]
+    assert times == sorted(times) and times[0] > 0
+    for e in evs:
+        assert e.pod_sandbox_status.id == pid
+        assert e.pod_sandbox_status.metadata.name == "pod"
+        assert e.pod_sandbox_status.metadata.uid == pod[1].metadata.uid
+    state = {e.container_event_type: {s.id: s.state for s in e.containers_statuses}
+             for e in evs if e.container_id == cid}
+    assert state[C] == {other: pb.CONTAINER_RUNNING, cid: pb.CONTAINER_CREATED}
+    assert state[S] == {other: pb.CONTAINER_RUNNING, cid: pb.CONTAINER_RUNNING}
+    assert state[X] == {other: pb.CONTAINER_RUNNING, cid: pb.CONTAINER_EXITED}
+    assert state[D] == {other: pb.CONTAINER_RUNNING}  # a deleted container is gone
+    ev_x = [e for e in evs if e.container_id == cid and e.container_event_type == X][0]
+    st = [s for s in ev_x.containers_statuses if s.id == cid][0]
+    assert st.metadata.name == "main" and st.finished_at > 0 and st.exit_code == 137
+    assert [e.pod_sandbox_status.state for e in evs if e.container_id == pid] == [
+        pb.SANDBOX_READY, pb.SANDBOX_READY, pb.SANDBOX_NOTREADY, pb.SANDBOX_NOTREADY]
+    assert evs[0].pod_sandbox_status.network.ip  # the pod's address, as PodSandboxStatus has it
 
 
 def test_stop_honours_stop_signal_and_timeout(env):
