@@ -71,6 +71,10 @@ static const struct opt opts[] = {
      offsetof(struct config, n_plugin_dirs)},
     O("crib.network", network_dir, OPT_STRING, network_dir),
     O("crib.network", cni_default_network, OPT_STRING, cni_default_network),
+    {"crib.stats", "included_pod_metrics", OPT_STRINGS,
+     offsetof(struct config, included_pod_metrics),
+     offsetof(struct config, n_included_pod_metrics)},
+    O("crib.stats", stats_collection_period, OPT_INT, stats_collection_period),
 };
 #undef O
 
@@ -110,6 +114,7 @@ static struct config_runtime *runtime_get(struct config *cfg, const char *name)
 void config_init(struct config *cfg)
 {
     static const char *const plugin_dirs[] = {"/opt/cni/bin", "/usr/lib/cni"};
+    static const char *const all_metrics[] = {"all"};
     memset(cfg, 0, sizeof(*cfg));
     cfg->root = xstrdup("/var/lib/crib");
     cfg->runroot = xstrdup("/run/crib");
@@ -138,6 +143,9 @@ void config_init(struct config *cfg)
     cfg->seccomp_profile_root = xstrdup("/var/lib/kubelet/seccomp");
     cfg->drain_exec_io_timeout = 1;
     set_strings(&cfg->plugin_dirs, &cfg->n_plugin_dirs, plugin_dirs, ARRAY_SIZE(plugin_dirs));
+    set_strings(&cfg->included_pod_metrics, &cfg->n_included_pod_metrics, all_metrics,
+                ARRAY_SIZE(all_metrics));
+    cfg->stats_collection_period = 0;
     cfg->registries_conf = xstrdup("/etc/containers/registries.conf");
     cfg->certs_dir = xstrdup("/etc/containers/certs.d");
     cfg->global_auth_file = xstrdup("");
@@ -266,8 +274,8 @@ static int apply_kv(struct config *cfg, const char *name, const char *path,
         }
         return 0;
     }
-    static const char *const tables[] = {"crib", "crib.api", "crib.runtime", "crib.image",
-                                         "crib.network"};
+    static const char *const tables[] = {"crib",       "crib.api",     "crib.runtime",
+                                         "crib.image", "crib.network", "crib.stats"};
     for (size_t i = 0; i < ARRAY_SIZE(tables); i++)
         if (strcmp(tables[i], sub) == 0 && kv->val->type == TOML_TABLE)
             return apply_table(cfg, name, sub, kv->val, err);
@@ -380,6 +388,27 @@ static int need_absolute(const char *key, const char *value, struct err *err)
 }
 
 /* The names that must be one of a few. */
+/* included_pod_metrics: the sets pod-metrics.c knows, or "all" alone. */
+static int check_metric_sets(const struct config *cfg, struct err *err)
+{
+    static const char *const sets[] = {"cpu", "memory",  "network",  "disk",
+                                       "oom", "process", "pressure", "spec"};
+    for (size_t i = 0; i < cfg->n_included_pod_metrics; i++) {
+        const char *name = cfg->included_pod_metrics[i];
+        bool known = false;
+        for (size_t k = 0; k < ARRAY_SIZE(sets) && !known; k++)
+            known = strcmp(sets[k], name) == 0;
+        if (strcmp(name, "all") == 0 && cfg->n_included_pod_metrics > 1)
+            return err_set(err, -EINVAL, "`included_pod_metrics`: `all` must be alone");
+        if (!known && strcmp(name, "all") != 0)
+            return err_set(err, -EINVAL,
+                           "`included_pod_metrics`: `%s` is not one of all, cpu, memory, network, "
+                           "disk, oom, process, pressure, spec",
+                           name);
+    }
+    return 0;
+}
+
 static int check_names(const struct config *cfg, struct err *err)
 {
     enum log_level level;
@@ -397,7 +426,7 @@ static int check_names(const struct config *cfg, struct err *err)
         if (strcmp(cfg->runtimes[i].runtime_type, "oci") != 0)
             return err_set(err, -EINVAL, "runtime `%s`: runtime_type must be oci, not `%s`",
                            cfg->runtimes[i].name, cfg->runtimes[i].runtime_type);
-    return 0;
+    return check_metric_sets(cfg, err);
 }
 
 /* The numbers out of range, in order: the first one found is reported. */
@@ -426,6 +455,8 @@ static int check_ranges(const struct config *cfg, struct err *err)
         {cfg->stream_token_ttl < 1 || cfg->stream_token_ttl > 86400,
          "`stream_token_ttl` must be between 1 and 86400 seconds"},
         {cfg->stream_idle_timeout < 0, "`stream_idle_timeout` must be >= 0"},
+        {cfg->stats_collection_period < 0 || cfg->stats_collection_period > 3600,
+         "`stats_collection_period` must be between 0 and 3600 seconds"},
         {cfg->drain_exec_io_timeout < 1 || cfg->drain_exec_io_timeout > 3600,
          "`drain_exec_io_timeout` must be between 1 and 3600 seconds"},
         {cfg->stream_handshake_timeout < 1 || cfg->stream_handshake_timeout > 3600,

@@ -67,6 +67,10 @@ struct config {
     char **plugin_dirs;
     size_t n_plugin_dirs;
     char *cni_default_network;
+    /* [crib.stats] */
+    char **included_pod_metrics; /* the metric sets ListPodSandboxMetrics reports; "all" */
+    size_t n_included_pod_metrics;
+    int64_t stats_collection_period; /* seconds a stats sample is served again; 0: always new */
 };
 
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/crib/crib.conf"

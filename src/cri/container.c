@@ -61,6 +61,7 @@ static void ctr_free(struct ctr *c)
         free(c->layers[i]);
     free(c->layers);
     free(c->run_dir);
+    free(c->stats_cache);
     free(c->log_path);
     free(c->runtime);
     free(c->cgroups_path);

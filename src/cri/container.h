@@ -14,6 +14,7 @@
 #include "proto/runtime.pb-c.h"
 
 struct ctr_exit_waiter;
+struct stats_cache;
 
 struct ctr {
     struct cri *cri;
@@ -43,9 +44,10 @@ struct ctr {
     uv_timer_t *kill_timer;
     uv_timer_t *sig_timer; /* sends the stop signal once PID 1 can take it */
     bool sig_sent;         /* the stop signal went to the container's own process */
-    /* stats.c: the previous CPU sample (usage_nano_cores), the writable layer's last walk */
-    uint64_t prev_cpu_ns;
-    int64_t prev_cpu_at; /* unix ns; 0: none yet */
+    /* stats.c: the previous CPU sample (usage_nano_cores), the last sample, the writable
+     * layer's last walk */
+    struct stats_cpu_prev prev_cpu;
+    struct stats_cache *stats_cache; /* the last sample, served again within the period */
     uint64_t fs_bytes, fs_inodes;
     int64_t fs_walked_at; /* monotonic ns; 0: never */
     struct ctr *prev, *next;

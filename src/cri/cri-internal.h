@@ -16,6 +16,14 @@ struct status_waiter;
 struct event_sub;
 struct pod;
 
+/* stats.c: a container's or pod's previous CPU sample, and the rate it gave. */
+struct stats_cpu_prev {
+    uint64_t ns;
+    int64_t at; /* unix ns; 0: none yet */
+    uint64_t nano_cores;
+    bool have_rate;
+};
+
 struct cri {
     uv_loop_t *loop;
     const struct config *cfg;
@@ -131,6 +139,13 @@ void cri_stream_container_stats(struct cri *cri, struct grpc_call *call,
                                 const ProtobufCMessage *req);
 void cri_stream_pod_sandbox_stats(struct cri *cri, struct grpc_call *call,
                                   const ProtobufCMessage *req);
+/* pod-metrics.c */
+void cri_list_metric_descriptors(struct cri *cri, struct grpc_call *call,
+                                 const ProtobufCMessage *req);
+void cri_list_pod_sandbox_metrics(struct cri *cri, struct grpc_call *call,
+                                  const ProtobufCMessage *req);
+void cri_stream_pod_sandbox_metrics(struct cri *cri, struct grpc_call *call,
+                                    const ProtobufCMessage *req);
 /* container.c */
 int cri_ctrs_load(struct cri *cri, struct err *err);
 void cri_ctrs_shutdown(struct cri *cri);

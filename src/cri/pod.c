@@ -46,6 +46,7 @@ void cri_pod_free(struct pod *p)
     free(p->run_dir);
     network_attachment_done(&p->att);
     free(p->cgroup_parent);
+    free(p->stats_cache);
     for (size_t i = 0; i < p->n_cgroups_created; i++)
         free(p->cgroups_created[i]);
     free(p->cgroups_created);

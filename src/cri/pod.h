@@ -11,6 +11,8 @@
 
 enum pod_state { POD_READY, POD_NOTREADY };
 
+struct stats_cache;
+
 struct pod {
     struct cri *cri;
     char *id;
@@ -31,9 +33,9 @@ struct pod {
     int infra_pid; /* PID 1 of a shared PID namespace (NamespaceMode POD), or 0 */
     bool lost;     /* its run state did not survive (a reboot): NOTREADY, containers exited */
     struct reactor_pid *infra_watch;
-    struct cri_opqueue ops; /* one operation at a time, the others wait */
-    uint64_t prev_cpu_ns;   /* stats.c: the previous CPU sample (usage_nano_cores) */
-    int64_t prev_cpu_at;    /* unix ns; 0: none yet */
+    struct cri_opqueue ops;          /* one operation at a time, the others wait */
+    struct stats_cpu_prev prev_cpu;  /* stats.c: the previous CPU sample (usage_nano_cores) */
+    struct stats_cache *stats_cache; /* stats.c: the last sample, served again within the period */
     struct pod *prev, *next;
 };
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "common/buf.h"
 #include "common/fsutil.h"
@@ -11,68 +12,57 @@
 #include "common/macro.h"
 #include "cri/container.h"
 #include "cri/pod.h"
+#include "cri/stats.h"
 #include "network/network.h"
 #include "oci/cgroup-stats.h"
 #include "oci/cgroup.h"
 #include "storage/storage.h"
 
-/* A writable layer is walked again once its last walk is this old. */
-#define FS_WALK_TTL_NS (2 * 1000000000LL)
-/* Interfaces reported per pod. */
-#define MAX_IFS 16
-/* The interface CNI gives a pod (CNI_IFNAME). */
-#define DEFAULT_IF "eth0"
+/* ---- stats_collection_period: samples served again ---- */
 
-/* One cgroup's sample: the path copied on the loop, the files read on the pool. */
-struct cg_sample {
-    char *cgroup; /* below each hierarchy's root; NULL: none (not created yet, or gone) */
-    struct oci_cgroup_stats cg;
-    int rc;
-    int64_t at; /* unix ns */
-};
+static int64_t period_ns(struct cri *cri)
+{
+    return cri->cfg->stats_collection_period * 1000000000LL;
+}
 
-struct ctr_item {
-    struct ctr *c;
-    struct cg_sample s;
-    char *upper; /* to walk; NULL: the cached walk is fresh */
-    uint64_t fs_bytes, fs_inodes;
-    int fs_rc;
-};
+/* The cached sample, when stats_collection_period says it is fresh enough. */
+static const struct stats_cache *fresh(struct cri *cri, const struct stats_cache *sc)
+{
+    int64_t period = period_ns(cri);
+    return sc && period > 0 && (int64_t)uv_hrtime() - sc->taken < period ? sc : NULL;
+}
 
-struct pod_item {
-    char *id; /* found again on the loop: the pod may be gone by then */
-    struct cg_sample s;
-    int net_pid; /* a process in the pod's network namespace; 0: none */
-    struct network_if_usage ifs[MAX_IFS];
-    size_t n_ifs;
-    bool have_net;
-    int64_t net_at;
-    size_t first_ctr, n_ctrs; /* its containers in the work's ctrs */
-};
+static void from_cache(struct cg_sample *s, const struct stats_cache *sc)
+{
+    s->cached = true;
+    s->cg = sc->cg;
+    s->rc = sc->rc;
+    s->at = sc->at;
+}
 
-struct stats_work {
-    uv_work_t req;
-    struct cri *cri;
-    struct grpc_call *call;
-    bool v2;
-    enum { ONE_CTR, CTR_LIST, CTR_STREAM, ONE_POD, POD_LIST, POD_STREAM } kind;
-    char *root;       /* the layer store: its mount point is the writable layers' fs_id */
-    char *mountpoint; /* found on the pool */
-    struct ctr_item *ctrs;
-    size_t n_ctrs;
-    struct pod_item *pods;
-    size_t n_pods;
-};
+static struct stats_cache *to_cache(struct stats_cache **slot, const struct cg_sample *s)
+{
+    if (!*slot)
+        *slot = xcalloc(1, sizeof(**slot));
+    struct stats_cache *sc = *slot;
+    sc->taken = (int64_t)uv_hrtime();
+    sc->cg = s->cg;
+    sc->rc = s->rc;
+    sc->at = s->at;
+    return sc;
+}
 
 static void read_cgroup(struct cg_sample *s, bool v2)
 {
+    if (s->cached)
+        return;
     s->at = now_unix_ns();
     s->rc = s->cgroup ? oci_cgroup_stats_read("/sys/fs/cgroup", s->cgroup, v2, &s->cg) : -ENOENT;
 }
 
 static void read_net(struct pod_item *p)
 {
-    if (!p->net_pid)
+    if (!p->net_pid || p->s.cached)
         return;
     cleanup_free char *path = xasprintf("/proc/%d/net/dev", p->net_pid);
     struct buf b = {0};
@@ -88,6 +78,14 @@ static void do_sample(uv_work_t *req)
 {
     struct stats_work *w = container_of(req, struct stats_work, req);
     w->mountpoint = fs_mount_point(w->root);
+    struct statvfs st;
+    if (statvfs(w->root, &st) == 0) {
+        w->have_space = true;
+        w->fs_size = (uint64_t)st.f_blocks * st.f_frsize;
+        w->fs_free = (uint64_t)st.f_bavail * st.f_frsize;
+        w->fs_inodes = st.f_files;
+        w->fs_inodes_free = st.f_favail;
+    }
     for (size_t i = 0; i < w->n_ctrs; i++) {
         struct ctr_item *it = &w->ctrs[i];
         read_cgroup(&it->s, w->v2);
@@ -102,15 +100,8 @@ static void do_sample(uv_work_t *req)
 
 /* ---- protobuf ---- */
 
-/* Server-streaming answers go in messages of at most this many bytes (one item at least): far
- * below any client's limit however many containers and pods a node runs. */
-#define BATCH_BYTES (1u << 20)
-
-/* A batch list[0..k) as one response message, packed. */
-typedef size_t (*pack_batch_fn)(void *const *list, size_t k, uint8_t **ret);
-
-/* Send list[0..n) in batches, then finish the call. */
-static void stream_batches(struct grpc_call *call, void *const *list, size_t n, pack_batch_fn pack)
+void cri_stats_stream_batches(struct grpc_call *call, void *const *list, size_t n,
+                              pack_batch_fn pack)
 {
     for (size_t start = 0, k; start < n; start += k) {
         size_t bytes = 0;
@@ -194,20 +185,25 @@ static Runtime__V1__PsiStats *psi(struct pb_usage *u, size_t k, const struct oci
     return s;
 }
 
-static void fill_cpu(struct pb_usage *u, const struct cg_sample *s, uint64_t *prev_ns,
-                     int64_t *prev_at)
+static void fill_cpu(struct pb_usage *u, const struct cg_sample *s, struct stats_cpu_prev *prev)
 {
     const struct oci_cgroup_stats *cg = &s->cg;
     u->cpu = (Runtime__V1__CpuUsage)RUNTIME__V1__CPU_USAGE__INIT;
     u->cpu.timestamp = s->at;
     u->cpu.usage_core_nano_seconds = u64(&u->v[u->n_v++], cg->cpu_usage_ns);
-    /* The rate since the previous sample, which this one replaces. */
-    if (*prev_at > 0 && s->at > *prev_at && cg->cpu_usage_ns >= *prev_ns)
-        u->cpu.usage_nano_cores =
-            u64(&u->v[u->n_v++], (uint64_t)((double)(cg->cpu_usage_ns - *prev_ns) * 1e9 /
-                                            (double)(s->at - *prev_at)));
-    *prev_ns = cg->cpu_usage_ns;
-    *prev_at = s->at;
+    /* The rate since the previous sample, which this one replaces; a sample served again from
+     * the cache keeps the rate it had. */
+    if (prev->at > 0 && s->at > prev->at && cg->cpu_usage_ns >= prev->ns) {
+        prev->nano_cores =
+            (uint64_t)((double)(cg->cpu_usage_ns - prev->ns) * 1e9 / (double)(s->at - prev->at));
+        prev->have_rate = true;
+    } else if (s->at != prev->at) {
+        prev->have_rate = false;
+    }
+    if (prev->have_rate)
+        u->cpu.usage_nano_cores = u64(&u->v[u->n_v++], prev->nano_cores);
+    prev->ns = cg->cpu_usage_ns;
+    prev->at = s->at;
     u->cpu.psi = psi(u, 0, &cg->cpu_psi);
     u->have_cpu = true;
 }
@@ -230,14 +226,13 @@ static void fill_memory(struct pb_usage *u, const struct cg_sample *s)
     u->have_mem = true;
 }
 
-static void fill_usage(struct pb_usage *u, const struct cg_sample *s, uint64_t *prev_ns,
-                       int64_t *prev_at)
+static void fill_usage(struct pb_usage *u, const struct cg_sample *s, struct stats_cpu_prev *prev)
 {
     const struct oci_cgroup_stats *cg = &s->cg;
     if (s->rc < 0)
         return;
     if (cg->have_cpu)
-        fill_cpu(u, s, prev_ns, prev_at);
+        fill_cpu(u, s, prev);
     if (cg->have_memory)
         fill_memory(u, s);
     if (cg->have_swap) {
@@ -280,18 +275,11 @@ static void fill_ctr(struct pb_ctr *p, const struct stats_work *w, struct ctr_it
                  c->config->n_annotations,
                  RUNTIME__V1__CONTAINER_ATTRIBUTES__ANNOTATIONS_ENTRY__INIT);
     p->s.attributes = &p->attr;
-    fill_usage(&p->u, &it->s, &c->prev_cpu_ns, &c->prev_cpu_at);
+    fill_usage(&p->u, &it->s, &c->prev_cpu);
     p->s.cpu = p->u.have_cpu ? &p->u.cpu : NULL;
     p->s.memory = p->u.have_mem ? &p->u.mem : NULL;
     p->s.swap = p->u.have_swap ? &p->u.swap : NULL;
     p->s.io = p->u.have_io ? &p->u.io : NULL;
-    if (it->upper && it->fs_rc == 0) {
-        c->fs_bytes = it->fs_bytes;
-        c->fs_inodes = it->fs_inodes;
-        c->fs_walked_at = (int64_t)uv_hrtime();
-    } else if (it->upper) {
-        log_debug("container %s: its writable layer: %s", c->id, strerror(-it->fs_rc));
-    }
     if (c->fs_walked_at) {
         p->fs = (Runtime__V1__FilesystemUsage)RUNTIME__V1__FILESYSTEM_USAGE__INIT;
         p->fs_id = (Runtime__V1__FilesystemIdentifier)RUNTIME__V1__FILESYSTEM_IDENTIFIER__INIT;
@@ -366,7 +354,7 @@ static bool fill_pod(struct pb_pod *p, struct cri *cri, struct pod_item *it, str
                  RUNTIME__V1__POD_SANDBOX_ATTRIBUTES__ANNOTATIONS_ENTRY__INIT);
     p->s.attributes = &p->attr;
     p->s.linux = &p->linux_;
-    fill_usage(&p->u, &it->s, &pod->prev_cpu_ns, &pod->prev_cpu_at);
+    fill_usage(&p->u, &it->s, &pod->prev_cpu);
     p->linux_.cpu = p->u.have_cpu ? &p->u.cpu : NULL;
     p->linux_.memory = p->u.have_mem ? &p->u.mem : NULL;
     p->linux_.io = p->u.have_io ? &p->u.io : NULL;
@@ -396,7 +384,7 @@ static void free_pod(struct pb_pod *p)
 static void reply_ctrs(struct stats_work *w, Runtime__V1__ContainerStats **list)
 {
     if (w->kind == CTR_STREAM) {
-        stream_batches(w->call, (void *const *)list, w->n_ctrs, pack_ctrs);
+        cri_stats_stream_batches(w->call, (void *const *)list, w->n_ctrs, pack_ctrs);
     } else if (w->kind == ONE_CTR) {
         Runtime__V1__ContainerStatsResponse resp = RUNTIME__V1__CONTAINER_STATS_RESPONSE__INIT;
         resp.stats = list[0];
@@ -424,7 +412,7 @@ static void reply_pods(struct stats_work *w, struct cri *cri, struct pb_ctr *ctr
         cri_reply_err(w->call, &err);
         err_done(&err);
     } else if (w->kind == POD_STREAM) {
-        stream_batches(w->call, (void *const *)list, n, pack_pods);
+        cri_stats_stream_batches(w->call, (void *const *)list, n, pack_pods);
     } else if (w->kind == ONE_POD) {
         Runtime__V1__PodSandboxStatsResponse resp = RUNTIME__V1__POD_SANDBOX_STATS_RESPONSE__INIT;
         resp.stats = list[0];
@@ -447,18 +435,45 @@ static void on_sampled(uv_work_t *req, int status)
     struct stats_work *w = container_of(req, struct stats_work, req);
     (void)status; /* a sample cut short still answers, with what it read */
     struct cri *cri = w->cri;
+    for (size_t i = 0; i < w->n_ctrs; i++) {
+        struct ctr_item *it = &w->ctrs[i];
+        if (it->upper && it->fs_rc == 0) {
+            it->c->fs_bytes = it->fs_bytes;
+            it->c->fs_inodes = it->fs_inodes;
+            it->c->fs_walked_at = (int64_t)uv_hrtime();
+        } else if (it->upper) {
+            log_debug("container %s: its writable layer: %s", it->c->id, strerror(-it->fs_rc));
+        }
+        if (period_ns(cri) > 0 && !it->s.cached)
+            to_cache(&it->c->stats_cache, &it->s);
+    }
+    for (size_t i = 0; i < w->n_pods && period_ns(cri) > 0; i++) {
+        struct pod_item *it = &w->pods[i];
+        struct pod *p = cri_pod_find(cri, it->id);
+        if (!p || it->s.cached)
+            continue;
+        struct stats_cache *sc = to_cache(&p->stats_cache, &it->s);
+        memcpy(sc->ifs, it->ifs, sizeof(sc->ifs));
+        sc->n_ifs = it->n_ifs;
+        sc->have_net = it->have_net;
+        sc->net_at = it->net_at;
+    }
     struct pb_ctr *ctrs = xcalloc(w->n_ctrs + 1, sizeof(*ctrs));
     Runtime__V1__ContainerStats **list = xcalloc(w->n_ctrs + 1, sizeof(*list));
-    for (size_t i = 0; i < w->n_ctrs; i++) {
+    bool metrics = w->kind == METRICS_LIST || w->kind == METRICS_STREAM;
+    for (size_t i = 0; i < w->n_ctrs && !metrics; i++) {
         fill_ctr(&ctrs[i], w, &w->ctrs[i]);
         list[i] = &ctrs[i].s;
     }
-    if (w->kind == ONE_CTR || w->kind == CTR_LIST || w->kind == CTR_STREAM)
+    if (metrics)
+        cri_metrics_reply(w);
+    else if (w->kind == ONE_CTR || w->kind == CTR_LIST || w->kind == CTR_STREAM)
         reply_ctrs(w, list);
     else
         reply_pods(w, cri, ctrs);
     for (size_t i = 0; i < w->n_ctrs; i++) {
-        free_ctr(&ctrs[i]);
+        if (!metrics)
+            free_ctr(&ctrs[i]);
         free(w->ctrs[i].s.cgroup);
         free(w->ctrs[i].upper);
         cri_ctr_unref(w->ctrs[i].c);
@@ -483,11 +498,15 @@ static void add_ctr(struct stats_work *w, struct ctr *c)
 {
     struct ctr_item *it = &w->ctrs[w->n_ctrs++];
     it->c = cri_ctr_ref(c);
+    const struct stats_cache *sc = fresh(c->cri, c->stats_cache);
+    if (sc)
+        from_cache(&it->s, sc);
     /* The cgroup exists while the container has a process: once created, until removed. */
-    if (c->cgroups_path && c->state != CRI_CTR_EXITED)
+    else if (c->cgroups_path && c->state != CRI_CTR_EXITED)
         it->s.cgroup = oci_cgroup_fs_path(c->cgroups_path);
     int64_t now = (int64_t)uv_hrtime();
-    if (!c->fs_walked_at || now - c->fs_walked_at >= FS_WALK_TTL_NS)
+    int64_t ttl = period_ns(c->cri) > FS_WALK_TTL_NS ? period_ns(c->cri) : FS_WALK_TTL_NS;
+    if (!c->fs_walked_at || now - c->fs_walked_at >= ttl)
         it->upper = storage_rootfs_upper(c->cri->storage, c->id);
 }
 
@@ -602,8 +621,16 @@ static void add_pod(struct stats_work *w, struct cri *cri, struct pod *p)
 {
     struct pod_item *it = &w->pods[w->n_pods++];
     it->id = xstrdup(p->id);
-    if (p->cgroup_parent && *p->cgroup_parent)
+    const struct stats_cache *sc = fresh(cri, p->stats_cache);
+    if (sc) {
+        from_cache(&it->s, sc);
+        memcpy(it->ifs, sc->ifs, sizeof(it->ifs));
+        it->n_ifs = sc->n_ifs;
+        it->have_net = sc->have_net;
+        it->net_at = sc->net_at;
+    } else if (p->cgroup_parent && *p->cgroup_parent) {
         it->s.cgroup = xstrdup(p->cgroup_parent);
+    }
     it->net_pid = p->host_network ? 0 : p->infra_pid;
     it->first_ctr = w->n_ctrs;
     for (struct ctr *c = cri->ctrs; c; c = c->next) {
@@ -656,4 +683,16 @@ void cri_stream_pod_sandbox_stats(struct cri *cri, struct grpc_call *call,
                                   const ProtobufCMessage *req)
 {
     pod_stats_of(cri, call, ((const Runtime__V1__StreamPodSandboxStatsRequest *)req)->filter, true);
+}
+
+void cri_stats_sample_pods(struct cri *cri, struct grpc_call *call, enum stats_kind kind)
+{
+    size_t n = 0;
+    for (struct pod *p = cri->pods; p; p = p->next)
+        n++;
+    struct stats_work *w = work_new(cri, n_ctrs_of(cri), n);
+    w->kind = kind;
+    for (struct pod *p = cri->pods; p; p = p->next)
+        add_pod(w, cri, p);
+    sample(cri, call, w);
 }

@@ -47,11 +47,12 @@ size_t network_netdev_parse(const char *text, size_t len, struct network_if_usag
         if (nlen == 0 || nlen >= sizeof(out->name) || memchr(name, '\0', nlen) ||
             memchr(name, ' ', nlen))
             continue;
-        /* rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs */
-        uint64_t v[11];
+        /* rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs
+         * drop (and more) */
+        uint64_t v[12];
         const char *s = colon + 1;
         bool ok = true;
-        for (size_t i = 0; i < 11 && ok; i++)
+        for (size_t i = 0; i < 12 && ok; i++)
             ok = field(&s, end, &v[i]);
         if (!ok)
             continue;
@@ -59,9 +60,13 @@ size_t network_netdev_parse(const char *text, size_t len, struct network_if_usag
         memcpy(u->name, name, nlen);
         u->name[nlen] = '\0';
         u->rx_bytes = v[0];
+        u->rx_packets = v[1];
         u->rx_errors = v[2];
+        u->rx_dropped = v[3];
         u->tx_bytes = v[8];
+        u->tx_packets = v[9];
         u->tx_errors = v[10];
+        u->tx_dropped = v[11];
     }
     return n;
 }

@@ -150,7 +150,8 @@ bool network_ready(struct network *n, char **ret_msg);
 
 struct network_if_usage {
     char name[32];
-    uint64_t rx_bytes, rx_errors, tx_bytes, tx_errors;
+    uint64_t rx_bytes, rx_packets, rx_errors, rx_dropped;
+    uint64_t tx_bytes, tx_packets, tx_errors, tx_dropped;
 };
 /* The interfaces of /proc/PID/net/dev's text (at most max; malformed lines skipped). */
 size_t network_netdev_parse(const char *text, size_t len, struct network_if_usage *out, size_t max);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/fsutil.h"
@@ -123,13 +124,27 @@ static void read_v2(const char *root, const char *path, struct oci_cgroup_stats 
         s->have_cpu = true;
         s->cpu_usage_ns = usec * 1000;
     }
+    uint64_t user = 0, sys = 0, throttled = 0;
+    if (cpu && oci_cgroup_stat_value(cpu, "user_usec", &user) &&
+        oci_cgroup_stat_value(cpu, "system_usec", &sys)) {
+        s->have_cpu_split = true;
+        s->cpu_user_ns = user * 1000;
+        s->cpu_system_ns = sys * 1000;
+    }
+    if (cpu && oci_cgroup_stat_value(cpu, "nr_periods", &s->cpu_periods) &&
+        oci_cgroup_stat_value(cpu, "nr_throttled", &s->cpu_throttled_periods) &&
+        oci_cgroup_stat_value(cpu, "throttled_usec", &throttled)) {
+        s->have_throttling = true;
+        s->cpu_throttled_ns = throttled * 1000;
+    }
     uint64_t inactive_file = 0;
     if (read_number(root, NULL, path, "memory.current", &s->mem_usage) &&
-        stat_file(
-            root, NULL, path, "memory.stat",
-            (const char *const[]){"anon", "inactive_file", "pgfault", "pgmajfault"},
-            (uint64_t *const[]){&s->mem_rss, &inactive_file, &s->mem_pgfault, &s->mem_pgmajfault},
-            4)) {
+        stat_file(root, NULL, path, "memory.stat",
+                  (const char *const[]){"anon", "inactive_file", "pgfault", "pgmajfault", "file",
+                                        "file_mapped"},
+                  (uint64_t *const[]){&s->mem_rss, &inactive_file, &s->mem_pgfault,
+                                      &s->mem_pgmajfault, &s->mem_cache, &s->mem_mapped_file},
+                  6)) {
         s->have_memory = true;
         s->mem_working_set = minus(s->mem_usage, inactive_file);
         if (!read_number(root, NULL, path, "memory.max", &s->mem_limit))
@@ -140,7 +155,11 @@ static void read_v2(const char *root, const char *path, struct oci_cgroup_stats 
         if (!read_number(root, NULL, path, "memory.swap.max", &s->swap_limit))
             s->swap_limit = 0;
     }
+    cleanup_free char *events = read_text(root, NULL, path, "memory.events");
+    s->have_oom = events && oci_cgroup_stat_value(events, "oom_kill", &s->oom_kills);
     s->have_pids = read_number(root, NULL, path, "pids.current", &s->pids);
+    if (s->have_pids && !read_number(root, NULL, path, "pids.max", &s->pids_limit))
+        s->pids_limit = 0;
     psi_file(root, path, "cpu.pressure", &s->cpu_psi);
     psi_file(root, path, "memory.pressure", &s->memory_psi);
     psi_file(root, path, "io.pressure", &s->io_psi);
@@ -150,14 +169,32 @@ static void read_v1(const char *root, const char *path, struct oci_cgroup_stats 
 {
     s->have_cpu = read_number(root, "cpuacct", path, "cpuacct.usage", &s->cpu_usage_ns) ||
                   read_number(root, "cpu,cpuacct", path, "cpuacct.usage", &s->cpu_usage_ns);
+    /* cpuacct.stat counts in clock ticks */
+    cleanup_free char *ticks = read_text(root, "cpuacct", path, "cpuacct.stat");
+    if (!ticks)
+        ticks = read_text(root, "cpu,cpuacct", path, "cpuacct.stat");
+    long hz = sysconf(_SC_CLK_TCK);
+    uint64_t user = 0, sys = 0;
+    if (ticks && hz > 0 && oci_cgroup_stat_value(ticks, "user", &user) &&
+        oci_cgroup_stat_value(ticks, "system", &sys)) {
+        s->have_cpu_split = true;
+        s->cpu_user_ns = user * (1000000000ULL / (uint64_t)hz);
+        s->cpu_system_ns = sys * (1000000000ULL / (uint64_t)hz);
+    }
+    cleanup_free char *cpu = read_text(root, "cpu", path, "cpu.stat");
+    if (!cpu)
+        cpu = read_text(root, "cpu,cpuacct", path, "cpu.stat");
+    s->have_throttling = cpu && oci_cgroup_stat_value(cpu, "nr_periods", &s->cpu_periods) &&
+                         oci_cgroup_stat_value(cpu, "nr_throttled", &s->cpu_throttled_periods) &&
+                         oci_cgroup_stat_value(cpu, "throttled_time", &s->cpu_throttled_ns);
     uint64_t inactive_file = 0;
     if (read_number(root, "memory", path, "memory.usage_in_bytes", &s->mem_usage) &&
-        stat_file(
-            root, "memory", path, "memory.stat",
-            (const char *const[]){"total_rss", "total_inactive_file", "total_pgfault",
-                                  "total_pgmajfault"},
-            (uint64_t *const[]){&s->mem_rss, &inactive_file, &s->mem_pgfault, &s->mem_pgmajfault},
-            4)) {
+        stat_file(root, "memory", path, "memory.stat",
+                  (const char *const[]){"total_rss", "total_inactive_file", "total_pgfault",
+                                        "total_pgmajfault", "total_cache", "total_mapped_file"},
+                  (uint64_t *const[]){&s->mem_rss, &inactive_file, &s->mem_pgfault,
+                                      &s->mem_pgmajfault, &s->mem_cache, &s->mem_mapped_file},
+                  6)) {
         s->have_memory = true;
         s->mem_working_set = minus(s->mem_usage, inactive_file);
         if (!read_number(root, "memory", path, "memory.limit_in_bytes", &s->mem_limit))
@@ -174,7 +211,11 @@ static void read_v1(const char *root, const char *path, struct oci_cgroup_stats 
             memsw_limit)
             s->swap_limit = minus(memsw_limit, s->mem_limit);
     }
+    cleanup_free char *oom = read_text(root, "memory", path, "memory.oom_control");
+    s->have_oom = oom && oci_cgroup_stat_value(oom, "oom_kill", &s->oom_kills);
     s->have_pids = read_number(root, "pids", path, "pids.current", &s->pids);
+    if (s->have_pids && !read_number(root, "pids", path, "pids.max", &s->pids_limit))
+        s->pids_limit = 0;
 }
 
 int oci_cgroup_stats_read(const char *root, const char *path, bool v2, struct oci_cgroup_stats *out)

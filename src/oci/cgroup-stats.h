@@ -20,14 +20,22 @@ struct oci_psi {
 struct oci_cgroup_stats {
     bool have_cpu;
     uint64_t cpu_usage_ns;
+    bool have_cpu_split; /* user and system time */
+    uint64_t cpu_user_ns, cpu_system_ns;
+    bool have_throttling; /* the CFS bandwidth counters */
+    uint64_t cpu_periods, cpu_throttled_periods, cpu_throttled_ns;
     bool have_memory;
     uint64_t mem_usage, mem_working_set, mem_rss, mem_pgfault, mem_pgmajfault;
-    uint64_t mem_limit; /* 0: none */
+    uint64_t mem_cache, mem_mapped_file; /* page cache (file), mapped files */
+    uint64_t mem_limit;                  /* 0: none */
+    bool have_oom;
+    uint64_t oom_kills; /* processes the OOM killer ended in the cgroup */
     bool have_swap;
     uint64_t swap_usage;
     uint64_t swap_limit; /* 0: none */
     bool have_pids;
     uint64_t pids;
+    uint64_t pids_limit;                        /* 0: none */
     struct oci_psi cpu_psi, memory_psi, io_psi; /* v2 only */
 };
 

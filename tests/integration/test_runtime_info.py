@@ -149,7 +149,8 @@ IMPLEMENTED = {"Version", "Status", "RuntimeConfig", "UpdateRuntimeConfig", "Get
                "RemoveContainer", "ContainerStatus", "ListContainers", "ExecSync",
                "UpdateContainerResources", "ReopenContainerLog", "Exec", "Attach",
                "PortForward", "ContainerStats", "ListContainerStats", "PodSandboxStats",
-               "ListPodSandboxStats", "StreamContainerStats", "StreamPodSandboxStats"}
+               "ListPodSandboxStats", "StreamContainerStats", "StreamPodSandboxStats",
+               "ListMetricDescriptors", "ListPodSandboxMetrics", "StreamPodSandboxMetrics"}
 
 
 def test_proto_has_every_cri_method(pb):

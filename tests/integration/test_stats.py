@@ -9,7 +9,7 @@ import pytest
 
 from conftest import CGROUP_MANAGER
 from test_cgroups import cgroup_file
-from test_containers import Env, cgroup_v2, env, layouts  # noqa: F401 (fixtures)
+from test_containers import IMAGE, Env, cgroup_v2, env, layouts  # noqa: F401 (fixtures)
 from test_pods import net_cribd  # noqa: F401 (fixture)
 
 SLEEP = ["/bin/sleep", "600"]
@@ -225,3 +225,148 @@ def test_streamed_stats_come_in_batches(env):
     # Nothing to send: the stream ends at once, with no message.
     assert list(env.cli.stream("StreamContainerStats", timeout=30,
                                filter=env.pb.ContainerStatsFilter(id="f" * 64))) == []
+
+
+BASE_KEYS = ["id", "image", "namespace", "pod", "container"]
+
+
+def descriptors(env):
+    ds = env.cli.unary("ListMetricDescriptors").descriptors
+    by_name = {d.name: list(d.label_keys) for d in ds}
+    assert len(by_name) == len(ds)  # each name once
+    return by_name
+
+
+def check_labels(keys, metrics):
+    """Every metric has exactly its descriptor's labels, and each label set once per name."""
+    seen = set()
+    for m in metrics:
+        assert m.name in keys, m.name
+        assert len(m.label_values) == len(keys[m.name]), m
+        key = (m.name, tuple(m.label_values))
+        assert key not in seen, key
+        seen.add(key)
+
+
+def by_name(metrics):
+    out = {}
+    for m in metrics:
+        out.setdefault(m.name, []).append(m)
+    return out
+
+
+def test_pod_sandbox_metrics_as_the_kubelet_reads_them(env):
+    keys = descriptors(env)
+    for name in ("container_cpu_usage_seconds_total", "container_memory_working_set_bytes",
+                 "container_memory_rss", "container_network_receive_bytes_total",
+                 "container_network_transmit_bytes_total", "container_fs_usage_bytes",
+                 "container_processes", "container_oom_events_total", "container_last_seen"):
+        assert keys[name][:5] == BASE_KEYS, (name, keys[name])
+    assert keys["container_cpu_usage_seconds_total"] == BASE_KEYS + ["cpu"]
+    assert keys["container_network_receive_bytes_total"] == BASE_KEYS + ["interface"]
+    pod = env.pod(name="mp", ns="metrics-ns")
+    quota = env.pb.LinuxContainerConfig(
+        resources=env.pb.LinuxContainerResources(cpu_period=100000, cpu_quota=150000))
+    busy = env.run(pod, ["/bin/sh", "-c", "while :; do :; done"], name="busy", linux=quota)
+    web = env.run(pod, ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/"], name="web")
+    gone = env.run(pod, ["true"], name="gone")
+    env.wait_exit(gone)
+    r = env.cli.unary("ExecSync", container_id=web, timeout=30,
+                      cmd=["/bin/busybox", "dd", "if=/dev/zero", "of=/fill", "bs=1M", "count=3"])
+    assert r.exit_code == 0, r.stderr
+    ip = env.cli.unary("PodSandboxStatus", pod_sandbox_id=pod[0]).status.network.ip
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            body = urllib.request.urlopen(f"http://{ip}:8080/bin/busybox", timeout=5).read()
+            break
+        except OSError:
+            assert time.monotonic() < deadline, "httpd never answered"
+            time.sleep(0.2)
+    time.sleep(1.2)  # the busy loop passes a whole CPU second
+    t0 = time.time_ns()
+    resp = env.cli.unary("ListPodSandboxMetrics")
+    [pm] = [p for p in resp.pod_metrics if p.pod_sandbox_id == pod[0]]
+    # Pod level: the network, one set per interface (lo left out)
+    check_labels(keys, pm.metrics)
+    net = by_name(pm.metrics)
+    [tx] = net["container_network_transmit_bytes_total"]
+    assert list(tx.label_values) == [pod[0], "", "metrics-ns", "mp", "POD", "eth0"]
+    assert tx.value.value >= len(body) and tx.metric_type == env.pb.COUNTER
+    assert net["container_network_receive_packets_total"][0].value.value > 0
+    # Containers: those with a process or about to have one; an exited one is not there
+    ctrs = {c.container_id: c for c in pm.container_metrics}
+    assert set(ctrs) == {busy, web}
+    for c in ctrs.values():
+        check_labels(keys, c.metrics)
+    b = by_name(ctrs[busy].metrics)
+    [cpu] = b["container_cpu_usage_seconds_total"]
+    assert list(cpu.label_values) == [busy, IMAGE, "metrics-ns", "mp", "busy", "total"]
+    assert cpu.value.value >= 1 and cpu.metric_type == env.pb.COUNTER
+    assert 0 < cpu.timestamp <= time.time_ns() and cpu.timestamp >= t0 - 5e9
+    assert b["container_spec_cpu_quota"][0].value.value == 150000
+    assert b["container_spec_cpu_period"][0].value.value == 100000
+    assert b["container_processes"][0].value.value >= 1
+    assert b["container_cpu_cfs_periods_total"][0].value.value > 0
+    assert b["container_last_seen"][0].metric_type == env.pb.GAUGE
+    w = by_name(ctrs[web].metrics)
+    usage, ws = memory_files(env, web)
+    got = w["container_memory_working_set_bytes"][0].value.value
+    assert abs(got - ws) < 4 * MB, (got, ws)
+    layer = stats(env, web).writable_layer.used_bytes.value
+    assert w["container_fs_usage_bytes"][0].value.value == layer >= 3 * MB
+    assert w["container_oom_events_total"][0].value.value == 0
+    # The same, streamed
+    msgs = list(env.cli.stream("StreamPodSandboxMetrics", timeout=30))
+    streamed = [p for m in msgs for p in m.pod_sandbox_metrics]
+    assert [p.pod_sandbox_id for p in streamed] == [p.pod_sandbox_id for p in resp.pod_metrics]
+    assert {c.container_id for c in streamed[0].container_metrics} == {busy, web}
+
+
+def test_included_pod_metrics_picks_the_sets(net_cribd, pb, layouts, tmp_path):
+    c = net_cribd(extra_config='[crib.stats]\nincluded_pod_metrics = ["cpu", "network"]\n')
+    e = Env(c, pb, layouts, str(tmp_path))
+    try:
+        keys = descriptors(e)
+        assert "container_cpu_usage_seconds_total" in keys
+        assert "container_network_receive_bytes_total" in keys
+        assert "container_last_seen" in keys  # always
+        assert not [k for k in keys if k.startswith("container_memory_") or
+                    k.startswith("container_fs_") or k.startswith("container_spec_")]
+        pod = e.pod(name="few")
+        cid = e.run(pod, SLEEP)
+        [pm] = e.cli.unary("ListPodSandboxMetrics").pod_metrics
+        [cm] = pm.container_metrics
+        assert cm.container_id == cid
+        assert {m.name for m in cm.metrics} <= set(keys)
+        assert "container_cpu_usage_seconds_total" in {m.name for m in cm.metrics}
+    finally:
+        e.close()
+
+
+def test_stats_collection_period_serves_the_last_sample(net_cribd, pb, layouts, tmp_path):
+    c = net_cribd(extra_config="[crib.stats]\nstats_collection_period = 2\n")
+    e = Env(c, pb, layouts, str(tmp_path))
+    try:
+        pod = e.pod(name="cached")
+        busy = e.run(pod, ["/bin/sh", "-c", "while :; do :; done"], name="busy")
+        first = stats(e, busy).cpu
+        time.sleep(0.5)
+        again = stats(e, busy).cpu
+        # Within the period: the same sample, though the container burnt CPU meanwhile
+        assert again.timestamp == first.timestamp
+        assert again.usage_core_nano_seconds.value == first.usage_core_nano_seconds.value
+        time.sleep(2)
+        fresh = stats(e, busy).cpu
+        assert fresh.timestamp >= first.timestamp + 2e9
+        assert 0.5e9 <= fresh.usage_nano_cores.value <= 1.2e9, fresh
+        # Served again, the sample keeps its rate; the metrics come from the same sample
+        cached = listed(e)[busy].cpu
+        assert cached.timestamp == fresh.timestamp
+        assert cached.usage_nano_cores.value == fresh.usage_nano_cores.value
+        [pm] = e.cli.unary("ListPodSandboxMetrics").pod_metrics
+        [cpu] = [m for m in pm.container_metrics[0].metrics
+                 if m.name == "container_cpu_usage_seconds_total"]
+        assert cpu.timestamp == fresh.timestamp
+    finally:
+        e.close()

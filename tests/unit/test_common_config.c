@@ -140,6 +140,9 @@ static void test_validate_rejects_bad_values(void **state)
         "[crib.api]\ngrpc_max_recv_msg_size = 10\n",
         "[crib.api]\nlisten = \"relative.sock\"\n",
         "[crib.runtime.runtimes.runc]\nruntime_type = \"vm\"\n",
+        "[crib.stats]\nincluded_pod_metrics = [\"cpu\", \"hugetlb\"]\n",
+        "[crib.stats]\nincluded_pod_metrics = [\"all\", \"cpu\"]\n",
+        "[crib.stats]\nstats_collection_period = -1\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct config cfg;

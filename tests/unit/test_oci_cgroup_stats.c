@@ -39,11 +39,15 @@ static void test_v2(void **state)
 {
     (void)state;
     const char *cg = "/kubepods.slice/crib-1.scope";
-    put(cg, "cpu.stat", "usage_usec 2500001\nuser_usec 2000000\nsystem_usec 500001\n");
+    put(cg, "cpu.stat",
+        "usage_usec 2500001\nuser_usec 2000000\nsystem_usec 500001\nnr_periods 40\nnr_throttled "
+        "7\nthrottled_usec 350000\n");
     put(cg, "memory.current", "73400320\n");
     put(cg, "memory.stat",
-        "anon 52428800\nfile 20971520\nkernel 1048576\nactive_file "
+        "anon 52428800\nfile 20971520\nkernel 1048576\nfile_mapped 3145728\nactive_file "
         "4194304\ninactive_file 16777216\npgfault 9876\npgmajfault 12\n");
+    put(cg, "memory.events", "low 0\nhigh 0\nmax 5\noom 2\noom_kill 2\noom_group_kill 0\n");
+    put(cg, "pids.max", "max\n");
     put(cg, "memory.max", "268435456\n");
     put(cg, "memory.swap.current", "4096\n");
     put(cg, "memory.swap.max", "max\n");
@@ -54,6 +58,16 @@ static void test_v2(void **state)
     assert_int_equal(oci_cgroup_stats_read(root, cg, true, &s), 0);
     assert_true(s.have_cpu && s.have_memory && s.have_swap && s.have_pids);
     assert_int_equal(s.cpu_usage_ns, 2500001000ULL);
+    assert_true(s.have_cpu_split && s.have_throttling && s.have_oom);
+    assert_int_equal(s.cpu_user_ns, 2000000000ULL);
+    assert_int_equal(s.cpu_system_ns, 500001000ULL);
+    assert_int_equal(s.cpu_periods, 40);
+    assert_int_equal(s.cpu_throttled_periods, 7);
+    assert_int_equal(s.cpu_throttled_ns, 350000000ULL);
+    assert_int_equal(s.mem_cache, 20971520);
+    assert_int_equal(s.mem_mapped_file, 3145728);
+    assert_int_equal(s.oom_kills, 2);
+    assert_int_equal(s.pids_limit, 0); /* max */
     assert_int_equal(s.mem_usage, 73400320);
     assert_int_equal(s.mem_working_set, 73400320 - 16777216);
     assert_int_equal(s.mem_rss, 52428800);
@@ -83,10 +97,16 @@ static void test_v1(void **state)
     (void)state;
     const char *cg = "/crib/crib-2";
     put("/cpuacct/crib/crib-2", "cpuacct.usage", "987654321\n");
+    put("/cpuacct/crib/crib-2", "cpuacct.stat", "user 70\nsystem 20\n");
+    put("/cpu/crib/crib-2", "cpu.stat",
+        "nr_periods 10\nnr_throttled 3\nthrottled_time 123456789\n");
+    put("/memory/crib/crib-2", "memory.oom_control",
+        "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n");
+    put("/pids/crib/crib-2", "pids.max", "64\n");
     put("/memory/crib/crib-2", "memory.usage_in_bytes", "10485760\n");
     put("/memory/crib/crib-2", "memory.stat",
-        "cache 4096\nrss 8192\ntotal_cache 2097152\ntotal_rss 6291456\ntotal_inactive_file "
-        "1048576\ntotal_pgfault 100\ntotal_pgmajfault 2\n");
+        "cache 4096\nrss 8192\ntotal_cache 2097152\ntotal_rss 6291456\ntotal_mapped_file "
+        "65536\ntotal_inactive_file 1048576\ntotal_pgfault 100\ntotal_pgmajfault 2\n");
     put("/memory/crib/crib-2", "memory.limit_in_bytes", "9223372036854771712\n");
     put("/memory/crib/crib-2", "memory.memsw.usage_in_bytes", "11534336\n");
     put("/memory/crib/crib-2", "memory.memsw.limit_in_bytes", "9223372036854771712\n");
@@ -94,6 +114,16 @@ static void test_v1(void **state)
     struct oci_cgroup_stats s;
     assert_int_equal(oci_cgroup_stats_read(root, cg, false, &s), 0);
     assert_int_equal(s.cpu_usage_ns, 987654321);
+    long hz = sysconf(_SC_CLK_TCK);
+    assert_true(s.have_cpu_split && s.have_throttling && s.have_oom);
+    assert_int_equal(s.cpu_user_ns, 70 * (1000000000ULL / (uint64_t)hz));
+    assert_int_equal(s.cpu_system_ns, 20 * (1000000000ULL / (uint64_t)hz));
+    assert_int_equal(s.cpu_throttled_periods, 3);
+    assert_int_equal(s.cpu_throttled_ns, 123456789);
+    assert_int_equal(s.mem_cache, 2097152);
+    assert_int_equal(s.mem_mapped_file, 65536);
+    assert_int_equal(s.oom_kills, 1);
+    assert_int_equal(s.pids_limit, 64);
     assert_int_equal(s.mem_usage, 10485760);
     assert_int_equal(s.mem_working_set, 10485760 - 1048576);
     assert_int_equal(s.mem_rss, 6291456); /* total_: the hierarchy's, not the cgroup's alone */
