@@ -75,6 +75,9 @@ static const struct opt opts[] = {
      offsetof(struct config, included_pod_metrics),
      offsetof(struct config, n_included_pod_metrics)},
     O("crib.stats", stats_collection_period, OPT_INT, stats_collection_period),
+    O("crib.metrics", enable_metrics, OPT_BOOL, enable_metrics),
+    O("crib.metrics", metrics_host, OPT_STRING, metrics_host),
+    O("crib.metrics", metrics_port, OPT_INT, metrics_port),
 };
 #undef O
 
@@ -146,6 +149,9 @@ void config_init(struct config *cfg)
     set_strings(&cfg->included_pod_metrics, &cfg->n_included_pod_metrics, all_metrics,
                 ARRAY_SIZE(all_metrics));
     cfg->stats_collection_period = 0;
+    cfg->enable_metrics = false;
+    cfg->metrics_host = xstrdup("127.0.0.1");
+    cfg->metrics_port = 9090;
     cfg->registries_conf = xstrdup("/etc/containers/registries.conf");
     cfg->certs_dir = xstrdup("/etc/containers/certs.d");
     cfg->global_auth_file = xstrdup("");
@@ -274,8 +280,8 @@ static int apply_kv(struct config *cfg, const char *name, const char *path,
         }
         return 0;
     }
-    static const char *const tables[] = {"crib",       "crib.api",     "crib.runtime",
-                                         "crib.image", "crib.network", "crib.stats"};
+    static const char *const tables[] = {"crib",         "crib.api",   "crib.runtime", "crib.image",
+                                         "crib.network", "crib.stats", "crib.metrics"};
     for (size_t i = 0; i < ARRAY_SIZE(tables); i++)
         if (strcmp(tables[i], sub) == 0 && kv->val->type == TOML_TABLE)
             return apply_table(cfg, name, sub, kv->val, err);
@@ -455,6 +461,8 @@ static int check_ranges(const struct config *cfg, struct err *err)
         {cfg->stream_token_ttl < 1 || cfg->stream_token_ttl > 86400,
          "`stream_token_ttl` must be between 1 and 86400 seconds"},
         {cfg->stream_idle_timeout < 0, "`stream_idle_timeout` must be >= 0"},
+        {cfg->metrics_port < 0 || cfg->metrics_port > 65535,
+         "`metrics_port` must be between 0 and 65535"},
         {cfg->stats_collection_period < 0 || cfg->stats_collection_period > 3600,
          "`stats_collection_period` must be between 0 and 3600 seconds"},
         {cfg->drain_exec_io_timeout < 1 || cfg->drain_exec_io_timeout > 3600,

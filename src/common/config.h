@@ -71,6 +71,10 @@ struct config {
     char **included_pod_metrics; /* the metric sets ListPodSandboxMetrics reports; "all" */
     size_t n_included_pod_metrics;
     int64_t stats_collection_period; /* seconds a stats sample is served again; 0: always new */
+    /* [crib.metrics] */
+    bool enable_metrics; /* Prometheus metrics: GET /metrics on the CRI socket and on TCP */
+    char *metrics_host;  /* the TCP listener's IP address; "": none */
+    int64_t metrics_port;
 };
 
 #define CONFIG_DEFAULT_PATH SYSCONFDIR "/crib/crib.conf"

@@ -207,6 +207,8 @@ static void enter_exited(struct ctr *c, const struct ctr_exit *x)
     free(c->message);
     c->reason = xstrdup(x->reason);
     c->message = x->message ? xstrdup(x->message) : NULL;
+    if (strcmp(x->reason, "OOMKilled") == 0)
+        cri_prometheus_oom(c->cri, c->config->metadata->name);
     stop_kill_timer(c);
     cri_ctr_persist(c);
     publish(c, RUNTIME__V1__CONTAINER_EVENT_TYPE__CONTAINER_STOPPED_EVENT);

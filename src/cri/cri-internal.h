@@ -5,6 +5,7 @@
 #include <protobuf-c/protobuf-c.h>
 
 #include "common/err.h"
+#include "common/metrics.h"
 #include "cri/cri.h"
 #include "oci/oci.h"
 #include "proto/runtime.pb-c.h"
@@ -22,6 +23,19 @@ struct stats_cpu_prev {
     int64_t at; /* unix ns; 0: none yet */
     uint64_t nano_cores;
     bool have_rate;
+};
+
+/* prometheus.c: one CRI method's calls, as they ended. */
+struct cri_op_stats {
+    uint64_t calls;
+    uint64_t errors[17]; /* by gRPC status; [0] stays 0 */
+    struct metrics_hist latency;
+};
+
+/* prometheus.c: OOM kills of containers of one name. */
+struct cri_oom_count {
+    char *name;
+    uint64_t n;
 };
 
 struct cri {
@@ -54,6 +68,15 @@ struct cri {
     struct oci_lsm lsm;        /* AppArmor and SELinux on this host */
     struct reactor_pids *pids; /* every process watched through a pidfd */
     struct stream_server *stream;
+    /* prometheus.c */
+    struct cri_op_stats *op_stats; /* one per method of service.c's table */
+    uint64_t oom_total;
+    struct cri_oom_count *oom_by_name;
+    size_t n_oom_by_name;
+    struct reactor_server *metrics_srv; /* the TCP listener, or NULL */
+    uv_timer_t *lag_timer;
+    uint64_t lag_expected; /* uv_hrtime of the next tick */
+    struct metrics_hist loop_lag;
 };
 
 typedef void (*cri_handler_fn)(struct cri *cri, struct grpc_call *call,
@@ -158,4 +181,21 @@ bool cri_ctrs_in_pod(struct cri *cri, const char *pod_id);
 /* http.c */
 void cri_http_request(void *data, const struct http1_request *req, struct http1_response *resp);
 
+/* service.c: the methods of the CRI it routes (paths, in table order). */
+size_t cri_method_count(void);
+const char *cri_method_path(size_t i);
+/* The index of path in that table, or -1. */
+int cri_method_index(const char *path);
+
+/* prometheus.c */
+int cri_prometheus_start(struct cri *cri, struct err *err);
+void cri_prometheus_stop(struct cri *cri);
+void cri_prometheus_free(struct cri *cri);
+/* A call the CRI socket handled ended (reactor_server_ops.grpc_done). */
+void cri_prometheus_call_done(void *data, const char *path, enum grpc_status status,
+                              uint64_t elapsed_ns);
+/* A container was OOM-killed. */
+void cri_prometheus_oom(struct cri *cri, const char *name);
+/* GET /metrics: the exposition. */
+void cri_prometheus_write(struct cri *cri, struct buf *out);
 #endif

@@ -40,6 +40,8 @@ static void info_json(struct cri *cri, struct buf *out)
     cJSON_AddBoolToObject(k, "running", cri->keeper != NULL);
     cJSON_AddNumberToObject(k, "restarts", reactor_keeper_restarts(cri->keeper));
     cJSON_AddStringToObject(k, "last_exit", reactor_keeper_last_exit(cri->keeper));
+    if (cri->metrics_srv)
+        cJSON_AddNumberToObject(j, "metrics_port", reactor_server_port(cri->metrics_srv));
     if (cri->srv) {
         struct reactor_stats st;
         reactor_server_stats(cri->srv, &st);
@@ -161,6 +163,16 @@ void cri_http_request(void *data, const struct http1_request *req, struct http1_
             return;
         }
         load_request(cri, req, resp);
+        return;
+    }
+    if (strcmp(req->path, "/metrics") == 0 && cri->cfg->enable_metrics) {
+        if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
+            resp->status = 405;
+            return;
+        }
+        resp->status = 200;
+        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+        cri_prometheus_write(cri, &resp->body);
         return;
     }
     bool info = strcmp(req->path, "/info") == 0;

@@ -174,7 +174,26 @@ static void on_grpc_call(void *data, struct grpc_call *call, const char *path, c
 const struct reactor_server_ops cri_server_ops = {
     .grpc_call = on_grpc_call,
     .http_request = cri_http_request,
+    .grpc_done = cri_prometheus_call_done,
 };
+
+size_t cri_method_count(void)
+{
+    return ARRAY_SIZE(handlers);
+}
+
+const char *cri_method_path(size_t i)
+{
+    return handlers[i].path;
+}
+
+int cri_method_index(const char *path)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(handlers); i++)
+        if (strcmp(handlers[i].path, path) == 0)
+            return (int)i;
+    return -1;
+}
 
 static int start_storage(struct cri *cri, struct err *err)
 {
@@ -278,6 +297,8 @@ int cri_new(uv_loop_t *loop, const struct config *cfg, struct reactor_keeper *ke
         r = load_containers(cri, err);
     if (r == 0)
         r = cri_stream_start(cri, err);
+    if (r == 0)
+        r = cri_prometheus_start(cri, err);
     if (r < 0) {
         cri_free(cri);
         return r;
@@ -298,6 +319,7 @@ void cri_shutdown(struct cri *cri)
         monitor_shutdown(cri->monitor);
     cri_events_shutdown(cri);
     cri_stream_stop(cri);
+    cri_prometheus_stop(cri);
     image_service_shutdown(cri->images);
     cri_ctrs_shutdown(cri);
     cri_pods_shutdown(cri);
@@ -326,5 +348,6 @@ void cri_free(struct cri *cri)
     free(cri->pods_run);
     free(cri->self_exe);
     free(cri->pod_cidr);
+    cri_prometheus_free(cri);
     free(cri);
 }

@@ -27,6 +27,7 @@ struct image_service {
     unsigned downloads_active, max_downloads;
     uint64_t max_image_size;
     struct reactor_fileq *writes; /* record writes, in order */
+    struct image_pull_counters counters;
 };
 
 /* store.c */

@@ -75,6 +75,28 @@ struct image_pull *image_pull_start(struct image_service *s, const char *ref,
                                     const struct image_auth *auth, image_pull_cb cb, void *data);
 void image_pull_cancel(struct image_pull *p);
 
+/* Why pulls failed, for the metrics (from the errno a pull ended with). */
+enum image_pull_reason {
+    IMAGE_PULL_NOT_FOUND,
+    IMAGE_PULL_DENIED, /* unauthorized, or the signature policy */
+    IMAGE_PULL_INVALID,
+    IMAGE_PULL_TOO_LARGE,
+    IMAGE_PULL_NO_SPACE,
+    IMAGE_PULL_NETWORK,
+    IMAGE_PULL_TIMEOUT,
+    IMAGE_PULL_CANCELLED,
+    IMAGE_PULL_OTHER,
+    IMAGE_PULL_REASONS
+};
+extern const char *const image_pull_reason_names[IMAGE_PULL_REASONS];
+struct image_pull_counters {
+    uint64_t bytes;         /* layer bytes downloaded */
+    uint64_t successes;     /* pulls that stored their image */
+    uint64_t layers_reused; /* layers a pull found in the store already */
+    uint64_t failures[IMAGE_PULL_REASONS];
+};
+const struct image_pull_counters *image_pull_counters(const struct image_service *s);
+
 /* Load images from an OCI image layout (a directory or a tar of one) or a `docker save`
  * archive at path, verified as a pull is. name (optional) names an image the archive leaves
  * unnamed. The callback runs once, later, with the stored images. */

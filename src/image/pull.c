@@ -135,11 +135,60 @@ static void pull_free(struct image_pull *p)
     free(p);
 }
 
+const char *const image_pull_reason_names[IMAGE_PULL_REASONS] = {
+    [IMAGE_PULL_NOT_FOUND] = "not_found", [IMAGE_PULL_DENIED] = "denied",
+    [IMAGE_PULL_INVALID] = "invalid",     [IMAGE_PULL_TOO_LARGE] = "too_large",
+    [IMAGE_PULL_NO_SPACE] = "no_space",   [IMAGE_PULL_NETWORK] = "network",
+    [IMAGE_PULL_TIMEOUT] = "timeout",     [IMAGE_PULL_CANCELLED] = "cancelled",
+    [IMAGE_PULL_OTHER] = "other",
+};
+
+static enum image_pull_reason reason_of(int status)
+{
+    switch (-status) {
+    case ENOENT:
+        return IMAGE_PULL_NOT_FOUND;
+    case EACCES:
+    case EPERM:
+        return IMAGE_PULL_DENIED;
+    case EINVAL:
+    case EBADMSG:
+    case EPROTO:
+        return IMAGE_PULL_INVALID;
+    case EFBIG:
+        return IMAGE_PULL_TOO_LARGE;
+    case ENOSPC:
+        return IMAGE_PULL_NO_SPACE;
+    case ETIMEDOUT:
+        return IMAGE_PULL_TIMEOUT;
+    case ECANCELED:
+        return IMAGE_PULL_CANCELLED;
+    case EIO:
+    case ECONNREFUSED:
+    case ECONNRESET:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+        return IMAGE_PULL_NETWORK;
+    default:
+        return IMAGE_PULL_OTHER;
+    }
+}
+
+const struct image_pull_counters *image_pull_counters(const struct image_service *s)
+{
+    return &s->counters;
+}
+
 static void pull_complete(struct image_pull *p, int status, const char *image_id)
 {
     if (p->done)
         return;
     p->done = true;
+    if (status == 0)
+        p->s->counters.successes++;
+    else
+        p->s->counters.failures[reason_of(status)]++;
     /* A request in flight keeps p alive: its callback sees p->done and frees p. */
     bool outstanding = p->req != NULL;
     if (outstanding)
@@ -286,6 +335,7 @@ static int fetch_on_data(const uint8_t *data, size_t len, void *arg)
 {
     struct layer_fetch *f = arg;
     f->got += (int64_t)len;
+    f->s->counters.bytes += len;
     if (f->got > f->size)
         return -EFBIG;
     f->unchecked += (int64_t)len;
@@ -475,6 +525,7 @@ static void fetch_layers(struct image_pull *p)
     p->layers_left = 0;
     for (size_t i = 0; i < n; i++) {
         if (storage_layer_exists(p->s->storage, p->chain_ids[i])) {
+            p->s->counters.layers_reused++;
             storage_layer_ref(p->s->storage, p->chain_ids[i]);
             p->held[i] = true;
             if (!count_layer(p, i))

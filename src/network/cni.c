@@ -9,6 +9,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "common/metrics.h"
 #include "common/log.h"
 #include "common/macro.h"
 #include "network/cni-conf.h"
@@ -27,6 +28,7 @@ struct network {
     bool shut;          /* after network_shutdown: no new handles */
     char *cached;       /* the picked configuration, until the directory changes */
     char *cached_error; /* or why none was usable */
+    struct network_cni_counters counters;
 };
 
 /* The network to use now: from the cache, or picked again after a change of the directory. */
@@ -68,7 +70,11 @@ static void start_watch(struct network *n)
         uv_close((uv_handle_t *)&n->watch, NULL);
 }
 
-enum cni_cmd { CNI_ADD, CNI_DEL, CNI_CHECK };
+enum cni_cmd {
+    CNI_ADD = NETWORK_CNI_ADD,
+    CNI_DEL = NETWORK_CNI_DEL,
+    CNI_CHECK = NETWORK_CNI_CHECK
+};
 
 struct cni_op {
     struct network *n;
@@ -88,6 +94,7 @@ struct cni_op {
     network_add_cb add_cb;
     network_done_cb del_cb;
     void *data;
+    uint64_t started; /* uv_hrtime */
 };
 
 void network_attachment_done(struct network_attachment *a)
@@ -199,8 +206,18 @@ static void op_free(struct cni_op *op)
     free(op);
 }
 
+const struct network_cni_counters *network_cni_counters(const struct network *n)
+{
+    return &n->counters;
+}
+
 static void op_finish(struct cni_op *op)
 {
+    struct network_cni_counters *c = &op->n->counters;
+    metrics_hist_observe(&c->latency[op->cmd], &metrics_latency_buckets,
+                         (double)(uv_hrtime() - op->started) / 1e9);
+    if (op->err.code < 0)
+        c->errors[op->cmd]++;
     if (op->add_cb) {
         struct network_attachment att = {0};
         int status = op->err.code;
@@ -332,6 +349,7 @@ static struct cni_op *op_new(struct network *n, const struct network_pod *pod, e
     struct cni_op *op = xcalloc(1, sizeof(*op));
     op->n = n;
     op->cmd = cmd;
+    op->started = uv_hrtime();
     op->id = xstrdup(pod->id);
     op->netns = xstrdup(pod->netns);
     if (network_cni_args_k8s(pod->namespace_, pod->name, pod->id, pod->uid, &op->cni_args, err) <

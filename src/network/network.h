@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/metrics.h"
 #include "common/err.h"
 
 /* ---- namespaces ---- */
@@ -156,4 +157,11 @@ struct network_if_usage {
 /* The interfaces of /proc/PID/net/dev's text (at most max; malformed lines skipped). */
 size_t network_netdev_parse(const char *text, size_t len, struct network_if_usage *out, size_t max);
 
+/* CNI operations (a whole chain's ADD, CHECK or DEL, its rollback included), for the metrics. */
+enum network_cni_op { NETWORK_CNI_ADD, NETWORK_CNI_DEL, NETWORK_CNI_CHECK, NETWORK_CNI_OPS };
+struct network_cni_counters {
+    struct metrics_hist latency[NETWORK_CNI_OPS]; /* seconds, metrics_latency_buckets */
+    uint64_t errors[NETWORK_CNI_OPS];
+};
+const struct network_cni_counters *network_cni_counters(const struct network *n);
 #endif

@@ -49,6 +49,9 @@ struct grpc_call {
     struct grpc_frame_reader reader;
     bool request_done;
     bool dispatched;
+    bool handed;   /* to the handler: its end is reported to grpc_done */
+    bool reported; /* grpc_done was told */
+    uint64_t handed_at;
     bool headers_sent;
     bool finished;
     bool deferred;
@@ -219,11 +222,21 @@ size_t reactor_grpc_call_backlog(const struct grpc_call *call)
     return call->out.len - call->out_off;
 }
 
+/* Tell the server's owner how a call it handled ended, once. */
+static void call_report(struct grpc_call *call, enum grpc_status status)
+{
+    if (!call->handed || call->reported || !call->srv->ops.grpc_done)
+        return;
+    call->reported = true;
+    call->srv->ops.grpc_done(call->srv->data, call->path, status, uv_hrtime() - call->handed_at);
+}
+
 void reactor_grpc_call_abort(struct grpc_call *call)
 {
     if (call->finished)
         return;
     call->finished = true;
+    call_report(call, GRPC_RESOURCE_EXHAUSTED);
     call_stop_timer(call);
     buf_done(&call->out);
     call->out_off = 0;
@@ -240,6 +253,7 @@ static void call_finish_http(struct grpc_call *call, enum grpc_status status, co
     if (call->finished)
         return;
     call->finished = true;
+    call_report(call, status);
     call->status = status;
     call->status_msg = xstrdup(msg ? msg : "");
     call_stop_timer(call);
@@ -283,8 +297,10 @@ static void call_detach(struct grpc_call *call)
     call->held = 0;
     call->sess = NULL;
     call_stop_timer(call);
-    if (!call->finished)
+    if (!call->finished) {
+        call_report(call, GRPC_CANCELLED);
         call_cancel(call);
+    }
     reactor_grpc_call_unref(call); /* the stream's reference */
 }
 
@@ -313,6 +329,8 @@ static void call_dispatch(struct grpc_call *call)
                                  "a unary request carries one message");
         return;
     }
+    call->handed = true;
+    call->handed_at = uv_hrtime();
     call->srv->ops.grpc_call(call->srv->data, call, reactor_grpc_call_path(call), r->first,
                              r->first_len);
 }

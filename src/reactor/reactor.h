@@ -134,11 +134,16 @@ struct reactor_server_ops {
     void (*grpc_call)(void *data, struct grpc_call *call, const char *path, const uint8_t *msg,
                       size_t len);
     void (*http_request)(void *data, const struct http1_request *req, struct http1_response *resp);
+    /* Optional: a call grpc_call was handed ended with status (the client's going away is
+     * CANCELLED), elapsed_ns after it was handed. */
+    void (*grpc_done)(void *data, const char *path, enum grpc_status status, uint64_t elapsed_ns);
 };
 
 struct reactor_server_config {
-    const char *path; /* unix socket */
-    unsigned mode;    /* socket file mode, e.g. 0660 */
+    const char *path;            /* unix socket, or */
+    const struct sockaddr *addr; /* a TCP address (path NULL) */
+    bool http1_only;             /* HTTP/1.1 requests only, no gRPC */
+    unsigned mode;               /* socket file mode, e.g. 0660 */
     size_t max_recv_msg_size;
     size_t max_send_msg_size;
 };
@@ -160,6 +165,8 @@ int reactor_server_start(uv_loop_t *loop, const struct reactor_server_config *cf
 void reactor_server_shutdown(struct reactor_server *srv, uint64_t timeout_ms,
                              void (*done)(void *data), void *data);
 void reactor_server_stats(const struct reactor_server *srv, struct reactor_stats *ret_stats);
+/* The bound TCP port of a server on a TCP address. */
+int reactor_server_port(const struct reactor_server *srv);
 
 /* ---- conn.c: our listeners and their connections ---- */
 

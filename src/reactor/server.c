@@ -156,6 +156,10 @@ static void http1_route(void *data, const struct http1_request *req, struct http
 
 static void feed(struct conn *c, const uint8_t *data, size_t len)
 {
+    if (c->proto == CONN_SNIFF && c->srv->cfg.http1_only) {
+        c->proto = CONN_HTTP1;
+        c->http1 = reactor_http1_session_new(http1_route, c);
+    }
     if (c->proto == CONN_SNIFF) {
         size_t take = PREFACE_LEN - c->sniff.len;
         if (take > len)
@@ -254,10 +258,39 @@ static int mkdir_parents(const char *path)
     return 0;
 }
 
+static int server_listen(uv_loop_t *loop, const struct reactor_server_config *cfg,
+                         const struct reactor_server_ops *ops, void *data,
+                         struct reactor_server **ret_server, struct err *err)
+{
+    struct reactor_server *srv = xcalloc(1, sizeof(*srv));
+    srv->loop = loop;
+    srv->cfg = *cfg;
+    srv->path = cfg->path ? xstrdup(cfg->path) : NULL;
+    srv->cfg.path = srv->path;
+    srv->cfg.addr = NULL; /* the caller's; the listener has bound it */
+    srv->ops = *ops;
+    srv->data = data;
+    uv_timer_init(loop, &srv->shutdown_timer);
+    struct reactor_listener_config lc = {
+        .path = cfg->path, .mode = cfg->mode, .addr = cfg->addr, .backlog = 511};
+    int r = reactor_listener_start(loop, &lc, &conn_ops, on_accept, srv, &srv->listener);
+    if (r < 0) {
+        err_set(err, r, "listen on %s: %s", cfg->path ? cfg->path : "its TCP address",
+                uv_strerror(r));
+        srv->draining = srv->listener_closed = true;
+        server_maybe_done(srv);
+        return r;
+    }
+    *ret_server = srv;
+    return 0;
+}
+
 int reactor_server_start(uv_loop_t *loop, const struct reactor_server_config *cfg,
                          const struct reactor_server_ops *ops, void *data,
                          struct reactor_server **ret_server, struct err *err)
 {
+    if (!cfg->path)
+        return server_listen(loop, cfg, ops, data, ret_server, err);
     struct sockaddr_un sa;
     if (strlen(cfg->path) >= sizeof(sa.sun_path))
         return err_set(err, -ENAMETOOLONG, "socket path %s is longer than %zu bytes", cfg->path,
@@ -268,24 +301,12 @@ int reactor_server_start(uv_loop_t *loop, const struct reactor_server_config *cf
     r = check_stale(cfg->path, err);
     if (r < 0)
         return r;
-    struct reactor_server *srv = xcalloc(1, sizeof(*srv));
-    srv->loop = loop;
-    srv->cfg = *cfg;
-    srv->path = xstrdup(cfg->path);
-    srv->cfg.path = srv->path;
-    srv->ops = *ops;
-    srv->data = data;
-    uv_timer_init(loop, &srv->shutdown_timer);
-    struct reactor_listener_config lc = {.path = cfg->path, .mode = cfg->mode, .backlog = 511};
-    r = reactor_listener_start(loop, &lc, &conn_ops, on_accept, srv, &srv->listener);
-    if (r < 0) {
-        err_set(err, r, "listen on %s: %s", cfg->path, uv_strerror(r));
-        srv->draining = srv->listener_closed = true;
-        server_maybe_done(srv);
-        return r;
-    }
-    *ret_server = srv;
-    return 0;
+    return server_listen(loop, cfg, ops, data, ret_server, err);
+}
+
+int reactor_server_port(const struct reactor_server *srv)
+{
+    return srv->listener ? reactor_listener_port(srv->listener) : -1;
 }
 
 void reactor_server_conn_idle_check(struct conn *c)
@@ -339,7 +360,8 @@ void reactor_server_shutdown(struct reactor_server *srv, uint64_t timeout_ms,
     srv->done_data = data;
     if (srv->listener) {
         reactor_listener_close(TAKE_PTR(srv->listener), on_listener_close, srv);
-        unlink(srv->path);
+        if (srv->path)
+            unlink(srv->path);
     }
     for (struct conn *c = srv->conns, *next; c; c = next) {
         next = c->next;

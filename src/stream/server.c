@@ -116,6 +116,8 @@ static void on_conn_close(void *data)
 {
     struct stream_conn *c = data;
     c->closing = true;
+    if (c->counted)
+        c->srv->counters.active[c->req->kind]--; /* the server may go before c is freed */
     stream_session_gone(c);
     free_transport(c);
     LIST_REMOVE(c->srv->conns, c);
@@ -621,6 +623,11 @@ void stream_chan_finish(struct stream_conn *c)
 
 void stream_session_start(struct stream_conn *c)
 {
+    if (!c->counted) {
+        c->counted = true;
+        c->srv->counters.total[c->req->kind]++;
+        c->srv->counters.active[c->req->kind]++;
+    }
     if (c->req->kind == STREAM_PORTFORWARD)
         stream_pf_start(c);
     else
@@ -661,4 +668,9 @@ void stream_session_gone(struct stream_conn *c)
         stream_pf_gone(c);
     else
         stream_rc_gone(c);
+}
+
+const struct stream_counters *stream_server_counters(const struct stream_server *srv)
+{
+    return &srv->counters;
 }

@@ -95,6 +95,7 @@ struct stream_server {
     size_t max_handshakes, max_handshakes_per_peer;
     int handles;
     bool closing;
+    struct stream_counters counters;
 };
 
 struct ws_conn;
@@ -119,6 +120,7 @@ struct stream_conn {
     struct stream_proc *rc;
     struct pf_session *pf;
     bool want_drain; /* tell the session when what is queued goes low */
+    bool counted;    /* its session started: in the counters */
 };
 
 /* Raw bytes to the client (through TLS when on). */

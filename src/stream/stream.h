@@ -12,7 +12,7 @@
 
 #include "common/err.h"
 
-enum stream_kind { STREAM_EXEC, STREAM_ATTACH, STREAM_PORTFORWARD };
+enum stream_kind { STREAM_EXEC, STREAM_ATTACH, STREAM_PORTFORWARD, STREAM_KINDS };
 
 /* What a token grants: copied from the CRI request when the URL is made. */
 struct stream_request {
@@ -89,5 +89,11 @@ int stream_server_url(struct stream_server *srv, struct stream_request *req, cha
                       struct err *err);
 /* Close the listener and every session; freed once the handles are closed. */
 void stream_server_close(struct stream_server *srv);
+
+/* Sessions (exec, attach, port-forward) since start and open now, by kind. */
+struct stream_counters {
+    uint64_t total[STREAM_KINDS], active[STREAM_KINDS];
+};
+const struct stream_counters *stream_server_counters(const struct stream_server *srv);
 
 #endif

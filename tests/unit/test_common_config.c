@@ -143,6 +143,7 @@ static void test_validate_rejects_bad_values(void **state)
         "[crib.stats]\nincluded_pod_metrics = [\"cpu\", \"hugetlb\"]\n",
         "[crib.stats]\nincluded_pod_metrics = [\"all\", \"cpu\"]\n",
         "[crib.stats]\nstats_collection_period = -1\n",
+        "[crib.metrics]\nmetrics_port = 70000\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct config cfg;
