@@ -10,7 +10,7 @@ BUILD="build-essential autoconf automake libtool pkg-config curl
     containernetworking-plugins iptables"
 TEST="libcmocka-dev clang libclang-rt-14-dev clang-format protobuf-compiler
     docker-registry busybox-static apache2-utils openssl zstd iproute2 iputils-ping util-linux systemd conmon
-    python3-cryptography
+    python3-cryptography prometheus
     python3 python3-pytest python3-grpcio python3-protobuf python3-h2 python3-websocket nodejs"
 # What packaging/demo.py needs: a CRI client and busybox-static to build its image from.
 DEMO="busybox-static protobuf-compiler python3 python3-grpcio python3-protobuf"
