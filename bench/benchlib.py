@@ -78,12 +78,15 @@ class Cribd:
                                  response_deserializer=resp.FromString)
         return fn(req, timeout=120)
 
-    def run(self, cmd):
-        """A pod with one container running cmd: (pod id, container id, seconds, log path)."""
+    def run(self, cmd, cgroup_root=None):
+        """A pod with one container running cmd: (pod id, container id, seconds, log path).
+        cgroup_root: the pods get cgroup parents below it, as the kubelet gives them."""
         pb, d, i = self.pb, self.d, next(self.counter)
         pcfg = pb.PodSandboxConfig(metadata=pb.PodSandboxMetadata(
             name=f"p{i}", namespace="bench", uid=f"u{i}"), hostname=f"p{i}",
             log_directory=f"{d}/logs/p{i}")
+        if cgroup_root:
+            pcfg.linux.cgroup_parent = f"{cgroup_root}/pod{i}"
         ccfg = pb.ContainerConfig(metadata=pb.ContainerMetadata(name="c"),
                                   image=pb.ImageSpec(image=IMAGE), command=cmd, log_path="c.log")
         t0 = time.perf_counter()
@@ -112,3 +115,111 @@ class Cribd:
             self.proc.wait(60)
             subprocess.run(["ip", "link", "del", "cribbench1"], capture_output=True)
             shutil.rmtree(self.d, ignore_errors=True)
+
+
+PAUSE_IMAGE = "localhost/bench/pause:1"
+
+
+class Containerd(Cribd):
+    """Debian's containerd with its CRI plugin, set up as Cribd is (its own root, state and
+    socket, the same CNI bridge and the busybox image), for runs beside cribd. The sandbox image
+    is busybox sleeping (pause's job), imported offline like the test image."""
+
+    def __init__(self, name="ctrd", bridge="ctrdbench1", subnet="10.97.0.0/16"):
+        super().__init__(None, name)
+        self.bridge, self.subnet = bridge, subnet
+
+    def __enter__(self):
+        d = self.d = tempfile.mkdtemp(prefix=f"bench-{self.name}-")
+        pbdir = f"{d}/pb"
+        os.makedirs(pbdir)
+        subprocess.run(["protoc", f"-I{TOP}/proto", f"--python_out={pbdir}",
+                        f"{TOP}/proto/runtime.proto"], check=True)
+        sys.path.insert(0, pbdir)
+        import grpc
+        import runtime_pb2 as pb
+        from registry import busybox_layer
+        from test_image_load import tar_dir, write_layout
+        self.pb = pb
+        os.makedirs(f"{d}/net.d")
+        with open(f"{d}/net.d/10-bench.conflist", "w") as f:
+            json.dump({"cniVersion": "1.0.0", "name": "ctrd-bench", "plugins": [
+                {"type": "bridge", "bridge": self.bridge, "isGateway": True,
+                 "ipam": {"type": "host-local", "ranges": [[{"subnet": self.subnet}]],
+                          "dataDir": f"{d}/ipam"}}]}, f)
+        self.sock = f"{d}/containerd.sock"
+        with open(f"{d}/config.toml", "w") as f:
+            f.write(f'version = 2\nroot = "{d}/root"\nstate = "{d}/state"\n'
+                    f'[grpc]\naddress = "{self.sock}"\n[ttrpc]\naddress = "{self.sock}.ttrpc"\n'
+                    '[plugins."io.containerd.grpc.v1.cri"]\n'
+                    f'sandbox_image = "{PAUSE_IMAGE}"\n'
+                    # as crib does: no oom_score_adj below the daemon's own (this machine
+                    # lacks CAP_SYS_RESOURCE, and runc fails on a lower one)
+                    'restrict_oom_score_adj = true\n'
+                    '[plugins."io.containerd.grpc.v1.cri".cni]\n'
+                    f'bin_dir = "/usr/lib/cni"\nconf_dir = "{d}/net.d"\n')
+        self.log = open(f"{d}/containerd.log", "w")
+        self.proc = subprocess.Popen(["containerd", "--config", f"{d}/config.toml",
+                                      "--log-level", "warn"],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        while not os.path.exists(self.sock):
+            time.sleep(0.02)
+        for ref, conf in ((IMAGE, None),
+                          (PAUSE_IMAGE, {"Cmd": ["/bin/sleep", "2147483647"]})):
+            lay = f"{d}/layout-{len(ref)}"
+            write_layout(lay, [busybox_layer()], ref_name=ref, config=conf)
+            with open(f"{lay}/index.json") as f:
+                index = json.load(f)
+            index["manifests"][0]["annotations"]["io.containerd.image.name"] = ref
+            with open(f"{lay}/index.json", "w") as f:
+                json.dump(index, f)
+            tar_dir(lay, f"{lay}.tar")
+            subprocess.run(["ctr", "--address", self.sock, "-n", "k8s.io", "images", "import",
+                            f"{lay}.tar"], check=True, capture_output=True)
+        self.ch = grpc.insecure_channel(f"unix://{self.sock}")
+        self.counter = iter(range(10**6))
+        self.pods = []
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            for pid in self.pods:
+                try:
+                    self.call("StopPodSandbox",
+                              self.pb.StopPodSandboxRequest(pod_sandbox_id=pid))
+                    self.call("RemovePodSandbox",
+                              self.pb.RemovePodSandboxRequest(pod_sandbox_id=pid))
+                except Exception as e:  # noqa: BLE001 (clean up what can be)
+                    print(f"containerd: remove {pid}: {e}", file=sys.stderr)
+            self.ch.close()
+        finally:
+            self.proc.send_signal(signal.SIGTERM)
+            self.proc.wait(60)
+            # The shims outlive containerd; the pods are gone, they end with them.
+            subprocess.run(["umount", "-R", f"{self.d}/state"], capture_output=True)
+            subprocess.run(["ip", "link", "del", self.bridge], capture_output=True)
+            self.log.close()
+            if os.environ.get("BENCH_KEEP"):
+                print(f"kept {self.d}", file=sys.stderr)
+            else:
+                shutil.rmtree(self.d, ignore_errors=True)
+
+
+def remove_cgroups(root):
+    """rmdir root (a cgroupfs path such as /bench-x) in every hierarchy, bottom up."""
+    for h in os.listdir("/sys/fs/cgroup"):
+        top = f"/sys/fs/cgroup/{h}{root}"
+        if not os.path.isdir(top) or os.path.islink(f"/sys/fs/cgroup/{h}"):
+            continue
+        for dirpath, _, _ in sorted(os.walk(top), key=lambda w: -len(w[0])):
+            try:
+                os.rmdir(dirpath)
+            except OSError as e:
+                print(f"rmdir {dirpath}: {e}", file=sys.stderr)
+
+
+def daemon_cpu_seconds(pid):
+    """utime + stime of one process, in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -157,7 +157,7 @@ static void write_records(struct monitor_fifo *f, struct monitor_log *log, const
 }
 
 ssize_t monitor_fifo_step(struct monitor_fifo *f, struct monitor_log *log, bool *ended,
-                          monitor_fifo_out_fn out_fn, void *data)
+                          monitor_fifo_fresh_fn fresh_fn, monitor_fifo_out_fn out_fn, void *data)
 {
     loff_t off = f->wal_size;
     ssize_t k = splice(f->fd, NULL, f->wal_fd, &off, READ_CHUNK, SPLICE_F_NONBLOCK);
@@ -172,6 +172,8 @@ ssize_t monitor_fifo_step(struct monitor_fifo *f, struct monitor_log *log, bool 
             return got < 0 ? -errno : -EIO;
         f->pending.len += (size_t)k;
         f->wal_size += k;
+        if (fresh_fn)
+            fresh_fn((const char *)f->pending.data + had, (size_t)k, data);
     }
     struct monitor_rec recs[RECS_MAX];
     size_t taken = 0, n;

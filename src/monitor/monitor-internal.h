@@ -118,7 +118,9 @@ void monitor_log_attached(struct ctr_stream *s, const char *data, size_t len);
 
 /* ---- fifo.c: FIFOs moved into the log exactly once (no libuv: unit-tested as it is) ---- */
 
-/* Records of raw bytes are in the log: for attached clients and journald. */
+/* Bytes just read from the FIFO, whole lines or not: for attached clients, at once. */
+typedef void (*monitor_fifo_fresh_fn)(const char *bytes, size_t len, void *data);
+/* Records of raw bytes are in the log: for journald. */
 typedef void (*monitor_fifo_out_fn)(const char *raw, size_t len, const struct monitor_rec *recs,
                                     size_t n, void *data);
 /* Take fd (the FIFO's read end) with the intake file at wal_path; f->stream, f->max and
@@ -132,7 +134,7 @@ int monitor_fifo_recover(struct monitor_fifo *const *fs, size_t n, struct monito
  * one once it ends, or when the FIFO has (*ended: no writer is left and it is empty). Returns
  * the bytes taken, 0 if none, or -errno. */
 ssize_t monitor_fifo_step(struct monitor_fifo *f, struct monitor_log *log, bool *ended,
-                          monitor_fifo_out_fn out_fn, void *data);
+                          monitor_fifo_fresh_fn fresh_fn, monitor_fifo_out_fn out_fn, void *data);
 /* The log was opened anew (the kubelet rotated it): records go on from its size. */
 int monitor_fifo_rebase(struct monitor_fifo *const *fs, size_t n, struct monitor_log *log,
                         struct err *err);

@@ -135,12 +135,19 @@ static void drain(struct ctr_stream *s)
     }
 }
 
-/* A FIFO's records are in the log: attached clients and journald get them too. */
+/* Bytes out of a FIFO go to attached clients as they come: a prompt or a progress bar has no
+ * newline to wait for. */
+static void on_fifo_fresh(const char *bytes, size_t len, void *data)
+{
+    monitor_log_attached(data, bytes, len);
+}
+
+/* A FIFO's records are in the log: journald gets them too. */
 static void on_fifo_out(const char *raw, size_t len, const struct monitor_rec *recs, size_t n,
                         void *data)
 {
     struct ctr_stream *s = data;
-    monitor_log_attached(s, raw, len);
+    (void)len;
     for (size_t i = 0; i < n; i++) {
         monitor_log_journal(s, raw, recs[i].len - (recs[i].nl ? 0 : 1), recs[i].tag == 'P');
         raw += recs[i].len;
@@ -152,7 +159,7 @@ static void fifo_read(struct ctr_stream *s, size_t budget)
 {
     for (size_t total = 0; s->open && total < budget;) {
         bool ended = false;
-        ssize_t n = monitor_fifo_step(&s->f, &s->c->log, &ended, on_fifo_out, s);
+        ssize_t n = monitor_fifo_step(&s->f, &s->c->log, &ended, on_fifo_fresh, on_fifo_out, s);
         if (n < 0 || ended) {
             monitor_stream_ended(s); /* may free the container's monitor: nothing after it */
             return;

@@ -340,6 +340,29 @@ def test_attach_ws_output_stdin_once_and_exit(env):
     assert env.wait_exit(cid).exit_code == 4
 
 
+def test_attach_gets_output_without_a_newline_at_once(env):
+    """A prompt or `echo -n` reaches an attached client as it is written, not once a newline (or
+    the end) comes; the log still gets it as one line when it ends. (critest's attach spec:
+    `echo -n hello` to a shell.)"""
+    pod = env.pod("prompt")
+    cid = env.run(pod, ["sh"], stdin=True, stdin_once=True, log_path="sh.log")
+    url = env.cli.unary("Attach", container_id=cid, stdin=True, stdout=True, stderr=True).url
+    ws = ws_connect(url, ("v5.channel.k8s.io",))
+    ws.send_binary(bytes([STDIN]) + b"echo -n hello\n")
+    ws.settimeout(10)
+    got = b""
+    while got != b"hello":
+        op, data = ws.recv_data()
+        assert op == 2 and data[0] == STDOUT, (op, data)
+        got += data[1:]
+    ws.send_binary(bytes([STDIN]) + b"echo ' world'\n")
+    ws.send_binary(bytes([255, STDIN]))
+    res = ws_read_all(ws)
+    assert res.text(STDOUT) == " world\n"
+    assert env.wait_exit(cid).exit_code == 0
+    assert [r[2] for r in env.log_records(pod, "sh")] == [b"hello world"]
+
+
 def test_attach_tty_resize(env):
     pod = env.pod("attachtty")
     cid = env.run(pod, ["sh", "-c", "read x; stty size; read y"], stdin=True, tty=True)

@@ -158,9 +158,9 @@ static bool daemon_run(struct world *w, struct daemon *d)
 {
     for (;;) {
         bool ended = false, silent = false;
-        while (monitor_fifo_step(&d->f, &d->log, &ended, NULL, NULL) > 0 && !ended)
+        while (monitor_fifo_step(&d->f, &d->log, &ended, NULL, NULL, NULL) > 0 && !ended)
             ;
-        monitor_fifo_step(&d->e, &d->log, &silent, NULL, NULL);
+        monitor_fifo_step(&d->e, &d->log, &silent, NULL, NULL, NULL);
         if (ended)
             return true;
         if (w->fed < ARRAY_SIZE(pieces)) {
