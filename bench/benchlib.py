@@ -35,24 +35,29 @@ class Cribd:
     def __init__(self, cribd, name="bench", extra_conf=""):
         self.cribd, self.name, self.extra_conf = cribd, name, extra_conf
 
-    def __enter__(self):
+    def setup(self, bridge, subnet):
+        """The temporary directory, runtime_pb2 and a CNI bridge network in d/net.d."""
         d = self.d = tempfile.mkdtemp(prefix=f"bench-{self.name}-")
         pbdir = f"{d}/pb"
         os.makedirs(pbdir)
         subprocess.run(["protoc", f"-I{TOP}/proto", f"--python_out={pbdir}",
                         f"{TOP}/proto/runtime.proto"], check=True)
         sys.path.insert(0, pbdir)
-        import grpc
         import runtime_pb2 as pb
-        from registry import busybox_layer
-        from test_image_load import write_layout
         self.pb = pb
         os.makedirs(f"{d}/net.d")
         with open(f"{d}/net.d/10-bench.conflist", "w") as f:
-            json.dump({"cniVersion": "1.0.0", "name": "crib-bench", "plugins": [
-                {"type": "bridge", "bridge": "cribbench1", "isGateway": True,
-                 "ipam": {"type": "host-local", "ranges": [[{"subnet": "10.96.0.0/16"}]],
+            json.dump({"cniVersion": "1.0.0", "name": f"{self.name}-bench", "plugins": [
+                {"type": "bridge", "bridge": bridge, "isGateway": True,
+                 "ipam": {"type": "host-local", "ranges": [[{"subnet": subnet}]],
                           "dataDir": f"{d}/ipam"}}]}, f)
+        return d
+
+    def __enter__(self):
+        import grpc
+        from registry import busybox_layer
+        from test_image_load import write_layout
+        d = self.setup("cribbench1", "10.96.0.0/16")
         with open(f"{d}/crib.conf", "w") as f:
             f.write(f'[crib]\nroot = "{d}/root"\nrunroot = "{d}/run"\n[crib.api]\n'
                     f'listen = "{d}/crib.sock"\n{self.extra_conf}[crib.runtime]\n'
@@ -71,9 +76,21 @@ class Cribd:
         self.pods = []
         return self
 
-    def call(self, method, req):
+    def daemon_pid(self):
+        """The daemon's pid: the cribd command runs its keeper, which runs the daemon."""
+        exe = os.path.realpath(self.cribd)
+        for p in os.listdir("/proc"):
+            try:
+                if (p.isdigit() and os.readlink(f"/proc/{p}/exe") == exe and
+                        f"{self.d}/crib.conf".encode() in open(f"/proc/{p}/cmdline", "rb").read()):
+                    return int(p)
+            except OSError:
+                continue
+        raise RuntimeError("no cribd daemon process")
+
+    def call(self, method, req, service="RuntimeService"):
         resp = getattr(self.pb, method + "Response")
-        fn = self.ch.unary_unary(f"/runtime.v1.RuntimeService/{method}",
+        fn = self.ch.unary_unary(f"/runtime.v1.{service}/{method}",
                                  request_serializer=lambda m: m.SerializeToString(),
                                  response_deserializer=resp.FromString)
         return fn(req, timeout=120)
@@ -130,23 +147,10 @@ class Containerd(Cribd):
         self.bridge, self.subnet = bridge, subnet
 
     def __enter__(self):
-        d = self.d = tempfile.mkdtemp(prefix=f"bench-{self.name}-")
-        pbdir = f"{d}/pb"
-        os.makedirs(pbdir)
-        subprocess.run(["protoc", f"-I{TOP}/proto", f"--python_out={pbdir}",
-                        f"{TOP}/proto/runtime.proto"], check=True)
-        sys.path.insert(0, pbdir)
         import grpc
-        import runtime_pb2 as pb
         from registry import busybox_layer
         from test_image_load import tar_dir, write_layout
-        self.pb = pb
-        os.makedirs(f"{d}/net.d")
-        with open(f"{d}/net.d/10-bench.conflist", "w") as f:
-            json.dump({"cniVersion": "1.0.0", "name": "ctrd-bench", "plugins": [
-                {"type": "bridge", "bridge": self.bridge, "isGateway": True,
-                 "ipam": {"type": "host-local", "ranges": [[{"subnet": self.subnet}]],
-                          "dataDir": f"{d}/ipam"}}]}, f)
+        d = self.setup(self.bridge, self.subnet)
         self.sock = f"{d}/containerd.sock"
         with open(f"{d}/config.toml", "w") as f:
             f.write(f'version = 2\nroot = "{d}/root"\nstate = "{d}/state"\n'
@@ -180,6 +184,9 @@ class Containerd(Cribd):
         self.counter = iter(range(10**6))
         self.pods = []
         return self
+
+    def daemon_pid(self):
+        return self.proc.pid
 
     def __exit__(self, *exc):
         try:

@@ -50,7 +50,7 @@ def measure(a, b):
     while len(ids) < a.pods:
         ids.append(run_pod()[0])
     time.sleep(1)
-    rss = status_kib(b.proc.pid)
+    rss = status_kib(b.daemon_pid())  # the daemon, not its keeper
     rm = [remove(pid) for pid in ids]
     print(f"RunPodSandbox sequential: p50 {pct([t for _, t in seq], .5):.1f} ms, "
           f"p99 {pct([t for _, t in seq], .99):.1f} ms ({len(seq)} pods)")

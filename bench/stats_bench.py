@@ -19,14 +19,6 @@ import os
 from benchlib import Containerd, Cribd, daemon_cpu_seconds, pct, remove_cgroups
 
 
-def image_call(rt, method, req):
-    resp = getattr(rt.pb, method + "Response")
-    fn = rt.ch.unary_unary(f"/runtime.v1.ImageService/{method}",
-                           request_serializer=lambda m: m.SerializeToString(),
-                           response_deserializer=resp.FromString)
-    return fn(req, timeout=120)
-
-
 def latencies(rt, method, k):
     req = getattr(rt.pb, method + "Request")()
     out = []
@@ -40,7 +32,8 @@ def latencies(rt, method, k):
 def poll(rt, seconds):
     """Poll as the kubelet does for `seconds`; the daemon's CPU seconds meanwhile."""
     pb = rt.pb
-    cpu0 = daemon_cpu_seconds(rt.proc.pid)
+    daemon = rt.daemon_pid()
+    cpu0 = daemon_cpu_seconds(daemon)
     t0 = time.monotonic()
     tick = 0
     while time.monotonic() - t0 < seconds:
@@ -49,10 +42,10 @@ def poll(rt, seconds):
         if tick % 10 == 0:
             rt.call("ListContainerStats", pb.ListContainerStatsRequest())
             rt.call("ListPodSandboxStats", pb.ListPodSandboxStatsRequest())
-            image_call(rt, "ImageFsInfo", pb.ImageFsInfoRequest())
+            rt.call("ImageFsInfo", pb.ImageFsInfoRequest(), service="ImageService")
         tick += 1
         time.sleep(max(0, t0 + tick - time.monotonic()))
-    return daemon_cpu_seconds(rt.proc.pid) - cpu0
+    return daemon_cpu_seconds(daemon) - cpu0
 
 
 def measure(rt, pods, seconds, calls, cgroup_root):

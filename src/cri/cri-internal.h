@@ -196,6 +196,8 @@ void cri_prometheus_call_done(void *data, const char *path, enum grpc_status sta
                               uint64_t elapsed_ns);
 /* A container was OOM-killed. */
 void cri_prometheus_oom(struct cri *cri, const char *name);
-/* GET /metrics: the exposition. */
+/* The exposition; GET (or HEAD) /metrics answered with it. */
 void cri_prometheus_write(struct cri *cri, struct buf *out);
+void cri_prometheus_request(struct cri *cri, const struct http1_request *req,
+                            struct http1_response *resp);
 #endif

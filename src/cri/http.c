@@ -166,13 +166,7 @@ void cri_http_request(void *data, const struct http1_request *req, struct http1_
         return;
     }
     if (strcmp(req->path, "/metrics") == 0 && cri->cfg->enable_metrics) {
-        if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
-            resp->status = 405;
-            return;
-        }
-        resp->status = 200;
-        resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-        cri_prometheus_write(cri, &resp->body);
+        cri_prometheus_request(cri, req, resp);
         return;
     }
     bool info = strcmp(req->path, "/info") == 0;

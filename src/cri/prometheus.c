@@ -253,14 +253,9 @@ void cri_prometheus_write(struct cri *cri, struct buf *out)
 
 #define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
-static void on_metrics_request(void *data, const struct http1_request *req,
-                               struct http1_response *resp)
+void cri_prometheus_request(struct cri *cri, const struct http1_request *req,
+                            struct http1_response *resp)
 {
-    struct cri *cri = data;
-    if (strcmp(req->path, "/metrics") != 0) {
-        resp->status = 404;
-        return;
-    }
     if (strcmp(req->method, "GET") != 0 && strcmp(req->method, "HEAD") != 0) {
         resp->status = 405;
         return;
@@ -268,6 +263,15 @@ static void on_metrics_request(void *data, const struct http1_request *req,
     resp->status = 200;
     resp->content_type = CONTENT_TYPE;
     cri_prometheus_write(cri, &resp->body);
+}
+
+static void on_metrics_request(void *data, const struct http1_request *req,
+                               struct http1_response *resp)
+{
+    if (strcmp(req->path, "/metrics") != 0)
+        resp->status = 404;
+    else
+        cri_prometheus_request(data, req, resp);
 }
 
 static void on_no_grpc(void *data, struct grpc_call *call, const char *path, const uint8_t *msg,

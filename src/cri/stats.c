@@ -74,25 +74,31 @@ static void read_net(struct pod_item *p)
     buf_done(&b);
 }
 
-static void do_sample(uv_work_t *req)
+/* Items a chunk of the sample takes at least: below, one pool thread reads them all. */
+#define CHUNK_MIN 16
+
+static void do_chunk(uv_work_t *req)
 {
-    struct stats_work *w = container_of(req, struct stats_work, req);
-    w->mountpoint = fs_mount_point(w->root);
-    struct statvfs st;
-    if (statvfs(w->root, &st) == 0) {
-        w->have_space = true;
-        w->fs_size = (uint64_t)st.f_blocks * st.f_frsize;
-        w->fs_free = (uint64_t)st.f_bavail * st.f_frsize;
-        w->fs_inodes = st.f_files;
-        w->fs_inodes_free = st.f_favail;
+    struct stats_chunk *k = container_of(req, struct stats_chunk, req);
+    struct stats_work *w = k->w;
+    if (k == &w->chunks[0]) {
+        w->mountpoint = fs_mount_point(w->root);
+        struct statvfs st;
+        if (statvfs(w->root, &st) == 0) {
+            w->have_space = true;
+            w->fs_size = (uint64_t)st.f_blocks * st.f_frsize;
+            w->fs_free = (uint64_t)st.f_bavail * st.f_frsize;
+            w->fs_inodes = st.f_files;
+            w->fs_inodes_free = st.f_favail;
+        }
     }
-    for (size_t i = 0; i < w->n_ctrs; i++) {
+    for (size_t i = k->ctr0; i < k->ctr1; i++) {
         struct ctr_item *it = &w->ctrs[i];
         read_cgroup(&it->s, w->v2);
         if (it->upper)
             it->fs_rc = fs_usage(it->upper, &it->fs_bytes, &it->fs_inodes);
     }
-    for (size_t i = 0; i < w->n_pods; i++) {
+    for (size_t i = k->pod0; i < k->pod1; i++) {
         read_cgroup(&w->pods[i].s, w->v2);
         read_net(&w->pods[i]);
     }
@@ -430,10 +436,9 @@ static void reply_pods(struct stats_work *w, struct cri *cri, struct pb_ctr *ctr
     free(list);
 }
 
-static void on_sampled(uv_work_t *req, int status)
+/* Every chunk is read: answer. */
+static void on_sampled(struct stats_work *w)
 {
-    struct stats_work *w = container_of(req, struct stats_work, req);
-    (void)status; /* a sample cut short still answers, with what it read */
     struct cri *cri = w->cri;
     for (size_t i = 0; i < w->n_ctrs; i++) {
         struct ctr_item *it = &w->ctrs[i];
@@ -489,7 +494,16 @@ static void on_sampled(uv_work_t *req, int status)
     free(w->pods);
     free(w->root);
     free(w->mountpoint);
+    free(w->chunks);
     free(w);
+}
+
+static void on_chunk(uv_work_t *req, int status)
+{
+    struct stats_chunk *k = container_of(req, struct stats_chunk, req);
+    (void)status; /* a sample cut short still answers, with what it read */
+    if (--k->w->pending == 0)
+        on_sampled(k->w);
 }
 
 /* ---- the calls ---- */
@@ -521,10 +535,25 @@ static struct stats_work *work_new(struct cri *cri, size_t n_ctrs, size_t n_pods
     return w;
 }
 
+/* Read the sample on the pool: in up to STATS_CHUNKS pieces, which its threads read at once. */
 static void sample(struct cri *cri, struct grpc_call *call, struct stats_work *w)
 {
     w->call = reactor_grpc_call_ref(call);
-    uv_queue_work(cri->loop, &w->req, do_sample, on_sampled);
+    size_t items = w->n_ctrs + w->n_pods;
+    size_t n = items / CHUNK_MIN;
+    n = n < 1 ? 1 : n > STATS_CHUNKS ? STATS_CHUNKS : n;
+    w->chunks = xcalloc(n, sizeof(*w->chunks));
+    w->pending = n;
+    for (size_t i = 0; i < n; i++) {
+        struct stats_chunk *k = &w->chunks[i];
+        k->w = w;
+        k->ctr0 = w->n_ctrs * i / n;
+        k->ctr1 = w->n_ctrs * (i + 1) / n;
+        k->pod0 = w->n_pods * i / n;
+        k->pod1 = w->n_pods * (i + 1) / n;
+    }
+    for (size_t i = 0; i < n; i++)
+        uv_queue_work(cri->loop, &w->chunks[i].req, do_chunk, on_chunk);
 }
 
 static size_t n_ctrs_of(struct cri *cri)

@@ -75,8 +75,19 @@ enum stats_kind {
     METRICS_STREAM
 };
 
-struct stats_work {
+/* A sample is read in this many pieces at most (libuv's pool has 4 threads by default). */
+#define STATS_CHUNKS 4
+
+/* A piece of a sample: the containers [ctr0, ctr1) and the pods [pod0, pod1). */
+struct stats_chunk {
     uv_work_t req;
+    struct stats_work *w;
+    size_t ctr0, ctr1, pod0, pod1;
+};
+
+struct stats_work {
+    struct stats_chunk *chunks; /* the first also finds the store's mount point and space */
+    size_t pending;             /* chunks not read yet */
     struct cri *cri;
     struct grpc_call *call;
     bool v2;

@@ -2,8 +2,6 @@
 crib's counters back through Prometheus's HTTP API, and promtool checks the exposition."""
 import gzip
 import json
-import os
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -11,6 +9,7 @@ import urllib.request
 
 import pytest
 
+from registry import free_port
 from test_containers import Env, layouts  # noqa: F401 (fixture)
 from test_http1 import http_get
 from test_pods import net_cribd  # noqa: F401 (fixture)
@@ -19,12 +18,6 @@ from test_streaming import exec_url, ws_connect, ws_exec
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
 CONFIG = "[crib.metrics]\nenable_metrics = true\nmetrics_port = 0\n"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Prometheus:

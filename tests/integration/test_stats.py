@@ -164,6 +164,17 @@ def test_pod_cpu_memory_processes_and_containers(env):
         assert [m for m in mounts if os.path.exists(m + parent)] == []
 
 
+def fetch_busybox(ip):
+    """/bin/busybox (over 1 MB) from the httpd a test runs in a pod on port 8080."""
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            return urllib.request.urlopen(f"http://{ip}:8080/bin/busybox", timeout=5).read()
+        except OSError:
+            assert time.monotonic() < deadline, "httpd never answered"
+            time.sleep(0.2)
+
+
 def test_pod_network_counts_traffic(env):
     pod = env.pod(name="web")
     env.run(pod, ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/"], name="httpd")
@@ -171,14 +182,7 @@ def test_pod_network_counts_traffic(env):
     before = pod_stats(env, pod[0]).linux.network
     assert before.default_interface.name == "eth0"
     assert [i.name for i in before.interfaces] == ["eth0"]  # lo is not reported
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            body = urllib.request.urlopen(f"http://{ip}:8080/bin/busybox", timeout=5).read()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "httpd never answered"
-            time.sleep(0.2)
+    body = fetch_busybox(ip)
     assert len(body) > MB
     after = pod_stats(env, pod[0]).linux.network
     assert after.timestamp > before.timestamp
@@ -275,14 +279,7 @@ def test_pod_sandbox_metrics_as_the_kubelet_reads_them(env):
                       cmd=["/bin/busybox", "dd", "if=/dev/zero", "of=/fill", "bs=1M", "count=3"])
     assert r.exit_code == 0, r.stderr
     ip = env.cli.unary("PodSandboxStatus", pod_sandbox_id=pod[0]).status.network.ip
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            body = urllib.request.urlopen(f"http://{ip}:8080/bin/busybox", timeout=5).read()
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "httpd never answered"
-            time.sleep(0.2)
+    body = fetch_busybox(ip)
     time.sleep(1.2)  # the busy loop passes a whole CPU second
     t0 = time.time_ns()
     resp = env.cli.unary("ListPodSandboxMetrics")
