@@ -73,8 +73,13 @@ class Cribd:
                        check=True, capture_output=True)
         self.ch = grpc.insecure_channel(f"unix://{self.sock}")
         self.counter = iter(range(10**6))
-        self.pods = []
+        self.pods, self.steps = [], []
         return self
+
+    def processes(self):
+        """The runtime's own processes (front, keeper, daemon, helpers), not the containers'."""
+        exes = {os.path.realpath(self.cribd), os.path.realpath(self.cribd) + "-keeper"}
+        return [p for p, exe, cmd in proc_table() if exe in exes and self.d.encode() in cmd]
 
     def daemon_pid(self):
         """The daemon's pid: the cribd command runs its keeper, which runs the daemon."""
@@ -108,11 +113,15 @@ class Cribd:
                                   image=pb.ImageSpec(image=IMAGE), command=cmd, log_path="c.log")
         t0 = time.perf_counter()
         pid = self.call("RunPodSandbox", pb.RunPodSandboxRequest(config=pcfg)).pod_sandbox_id
+        t1 = time.perf_counter()
         cid = self.call("CreateContainer", pb.CreateContainerRequest(
             pod_sandbox_id=pid, config=ccfg, sandbox_config=pcfg)).container_id
+        t2 = time.perf_counter()
         self.call("StartContainer", pb.StartContainerRequest(container_id=cid))
+        t3 = time.perf_counter()
         self.pods.append(pid)
-        return pid, cid, time.perf_counter() - t0, f"{d}/logs/p{i}/c.log"
+        self.steps.append((t1 - t0, t2 - t1, t3 - t2))  # RunPodSandbox, Create, Start
+        return pid, cid, t3 - t0, f"{d}/logs/p{i}/c.log"
 
     def wait_exit(self, cid):
         while True:
@@ -182,11 +191,17 @@ class Containerd(Cribd):
                             f"{lay}.tar"], check=True, capture_output=True)
         self.ch = grpc.insecure_channel(f"unix://{self.sock}")
         self.counter = iter(range(10**6))
-        self.pods = []
+        self.pods, self.steps = [], []
         return self
 
     def daemon_pid(self):
         return self.proc.pid
+
+    def processes(self):
+        """containerd and its shims (one per pod), not the containers' processes."""
+        shims = [p for p, exe, cmd in proc_table()
+                 if exe.startswith("/usr/bin/containerd-shim") and self.sock.encode() in cmd]
+        return [self.proc.pid] + shims
 
     def __exit__(self, *exc):
         try:
@@ -223,6 +238,36 @@ def remove_cgroups(root):
                 os.rmdir(dirpath)
             except OSError as e:
                 print(f"rmdir {dirpath}: {e}", file=sys.stderr)
+
+
+def proc_table():
+    """(pid, exe, cmdline bytes) of every process that can be read."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open(f"/proc/{p}/cmdline", "rb") as f:
+                out.append((int(p), os.readlink(f"/proc/{p}/exe"), f.read()))
+        except OSError:
+            continue
+    return out
+
+
+def pss_rss_kib(pids):
+    """Summed Pss and Rss (smaps_rollup) of pids, in KiB."""
+    pss = rss = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1])
+                    elif line.startswith("Rss:"):
+                        rss += int(line.split()[1])
+        except OSError:
+            continue
+    return pss, rss
 
 
 def daemon_cpu_seconds(pid):

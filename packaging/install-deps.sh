@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install crib's Debian 12 dependencies: what building and running cribd needs, and with --test
 # also what the test suite needs (the VM lane's too), with --demo what packaging/demo.py needs,
+# with --bench what `make bench` needs,
 # with --vm what the VM lane alone needs. Run as root.
 set -eu
 BUILD="build-essential autoconf automake libtool pkg-config curl
@@ -14,6 +15,9 @@ TEST="libcmocka-dev clang libclang-rt-14-dev clang-format protobuf-compiler
     python3 python3-pytest python3-grpcio python3-protobuf python3-h2 python3-websocket nodejs"
 # What packaging/demo.py needs: a CRI client and busybox-static to build its image from.
 DEMO="busybox-static protobuf-compiler python3 python3-grpcio python3-protobuf"
+# What `make bench` (bench/bench.py) needs: containerd to run beside cribd, a CRI client's
+# python packages, busybox-static for the image.
+BENCH="containerd busybox-static protobuf-compiler python3 python3-grpcio python3-protobuf"
 # What the VM lane (tests/vm/run.sh) needs on the host to build and boot its guest.
 VM="debootstrap qemu-system-x86 qemu-utils e2fsprogs"
 PKGS="$BUILD"
@@ -21,6 +25,8 @@ if [ "${1:-}" = "--test" ]; then
     PKGS="$BUILD $TEST $VM"
 elif [ "${1:-}" = "--demo" ]; then
     PKGS="$BUILD $DEMO"
+elif [ "${1:-}" = "--bench" ]; then
+    PKGS="$BUILD $BENCH"
 elif [ "${1:-}" = "--vm" ]; then
     PKGS="$VM"
 fi
