@@ -28,8 +28,7 @@ import statistics
 import sys
 import time
 
-from benchlib import (TOP, Containerd, Cribd, daemon_cpu_seconds, pct, pss_rss_kib,
-                      remove_cgroups)
+from benchlib import TOP, Containerd, Cribd, kubelet_poll, pct, pss_rss_kib, remove_cgroups
 
 SLEEP = ["/bin/sleep", "3600"]
 
@@ -109,20 +108,7 @@ def rpc_latency(rt, a, out):
 
 
 def steady_state(rt, a, out):
-    pb = rt.pb
-    daemon = rt.daemon_pid()
-    cpu0 = daemon_cpu_seconds(daemon)
-    t0, tick = time.monotonic(), 0
-    while time.monotonic() - t0 < a.poll_seconds:
-        rt.call("ListPodSandbox", pb.ListPodSandboxRequest())
-        rt.call("ListContainers", pb.ListContainersRequest())
-        if tick % 10 == 0:
-            rt.call("ListContainerStats", pb.ListContainerStatsRequest())
-            rt.call("ListPodSandboxStats", pb.ListPodSandboxStatsRequest())
-            rt.call("ImageFsInfo", pb.ImageFsInfoRequest(), service="ImageService")
-        tick += 1
-        time.sleep(max(0, t0 + tick - time.monotonic()))
-    out[f"steady state: daemon CPU s over {a.poll_seconds} s"] = daemon_cpu_seconds(daemon) - cpu0
+    out[f"steady state: daemon CPU s over {a.poll_seconds} s"] = kubelet_poll(rt, a.poll_seconds)
 
 
 def round_of(rt, a, cg):

@@ -275,3 +275,23 @@ def daemon_cpu_seconds(pid):
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def kubelet_poll(rt, seconds):
+    """Call as the kubelet does for `seconds` (ListPodSandbox + ListContainers every second,
+    ListContainerStats + ListPodSandboxStats + ImageFsInfo every 10 s); the daemon's CPU seconds
+    meanwhile."""
+    pb = rt.pb
+    daemon = rt.daemon_pid()
+    cpu0 = daemon_cpu_seconds(daemon)
+    t0, tick = time.monotonic(), 0
+    while time.monotonic() - t0 < seconds:
+        rt.call("ListPodSandbox", pb.ListPodSandboxRequest())
+        rt.call("ListContainers", pb.ListContainersRequest())
+        if tick % 10 == 0:
+            rt.call("ListContainerStats", pb.ListContainerStatsRequest())
+            rt.call("ListPodSandboxStats", pb.ListPodSandboxStatsRequest())
+            rt.call("ImageFsInfo", pb.ImageFsInfoRequest(), service="ImageService")
+        tick += 1
+        time.sleep(max(0, t0 + tick - time.monotonic()))
+    return daemon_cpu_seconds(daemon) - cpu0

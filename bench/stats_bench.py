@@ -16,7 +16,7 @@ import time
 
 import os
 
-from benchlib import Containerd, Cribd, daemon_cpu_seconds, pct, remove_cgroups
+from benchlib import Containerd, Cribd, kubelet_poll, pct, remove_cgroups
 
 
 def latencies(rt, method, k):
@@ -29,25 +29,6 @@ def latencies(rt, method, k):
     return out
 
 
-def poll(rt, seconds):
-    """Poll as the kubelet does for `seconds`; the daemon's CPU seconds meanwhile."""
-    pb = rt.pb
-    daemon = rt.daemon_pid()
-    cpu0 = daemon_cpu_seconds(daemon)
-    t0 = time.monotonic()
-    tick = 0
-    while time.monotonic() - t0 < seconds:
-        rt.call("ListPodSandbox", pb.ListPodSandboxRequest())
-        rt.call("ListContainers", pb.ListContainersRequest())
-        if tick % 10 == 0:
-            rt.call("ListContainerStats", pb.ListContainerStatsRequest())
-            rt.call("ListPodSandboxStats", pb.ListPodSandboxStatsRequest())
-            rt.call("ImageFsInfo", pb.ImageFsInfoRequest(), service="ImageService")
-        tick += 1
-        time.sleep(max(0, t0 + tick - time.monotonic()))
-    return daemon_cpu_seconds(daemon) - cpu0
-
-
 def measure(rt, pods, seconds, calls, cgroup_root):
     for _ in range(pods):
         rt.run(["/bin/sleep", "3600"], cgroup_root=cgroup_root)
@@ -56,7 +37,7 @@ def measure(rt, pods, seconds, calls, cgroup_root):
     time.sleep(2)
     lcs = latencies(rt, "ListContainerStats", calls)
     lps = latencies(rt, "ListPodSandboxStats", calls)
-    cpu = poll(rt, seconds)
+    cpu = kubelet_poll(rt, seconds)
     return {"ListContainerStats_ms": {"p50": pct(lcs, 0.5), "p99": pct(lcs, 0.99)},
             "ListPodSandboxStats_ms": {"p50": pct(lps, 0.5), "p99": pct(lps, 0.99)},
             "poll_cpu_seconds": cpu, "poll_seconds": seconds, "pods": pods}

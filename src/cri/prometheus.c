@@ -295,20 +295,10 @@ static void on_lag_tick(uv_timer_t *t)
     cri->lag_expected = now + (uint64_t)LAG_TICK_MS * 1000000;
 }
 
-int cri_prometheus_start(struct cri *cri, struct err *err)
+/* The TCP listener at metrics_host:metrics_port. */
+static int start_listener(struct cri *cri, struct err *err)
 {
     const struct config *cfg = cri->cfg;
-    cri->op_stats = xcalloc(cri_method_count(), sizeof(*cri->op_stats));
-    if (!cfg->enable_metrics)
-        return 0;
-    cri->lag_timer = xcalloc(1, sizeof(*cri->lag_timer));
-    uv_timer_init(cri->loop, cri->lag_timer);
-    cri->lag_timer->data = cri;
-    cri->lag_expected = uv_hrtime() + (uint64_t)LAG_TICK_MS * 1000000;
-    uv_timer_start(cri->lag_timer, on_lag_tick, LAG_TICK_MS, LAG_TICK_MS);
-    uv_unref((uv_handle_t *)cri->lag_timer);
-    if (!*cfg->metrics_host)
-        return 0; /* the CRI socket's /metrics only */
     struct sockaddr_storage ss;
     bool v6 = strchr(cfg->metrics_host, ':') != NULL;
     int r = v6 ? uv_ip6_addr(cfg->metrics_host, (int)cfg->metrics_port, (struct sockaddr_in6 *)&ss)
@@ -326,6 +316,27 @@ int cri_prometheus_start(struct cri *cri, struct err *err)
         return err_wrap(err, "metrics on %s:%lld", cfg->metrics_host, (long long)cfg->metrics_port);
     log_info("metrics on http://%s%s%s:%d/metrics", v6 ? "[" : "", cfg->metrics_host, v6 ? "]" : "",
              reactor_server_port(cri->metrics_srv));
+    return 0;
+}
+
+int cri_prometheus_start(struct cri *cri, struct err *err)
+{
+    const struct config *cfg = cri->cfg;
+    cri->op_stats = xcalloc(cri_method_count(), sizeof(*cri->op_stats));
+    if (!cfg->enable_metrics)
+        return 0;
+    if (*cfg->metrics_host) {
+        int r = start_listener(cri, err);
+        if (r < 0)
+            return r;
+    }
+    /* Started once nothing can fail: a daemon that does not start has nothing to close. */
+    cri->lag_timer = xcalloc(1, sizeof(*cri->lag_timer));
+    uv_timer_init(cri->loop, cri->lag_timer);
+    cri->lag_timer->data = cri;
+    cri->lag_expected = uv_hrtime() + (uint64_t)LAG_TICK_MS * 1000000;
+    uv_timer_start(cri->lag_timer, on_lag_tick, LAG_TICK_MS, LAG_TICK_MS);
+    uv_unref((uv_handle_t *)cri->lag_timer);
     return 0;
 }
 
