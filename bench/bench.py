@@ -13,11 +13,14 @@ Workloads (this harness's first rows; more follow):
   concurrent    10 clients starting pods at once: pods/s and p99;
   rpc latency   with the concurrent step's pods running: ListContainers, ContainerStatus,
                 ListPodSandbox, ListContainerStats: p50/p99;
-  steady state  the daemon's CPU seconds while a client polls as the kubelet does.
+  steady state  the daemon's CPU seconds while a client polls as the kubelet does;
+  logs          a container writing lines as fast as it can: MB/s into the CRI log, and the
+                runtime's CPU seconds per MB (containerd: the daemon and the container's shim);
+  exec          ExecSync of `echo`, and the same through Exec over a WebSocket: p50/p99.
 
 Needs root, runc, the CNI plugins, busybox-static and containerd (packaging/install-deps.sh
 --bench installs them). usage: bench/bench.py [--cribd PATH] [--rounds N] [--pods N]
-[--concurrent N] [--poll-seconds S] [--out FILE]
+[--concurrent N] [--poll-seconds S] [--log-mb N] [--exec-runs N] [--out FILE]
 """
 import argparse
 import concurrent.futures
@@ -28,7 +31,8 @@ import statistics
 import sys
 import time
 
-from benchlib import TOP, Containerd, Cribd, kubelet_poll, pct, pss_rss_kib, remove_cgroups
+from benchlib import (TOP, Containerd, Cribd, daemon_cpu_seconds, kubelet_poll, pct, pss_rss_kib,
+                      remove_cgroups)
 
 SLEEP = ["/bin/sleep", "3600"]
 
@@ -111,6 +115,69 @@ def steady_state(rt, a, out):
     out[f"steady state: daemon CPU s over {a.poll_seconds} s"] = kubelet_poll(rt, a.poll_seconds)
 
 
+def runtime_cpu(rt):
+    """CPU seconds of all the runtime's own processes (containerd's shims copy output)."""
+    return sum(daemon_cpu_seconds(p) for p in rt.processes())
+
+
+def logs(rt, a, out, cg):
+    """A container writing a.log_mb MB of lines as fast as it can: MB/s into the CRI log, and
+    the runtime's CPU seconds per MB."""
+    lines = a.log_mb * 1000000 // 100  # 100-byte lines
+    cmd = ["/bin/sh", "-c", f"yes {'x' * 98} | head -n {lines}"]
+    cpu0 = runtime_cpu(rt)
+    t0 = time.perf_counter()
+    _, cid, _, log = rt.run(cmd, cgroup_root=cg)
+    rt.wait_exit(cid)
+    # Done once the log holds every line (crib's does when the exit is reported; containerd's
+    # may lag): the time is taken before the count that finds them all.
+    while True:
+        took = time.perf_counter() - t0
+        with open(log, "rb") as f:
+            if sum(1 for _ in f) >= lines or took > 300:
+                break
+        time.sleep(0.05)
+    mb = lines * 100 / 1e6
+    out[f"logs ({a.log_mb} MB of lines): MB/s"] = mb / took
+    out[f"logs ({a.log_mb} MB of lines): runtime CPU s per MB"] = (runtime_cpu(rt) - cpu0) / mb
+
+
+def exec_rows(rt, a, out, cg):
+    """ExecSync of `echo`, and the same through Exec over a WebSocket (v4.channel.k8s.io)."""
+    import websocket
+    pb = rt.pb
+    _, cid, _, _ = rt.run(SLEEP, cgroup_root=cg)
+    sync, ws_lat = [], []
+    for _ in range(a.exec_runs):
+        t0 = time.perf_counter()
+        r = rt.call("ExecSync", pb.ExecSyncRequest(container_id=cid, cmd=["echo", "hi"],
+                                                     timeout=10))
+        sync.append(time.perf_counter() - t0)
+        assert r.stdout == b"hi\n", r
+    for _ in range(a.exec_runs):
+        t0 = time.perf_counter()
+        url = rt.call("Exec", pb.ExecRequest(container_id=cid, cmd=["echo", "hi"],
+                                             stdout=True)).url
+        ws = websocket.create_connection(url.replace("http", "ws", 1),
+                                         subprotocols=["v4.channel.k8s.io"], timeout=30)
+        got = b""
+        while True:
+            try:
+                op, data = ws.recv_data()
+            except websocket.WebSocketConnectionClosedException:
+                break
+            if op == websocket.ABNF.OPCODE_CLOSE:
+                break
+            if data and data[0] == 1:
+                got += data[1:]
+        ws.close()
+        ws_lat.append(time.perf_counter() - t0)
+        assert got == b"hi\n", got
+    out["ExecSync echo p50 (ms)"], out["ExecSync echo p99 (ms)"] = ms_pct(sync)
+    out["Exec over WebSocket echo p50 (ms)"], out["Exec over WebSocket echo p99 (ms)"] = \
+        ms_pct(ws_lat)
+
+
 def round_of(rt, a, cg):
     out = {}
     footprint(rt, out, "idle")
@@ -119,6 +186,9 @@ def round_of(rt, a, cg):
     concurrent_start(rt, a, out, cg)
     rpc_latency(rt, a, out)
     steady_state(rt, a, out)
+    teardown(rt, out)
+    logs(rt, a, out, cg)
+    exec_rows(rt, a, out, cg)
     teardown(rt, out)
     return out
 
@@ -156,6 +226,8 @@ def main():
     ap.add_argument("--concurrent", type=int, default=100)
     ap.add_argument("--rpc-calls", type=int, default=100)
     ap.add_argument("--poll-seconds", type=int, default=60)
+    ap.add_argument("--log-mb", type=int, default=200)
+    ap.add_argument("--exec-runs", type=int, default=30)
     ap.add_argument("--out", default=None)
     a = ap.parse_args()
     results = {"crib": [], "containerd": []}
