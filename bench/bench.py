@@ -32,7 +32,7 @@ import sys
 import time
 
 from benchlib import (TOP, Containerd, Cribd, daemon_cpu_seconds, kubelet_poll, pct, pss_rss_kib,
-                      remove_cgroups)
+                      remove_cgroups, ws_channel)
 
 SLEEP = ["/bin/sleep", "3600"]
 
@@ -160,16 +160,7 @@ def exec_rows(rt, a, out, cg):
                                              stdout=True)).url
         ws = websocket.create_connection(url.replace("http", "ws", 1),
                                          subprotocols=["v4.channel.k8s.io"], timeout=30)
-        got = b""
-        while True:
-            try:
-                op, data = ws.recv_data()
-            except websocket.WebSocketConnectionClosedException:
-                break
-            if op == websocket.ABNF.OPCODE_CLOSE:
-                break
-            if data and data[0] == 1:
-                got += data[1:]
+        got = ws_channel(ws, 1)
         ws.close()
         ws_lat.append(time.perf_counter() - t0)
         assert got == b"hi\n", got

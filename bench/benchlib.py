@@ -295,3 +295,21 @@ def kubelet_poll(rt, seconds):
         tick += 1
         time.sleep(max(0, t0 + tick - time.monotonic()))
     return daemon_cpu_seconds(daemon) - cpu0
+
+
+def ws_channel(ws, chan, keep=True):
+    """What arrives on one channel until the server closes: the bytes (or their count)."""
+    import websocket
+    out, n = [], 0
+    while True:
+        try:
+            op, data = ws.recv_data()
+        except websocket.WebSocketConnectionClosedException:
+            break
+        if op == websocket.ABNF.OPCODE_CLOSE:
+            break
+        if data and data[0] == chan:
+            n += len(data) - 1
+            if keep:
+                out.append(data[1:])
+    return b"".join(out) if keep else n

@@ -18,7 +18,7 @@ import time
 
 import websocket
 
-from benchlib import TOP, Cribd, pct
+from benchlib import TOP, Cribd, pct, ws_channel
 
 
 def http_get(host, port, path):
@@ -35,23 +35,6 @@ def http_get(host, port, path):
     took = time.perf_counter() - t0
     s.close()
     return n, took
-
-
-def ws_channel(ws, chan, keep=True):
-    """What arrives on one channel until the server closes: the bytes (or their count)."""
-    out, n = [], 0
-    while True:
-        try:
-            op, data = ws.recv_data()
-        except websocket.WebSocketConnectionClosedException:
-            break
-        if op == websocket.ABNF.OPCODE_CLOSE:
-            break
-        if data and data[0] == chan:
-            n += len(data) - 1
-            if keep:
-                out.append(data[1:])
-    return b"".join(out) if keep else n
 
 
 def ws_get(url, port, path):

@@ -87,7 +87,6 @@ static void do_chunk(uv_work_t *req)
         if (statvfs(w->root, &st) == 0) {
             w->have_space = true;
             w->fs_size = (uint64_t)st.f_blocks * st.f_frsize;
-            w->fs_free = (uint64_t)st.f_bavail * st.f_frsize;
             w->fs_inodes = st.f_files;
             w->fs_inodes_free = st.f_favail;
         }

@@ -94,8 +94,8 @@ struct stats_work {
     enum stats_kind kind;
     char *root;       /* the layer store: its mount point is the writable layers' fs_id */
     char *mountpoint; /* found on the pool */
-    bool have_space;  /* the store's file system: its size and what is free */
-    uint64_t fs_size, fs_free, fs_inodes, fs_inodes_free;
+    bool have_space;  /* the store's file system: its size, its inodes and those free */
+    uint64_t fs_size, fs_inodes, fs_inodes_free;
     struct ctr_item *ctrs;
     size_t n_ctrs;
     struct pod_item *pods;
